@@ -1,0 +1,216 @@
+import * as v from "valibot";
+import { ContainerflareError } from "./errors.ts";
+
+/** Where the command bus connects (`CF_CMD_ENDPOINT`). */
+export type CommandEndpoint =
+  | { kind: "stdio" }
+  | { kind: "tcp"; host: string; port: number }
+  | { kind: "unix"; path: string }
+  | { kind: "http"; url: string }
+  | { kind: "disabled" };
+
+/** Kind of a binding reachable through the command bus. */
+export type BindingKind = "kv" | "d1" | "queue" | "r2" | "assets" | "var";
+
+/** Platform names accepted by `CONTAINERFLARE_PLATFORM`. */
+export type PlatformKind = "cloudflare" | "cloud-run" | "generic";
+
+/** consola level names accepted by `CONTAINERFLARE_LOG_LEVEL` / `LOG_LEVEL`. */
+export type LogLevelName = keyof typeof LOG_LEVELS;
+
+/** Log output format (`CONTAINERFLARE_LOG_FORMAT`). */
+export type LogFormat = "json" | "pretty" | "auto";
+
+/** Everything containerflare reads from the environment, validated. */
+export interface RuntimeConfig {
+  /** Bind port: `PORT` > `CF_CONTAINER_PORT` > 8787. */
+  port: number;
+  /** Bind address: `CF_CONTAINER_ADDR`, default `0.0.0.0`. */
+  hostname: string;
+  /** `CONTAINERFLARE_PLATFORM`, when forced. */
+  platform?: PlatformKind;
+  /** `CF_CMD_ENDPOINT` / `CF_CMD_SOCKET`; undefined means the platform default. */
+  commandEndpoint?: CommandEndpoint;
+  /** `CONTAINERFLARE_COMMAND_TIMEOUT_MS`, default 30 000. */
+  commandTimeoutMs: number;
+  /** `CONTAINERFLARE_SECRET`: HMAC key shared with the Worker. */
+  secret?: string;
+  /** `CONTAINERFLARE_TRUST_METADATA=1`: trust an unsigned metadata header. */
+  trustMetadata: boolean;
+  /** `CONTAINERFLARE_SHUTDOWN_TIMEOUT` in ms; undefined means the platform default. */
+  shutdownTimeoutMs?: number;
+  /** consola numeric level. */
+  logLevel: number;
+  /** Log format. */
+  logFormat: LogFormat;
+  /** `CONTAINERFLARE_ACCESS_LOG`: log one line per request; undefined means the default. */
+  accessLog?: boolean;
+  /** `CONTAINERFLARE_BINDINGS`, when set: overrides `host.describe`. */
+  bindings?: Record<string, BindingKind>;
+  /** `GOOGLE_CLOUD_PROJECT` (or `GCLOUD_PROJECT`). */
+  googleCloudProject?: string;
+}
+
+/** Environment variables as strings (process.env, Deno.env.toObject(), a test object). */
+export type EnvSource = Record<string, string | undefined>;
+
+/** consola level numbers by name. */
+export const LOG_LEVELS = {
+  silent: -999,
+  fatal: 0,
+  error: 0,
+  warn: 1,
+  log: 2,
+  info: 3,
+  success: 3,
+  debug: 4,
+  trace: 5,
+  verbose: 999,
+} as const;
+
+const BINDING_KINDS: readonly BindingKind[] = ["kv", "d1", "queue", "r2", "assets", "var"];
+
+/** Thrown for a bad environment value: its message is the one line shown to the user. */
+export class ConfigError extends ContainerflareError {
+  override readonly name = "ConfigError";
+  readonly variable: string;
+  constructor(variable: string, value: string, expected: string) {
+    super("INVALID_CONFIG", `invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`);
+    this.variable = variable;
+  }
+}
+
+const trimmed = v.pipe(v.string(), v.trim());
+const portSchema = v.pipe(trimmed, v.regex(/^\d{1,5}$/), v.transform(Number), v.maxValue(65535));
+const positiveIntSchema = v.pipe(trimmed, v.regex(/^\d+$/), v.transform(Number), v.minValue(1));
+const positiveSecondsSchema = v.pipe(
+  trimmed,
+  v.regex(/^\d+(\.\d+)?$/),
+  v.transform((value) => Math.round(Number(value) * 1000)),
+);
+const hostnameSchema = v.pipe(trimmed, v.nonEmpty(), v.regex(/^[\w.:[\]-]+$/));
+const platformSchema = v.picklist(["cloudflare", "cloud-run", "generic"] as const);
+const logFormatSchema = v.picklist(["json", "pretty", "auto"] as const);
+const logLevelSchema = v.picklist(Object.keys(LOG_LEVELS) as LogLevelName[]);
+const flagSchema = v.pipe(
+  trimmed,
+  v.toLowerCase(),
+  v.picklist(["1", "0", "true", "false", "yes", "no", "on", "off", ""]),
+  v.transform((value) => ["1", "true", "yes", "on"].includes(value)),
+);
+const bindingNameSchema = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/));
+
+function read<TSchema extends v.GenericSchema<string, unknown>>(
+  env: EnvSource,
+  variable: string,
+  schema: TSchema,
+  expected: string,
+): v.InferOutput<TSchema> | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw === "") return undefined;
+  const result = v.safeParse(schema, raw);
+  if (!result.success) throw new ConfigError(variable, raw, expected);
+  return result.output;
+}
+
+/**
+ * Parses a `CF_CMD_ENDPOINT` value: `stdio`, `tcp://host:port`, `unix:///path`, `http(s)://…` or
+ * `disabled`. Throws {@link ConfigError} naming `variable` otherwise.
+ */
+export function parseCommandEndpoint(value: string, variable = "CF_CMD_ENDPOINT"): CommandEndpoint {
+  const expected = "stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled";
+  const text = value.trim();
+  if (text === "stdio") return { kind: "stdio" };
+  if (text === "disabled") return { kind: "disabled" };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(variable, value, expected);
+  }
+  switch (url.protocol) {
+    case "http:":
+    case "https:":
+      return { kind: "http", url: url.href };
+    case "tcp:": {
+      const port = url.port === "" ? Number.NaN : Number(url.port);
+      if (!url.hostname || !Number.isInteger(port) || port < 1) throw new ConfigError(variable, value, expected);
+      return { kind: "tcp", host: url.hostname.replace(/^\[|\]$/g, ""), port };
+    }
+    case "unix:": {
+      const path = decodeURIComponent(url.pathname);
+      if (url.host !== "" || path.length < 2) throw new ConfigError(variable, value, expected);
+      return { kind: "unix", path };
+    }
+    default:
+      throw new ConfigError(variable, value, expected);
+  }
+}
+
+/** Parses `CONTAINERFLARE_BINDINGS` (`CACHE:kv,DB:d1,…`). */
+export function parseBindingList(value: string, variable = "CONTAINERFLARE_BINDINGS"): Record<string, BindingKind> {
+  const expected = `NAME:kind pairs separated by commas, kind one of ${BINDING_KINDS.join("|")}`;
+  const bindings: Record<string, BindingKind> = Object.create(null);
+  for (const entry of value.split(",")) {
+    const pair = entry.trim();
+    if (pair === "") continue;
+    const [name = "", kind = "", ...rest] = pair.split(":").map((part) => part.trim());
+    if (rest.length > 0 || !v.is(bindingNameSchema, name) || !BINDING_KINDS.includes(kind as BindingKind)) {
+      throw new ConfigError(variable, value, expected);
+    }
+    bindings[name] = kind as BindingKind;
+  }
+  return bindings;
+}
+
+/**
+ * Reads and validates the environment contract (see ARCHITECTURE.md). `overrides` win over the
+ * environment; they are how tests and `serve()` options set values without touching env vars.
+ * Throws {@link ConfigError} with a one-line message on the first bad value.
+ */
+export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
+  const port =
+    read(env, "PORT", portSchema, "an integer port from 0 to 65535") ??
+    read(env, "CF_CONTAINER_PORT", portSchema, "an integer port from 0 to 65535") ??
+    8787;
+  const hostname = read(env, "CF_CONTAINER_ADDR", hostnameSchema, "an IP address or host name") ?? "0.0.0.0";
+  const platform = read(env, "CONTAINERFLARE_PLATFORM", platformSchema, "cloudflare, cloud-run or generic");
+
+  let commandEndpoint: CommandEndpoint | undefined;
+  if (env.CF_CMD_ENDPOINT) commandEndpoint = parseCommandEndpoint(env.CF_CMD_ENDPOINT);
+  else if (env.CF_CMD_SOCKET) {
+    if (!env.CF_CMD_SOCKET.startsWith("/")) throw new ConfigError("CF_CMD_SOCKET", env.CF_CMD_SOCKET, "an absolute socket path");
+    commandEndpoint = { kind: "unix", path: env.CF_CMD_SOCKET };
+  }
+
+  const levelName =
+    read(env, "CONTAINERFLARE_LOG_LEVEL", logLevelSchema, `a log level (${Object.keys(LOG_LEVELS).join(", ")})`) ??
+    read(env, "LOG_LEVEL", v.pipe(trimmed, v.toLowerCase(), logLevelSchema), `a log level (${Object.keys(LOG_LEVELS).join(", ")})`);
+
+  const config: RuntimeConfig = {
+    port,
+    hostname,
+    platform,
+    commandEndpoint,
+    commandTimeoutMs:
+      read(env, "CONTAINERFLARE_COMMAND_TIMEOUT_MS", positiveIntSchema, "a positive integer number of milliseconds") ??
+      30_000,
+    secret: env.CONTAINERFLARE_SECRET || undefined,
+    trustMetadata: read(env, "CONTAINERFLARE_TRUST_METADATA", flagSchema, "1 or 0") ?? false,
+    shutdownTimeoutMs: read(env, "CONTAINERFLARE_SHUTDOWN_TIMEOUT", positiveSecondsSchema, "a number of seconds"),
+    logLevel: LOG_LEVELS[levelName ?? "info"],
+    logFormat: read(env, "CONTAINERFLARE_LOG_FORMAT", logFormatSchema, "json, pretty or auto") ?? "auto",
+    accessLog: read(env, "CONTAINERFLARE_ACCESS_LOG", flagSchema, "1 or 0"),
+    bindings: env.CONTAINERFLARE_BINDINGS ? parseBindingList(env.CONTAINERFLARE_BINDINGS) : undefined,
+    googleCloudProject: env.GOOGLE_CLOUD_PROJECT || env.GCLOUD_PROJECT || undefined,
+  };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  return config;
+}
+
+/** The process environment on Node, Bun and Deno (all three expose `process.env`). */
+export function processEnv(): EnvSource {
+  return (globalThis as { process?: { env: EnvSource } }).process?.env ?? {};
+}

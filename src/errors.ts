@@ -1,0 +1,74 @@
+/**
+ * Error codes shared by the runtime and the command protocol (see docs/protocol.md).
+ */
+export type ErrorCode =
+  | "UNKNOWN_COMMAND"
+  | "INVALID_PAYLOAD"
+  | "NO_BINDING"
+  | "FORBIDDEN"
+  | "TOO_LARGE"
+  | "INTERNAL"
+  | "UNAVAILABLE"
+  | "TIMEOUT"
+  | "TRANSPORT_CLOSED"
+  | "INVALID_CONFIG";
+
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  UNKNOWN_COMMAND: 501,
+  INVALID_PAYLOAD: 400,
+  NO_BINDING: 500,
+  FORBIDDEN: 403,
+  TOO_LARGE: 413,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  TRANSPORT_CLOSED: 503,
+  INVALID_CONFIG: 500,
+};
+
+/** Options of a {@link ContainerflareError}. */
+export interface ContainerflareErrorOptions {
+  /** HTTP status used by {@link ContainerflareError.toResponse}; defaults from the code. */
+  status?: number;
+  /** Whether repeating the same operation may succeed. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+/**
+ * The one error type containerflare throws: a stable `code`, an HTTP `status` and a flag that
+ * tells whether a retry may help. `toResponse()` renders it as a JSON error response.
+ */
+export class ContainerflareError extends Error {
+  override readonly name: string = "ContainerflareError";
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: ContainerflareErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? STATUS_BY_CODE[code];
+    this.retryable = options.retryable ?? false;
+  }
+
+  /** JSON body `{ error: { code, message, retryable } }` with the error's status. */
+  toResponse(init: { requestId?: string } = {}): Response {
+    const body = {
+      error: { code: this.code, message: this.message, retryable: this.retryable, requestId: init.requestId },
+    };
+    return Response.json(body, { status: this.status });
+  }
+}
+
+/** True for any {@link ContainerflareError}, also across duplicated module copies (bundles). */
+export function isContainerflareError(error: unknown): error is ContainerflareError {
+  return (
+    error instanceof ContainerflareError ||
+    (typeof error === "object" &&
+      error !== null &&
+      typeof (error as { code?: unknown }).code === "string" &&
+      (error as { code: string }).code in STATUS_BY_CODE &&
+      typeof (error as { toResponse?: unknown }).toResponse === "function")
+  );
+}
