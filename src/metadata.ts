@@ -1,0 +1,162 @@
+/**
+ * The `x-containerflare-metadata` header: what the Worker in front of the container knows about a
+ * request, signed with a secret both share. Web Crypto only: this module also runs in workerd.
+ */
+import * as v from "valibot";
+
+/** Name of the metadata header. */
+export const METADATA_HEADER = "x-containerflare-metadata";
+/** Name of the signature header: `t=<ts>,v1=<hex HMAC-SHA256(secret, t + "." + metadata)>`. */
+export const SIGNATURE_HEADER = "x-containerflare-signature";
+/** Largest metadata header accepted, in characters. */
+export const MAX_METADATA_BYTES = 8192;
+/** How far a signature timestamp may be from now, in milliseconds. */
+export const SIGNATURE_TOLERANCE_MS = 300_000;
+
+const optionalText = v.nullish(v.pipe(v.string(), v.maxLength(2048)));
+
+/** Schema of the header's JSON (snake_case, compatible with the Rust crate's Worker shim). */
+export const MetadataSchema = v.object({
+  v: v.optional(v.literal(1)),
+  ts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  request_id: optionalText,
+  colo: optionalText,
+  region: optionalText,
+  country: optionalText,
+  city: optionalText,
+  client_ip: optionalText,
+  host: optionalText,
+  scheme: optionalText,
+  worker_name: optionalText,
+  method: optionalText,
+  path: optionalText,
+  raw_url: optionalText,
+});
+
+/** The decoded metadata header. */
+export type ContainerflareMetadata = v.InferOutput<typeof MetadataSchema>;
+
+/** Why a metadata header was not trusted. */
+export type MetadataRejection = "too-large" | "malformed" | "unsigned" | "bad-signature" | "expired" | "replayed";
+
+/** Outcome of {@link MetadataVerifier.verify}. */
+export type MetadataResult =
+  | { ok: true; metadata: ContainerflareMetadata }
+  | { ok: false; reason: MetadataRejection };
+
+/** Serializes metadata as the header value: JSON with every non-ASCII character escaped. */
+export function encodeMetadata(metadata: ContainerflareMetadata): string {
+  return JSON.stringify(metadata).replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Parses a header value; undefined when it is too large, not JSON or not of the schema. */
+export function decodeMetadata(value: string): ContainerflareMetadata | undefined {
+  if (value.length > MAX_METADATA_BYTES) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (Array.isArray(json)) return undefined;
+  // v.object copies only the declared keys into a fresh object, so `__proto__` and friends vanish.
+  const result = v.safeParse(MetadataSchema, json);
+  return result.success ? result.output : undefined;
+}
+
+const encoder = new TextEncoder();
+
+function importKey(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
+}
+
+function toHex(buffer: ArrayBuffer): string {
+  let hex = "";
+  for (const byte of new Uint8Array(buffer)) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+function fromHex(hex: string): Uint8Array<ArrayBuffer> | undefined {
+  if (hex.length !== 64 || !/^[\da-f]+$/i.test(hex)) return undefined;
+  const bytes = new Uint8Array(32);
+  for (let index = 0; index < 32; index++) bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+  return bytes;
+}
+
+/** Parses `t=<ts>,v1=<hex>`. */
+function parseSignature(value: string): { timestamp: number; signature: Uint8Array<ArrayBuffer> } | undefined {
+  let timestamp: number | undefined;
+  let signature: Uint8Array<ArrayBuffer> | undefined;
+  for (const part of value.split(",")) {
+    const [key, item = ""] = part.trim().split("=", 2);
+    if (key === "t" && /^\d{1,16}$/.test(item)) timestamp = Number(item);
+    else if (key === "v1") signature = fromHex(item);
+  }
+  return timestamp !== undefined && signature ? { timestamp, signature } : undefined;
+}
+
+/**
+ * Signs metadata with the shared secret. Returns both header values; `ts` in the metadata is set
+ * to the signing time so the signed timestamp and the payload agree.
+ */
+export async function signMetadata(
+  secret: string,
+  metadata: ContainerflareMetadata,
+  now: number = Date.now(),
+): Promise<{ metadata: string; signature: string }> {
+  const value = encodeMetadata({ ...metadata, v: 1, ts: now });
+  const key = await importKey(secret, "sign");
+  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${now}.${value}`));
+  return { metadata: value, signature: `t=${now},v1=${toHex(mac)}` };
+}
+
+/** Options of {@link createMetadataVerifier}. */
+export interface MetadataVerifierOptions {
+  /** Shared secret; with it only a valid, fresh, unseen signature is trusted. */
+  secret?: string;
+  /** Trust an unsigned header (on Cloudflare without a secret, or `CONTAINERFLARE_TRUST_METADATA=1`). */
+  trustUnsigned?: boolean;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Checks metadata headers against the trust rules; holds the imported key and the replay window. */
+export interface MetadataVerifier {
+  verify(value: string, signature: string | null): Promise<MetadataResult>;
+}
+
+/**
+ * Creates a verifier. A signature is accepted once: the verifier remembers the signatures it saw
+ * within the tolerance window, so a captured header replayed to the same container is refused.
+ */
+export function createMetadataVerifier(options: MetadataVerifierOptions): MetadataVerifier {
+  const now = options.now ?? Date.now;
+  const key = options.secret ? importKey(options.secret, "verify") : undefined;
+  const seen = new Map<string, number>();
+
+  function remember(signature: string, timestamp: number): boolean {
+    if (seen.has(signature)) return false;
+    const cutoff = now() - SIGNATURE_TOLERANCE_MS;
+    if (seen.size >= 1024) {
+      for (const [entry, at] of seen) if (at < cutoff) seen.delete(entry);
+    }
+    seen.set(signature, timestamp);
+    return true;
+  }
+
+  return {
+    async verify(value, signatureHeader) {
+      if (value.length > MAX_METADATA_BYTES) return { ok: false, reason: "too-large" };
+      const metadata = decodeMetadata(value);
+      if (!metadata) return { ok: false, reason: "malformed" };
+      if (!key) return options.trustUnsigned ? { ok: true, metadata } : { ok: false, reason: "unsigned" };
+      const parsed = signatureHeader ? parseSignature(signatureHeader) : undefined;
+      if (!parsed) return { ok: false, reason: "unsigned" };
+      const valid = await crypto.subtle.verify("HMAC", await key, parsed.signature, encoder.encode(`${parsed.timestamp}.${value}`));
+      if (!valid || (metadata.ts !== undefined && metadata.ts !== parsed.timestamp)) return { ok: false, reason: "bad-signature" };
+      if (Math.abs(now() - parsed.timestamp) > SIGNATURE_TOLERANCE_MS) return { ok: false, reason: "expired" };
+      if (!remember(signatureHeader!, parsed.timestamp)) return { ok: false, reason: "replayed" };
+      return { ok: true, metadata };
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseBindingList, parseCommandEndpoint, resolveConfig } from "../../src/config.ts";
+
+describe("resolveConfig", () => {
+  it("uses the documented defaults", () => {
+    const config = resolveConfig({});
+    expect(config).toMatchObject({
+      port: 8787,
+      hostname: "0.0.0.0",
+      commandTimeoutMs: 30_000,
+      trustMetadata: false,
+      logFormat: "auto",
+      logLevel: 3,
+    });
+    expect(config.commandEndpoint).toBeUndefined();
+    expect(config.shutdownTimeoutMs).toBeUndefined();
+  });
+
+  it("prefers PORT over CF_CONTAINER_PORT", () => {
+    expect(resolveConfig({ PORT: "8080", CF_CONTAINER_PORT: "9000" }).port).toBe(8080);
+    expect(resolveConfig({ CF_CONTAINER_PORT: "9000" }).port).toBe(9000);
+    expect(resolveConfig({ PORT: "", CF_CONTAINER_PORT: "9000" }).port).toBe(9000);
+  });
+
+  it("lets overrides win over the environment", () => {
+    expect(resolveConfig({ PORT: "8080" }, { port: 1234, hostname: "127.0.0.1" })).toMatchObject({
+      port: 1234,
+      hostname: "127.0.0.1",
+    });
+  });
+
+  it("reads every variable of the contract", () => {
+    const config = resolveConfig({
+      CF_CONTAINER_ADDR: "127.0.0.1",
+      CF_CMD_ENDPOINT: "tcp://127.0.0.1:7000",
+      CONTAINERFLARE_PLATFORM: "cloud-run",
+      CONTAINERFLARE_SECRET: "s3cret",
+      CONTAINERFLARE_TRUST_METADATA: "1",
+      CONTAINERFLARE_SHUTDOWN_TIMEOUT: "2.5",
+      CONTAINERFLARE_LOG_LEVEL: "debug",
+      CONTAINERFLARE_LOG_FORMAT: "json",
+      CONTAINERFLARE_BINDINGS: "CACHE:kv, DB:d1,JOBS:queue,FILES:r2,ASSETS:assets,NAME:var",
+      CONTAINERFLARE_COMMAND_TIMEOUT_MS: "1500",
+      GOOGLE_CLOUD_PROJECT: "demo",
+    });
+    expect(config).toMatchObject({
+      hostname: "127.0.0.1",
+      commandEndpoint: { kind: "tcp", host: "127.0.0.1", port: 7000 },
+      platform: "cloud-run",
+      secret: "s3cret",
+      trustMetadata: true,
+      shutdownTimeoutMs: 2500,
+      logLevel: 4,
+      logFormat: "json",
+      commandTimeoutMs: 1500,
+      googleCloudProject: "demo",
+    });
+    expect({ ...config.bindings }).toEqual({
+      CACHE: "kv",
+      DB: "d1",
+      JOBS: "queue",
+      FILES: "r2",
+      ASSETS: "assets",
+      NAME: "var",
+    });
+  });
+
+  it("falls back to LOG_LEVEL and CF_CMD_SOCKET", () => {
+    const config = resolveConfig({ LOG_LEVEL: "WARN", CF_CMD_SOCKET: "/tmp/cmd.sock" });
+    expect(config.logLevel).toBe(1);
+    expect(config.commandEndpoint).toEqual({ kind: "unix", path: "/tmp/cmd.sock" });
+  });
+
+  const bad: [Record<string, string>, string][] = [
+    [{ PORT: "abc" }, 'invalid PORT="abc": expected an integer port from 0 to 65535'],
+    [{ PORT: "70000" }, 'invalid PORT="70000": expected an integer port from 0 to 65535'],
+    [{ PORT: "-1" }, 'invalid PORT="-1": expected an integer port from 0 to 65535'],
+    [{ CF_CONTAINER_PORT: "80.5" }, 'invalid CF_CONTAINER_PORT="80.5": expected an integer port from 0 to 65535'],
+    [{ CF_CMD_ENDPOINT: "ftp://x" }, 'invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled'],
+    [{ CF_CMD_ENDPOINT: "tcp://host" }, 'invalid CF_CMD_ENDPOINT="tcp://host"'],
+    [{ CF_CMD_ENDPOINT: "unix://relative" }, 'invalid CF_CMD_ENDPOINT="unix://relative"'],
+    [{ CF_CMD_SOCKET: "relative.sock" }, 'invalid CF_CMD_SOCKET="relative.sock": expected an absolute socket path'],
+    [{ CONTAINERFLARE_PLATFORM: "aws" }, 'invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic'],
+    [{ CONTAINERFLARE_SHUTDOWN_TIMEOUT: "soon" }, 'invalid CONTAINERFLARE_SHUTDOWN_TIMEOUT="soon": expected a number of seconds'],
+    [{ CONTAINERFLARE_LOG_LEVEL: "loud" }, 'invalid CONTAINERFLARE_LOG_LEVEL="loud": expected a log level'],
+    [{ CONTAINERFLARE_LOG_FORMAT: "xml" }, 'invalid CONTAINERFLARE_LOG_FORMAT="xml": expected json, pretty or auto'],
+    [{ CONTAINERFLARE_TRUST_METADATA: "maybe" }, 'invalid CONTAINERFLARE_TRUST_METADATA="maybe": expected 1 or 0'],
+    [{ CONTAINERFLARE_BINDINGS: "CACHE:redis" }, 'invalid CONTAINERFLARE_BINDINGS="CACHE:redis": expected NAME:kind pairs'],
+    [{ CONTAINERFLARE_COMMAND_TIMEOUT_MS: "0" }, 'invalid CONTAINERFLARE_COMMAND_TIMEOUT_MS="0": expected a positive integer'],
+  ];
+  it.each(bad)("rejects %j with one line naming the variable", (env, message) => {
+    let caught: unknown;
+    try {
+      resolveConfig(env);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.message.startsWith(message)).toBe(true);
+    expect(error.message).not.toContain("\n");
+    expect(error.variable).toBe(Object.keys(env)[0]);
+  });
+});
+
+describe("parseCommandEndpoint", () => {
+  it("accepts every documented form", () => {
+    expect(parseCommandEndpoint("stdio")).toEqual({ kind: "stdio" });
+    expect(parseCommandEndpoint("disabled")).toEqual({ kind: "disabled" });
+    expect(parseCommandEndpoint("unix:///run/cf.sock")).toEqual({ kind: "unix", path: "/run/cf.sock" });
+    expect(parseCommandEndpoint("tcp://[::1]:9000")).toEqual({ kind: "tcp", host: "::1", port: 9000 });
+    expect(parseCommandEndpoint("http://containerflare.internal/v1/commands")).toEqual({
+      kind: "http",
+      url: "http://containerflare.internal/v1/commands",
+    });
+    expect(parseCommandEndpoint("https://host.example/cmd")).toEqual({ kind: "http", url: "https://host.example/cmd" });
+  });
+});
+
+describe("parseBindingList", () => {
+  it("keeps names out of the prototype chain", () => {
+    const bindings = parseBindingList("__proto__:kv");
+    expect(Object.getPrototypeOf(bindings)).toBeNull();
+    expect(bindings.__proto__).toBe("kv");
+    expect(({} as Record<string, unknown>).kv).toBeUndefined();
+  });
+});
