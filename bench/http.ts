@@ -1,0 +1,263 @@
+/**
+ * HTTP benchmark: hello-world throughput of raw node:http, srvx, @hono/node-server and
+ * containerflare on Node, Bun and Deno, side by side in one run with the same wrk settings; plus
+ * cold start and RSS. Writes docs/bench.md (outside the commands section) and docs/bench.svg.
+ *
+ * Run through `npm run bench` (builds first), or `node bench/http.ts` after `npm run build`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, platform, release, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { killAllNow, rssMiB, startServer, stopAll, stopServer, type ServerProcess } from "./lib/processes.ts";
+import { composeBenchDoc, evaluateTargets, renderHttpMarkdown, runtimeTitles } from "./lib/report.ts";
+import type { ColdStartResult, HttpBenchReport, VariantResult } from "./lib/results.ts";
+import { resolveRuntimes, type Runtime } from "./lib/runtimes.ts";
+import { readSettings, type BenchSettings } from "./lib/settings.ts";
+import { formatInt, formatRatio, median } from "./lib/stats.ts";
+import { renderChart } from "./lib/svg.ts";
+import { COLD_START_APPS, VARIANTS, type Variant } from "./lib/variants.ts";
+import { findWrk, runWrk, wrkVersion } from "./lib/wrk.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const APPS = join(ROOT, "bench", "apps");
+const DOC = join(ROOT, "docs", "bench.md");
+const CHART = join(ROOT, "docs", "bench.svg");
+const CONTAINERFLARE_ENTRY = join(ROOT, "dist", "src", "index.js");
+
+process.on("exit", killAllNow);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    console.error(`bench: ${signal}, stopping servers`);
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings(process.env);
+  const wrk = findWrk();
+  if (!wrk) {
+    throw new Error("wrk not found (looked for /usr/bin/wrk and on PATH): install the Debian package `wrk` to run the HTTP benchmark");
+  }
+  const started = performance.now();
+  const loadBefore = loadavg();
+  const runtimes = resolveRuntimes(ROOT);
+  const versions = collectVersions(runtimes, wrkVersion(wrk));
+  const variants = VARIANTS.filter((v) => settings.only.length === 0 || settings.only.includes(v.id));
+  if (variants.length === 0) throw new Error(`BENCH_ONLY=${settings.only.join(",")} matches no variant; ids: ${VARIANTS.map((v) => v.id).join(", ")}`);
+  log(`runtimes: node ${versions.node ?? "missing"}, bun ${versions.bun ?? "missing"}, deno ${versions.deno ?? "missing"}; ${versions.wrk}`);
+  log(`${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`);
+
+  const results = await measureThroughput(variants, runtimes, wrk, settings);
+  const coldStarts = await measureColdStarts(variants, runtimes, settings);
+
+  const report: HttpBenchReport = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    machine: {
+      cpuModel: cpus()[0]?.model.trim() || "unknown CPU",
+      cores: availableParallelism(),
+      memoryGiB: totalmem() / 1024 ** 3,
+      os: `${platform()} ${release()}`,
+      loadBefore,
+      loadAfter: loadavg(),
+    },
+    versions,
+    settings,
+    variants: results,
+    coldStarts,
+    elapsedSeconds: (performance.now() - started) / 1000,
+  };
+  printSummary(report);
+  if (settings.write) {
+    mkdirSync(dirname(DOC), { recursive: true });
+    writeFileSync(CHART, renderChart(results, runtimeTitles(versions)));
+    writeFileSync(DOC, composeBenchDoc(DOC, renderHttpMarkdown(report, "bench.svg")));
+    log(`wrote ${rel(DOC)} and ${rel(CHART)}`);
+  } else {
+    log("BENCH_WRITE=0: docs/ left untouched");
+  }
+}
+
+/** Starts every server, warms each up, then runs the interleaved rounds; failures stay per variant. */
+async function measureThroughput(
+  variants: readonly Variant[],
+  runtimes: Record<string, Runtime>,
+  wrk: string,
+  settings: BenchSettings,
+): Promise<VariantResult[]> {
+  const results = variants.map((variant): VariantResult => emptyResult(variant));
+  const servers = new Map<string, ServerProcess>();
+
+  for (const result of results) {
+    const problem = precondition(result.variant, runtimes);
+    if (problem) {
+      result.failure = problem;
+      log(`${result.variant.id}: skipped — ${problem}`);
+      continue;
+    }
+    try {
+      const server = await startServer(spawnSpec(result.variant, runtimes));
+      servers.set(result.variant.id, server);
+      result.freshRssMiB = rssMiB(server.pid);
+      result.notes = server.notes;
+      log(`${result.variant.id}: listening on ${server.url} after ${server.startupMs.toFixed(0)} ms`);
+    } catch (error) {
+      result.failure = `failed to start: ${(error as Error).message}`;
+      log(`${result.variant.id}: ${result.failure}`);
+    }
+  }
+
+  for (const result of results) {
+    const server = servers.get(result.variant.id);
+    if (!server) continue;
+    try {
+      await runWrk(wrk, { url: server.url, durationSeconds: settings.warmupSeconds, connections: settings.connections, threads: settings.threads });
+    } catch (error) {
+      result.failure = `warm-up failed: ${(error as Error).message}`;
+    }
+  }
+  await sleep(1_000);
+  for (const result of results) {
+    const server = servers.get(result.variant.id);
+    if (server) result.idleRssMiB = rssMiB(server.pid);
+  }
+
+  for (let round = 0; round < settings.rounds; round++) {
+    // Rotate the order each round so no server always runs first or last.
+    const order = results.map((_, i) => results[(i + round) % results.length]!);
+    for (const result of order) {
+      const server = servers.get(result.variant.id);
+      if (!server || result.failure) continue;
+      if (server.child.exitCode !== null || server.child.signalCode !== null) {
+        result.failure = `server process died during the run (${server.child.signalCode ?? server.child.exitCode})`;
+        continue;
+      }
+      try {
+        const measured = await runWrk(wrk, { url: server.url, durationSeconds: settings.durationSeconds, connections: settings.connections, threads: settings.threads });
+        result.rounds.push(measured);
+        log(`round ${round + 1}/${settings.rounds} ${result.variant.id.padEnd(15)} ${formatInt(measured.requestsPerSecond).padStart(8)} req/s${measured.errors ? `, ${measured.errors} errors` : ""}`);
+      } catch (error) {
+        result.failure = `wrk failed: ${(error as Error).message}`;
+        log(`${result.variant.id}: ${result.failure}`);
+      }
+    }
+  }
+  await stopAll();
+
+  for (const result of results) {
+    if (result.failure) continue;
+    result.requestsPerSecond = median(result.rounds.map((r) => r.requestsPerSecond));
+    result.p50Ms = median(result.rounds.map((r) => r.p50Ms));
+    result.p99Ms = median(result.rounds.map((r) => r.p99Ms));
+    result.errors = result.rounds.reduce((sum, r) => sum + r.errors, 0);
+  }
+  return results;
+}
+
+/** Spawns each cold-start app `coldRuns` times (interleaved) and keeps the time to the first 200. */
+async function measureColdStarts(
+  variants: readonly Variant[],
+  runtimes: Record<string, Runtime>,
+  settings: BenchSettings,
+): Promise<ColdStartResult[]> {
+  const wanted = COLD_START_APPS.filter((c) => variants.some((v) => v.runtime === c.runtime && v.app === c.app));
+  const results = wanted.map((c): ColdStartResult => ({ runtime: c.runtime, label: c.label, samplesMs: [], medianMs: Number.NaN }));
+  for (let run = 0; run < settings.coldRuns; run++) {
+    for (const [index, app] of wanted.entries()) {
+      const result = results[index]!;
+      if (result.failure) continue;
+      const variant = { id: `cold-${app.runtime}-${app.app}`, label: app.label, runtime: app.runtime, app: app.app, kind: "baseline" } as const;
+      const problem = precondition(variant, runtimes);
+      if (problem) {
+        result.failure = problem;
+        continue;
+      }
+      try {
+        const server = await startServer(spawnSpec(variant, runtimes));
+        result.samplesMs.push(server.startupMs);
+        await stopServer(server.child);
+      } catch (error) {
+        result.failure = `failed to start: ${(error as Error).message}`;
+      }
+    }
+    log(`cold start run ${run + 1}/${settings.coldRuns} done`);
+  }
+  for (const result of results) result.medianMs = median(result.samplesMs);
+  return results;
+}
+
+function emptyResult(variant: Variant): VariantResult {
+  return {
+    variant,
+    rounds: [],
+    requestsPerSecond: Number.NaN,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    errors: 0,
+    freshRssMiB: Number.NaN,
+    idleRssMiB: Number.NaN,
+    notes: [],
+  };
+}
+
+/** Why a variant cannot run at all (missing runtime or unbuilt containerflare), else undefined. */
+function precondition(variant: Variant, runtimes: Record<string, Runtime>): string | undefined {
+  const runtime = runtimes[variant.runtime]!;
+  if (!runtime.version) return `${variant.runtime} not found or not runnable at ${rel(runtime.binary)}`;
+  if (variant.app.startsWith("containerflare")) {
+    if (!existsSync(CONTAINERFLARE_ENTRY)) return `containerflare is not built: ${rel(CONTAINERFLARE_ENTRY)} is missing (run npm run build)`;
+    if (!/\bserve\b/.test(readFileSync(CONTAINERFLARE_ENTRY, "utf8"))) return `${rel(CONTAINERFLARE_ENTRY)} does not export serve yet`;
+  }
+  return undefined;
+}
+
+function spawnSpec(variant: Variant, runtimes: Record<string, Runtime>) {
+  const runtime = runtimes[variant.runtime]!;
+  return { command: runtime.binary, args: runtime.argsFor(join(APPS, variant.app)), cwd: ROOT };
+}
+
+function collectVersions(runtimes: Record<string, Runtime>, wrk: string): Record<string, string> {
+  const versions: Record<string, string> = { wrk };
+  for (const runtime of Object.values(runtimes)) if (runtime.version) versions[runtime.name] = runtime.version;
+  for (const pkg of ["srvx", "hono", "@hono/node-server"]) {
+    try {
+      versions[pkg] = JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+    } catch {
+      // A missing library shows up as "?" in the report; its variant fails to start on its own.
+    }
+  }
+  return versions;
+}
+
+function printSummary(report: HttpBenchReport): void {
+  console.log("\nrequests/s (median of rounds)");
+  for (const r of report.variants) {
+    const value = r.failure ? `FAILED: ${r.failure}` : formatInt(r.requestsPerSecond);
+    console.log(`  ${r.variant.runtime.padEnd(5)} ${r.variant.label.padEnd(28)} ${value}`);
+  }
+  console.log("targets");
+  for (const t of evaluateTargets(report.variants)) console.log(`  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio)}`);
+  console.log("cold start (median)");
+  for (const c of report.coldStarts) {
+    console.log(`  ${c.runtime.padEnd(5)} ${c.label.padEnd(28)} ${c.failure ? `FAILED: ${c.failure}` : `${c.medianMs.toFixed(0)} ms`}`);
+  }
+}
+
+function rel(path: string): string {
+  return path.startsWith(ROOT) ? path.slice(ROOT.length + 1) : path;
+}
+
+function log(message: string): void {
+  console.log(`bench: ${message}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench: ${(error as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}

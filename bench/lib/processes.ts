@@ -1,0 +1,146 @@
+/**
+ * Child server processes of the benchmark: spawn on a free loopback port, wait for the first
+ * 200, read RSS, and kill every child on the way out (also on errors and signals).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** The expected answer of every hello-world app. */
+export const HELLO = "Hello, world!";
+
+const LOOPBACK = "127.0.0.1";
+const children = new Set<ChildProcess>();
+
+/** A running server child. */
+export interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  /** Milliseconds from spawn() to the first 200 with the expected body. */
+  startupMs: number;
+  /** `bench:` lines the app printed on stdout (e.g. which adapter it used). */
+  notes: string[];
+}
+
+/** How to start one server. */
+export interface SpawnSpec {
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: Record<string, string>;
+  /** Upper bound on the wait for the first 200. */
+  startTimeoutMs?: number;
+}
+
+/** Asks the kernel for a free loopback port (closed again before the child binds it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, LOOPBACK, () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
+    });
+  });
+}
+
+/** Spawns a server on a free port and resolves once it answered 200 "Hello, world!". */
+export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
+  const port = await freePort();
+  const url = `http://${LOOPBACK}:${port}/`;
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    CF_CONTAINER_ADDR: LOOPBACK,
+    CONTAINERFLARE_LOG_LEVEL: "warn",
+    DENO_NO_UPDATE_CHECK: "1",
+    DENO_NO_PROMPT: "1",
+    ...spec.env,
+  };
+  const started = performance.now();
+  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+
+  const notes: string[] = [];
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+    for (const line of chunk.toString().split("\n")) if (line.startsWith("bench:")) notes.push(line.slice(6).trim());
+  });
+  child.stderr!.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => (exited = `exited with ${signal ?? code}`));
+  child.once("error", (error) => (exited = `failed to spawn: ${error.message}`));
+
+  const deadline = started + (spec.startTimeoutMs ?? 20_000);
+  try {
+    while (true) {
+      if (exited) throw new Error(`${exited}`);
+      if (performance.now() > deadline) throw new Error(`no 200 within ${spec.startTimeoutMs ?? 20_000} ms`);
+      const answer = await probeOnce(url);
+      if (answer?.status === 200) {
+        if (answer.body !== HELLO) throw new Error(`answered 200 with body ${JSON.stringify(answer.body.slice(0, 80))}`);
+        return { child, pid: child.pid!, port, url, startupMs: performance.now() - started, notes };
+      }
+      if (answer) throw new Error(`answered ${answer.status} instead of 200`);
+      await sleep(2);
+    }
+  } catch (error) {
+    await stopServer(child);
+    const tail = output.trim().split("\n").slice(-4).join(" | ");
+    throw new Error(`${(error as Error).message}${tail ? ` — output: ${tail}` : ""}`);
+  }
+}
+
+/** One GET on a fresh connection; undefined while nothing listens yet. */
+function probeOnce(url: string): Promise<{ status: number; body: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, timeout: 2_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", () => resolve(undefined));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+    req.end();
+  });
+}
+
+/** Resident set size of a process in MiB from /proc (Linux only); NaN elsewhere. */
+export function rssMiB(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kib ? Number(kib) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** SIGTERM, then SIGKILL after a short grace period; resolves once the child is gone. */
+export async function stopServer(child: ChildProcess, graceMs = 2_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await gone;
+  clearTimeout(timer);
+}
+
+/** Stops every child still running. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...children].map((child) => stopServer(child)));
+}
+
+/** Last-resort cleanup: SIGKILL every child synchronously (process "exit" handlers cannot wait). */
+export function killAllNow(): void {
+  for (const child of children) child.kill("SIGKILL");
+}

@@ -1,0 +1,43 @@
+/** Shapes of the benchmark's measurements, shared by the runner, the report and the chart. */
+import type { RuntimeName } from "./runtimes.ts";
+import type { Variant } from "./variants.ts";
+import type { WrkResult } from "./wrk.ts";
+
+/** Throughput of one variant over all rounds. */
+export interface VariantResult {
+  variant: Variant;
+  /** Why the variant has no numbers (failed to start, died, wrk failed); undefined when fine. */
+  failure?: string;
+  rounds: WrkResult[];
+  /** Medians over the rounds. */
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Errors summed over the rounds (non-2xx and socket errors). */
+  errors: number;
+  /** RSS right after the first 200, and idle after the warm-up load. */
+  freshRssMiB: number;
+  idleRssMiB: number;
+  /** `bench:` notes printed by the app. */
+  notes: string[];
+}
+
+/** Cold start of one app on one runtime. */
+export interface ColdStartResult {
+  runtime: RuntimeName;
+  label: string;
+  samplesMs: number[];
+  medianMs: number;
+  failure?: string;
+}
+
+/** Everything one `npm run bench` HTTP run measured. */
+export interface HttpBenchReport {
+  date: string;
+  machine: { cpuModel: string; cores: number; memoryGiB: number; os: string; loadBefore: number[]; loadAfter: number[] };
+  versions: Record<string, string>;
+  settings: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number; threads: number; coldRuns: number };
+  variants: VariantResult[];
+  coldStarts: ColdStartResult[];
+  elapsedSeconds: number;
+}

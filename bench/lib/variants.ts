@@ -1,0 +1,65 @@
+/** The servers compared by the HTTP benchmark: one hello-world app per file in bench/apps/. */
+import type { RuntimeName } from "./runtimes.ts";
+
+/** What a variant is in the comparison. */
+export type VariantKind = "baseline" | "containerflare";
+
+/** One server to measure. */
+export interface Variant {
+  /** Stable id, also accepted by BENCH_ONLY. */
+  id: string;
+  label: string;
+  runtime: RuntimeName;
+  /** File under bench/apps/. */
+  app: string;
+  kind: VariantKind;
+}
+
+/** Every variant, grouped by runtime; the order is the order of the chart and the table. */
+export const VARIANTS: readonly Variant[] = [
+  { id: "node-http", label: "raw node:http", runtime: "node", app: "node-http.js", kind: "baseline" },
+  { id: "node-srvx", label: "srvx (global Response)", runtime: "node", app: "srvx.js", kind: "baseline" },
+  { id: "node-srvx-fast", label: "srvx (FastResponse)", runtime: "node", app: "srvx-fast.js", kind: "baseline" },
+  { id: "node-hono", label: "@hono/node-server + Hono", runtime: "node", app: "hono-node-server.js", kind: "baseline" },
+  { id: "node-cf", label: "containerflare serve()", runtime: "node", app: "containerflare.js", kind: "containerflare" },
+  { id: "node-cf-hono", label: "containerflare + Hono", runtime: "node", app: "containerflare-hono.js", kind: "containerflare" },
+  { id: "bun-srvx", label: "srvx", runtime: "bun", app: "srvx.js", kind: "baseline" },
+  { id: "bun-cf", label: "containerflare serve()", runtime: "bun", app: "containerflare.js", kind: "containerflare" },
+  { id: "deno-srvx", label: "srvx", runtime: "deno", app: "srvx.js", kind: "baseline" },
+  { id: "deno-cf", label: "containerflare serve()", runtime: "deno", app: "containerflare.js", kind: "containerflare" },
+];
+
+/** A throughput target of the issue: `subject` must reach `minRatio` x `reference`. */
+export interface Target {
+  runtime: RuntimeName;
+  subject: string;
+  reference: string;
+  minRatio: number;
+}
+
+/** The targets of issue 2, item 9. */
+export const TARGETS: readonly Target[] = [
+  { runtime: "node", subject: "node-cf", reference: "node-http", minRatio: 0.85 },
+  { runtime: "node", subject: "node-cf", reference: "node-hono", minRatio: 1.0 },
+  { runtime: "bun", subject: "bun-cf", reference: "bun-srvx", minRatio: 0.95 },
+  { runtime: "deno", subject: "deno-cf", reference: "deno-srvx", minRatio: 0.95 },
+];
+
+/** Further ratios shown for context (not targets). */
+export const EXTRA_RATIOS: readonly { subject: string; reference: string }[] = [
+  { subject: "node-cf", reference: "node-srvx-fast" },
+  { subject: "node-cf", reference: "node-srvx" },
+  { subject: "node-cf-hono", reference: "node-hono" },
+  { subject: "node-cf-hono", reference: "node-http" },
+];
+
+/** Cold start and idle RSS are measured for these apps on each runtime. */
+export const COLD_START_APPS: readonly { runtime: RuntimeName; app: string; label: string }[] = [
+  { runtime: "node", app: "node-http.js", label: "raw node:http" },
+  { runtime: "node", app: "srvx.js", label: "bare srvx" },
+  { runtime: "node", app: "containerflare.js", label: "containerflare serve()" },
+  { runtime: "bun", app: "srvx.js", label: "bare srvx" },
+  { runtime: "bun", app: "containerflare.js", label: "containerflare serve()" },
+  { runtime: "deno", app: "srvx.js", label: "bare srvx" },
+  { runtime: "deno", app: "containerflare.js", label: "containerflare serve()" },
+];

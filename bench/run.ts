@@ -1,0 +1,23 @@
+/**
+ * `npm run bench`: the HTTP benchmark (bench/http.ts), then the command-bus benchmark
+ * (bench/commands.ts) when it exists. Each runs in its own Node process, one after the other, so
+ * they never load the machine at the same time and each writes its own part of docs/bench.md.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const steps = ["http.ts", "commands.ts"].map((file) => join(here, file)).filter((file) => existsSync(file));
+
+let failed = 0;
+for (const step of steps) {
+  console.log(`bench: running ${step.slice(here.length + 1)} with node ${process.version}`);
+  const run = spawnSync(process.execPath, [step, ...process.argv.slice(2)], { stdio: "inherit" });
+  if (run.status !== 0) {
+    failed++;
+    console.error(`bench: ${step.slice(here.length + 1)} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`})`);
+  }
+}
+process.exitCode = failed ? 1 : 0;
