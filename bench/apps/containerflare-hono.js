@@ -18,4 +18,4 @@ if (existsSync(adapter)) {
   wiring = "`serve(handle(app))` with `containerflare/hono`";
 }
 console.log(`bench: wired as ${wiring}`);
-serve(handler, { port: Number(process.env.PORT), hostname: "127.0.0.1", silent: true });
+serve(handler, { port: Number(process.env.PORT), hostname: "127.0.0.1" });

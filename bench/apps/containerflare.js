@@ -2,4 +2,4 @@
 import process from "node:process";
 import { serve } from "../../dist/src/index.js";
 
-serve(() => new Response("Hello, world!"), { port: Number(process.env.PORT), hostname: "127.0.0.1", silent: true });
+serve(() => new Response("Hello, world!"), { port: Number(process.env.PORT), hostname: "127.0.0.1" });

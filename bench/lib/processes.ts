@@ -60,6 +60,7 @@ export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
     CONTAINERFLARE_LOG_LEVEL: "warn",
     DENO_NO_UPDATE_CHECK: "1",
     DENO_NO_PROMPT: "1",
+    NO_COLOR: "1",
     ...spec.env,
   };
   const started = performance.now();
@@ -93,9 +94,16 @@ export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
     }
   } catch (error) {
     await stopServer(child);
-    const tail = output.trim().split("\n").slice(-4).join(" | ");
-    throw new Error(`${(error as Error).message}${tail ? ` — output: ${tail}` : ""}`);
+    const reason = explainOutput(output);
+    throw new Error(`${(error as Error).message}${reason ? ` — ${reason}` : ""}`);
   }
+}
+
+/** The line of a failed child's output that says why (its first error line, else its last line). */
+function explainOutput(output: string): string {
+  const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim()).filter(Boolean);
+  const line = lines.find((l) => /\b\w*error\b/i.test(l)) ?? lines.at(-1) ?? "";
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 /** One GET on a fresh connection; undefined while nothing listens yet. */
