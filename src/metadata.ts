@@ -66,7 +66,9 @@ export function decodeMetadata(value: string): ContainerflareMetadata | undefine
 
 const encoder = new TextEncoder();
 
-function importKey(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
+function importKey(secret: string, usage: "sign" | "verify"): Promise<HmacKey> {
   return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
 }
 

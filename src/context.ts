@@ -1,0 +1,163 @@
+import type { ConsolaInstance } from "consola";
+import { isIP } from "node:net";
+import type { ServerRequest } from "srvx";
+import type { Bindings, CommandClient } from "./command/index.ts";
+import { createRequestLogger } from "./log.ts";
+import type { ContainerflareMetadata } from "./metadata.ts";
+import type { PlatformInfo } from "./platform.ts";
+import { traceFromHeaders, type TraceContext } from "./trace.ts";
+
+/** Where the request metadata came from. */
+export type MetadataSource = "worker" | "platform" | "http";
+
+/** What is known about the current request, from the Worker's signed header or the platform. */
+export interface RequestMetadata {
+  /** Request id: the Worker's, else `x-request-id`, else generated. */
+  id: string;
+  clientIp?: string;
+  country?: string;
+  colo?: string;
+  region?: string;
+  city?: string;
+  workerName?: string;
+  method: string;
+  path: string;
+  url: string;
+  trace?: TraceContext;
+  /** `worker`: a trusted metadata header; `platform`: platform headers; `http`: the connection only. */
+  source: MetadataSource;
+}
+
+/** The second argument of every handler. Built lazily: what a handler never reads costs nothing. */
+export interface ContainerContext<Env = Bindings> {
+  /** The platform the container runs on. */
+  readonly platform: PlatformInfo;
+  /** Metadata of this request. */
+  readonly request: RequestMetadata;
+  /** Logger whose lines carry this request's id and trace. */
+  readonly log: ConsolaInstance;
+  /** Low-level command bus client. */
+  readonly commands: CommandClient;
+  /** Workers-compatible bindings reached through the command bus: `ctx.env.CACHE.get(key)`. */
+  readonly env: Env;
+  /** Keeps the process alive (and shutdown waiting) until `promise` settles. */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Process-wide state every request context reads from. */
+export interface ContextState {
+  platform: PlatformInfo;
+  logger: ConsolaInstance;
+  readonly commands: CommandClient;
+  readonly env: Bindings;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+const REQUEST_ID_RE = /^[\w.:@/+=-]{1,200}$/;
+
+/** Rightmost well-formed address of `X-Forwarded-For`: the hop the platform's own proxy appended. */
+export function lastForwardedFor(value: string | null): string | undefined {
+  if (!value) return undefined;
+  const hops = value.split(",");
+  const last = hops[hops.length - 1]?.trim();
+  return last && isIP(last) ? last : undefined;
+}
+
+function pathOf(request: ServerRequest): string {
+  if (request._url) return request._url.pathname;
+  const url = request.url;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const end = url.search(/[?#]/);
+  return url.slice(start, end === -1 || end < start ? undefined : end);
+}
+
+/**
+ * Builds the request metadata. Client IP rules: a trusted Worker header first; on Cloud Run the
+ * rightmost `X-Forwarded-For` hop (Google's front end appends the real client there, so a
+ * client-sent prefix is ignored); on Cloudflare `cf-connecting-ip` (set by Cloudflare's edge);
+ * otherwise the socket peer. Client-supplied headers are never trusted anywhere else.
+ */
+export function buildRequestMetadata(
+  request: ServerRequest,
+  platform: PlatformInfo,
+  metadata: ContainerflareMetadata | undefined,
+): RequestMetadata {
+  const headers = request.headers;
+  const forwardedId = headers.get("x-request-id");
+  const id =
+    metadata?.request_id || (forwardedId && REQUEST_ID_RE.test(forwardedId) ? forwardedId : undefined) || crypto.randomUUID();
+  let clientIp = metadata?.client_ip ?? undefined;
+  let source: MetadataSource = metadata ? "worker" : "http";
+  if (!clientIp && platform.kind === "cloud-run") {
+    clientIp = lastForwardedFor(headers.get("x-forwarded-for"));
+    if (clientIp) source = "platform";
+  } else if (!clientIp && platform.kind === "cloudflare") {
+    const connecting = headers.get("cf-connecting-ip")?.trim();
+    if (connecting && isIP(connecting)) {
+      clientIp = connecting;
+      source = "platform";
+    }
+  }
+  clientIp ??= request.ip;
+  const trace = traceFromHeaders(headers);
+  const result: RequestMetadata = {
+    id,
+    method: metadata?.method || request.method,
+    path: metadata?.path || pathOf(request),
+    url: metadata?.raw_url || request.url,
+    source,
+  };
+  if (clientIp) result.clientIp = clientIp;
+  if (metadata?.country) result.country = metadata.country;
+  if (metadata?.colo) result.colo = metadata.colo;
+  if (metadata?.region) result.region = metadata.region;
+  if (metadata?.city) result.city = metadata.city;
+  if (metadata?.worker_name) result.workerName = metadata.worker_name;
+  if (trace) result.trace = trace;
+  return result;
+}
+
+/** The {@link ContainerContext} of one request; every field is computed on first read. */
+export class RequestContext implements ContainerContext {
+  readonly #request: ServerRequest;
+  readonly #state: ContextState;
+  readonly #metadata: ContainerflareMetadata | undefined;
+  #requestMetadata: RequestMetadata | undefined;
+  #log: ConsolaInstance | undefined;
+
+  constructor(request: ServerRequest, state: ContextState, metadata?: ContainerflareMetadata) {
+    this.#request = request;
+    this.#state = state;
+    this.#metadata = metadata;
+  }
+
+  get platform(): PlatformInfo {
+    return this.#state.platform;
+  }
+
+  get request(): RequestMetadata {
+    return (this.#requestMetadata ??= buildRequestMetadata(this.#request, this.#state.platform, this.#metadata));
+  }
+
+  get log(): ConsolaInstance {
+    return (this.#log ??= createRequestLogger(this.#state.logger, { requestId: this.request.id, trace: this.request.trace }));
+  }
+
+  get commands(): CommandClient {
+    return this.#state.commands;
+  }
+
+  get env(): Bindings {
+    return this.#state.env;
+  }
+
+  waitUntil(promise: Promise<unknown>): void {
+    this.#state.waitUntil(promise);
+  }
+
+
+  toJSON(): { platform: PlatformInfo; request: RequestMetadata } {
+    return { platform: this.platform, request: this.request };
+  }
+}

@@ -1,0 +1,354 @@
+import type { ConsolaInstance } from "consola";
+import { FastResponse, serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
+import { createBindings, createCommandClient, type Bindings, type CommandClient } from "./command/index.ts";
+import { ConfigError, processEnv, resolveConfig, type EnvSource, type RuntimeConfig } from "./config.ts";
+import { RequestContext, type ContainerContext, type ContextState } from "./context.ts";
+import { ContainerflareError, isContainerflareError } from "./errors.ts";
+import { createLogger, resolveLogFormat } from "./log.ts";
+import { createMetadataVerifier, METADATA_HEADER, SIGNATURE_HEADER, type ContainerflareMetadata, type MetadataVerifier } from "./metadata.ts";
+import { detectPlatform, enrichCloudRunInfo, resolveCommandEndpoint, type PlatformInfo } from "./platform.ts";
+
+/** A fetch handler that also receives the {@link ContainerContext}. */
+export type Handler<Env = Bindings> = (request: ServerRequest, ctx: ContainerContext<Env>) => Response | Promise<Response>;
+
+/** What `serve()` accepts: a handler, or an object with a `fetch` handler (Hono, H3, itty apps). */
+export type App<Env = Bindings> = Handler<Env> | { fetch: Handler<Env> };
+
+/** Work to run once on shutdown, after in-flight requests and `waitUntil` work have finished. */
+export type ShutdownHook = () => unknown | Promise<unknown>;
+
+/** Options of {@link serve}. Anything not given comes from the environment contract. */
+export interface ServeOptions {
+  /** Bind port; wins over `PORT` and `CF_CONTAINER_PORT`. */
+  port?: number;
+  /** Bind address; wins over `CF_CONTAINER_ADDR`. */
+  hostname?: string;
+  /** Environment to read instead of `process.env`. */
+  env?: EnvSource;
+  /** Configuration values that win over the environment. */
+  config?: Partial<RuntimeConfig>;
+  /** Hooks run on shutdown, in order, before the command client closes. */
+  onShutdown?: ShutdownHook | ShutdownHook[];
+  /**
+   * Whether serve() owns the process (default true): it handles SIGTERM/SIGINT, exits 0 after a
+   * graceful shutdown, and exits 1 with one line on a bad environment or a port it cannot bind.
+   * With false it throws instead and leaves signals alone (for embedding and tests).
+   */
+  manageProcess?: boolean;
+  /** Logger to use instead of the one built from the environment. */
+  logger?: ConsolaInstance;
+  /**
+   * On Node, replace the global `Response` with srvx's `FastResponse` so that responses built by
+   * the app (or by Hono) skip the Web-stream round trip (default true; no effect on Bun and Deno).
+   */
+  fastResponse?: boolean;
+  /** Extra srvx options (e.g. `maxRequestBodySize`, `node`, `bun`, `deno`). */
+  srvx?: Omit<Partial<ServerOptions>, "fetch" | "port" | "hostname">;
+}
+
+/** The running server. */
+export interface ContainerServer {
+  /** Listening URL once bound. */
+  readonly url?: string;
+  /** The platform detected at start-up. */
+  readonly platform: PlatformInfo;
+  /** The validated configuration. */
+  readonly config: RuntimeConfig;
+  /** The process logger. */
+  readonly logger: ConsolaInstance;
+  /** Resolves once the server listens. */
+  ready(): Promise<this>;
+  /**
+   * Stops accepting connections, waits for in-flight requests and `waitUntil` work, runs the
+   * shutdown hooks and closes the command client. `force` drops open connections at once.
+   */
+  close(force?: boolean): Promise<void>;
+}
+
+const isNode = !("Bun" in globalThis) && !("Deno" in globalThis);
+let fastResponseUsers = 0;
+let nativeResponse: typeof Response | undefined;
+
+function useFastResponse(): () => void {
+  if (!isNode) return () => {};
+  if (fastResponseUsers++ === 0) {
+    nativeResponse = globalThis.Response;
+    globalThis.Response = FastResponse;
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--fastResponseUsers === 0 && nativeResponse) {
+      if (globalThis.Response === FastResponse) globalThis.Response = nativeResponse;
+      nativeResponse = undefined;
+    }
+  };
+}
+
+function exitWith(code: number, line?: string): never {
+  if (line) process.stderr.write(`containerflare: ${line}\n`);
+  process.exit(code);
+}
+
+function internalError(ctx: ContainerContext): Response {
+  return new ContainerflareError("INTERNAL", "Internal Server Error").toResponse({ requestId: ctx.request.id });
+}
+
+function errorResponse(error: unknown, ctx: ContainerContext): Response {
+  if (isContainerflareError(error)) {
+    ctx.log[error.status >= 500 ? "warn" : "debug"](`${error.code}: ${error.message}`);
+    return error.toResponse({ requestId: ctx.request.id });
+  }
+  ctx.log.error(error);
+  return internalError(ctx);
+}
+
+function checkResponse(response: unknown, ctx: ContainerContext): Response {
+  if (response instanceof Response) return response;
+  ctx.log.error(new TypeError(`the handler returned ${response === null ? "null" : typeof response}, expected a Response`));
+  return internalError(ctx);
+}
+
+/** Removes the metadata headers; an incoming request whose headers are immutable is copied. */
+function stripMetadataHeaders(request: ServerRequest): ServerRequest {
+  try {
+    request.headers.delete(METADATA_HEADER);
+    request.headers.delete(SIGNATURE_HEADER);
+    return request;
+  } catch {
+    const headers = new Headers(request.headers);
+    headers.delete(METADATA_HEADER);
+    headers.delete(SIGNATURE_HEADER);
+    const copy: ServerRequest = new Request(request, { headers });
+    copy.ip = request.ip;
+    copy.runtime = request.runtime;
+    copy.context = request.context;
+    copy.waitUntil = request.waitUntil;
+    return copy;
+  }
+}
+
+function createState(config: RuntimeConfig, platform: PlatformInfo, logger: ConsolaInstance) {
+  const pending = new Set<Promise<unknown>>();
+  const { endpoint, unavailableReason } = resolveCommandEndpoint(config, platform);
+  let commands: CommandClient | undefined;
+  let env: Bindings | undefined;
+  const state: ContextState & { settle(): Promise<void>; closeCommands(): Promise<void> } = {
+    platform,
+    logger,
+    get commands() {
+      return (commands ??= createCommandClient({
+        endpoint,
+        timeoutMs: config.commandTimeoutMs,
+        logger: logger.withTag("commands"),
+        ...(unavailableReason ? { unavailableReason } : {}),
+      }));
+    },
+    get env() {
+      return (env ??= createBindings(state.commands, config.bindings ? { bindings: config.bindings } : {}));
+    },
+    waitUntil(promise) {
+      const tracked = Promise.resolve(promise).then(
+        () => undefined,
+        (error: unknown) => logger.error("waitUntil task failed:", error),
+      );
+      pending.add(tracked);
+      void tracked.finally(() => pending.delete(tracked));
+    },
+    async settle() {
+      while (pending.size > 0) await Promise.all(pending);
+    },
+    async closeCommands() {
+      await commands?.close();
+    },
+  };
+  return state;
+}
+
+/**
+ * Serves a fetch-style app on srvx (Node, Bun or Deno) with the platform glue: port and address
+ * from the environment contract, platform detection, a lazy per-request {@link ContainerContext},
+ * structured logs, and graceful shutdown on SIGTERM within the platform's deadline.
+ *
+ * ```ts
+ * import { serve } from "containerflare";
+ * serve((request, ctx) => Response.json({ platform: ctx.platform.kind, id: ctx.request.id }));
+ * ```
+ */
+export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {}): ContainerServer {
+  const manageProcess = options.manageProcess ?? true;
+  const handler = (typeof app === "function" ? app : app.fetch.bind(app)) as unknown as Handler;
+  if (typeof handler !== "function") throw new TypeError("serve() expects a handler function or an object with a fetch method");
+
+  const env = options.env ?? processEnv();
+  let config: RuntimeConfig;
+  try {
+    config = resolveConfig(env, { ...options.config, port: options.port, hostname: options.hostname });
+  } catch (error) {
+    if (manageProcess && error instanceof ConfigError) exitWith(1, error.message);
+    throw error;
+  }
+
+  const platform = detectPlatform(env, config.platform);
+  if (platform.kind === "cloud-run") void enrichCloudRunInfo(platform);
+  const commandsOnStdio = resolveCommandEndpoint(config, platform).endpoint.kind === "stdio";
+  const sink = commandsOnStdio ? process.stderr : process.stdout;
+  const logger =
+    options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, platform, sink });
+  const accessLog = config.accessLog ?? resolveLogFormat(config.logFormat, Boolean(sink.isTTY)) === "pretty";
+  const verifier: MetadataVerifier = createMetadataVerifier({
+    secret: config.secret,
+    trustUnsigned: config.trustMetadata || (!config.secret && platform.kind === "cloudflare"),
+  });
+  const state = createState(config, platform, logger);
+
+  function run(request: ServerRequest, metadata: ContainerflareMetadata | undefined): Response | Promise<Response> {
+    const ctx = new RequestContext(request, state, metadata);
+    let result: Response | Promise<Response>;
+    try {
+      result = handler(request, ctx);
+    } catch (error) {
+      return errorResponse(error, ctx);
+    }
+    if (result instanceof Response) return result;
+    return Promise.resolve(result).then(
+      (response) => checkResponse(response, ctx),
+      (error: unknown) => errorResponse(error, ctx),
+    );
+  }
+
+  async function runWithMetadata(request: ServerRequest, value: string | null, signature: string | null) {
+    let metadata: ContainerflareMetadata | undefined;
+    if (value !== null) {
+      const verdict = await verifier.verify(value, signature);
+      if (verdict.ok) metadata = verdict.metadata;
+      else logger.debug(`ignored ${METADATA_HEADER} header: ${verdict.reason}`);
+    }
+    return run(stripMetadataHeaders(request), metadata);
+  }
+
+  function fetch(request: ServerRequest): Response | Promise<Response> {
+    const value = request.headers.get(METADATA_HEADER);
+    const signature = request.headers.get(SIGNATURE_HEADER);
+    return value === null && signature === null ? run(request, undefined) : runWithMetadata(request, value, signature);
+  }
+
+  function fetchWithAccessLog(request: ServerRequest): Promise<Response> {
+    const started = performance.now();
+    return Promise.resolve(fetch(request)).then((response) => {
+      const latency = (performance.now() - started) / 1000;
+      logger.info({
+        message: `${request.method} ${request.url} ${response.status} ${(latency * 1000).toFixed(1)}ms`,
+        httpRequest: {
+          requestMethod: request.method,
+          requestUrl: request.url,
+          status: response.status,
+          userAgent: request.headers.get("user-agent") ?? undefined,
+          remoteIp: request.ip,
+          latency: `${latency.toFixed(6)}s`,
+        },
+      });
+      return response;
+    });
+  }
+
+  const releaseFastResponse = options.fastResponse === false ? () => {} : useFastResponse();
+  const server: Server = serveHttp({
+    ...options.srvx,
+    fetch: accessLog ? fetchWithAccessLog : fetch,
+    port: config.port,
+    hostname: config.hostname,
+    silent: true,
+    gracefulShutdown: false,
+    error(error) {
+      logger.error(error);
+      return new ContainerflareError("INTERNAL", "Internal Server Error").toResponse();
+    },
+  });
+
+  const hooks = options.onShutdown === undefined ? [] : [options.onShutdown].flat();
+  let closing: Promise<void> | undefined;
+  async function shutdown(force: boolean) {
+    // Node keeps a keep-alive connection that turns idle during the drain open until its timeout;
+    // closing idle ones as they appear lets the drain end when the last response is sent.
+    const nodeServer = server.node?.server;
+    const sweep = nodeServer && "closeIdleConnections" in nodeServer ? setInterval(() => nodeServer.closeIdleConnections(), 50) : undefined;
+    try {
+      await server.close(force);
+    } finally {
+      clearInterval(sweep);
+    }
+    await state.settle();
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (error) {
+        logger.error("onShutdown hook failed:", error);
+      }
+    }
+    await state.closeCommands();
+    releaseFastResponse();
+  }
+
+  const containerServer: ContainerServer = {
+    get url() {
+      return server.url;
+    },
+    platform,
+    config,
+    logger,
+    async ready() {
+      await server.ready();
+      return this;
+    },
+    close(force = false) {
+      if (force && closing) void server.close(true).catch(() => {});
+      return (closing ??= shutdown(force));
+    },
+  };
+
+  const listening = server.ready().then(
+    () => logger.info(`listening on ${server.url} (${server.runtime}, platform ${platform.kind})`),
+    (error: { code?: string; message?: string }) => {
+      const line = `cannot listen on ${config.hostname}:${config.port}: ${error?.code ?? error?.message ?? error}`;
+      if (manageProcess) exitWith(1, line);
+      logger.error(line);
+    },
+  );
+  void listening;
+
+  if (manageProcess) handleSignals(containerServer, config, platform, logger);
+  return containerServer;
+}
+
+function handleSignals(server: ContainerServer, config: RuntimeConfig, platform: PlatformInfo, logger: ConsolaInstance) {
+  const timeoutMs = config.shutdownTimeoutMs ?? (platform.kind === "cloud-run" ? 9_000 : 30_000);
+  let received: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      logger.warn(`received ${signal} again during shutdown, exiting now`);
+      exitWith(1);
+    }
+    received = signal;
+    logger.info(`received ${signal}, draining for up to ${timeoutMs / 1000}s`);
+    const deadline = setTimeout(() => {
+      logger.warn(`shutdown did not finish within ${timeoutMs / 1000}s, closing open connections`);
+      void server.close(true);
+      exitWith(1);
+    }, timeoutMs);
+    server.close().then(
+      () => {
+        clearTimeout(deadline);
+        logger.info("shutdown complete");
+        exitWith(0);
+      },
+      (error: unknown) => {
+        logger.error("shutdown failed:", error);
+        exitWith(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}

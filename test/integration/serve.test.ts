@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { signMetadata } from "../../src/metadata.ts";
+import { ROOT, RUNTIMES, spawnApp, startApp, type RunningApp } from "./runtimes.ts";
+
+const APP = `${ROOT}test/fixtures/app.mjs`;
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const JSON_LOGS = { CONTAINERFLARE_LOG_FORMAT: "json" };
+
+describe.each(RUNTIMES)("serve() on $name", (runtime) => {
+  let app: RunningApp | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  it("reports a generic platform and the connection's client ip", async () => {
+    app = await startApp(runtime, APP, JSON_LOGS);
+    const body = await (await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6" } })).json();
+    expect(body.platform).toEqual({ kind: "generic" });
+    expect(body.request).toMatchObject({ method: "GET", path: "/", source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
+    expect(body.request.id).toMatch(/^[\da-f-]{36}$/);
+  });
+
+  it("on Cloud Run: answers on PORT, reads trace and client ip, logs Cloud Logging JSON", async () => {
+    app = await startApp(runtime, APP, {
+      ...JSON_LOGS,
+      PORT: String(await import("./runtimes.ts").then((m) => m.freePort())),
+      K_SERVICE: "api",
+      K_REVISION: "api-00007-abc",
+      K_CONFIGURATION: "api",
+      GOOGLE_CLOUD_PROJECT: "demo-project",
+    });
+    const headers = {
+      traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01`,
+      "x-forwarded-for": "6.6.6.6, 203.0.113.9",
+      "x-request-id": "req-42",
+    };
+    const body = await (await fetch(`${app.url}/`, { headers })).json();
+    expect(body.platform).toEqual({
+      kind: "cloud-run",
+      cloudRun: { resource: "service", service: "api", revision: "api-00007-abc", configuration: "api", projectId: "demo-project" },
+    });
+    expect(body.request).toMatchObject({
+      id: "req-42",
+      clientIp: "203.0.113.9",
+      source: "platform",
+      trace: { traceId: TRACE_ID, spanId: "00f067aa0ba902b7", sampled: true },
+    });
+
+    const cloudTrace = { "x-cloud-trace-context": `${TRACE_ID}/12345;o=1` };
+    expect(await (await fetch(`${app.url}/log`, { headers: cloudTrace })).text()).toBe("logged");
+    await expect.poll(() => app!.jsonLogs().filter((line) => line.requestId).length).toBe(2);
+    const [info, warn] = app.jsonLogs().filter((line) => line.requestId);
+    expect(info).toMatchObject({
+      severity: "INFO",
+      message: "hello from the handler",
+      "logging.googleapis.com/trace": `projects/demo-project/traces/${TRACE_ID}`,
+      "logging.googleapis.com/spanId": "0000000000003039",
+      "logging.googleapis.com/trace_sampled": true,
+    });
+    expect(Date.parse(info!.time as string)).not.toBeNaN();
+    expect(warn).toMatchObject({ severity: "WARNING", message: "with fields", answer: 42 });
+    expect(app.jsonLogs().find((line) => String(line.message).startsWith("listening on"))).toMatchObject({ severity: "INFO" });
+  });
+
+  it("on Cloudflare: trusts only a valid signed metadata header and strips it", async () => {
+    const secret = "shared-secret";
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CLOUDFLARE_LOCATION: "fra06", CONTAINERFLARE_SECRET: secret });
+    const signed = await signMetadata(secret, {
+      request_id: "cf-ray-1",
+      client_ip: "198.51.100.23",
+      country: "CH",
+      city: "Zürich",
+      colo: "ZRH",
+      worker_name: "edge",
+      method: "GET",
+      path: "/",
+      raw_url: "https://example.com/",
+    });
+    const trusted = await (
+      await fetch(`${app.url}/`, {
+        headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
+      })
+    ).json();
+    expect(trusted.platform).toMatchObject({ kind: "cloudflare", cloudflare: { applicationId: "app-1", location: "fra06" } });
+    expect(trusted.request).toMatchObject({
+      id: "cf-ray-1",
+      clientIp: "198.51.100.23",
+      country: "CH",
+      city: "Zürich",
+      colo: "ZRH",
+      workerName: "edge",
+      url: "https://example.com/",
+      source: "worker",
+    });
+    expect(trusted.headers).not.toContain("x-containerflare-metadata");
+    expect(trusted.headers).not.toContain("x-containerflare-signature");
+
+    const forged = signed.metadata.replace("198.51.100.23", "6.6.6.6");
+    const response = await fetch(`${app.url}/`, {
+      headers: { "x-containerflare-metadata": forged, "x-containerflare-signature": signed.signature },
+    });
+    expect(response.status).toBe(200);
+    const untrusted = await response.json();
+    expect(untrusted.request.source).not.toBe("worker");
+    expect(untrusted.request.clientIp).not.toBe("6.6.6.6");
+    expect(untrusted.headers).not.toContain("x-containerflare-metadata");
+
+    const replayed = await fetch(`${app.url}/`, {
+      headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
+    });
+    expect((await replayed.json()).request.source).not.toBe("worker");
+
+    const huge = await fetch(`${app.url}/`, { headers: { "x-containerflare-metadata": "x".repeat(60 * 1024) } });
+    expect(huge.status).toBeLessThan(500);
+    await huge.body?.cancel();
+  });
+
+  it("answers an app error with 500 and the request id, logging the stack", async () => {
+    app = await startApp(runtime, APP, JSON_LOGS);
+    const response = await fetch(`${app.url}/throw`, { headers: { "x-request-id": "broken-1" } });
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-1" } });
+    expect(text).not.toContain("boom");
+    await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-1")).toMatchObject({ level: "error" });
+    const logged = app.jsonLogs().find((line) => line.requestId === "broken-1")!;
+    expect(logged.message).toMatch(/boom in handler[\s\S]*at /);
+  });
+
+  it("answers a binding call without a command host with a typed 503", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, K_SERVICE: "api" });
+    const response = await fetch(`${app.url}/binding`);
+    expect(response.status).toBe(503);
+    const body = await response.json();
+    expect(body.error).toMatchObject({ code: "UNAVAILABLE" });
+    expect(body.error.message).toMatch(/no command host on Cloud Run/);
+  });
+
+  it("drains 120 in-flight requests and waitUntil work on SIGTERM, then exits 0", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_SHUTDOWN_TIMEOUT: "10" });
+    const url = app.url;
+    const waited = await fetch(`${url}/wait`);
+    expect(waited.status).toBe(202);
+    const inFlight = Array.from({ length: 120 }, () =>
+      fetch(`${url}/slow?ms=1500`).then(async (response) => [response.status, await response.text()] as const),
+    );
+    await expect.poll(async () => Number(await (await fetch(`${url}/started`)).text()), { timeout: 10_000 }).toBe(120);
+    const signalled = Date.now();
+    app.child.kill("SIGTERM");
+    const results = await Promise.all(inFlight);
+    expect(results.filter(([status, text]) => status === 200 && text === "done")).toHaveLength(120);
+    expect(await app.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(app.stderr).toContain("waitUntil finished");
+    expect(app.stderr).toContain("onShutdown hook ran");
+    expect(app.stderr.indexOf("waitUntil finished")).toBeLessThan(app.stderr.indexOf("onShutdown hook ran"));
+  });
+
+  it("force-closes at the shutdown deadline, and a second signal exits at once", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_SHUTDOWN_TIMEOUT: "1" });
+    const stuck = fetch(`${app.url}/slow?ms=20000`).then(
+      (response) => response.status,
+      () => "dropped",
+    );
+    await expect.poll(async () => Number(await (await fetch(`${app!.url}/started`)).text())).toBe(1);
+    const signalled = Date.now();
+    app.child.kill("SIGTERM");
+    expect(await app.exited).toBe(1);
+    expect(Date.now() - signalled).toBeLessThan(4000);
+    expect(await stuck).toBe("dropped");
+
+    const second = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_SHUTDOWN_TIMEOUT: "30" });
+    try {
+      void fetch(`${second.url}/slow?ms=20000`).catch(() => {});
+      await expect.poll(async () => Number(await (await fetch(`${second.url}/started`)).text())).toBe(1);
+      second.child.kill("SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const again = Date.now();
+      second.child.kill("SIGTERM");
+      expect(await second.exited).toBe(1);
+      expect(Date.now() - again).toBeLessThan(2000);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("exits 1 with one line for a bad environment variable", async () => {
+    for (const [name, value, expected] of [
+      ["PORT", "abc", 'containerflare: invalid PORT="abc": expected an integer port from 0 to 65535'],
+      ["CF_CMD_ENDPOINT", "ftp://x", 'containerflare: invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled'],
+      ["CONTAINERFLARE_PLATFORM", "aws", 'containerflare: invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic'],
+    ] as const) {
+      const bad = spawnApp(runtime, APP, { [name]: value });
+      expect(await bad.exited).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(bad.stderr.filter(Boolean)).toEqual([expected]);
+      expect(bad.stdout.filter(Boolean)).toEqual([]);
+    }
+  });
+});
