@@ -10,7 +10,7 @@ import { availableParallelism, cpus, loadavg, platform, release, totalmem } from
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { killAllNow, rssMiB, startServer, stopAll, stopServer, type ServerProcess } from "./lib/processes.ts";
+import { cpuSeconds, killAllNow, rssMiB, startServer, stopAll, stopServer, type ServerProcess } from "./lib/processes.ts";
 import { composeBenchDoc, evaluateTargets, renderHttpMarkdown, runtimeTitles } from "./lib/report.ts";
 import type { ColdStartResult, HttpBenchReport, VariantResult } from "./lib/results.ts";
 import { resolveRuntimes, type Runtime } from "./lib/runtimes.ts";
@@ -135,9 +135,14 @@ async function measureThroughput(
         continue;
       }
       try {
+        const cpuBefore = cpuSeconds(server.pid);
         const measured = await runWrk(wrk, { url: server.url, durationSeconds: settings.durationSeconds, connections: settings.connections, threads: settings.threads });
-        result.rounds.push(measured);
-        log(`round ${round + 1}/${settings.rounds} ${result.variant.id.padEnd(15)} ${formatInt(measured.requestsPerSecond).padStart(8)} req/s${measured.errors ? `, ${measured.errors} errors` : ""}`);
+        const serverCpuUsPerRequest = ((cpuSeconds(server.pid) - cpuBefore) / measured.requests) * 1e6;
+        result.rounds.push({ ...measured, serverCpuUsPerRequest });
+        log(
+          `round ${round + 1}/${settings.rounds} ${result.variant.id.padEnd(15)} ${formatInt(measured.requestsPerSecond).padStart(8)} req/s ` +
+            `${serverCpuUsPerRequest.toFixed(1).padStart(6)} µs CPU/req${measured.errors ? `, ${measured.errors} errors` : ""}`,
+        );
       } catch (error) {
         result.failure = `wrk failed: ${(error as Error).message}`;
         log(`${result.variant.id}: ${result.failure}`);
@@ -149,6 +154,7 @@ async function measureThroughput(
   for (const result of results) {
     if (result.failure) continue;
     result.requestsPerSecond = median(result.rounds.map((r) => r.requestsPerSecond));
+    result.serverCpuUsPerRequest = median(result.rounds.map((r) => r.serverCpuUsPerRequest));
     result.p50Ms = median(result.rounds.map((r) => r.p50Ms));
     result.p99Ms = median(result.rounds.map((r) => r.p99Ms));
     result.errors = result.rounds.reduce((sum, r) => sum + r.errors, 0);
@@ -193,6 +199,7 @@ function emptyResult(variant: Variant): VariantResult {
     variant,
     rounds: [],
     requestsPerSecond: Number.NaN,
+    serverCpuUsPerRequest: Number.NaN,
     p50Ms: Number.NaN,
     p99Ms: Number.NaN,
     errors: 0,
@@ -234,11 +241,13 @@ function collectVersions(runtimes: Record<string, Runtime>, wrk: string): Record
 function printSummary(report: HttpBenchReport): void {
   console.log("\nrequests/s (median of rounds)");
   for (const r of report.variants) {
-    const value = r.failure ? `FAILED: ${r.failure}` : formatInt(r.requestsPerSecond);
+    const value = r.failure ? `FAILED: ${r.failure}` : `${formatInt(r.requestsPerSecond).padStart(8)}  (${r.serverCpuUsPerRequest.toFixed(1)} µs server CPU/req)`;
     console.log(`  ${r.variant.runtime.padEnd(5)} ${r.variant.label.padEnd(28)} ${value}`);
   }
   console.log("targets");
-  for (const t of evaluateTargets(report.variants)) console.log(`  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio)}`);
+  for (const t of evaluateTargets(report.variants)) {
+    console.log(`  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio)} (by server CPU per request: ${formatRatio(t.cpuRatio)})`);
+  }
   console.log("cold start (median)");
   for (const c of report.coldStarts) {
     console.log(`  ${c.runtime.padEnd(5)} ${c.label.padEnd(28)} ${c.failure ? `FAILED: ${c.failure}` : `${c.medianMs.toFixed(0)} ms`}`);

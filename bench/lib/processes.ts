@@ -2,7 +2,7 @@
  * Child server processes of the benchmark: spawn on a free loopback port, wait for the first
  * 200, read RSS, and kill every child on the way out (also on errors and signals).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
@@ -128,6 +128,24 @@ export function rssMiB(pid: number): number {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
     return kib ? Number(kib) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 5_000 }).stdout?.trim()) || 100;
+
+/**
+ * CPU time (user + system, all threads) a process has used so far, in seconds, from
+ * /proc/<pid>/stat (Linux only); NaN elsewhere. Unlike req/s it barely moves when other jobs
+ * compete for the cores, which makes it the steadier comparison on a shared machine.
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which sits in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
   } catch {
     return Number.NaN;
   }

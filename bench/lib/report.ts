@@ -15,6 +15,8 @@ const RUNTIME_TITLES: Record<RuntimeName, string> = { node: "Node.js", bun: "Bun
 export interface TargetOutcome {
   description: string;
   ratio: number;
+  /** The same comparison by server CPU time per request (reference / subject): less noise-prone. */
+  cpuRatio: number;
   minRatio: number;
   /** PASS, FAIL, or n/a when a side has no result. */
   verdict: "PASS" | "FAIL" | "n/a";
@@ -29,6 +31,14 @@ export function ratioOf(results: readonly VariantResult[], subject: string, refe
   return a.requestsPerSecond / b.requestsPerSecond;
 }
 
+/** Efficiency ratio: the reference's server CPU per request over the subject's (higher is better). */
+export function cpuRatioOf(results: readonly VariantResult[], subject: string, reference: string): number {
+  const a = results.find((r) => r.variant.id === subject);
+  const b = results.find((r) => r.variant.id === reference);
+  if (!a || !b || a.failure || b.failure) return Number.NaN;
+  return b.serverCpuUsPerRequest / a.serverCpuUsPerRequest;
+}
+
 /** Evaluates the issue's targets against the measured medians. */
 export function evaluateTargets(results: readonly VariantResult[]): TargetOutcome[] {
   return TARGETS.map((target) => {
@@ -40,7 +50,8 @@ export function evaluateTargets(results: readonly VariantResult[]): TargetOutcom
     const detail = Number.isFinite(ratio)
       ? `${formatInt(subject!.requestsPerSecond)} / ${formatInt(reference!.requestsPerSecond)} req/s`
       : "a side has no result";
-    return { description, ratio, minRatio: target.minRatio, verdict, detail };
+    const cpuRatio = cpuRatioOf(results, target.subject, target.reference);
+    return { description, ratio, cpuRatio, minRatio: target.minRatio, verdict, detail };
   });
 }
 
@@ -80,22 +91,26 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "### Targets (issue 2)",
     "",
-    "| target | measured | result |",
-    "| --- | --- | --- |",
-    ...targets.map((t) => `| ${t.description} | ${formatRatio(t.ratio)} (${t.detail}) | **${t.verdict}** |`),
+    "| target | measured (req/s) | result | cross-check: by server CPU per request |",
+    "| --- | --- | --- | ---: |",
+    ...targets.map((t) => `| ${t.description} | ${formatRatio(t.ratio)} (${t.detail}) | **${t.verdict}** | ${formatRatio(t.cpuRatio)} |`),
+    "",
+    "The verdict uses req/s, as the issue asks. The last column compares the server's own CPU time per request (user + system over all its threads, from `/proc/<pid>/stat`, reference ÷ subject, so higher is better); it moves much less than req/s when other jobs share the cores, so a verdict that disagrees with it is likely noise.",
     "",
     "### Throughput",
     "",
     `Median of ${settings.rounds} interleaved rounds of ${settings.durationSeconds} s each; spread = (max − min) / median over the rounds.`,
     "",
-    "| runtime | server | req/s (median) | vs baseline | rounds (req/s) | spread | p50 latency | p99 latency | errors |",
-    "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    "| runtime | server | req/s (median) | vs baseline | rounds (req/s) | spread | server CPU / request | p50 latency | p99 latency | errors |",
+    "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ...report.variants.map((r) => throughputRow(r, report.variants)),
     "",
     "Other ratios (for context, not targets):",
     "",
     ...EXTRA_RATIOS.map(
-      (x) => `- Node.js: ${labelOf(x.subject)} vs ${labelOf(x.reference)}: ${formatRatio(ratioOf(report.variants, x.subject, x.reference))}`,
+      (x) =>
+        `- Node.js: ${labelOf(x.subject)} vs ${labelOf(x.reference)}: ${formatRatio(ratioOf(report.variants, x.subject, x.reference))} by req/s, ` +
+        `${formatRatio(cpuRatioOf(report.variants, x.subject, x.reference))} by server CPU per request`,
     ),
     "",
     "### Cold start",
@@ -141,12 +156,12 @@ function labelOf(id: string): string {
 function throughputRow(r: VariantResult, all: readonly VariantResult[]): string {
   const title = `${RUNTIME_TITLES[r.variant.runtime]}`;
   const label = r.variant.kind === "containerflare" ? `**${r.variant.label}**` : r.variant.label;
-  if (r.failure) return `| ${title} | ${label} | failed | | ${r.failure.replaceAll("|", "\\|")} | | | | |`;
+  if (r.failure) return `| ${title} | ${label} | failed | | ${r.failure.replaceAll("|", "\\|")} | | | | | |`;
   const baselineId = r.variant.runtime === "node" ? "node-http" : `${r.variant.runtime}-srvx`;
   const ratio = r.variant.id === baselineId ? "1.00x" : formatRatio(ratioOf(all, r.variant.id, baselineId));
   const rounds = r.rounds.map((x) => formatInt(x.requestsPerSecond)).join(", ");
   const spread = relativeSpread(r.rounds.map((x) => x.requestsPerSecond));
-  return `| ${title} | ${label} | ${formatInt(r.requestsPerSecond)} | ${ratio} | ${rounds} | ${Number.isFinite(spread) ? `${(spread * 100).toFixed(0)}%` : "n/a"} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} |`;
+  return `| ${title} | ${label} | ${formatInt(r.requestsPerSecond)} | ${ratio} | ${rounds} | ${Number.isFinite(spread) ? `${(spread * 100).toFixed(0)}%` : "n/a"} | ${us(r.serverCpuUsPerRequest)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} |`;
 }
 
 function coldStartRow(c: ColdStartResult, titles: Record<RuntimeName, string>): string {
@@ -164,6 +179,10 @@ function notes(results: readonly VariantResult[]): string[] {
 
 function ms(value: number, digits = 2): string {
   return Number.isFinite(value) ? `${value.toFixed(digits)} ms` : "n/a";
+}
+
+function us(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(1)} µs` : "n/a";
 }
 
 function mib(value: number): string {

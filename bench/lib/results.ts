@@ -3,14 +3,20 @@ import type { RuntimeName } from "./runtimes.ts";
 import type { Variant } from "./variants.ts";
 import type { WrkResult } from "./wrk.ts";
 
+/** One measured round: wrk's numbers plus the server's CPU time per request during it. */
+export interface RoundResult extends WrkResult {
+  serverCpuUsPerRequest: number;
+}
+
 /** Throughput of one variant over all rounds. */
 export interface VariantResult {
   variant: Variant;
   /** Why the variant has no numbers (failed to start, died, wrk failed); undefined when fine. */
   failure?: string;
-  rounds: WrkResult[];
+  rounds: RoundResult[];
   /** Medians over the rounds. */
   requestsPerSecond: number;
+  serverCpuUsPerRequest: number;
   p50Ms: number;
   p99Ms: number;
   /** Errors summed over the rounds (non-2xx and socket errors). */

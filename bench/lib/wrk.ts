@@ -5,6 +5,8 @@ import { existsSync } from "node:fs";
 /** One wrk measurement. */
 export interface WrkResult {
   requestsPerSecond: number;
+  /** Requests completed in the run. */
+  requests: number;
   /** Latency percentiles in milliseconds (from `--latency`). */
   p50Ms: number;
   p99Ms: number;
@@ -70,11 +72,13 @@ export function runWrk(wrk: string, options: WrkOptions): Promise<WrkResult> {
 export function parseWrkOutput(output: string): WrkResult | undefined {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
   if (!rps) return undefined;
+  const total = /(\d+) requests in /.exec(output);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
   return {
     requestsPerSecond: Number(rps[1]),
+    requests: Number(total?.[1] ?? Number.NaN),
     p50Ms: percentileMs(output, "50"),
     p99Ms: percentileMs(output, "99"),
     errors: Number(non2xx?.[1] ?? 0) + socketErrors,
