@@ -203,8 +203,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   });
   const state = createState(config, platform, logger);
 
-  function run(request: ServerRequest, metadata: ContainerflareMetadata | undefined): Response | Promise<Response> {
-    const ctx = new RequestContext(request, state, metadata);
+  function respond(request: ServerRequest, ctx: RequestContext): Response | Promise<Response> {
     let result: Response | Promise<Response>;
     try {
       result = handler(request, ctx);
@@ -216,6 +215,30 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
       (response) => checkResponse(response, ctx),
       (error: unknown) => errorResponse(error, ctx),
     );
+  }
+
+  /** The access log line goes through the request's logger, so it carries the request's trace. */
+  async function respondWithAccessLog(request: ServerRequest, ctx: RequestContext) {
+    const started = performance.now();
+    const response = await respond(request, ctx);
+    const latency = (performance.now() - started) / 1000;
+    ctx.log.info({
+      message: `${request.method} ${ctx.request.path} ${response.status} ${(latency * 1000).toFixed(1)}ms`,
+      httpRequest: {
+        requestMethod: request.method,
+        requestUrl: ctx.request.url,
+        status: response.status,
+        userAgent: request.headers.get("user-agent") ?? undefined,
+        remoteIp: ctx.request.clientIp,
+        latency: `${latency.toFixed(6)}s`,
+      },
+    });
+    return response;
+  }
+
+  function run(request: ServerRequest, metadata: ContainerflareMetadata | undefined): Response | Promise<Response> {
+    const ctx = new RequestContext(request, state, metadata);
+    return accessLog ? respondWithAccessLog(request, ctx) : respond(request, ctx);
   }
 
   async function runWithMetadata(request: ServerRequest, value: string | null, signature: string | null) {
@@ -234,29 +257,10 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     return value === null && signature === null ? run(request, undefined) : runWithMetadata(request, value, signature);
   }
 
-  function fetchWithAccessLog(request: ServerRequest): Promise<Response> {
-    const started = performance.now();
-    return Promise.resolve(fetch(request)).then((response) => {
-      const latency = (performance.now() - started) / 1000;
-      logger.info({
-        message: `${request.method} ${request.url} ${response.status} ${(latency * 1000).toFixed(1)}ms`,
-        httpRequest: {
-          requestMethod: request.method,
-          requestUrl: request.url,
-          status: response.status,
-          userAgent: request.headers.get("user-agent") ?? undefined,
-          remoteIp: request.ip,
-          latency: `${latency.toFixed(6)}s`,
-        },
-      });
-      return response;
-    });
-  }
-
   const releaseFastResponse = options.fastResponse === false ? () => {} : useFastResponse();
   const server: Server = serveHttp({
     ...options.srvx,
-    fetch: accessLog ? fetchWithAccessLog : fetch,
+    fetch,
     port: config.port,
     hostname: config.hostname,
     silent: true,

@@ -29,6 +29,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       K_REVISION: "api-00007-abc",
       K_CONFIGURATION: "api",
       GOOGLE_CLOUD_PROJECT: "demo-project",
+      CONTAINERFLARE_ACCESS_LOG: "1",
     });
     const headers = {
       traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01`,
@@ -49,8 +50,16 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
 
     const cloudTrace = { "x-cloud-trace-context": `${TRACE_ID}/12345;o=1` };
     expect(await (await fetch(`${app.url}/log`, { headers: cloudTrace })).text()).toBe("logged");
-    await expect.poll(() => app!.jsonLogs().filter((line) => line.requestId).length).toBe(2);
-    const [info, warn] = app.jsonLogs().filter((line) => line.requestId);
+    const handlerLines = () => app!.jsonLogs().filter((line) => line.requestId && !line.httpRequest);
+    await expect.poll(() => handlerLines().length).toBe(2);
+    const [info, warn] = handlerLines();
+    await expect.poll(() => app!.jsonLogs().filter((line) => line.httpRequest).length).toBe(3);
+    expect(app.jsonLogs().find((line) => (line.httpRequest as { requestUrl?: string } | undefined)?.requestUrl?.endsWith("/log"))).toMatchObject({
+      severity: "INFO",
+      requestId: info!.requestId,
+      "logging.googleapis.com/trace": `projects/demo-project/traces/${TRACE_ID}`,
+      httpRequest: { requestMethod: "GET", status: 200, remoteIp: "127.0.0.1", latency: expect.stringMatching(/^\d+\.\d+s$/) },
+    });
     expect(info).toMatchObject({
       severity: "INFO",
       message: "hello from the handler",
