@@ -1,0 +1,19 @@
+import { stripVTControlCharacters } from "node:util";
+
+/** An expected CLI failure: its message is the one line printed before exiting with status 1. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}
+
+/** The single line shown for any failure: the message only, without colours or a stack trace. */
+export function errorLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const first = stripVTControlCharacters(message).trim().split("\n")[0] ?? "";
+  return first === "" ? "unknown error" : first;
+}
+
+/** Prints `containerflare: <line>` to stderr and exits with status 1. */
+export function exitWithError(error: unknown): never {
+  process.stderr.write(`containerflare: ${errorLine(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,38 @@
+import { serve, type App, type ContainerServer, type ServeOptions } from "../index.ts";
+
+/** A one-line description of what an entry must export. */
+const EXPECTED = 'expected "export default (request, ctx) => Response" or "export default { fetch }"';
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return "an object without a fetch method";
+  return typeof value;
+}
+
+/**
+ * The app an entry module default-exports: a handler function or an object with `fetch`.
+ * Throws a TypeError with a one-line message otherwise.
+ */
+export function appFromModule(module: Record<string, unknown>, entryName: string): App {
+  const app = module.default;
+  if (typeof app === "function") return app as App;
+  if (typeof app === "object" && app !== null && typeof (app as { fetch?: unknown }).fetch === "function") return app as App;
+  if (app === undefined) throw new TypeError(`${entryName} has no default export: ${EXPECTED}`);
+  throw new TypeError(`the default export of ${entryName} is ${describe(app)}: ${EXPECTED}`);
+}
+
+/**
+ * Serves the default export of an entry module with containerflare's {@link serve}: what both
+ * `containerflare serve` and the bundle from `containerflare build` run. A bad export prints one
+ * line and exits with status 1.
+ */
+export function startApp(module: Record<string, unknown>, entryName: string, options: ServeOptions = {}): ContainerServer {
+  let app: App;
+  try {
+    app = appFromModule(module, entryName);
+  } catch (error) {
+    process.stderr.write(`containerflare: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  return serve(app, options);
+}
