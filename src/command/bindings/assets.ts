@@ -1,0 +1,73 @@
+import { decodeBytes } from "../bytes.ts";
+import type { CommandClient, InvokeOptions } from "../client.ts";
+import { CommandError } from "../errors.ts";
+import type { AssetResponseJson } from "../schemas.ts";
+
+/** Request options of {@link fetchAsset}. */
+export interface FetchAssetInit extends InvokeOptions {
+  method?: string;
+  headers?: ConstructorParameters<typeof Headers>[0];
+}
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** `"/a?b"`, `"https://host/a?b"` or a URL → `"/a?b"`: the assets binding only looks at the path. */
+function assetPath(input: string | URL): string {
+  if (typeof input === "string" && input.startsWith("/")) return input;
+  const url = new URL(input);
+  return `${url.pathname}${url.search}`;
+}
+
+/**
+ * Fetches a static asset through the host's assets binding (typed helper of the original
+ * design): `fetchAsset(client, "ASSETS", "/index.html")` → a Response.
+ */
+export async function fetchAsset(client: CommandClient, binding: string, path: string | URL, init: FetchAssetInit = {}): Promise<Response> {
+  const { method, headers, ...invokeOptions } = init;
+  const result = await client.invoke<AssetResponseJson>(
+    "assets.fetch",
+    {
+      binding,
+      path: assetPath(path),
+      method: (method ?? "GET").toUpperCase(),
+      headers: headers === undefined ? [] : [...new Headers(headers)],
+    },
+    invokeOptions,
+  );
+  const body = result.body && !NULL_BODY_STATUSES.has(result.status) ? decodeBytes(result.body) : null;
+  return new Response(body as ConstructorParameters<typeof Response>[0], {
+    status: result.status,
+    ...(result.statusText ? { statusText: result.statusText } : {}),
+    headers: result.headers,
+  });
+}
+
+/** The assets binding (a `Fetcher`) over the command bus: `env.ASSETS.fetch(request)`. */
+export class AssetsBinding {
+  readonly #client: CommandClient;
+  readonly #binding: string;
+
+  constructor(client: CommandClient, binding: string) {
+    this.#client = client;
+    this.#binding = binding;
+  }
+
+  /** Fetches an asset: a path, a URL or a Request (only its method, path and headers travel). */
+  fetch(input: string | URL | Request, init: { method?: string; headers?: ConstructorParameters<typeof Headers>[0] } = {}): Promise<Response> {
+    if (typeof input === "object" && "url" in input) {
+      return fetchAsset(this.#client, this.#binding, input.url, {
+        method: init.method ?? input.method,
+        headers: init.headers ?? input.headers,
+      });
+    }
+    return fetchAsset(this.#client, this.#binding, input, {
+      ...(init.method ? { method: init.method } : {}),
+      ...(init.headers ? { headers: init.headers } : {}),
+    });
+  }
+
+  /** Not available over the command bus. */
+  connect(): never {
+    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.connect() is not available over the command bus`);
+  }
+}

@@ -1,0 +1,233 @@
+import type { BindingKind } from "../../config.ts";
+import type { CommandClient, InvokeOptions } from "../client.ts";
+import { CommandError } from "../errors.ts";
+import { AssetsBinding } from "./assets.ts";
+import { D1Binding } from "./d1.ts";
+import { KvBinding } from "./kv.ts";
+import { QueueBinding } from "./queue.ts";
+import { R2Binding } from "./r2.ts";
+
+/** `env` when the app does not declare its own Env type: any binding name. */
+export type DefaultBindings = Record<string, any>;
+
+/**
+ * The Workers-style `env` of a container: declare it like a Worker's Env,
+ * `interface Env { CACHE: KVNamespace; DB: D1Database }`, and use `Bindings<Env>`.
+ */
+export type Bindings<Env extends object = DefaultBindings> = Env;
+
+/** Options of {@link createBindings}. */
+export interface BindingsOptions {
+  /** Binding kinds by name (`CONTAINERFLARE_BINDINGS`); when absent they come from `host.describe`. */
+  bindings?: Record<string, BindingKind>;
+}
+
+/**
+ * The value of a var exposed by the host (typed helper): `envGet(client, "API_BASE")`.
+ */
+export async function envGet<T = unknown>(client: CommandClient, name: string, options?: InvokeOptions): Promise<T> {
+  const result = await client.invoke<{ value: T }>("env.get", { binding: name }, options);
+  return result.value;
+}
+
+type BindingObject = KvBinding | D1Binding | QueueBinding | R2Binding | AssetsBinding;
+
+function createBinding(client: CommandClient, name: string, kind: Exclude<BindingKind, "var">): BindingObject {
+  switch (kind) {
+    case "kv":
+      return new KvBinding(client, name);
+    case "d1":
+      return new D1Binding(client, name);
+    case "queue":
+      return new QueueBinding(client, name);
+    case "r2":
+      return new R2Binding(client, name);
+    case "assets":
+      return new AssetsBinding(client, name);
+  }
+}
+
+const ASYNC_METHODS = [
+  "get",
+  "getWithMetadata",
+  "put",
+  "delete",
+  "list",
+  "head",
+  "createMultipartUpload",
+  "batch",
+  "exec",
+  "dump",
+  "send",
+  "sendBatch",
+  "metrics",
+  "fetch",
+] as const;
+
+interface BindingsState {
+  load(): Promise<void>;
+}
+
+const states = new WeakMap<object, BindingsState>();
+
+/**
+ * Fetches what the host offers (once per client) so that vars read as plain values and
+ * unknown names throw NO_BINDING synchronously. Optional: bindings work before it, but a var
+ * is only readable as `env.NAME` after it.
+ */
+export async function loadBindings<Env extends object>(env: Env): Promise<Env> {
+  const state = states.get(env);
+  if (!state) throw new TypeError("loadBindings() expects an env created by createBindings()");
+  await state.load();
+  return env;
+}
+
+/**
+ * Creates `ctx.env`: an object whose properties are Workers-compatible binding proxies
+ * (`env.CACHE.get("k")`, `env.DB.prepare(sql).all()`, `env.JOBS.send(body)`,
+ * `env.FILES.get(key)`, `env.ASSETS.fetch(path)`) that reach the host's real bindings over the
+ * command bus. Kinds come from `options.bindings` or, lazily and once, from `host.describe`;
+ * until they are known a property is a handle whose methods wait for them. A name the host does
+ * not offer throws (or, before the kinds are known, rejects) NO_BINDING naming it.
+ */
+export function createBindings<Env extends object = DefaultBindings>(client: CommandClient, options: BindingsOptions = {}): Bindings<Env> {
+  let kinds: Record<string, BindingKind> | undefined = options.bindings ? { ...options.bindings } : undefined;
+  let vars: Record<string, unknown> | undefined;
+  let loading: Promise<void> | undefined;
+  const cache = new Map<string, unknown>();
+
+  const load = (): Promise<void> => {
+    loading ??= client.describe().then(
+      (description) => {
+        // Explicit kinds (CONTAINERFLARE_BINDINGS) win; the description still brings var values.
+        kinds ??= description.bindings;
+        vars = description.vars ?? {};
+      },
+      (error: unknown) => {
+        loading = undefined;
+        throw error;
+      },
+    );
+    return loading;
+  };
+
+  const missing = (name: string) =>
+    new CommandError(
+      "NO_BINDING",
+      `env.${name}: no binding named ${name}${kinds ? ` (available: ${Object.keys(kinds).join(", ") || "none"})` : ""}`,
+    );
+
+  const varValue = (name: string): unknown => {
+    if (vars && name in vars) return vars[name];
+    throw new CommandError(
+      "UNAVAILABLE",
+      `env.${name} is a var whose value is not loaded yet: await loadBindings(env) once, or read it with envGet(client, "${name}")`,
+    );
+  };
+
+  /** The concrete binding once kinds are known (after `load`). */
+  const resolve = async (name: string): Promise<BindingObject> => {
+    if (!kinds) await load();
+    const kind = kinds![name];
+    if (kind === undefined) throw missing(name);
+    if (kind === "var") throw new TypeError(`env.${name} is a var, not a binding: read its value after loadBindings(env)`);
+    return bindingFor(name, kind) as BindingObject;
+  };
+
+  const bindingFor = (name: string, kind: BindingKind): unknown => {
+    if (kind === "var") return varValue(name);
+    let binding = cache.get(name);
+    if (binding === undefined || binding instanceof LazyBinding) {
+      binding = createBinding(client, name, kind);
+      cache.set(name, binding);
+    }
+    return binding;
+  };
+
+  const lazyFor = (name: string): unknown => {
+    let handle = cache.get(name);
+    if (handle === undefined) {
+      handle = new LazyBinding(client, name, () => resolve(name));
+      cache.set(name, handle);
+    }
+    return handle;
+  };
+
+  const env = new Proxy(Object.create(null) as Record<string, unknown>, {
+    get(_target, property) {
+      if (typeof property !== "string" || property === "then" || property === "toJSON") return undefined;
+      if (kinds) {
+        const kind = kinds[property];
+        if (kind !== undefined) return bindingFor(property, kind);
+        if (property in Object.prototype) return Reflect.get(Object.prototype, property);
+        throw missing(property);
+      }
+      if (property in Object.prototype) return Reflect.get(Object.prototype, property);
+      // Kinds unknown yet: start asking the host now, hand out a handle that waits for the answer.
+      load().catch(() => undefined);
+      return lazyFor(property);
+    },
+    has(_target, property) {
+      return typeof property === "string" && kinds !== undefined && property in kinds;
+    },
+    ownKeys() {
+      return kinds ? Object.keys(kinds) : [];
+    },
+    getOwnPropertyDescriptor(_target, property) {
+      if (typeof property !== "string" || !kinds || !(property in kinds)) return undefined;
+      const kind = kinds[property]!;
+      const value = kind === "var" && !(vars && property in vars) ? undefined : bindingFor(property, kind);
+      return { configurable: true, enumerable: true, writable: false, value };
+    },
+    set() {
+      return false;
+    },
+    deleteProperty() {
+      return false;
+    },
+  });
+  states.set(env, { load });
+  return env as Bindings<Env>;
+}
+
+/**
+ * The handle of a binding whose kind is not known yet: every method of every binding kind,
+ * each waiting for `host.describe` and then delegating (or failing with NO_BINDING).
+ * `prepare()` is synchronous in D1, so it returns a statement at once; the host checks the kind.
+ */
+class LazyBinding {
+  readonly #client: CommandClient;
+  readonly #name: string;
+
+  constructor(client: CommandClient, name: string, resolve: () => Promise<BindingObject>) {
+    this.#client = client;
+    this.#name = name;
+    for (const method of ASYNC_METHODS) {
+      Object.defineProperty(this, method, {
+        enumerable: false,
+        value: async (...args: unknown[]) => {
+          const target = (await resolve()) as unknown as Record<string, unknown>;
+          const fn = target[method];
+          if (typeof fn !== "function") throw new TypeError(`env.${name} has no ${method}() (it is a ${target.constructor.name})`);
+          return (fn as (...values: unknown[]) => unknown).apply(target, args);
+        },
+      });
+    }
+  }
+
+  prepare(query: string) {
+    return new D1Binding(this.#client, this.#name).prepare(query);
+  }
+
+  withSession() {
+    return new D1Binding(this.#client, this.#name).withSession();
+  }
+
+  resumeMultipartUpload() {
+    return new R2Binding(this.#client, this.#name).resumeMultipartUpload();
+  }
+
+  connect(): never {
+    return new AssetsBinding(this.#client, this.#name).connect();
+  }
+}

@@ -1,0 +1,124 @@
+import type { KVNamespace } from "@cloudflare/workers-types";
+import { bytesStream, decodeBytes, encodeBytes, isEncodedBytes, readBody, toArrayBuffer, type BodyInput } from "../bytes.ts";
+import type { CommandClient, InvokeOptions } from "../client.ts";
+
+/** How a KV value is returned: the `type` of `KVNamespace.get`. */
+export type KvValueType = "text" | "json" | "arrayBuffer" | "stream";
+
+/** Options of {@link kvGet}. */
+export interface KvGetOptions extends InvokeOptions {
+  cacheTtl?: number;
+}
+
+interface KvGetArgs {
+  type: KvValueType;
+  cacheTtl?: number;
+}
+
+/** Splits `get(key, "json")` / `get(key, { type: "json", cacheTtl })` into one shape. */
+function kvGetArgs(typeOrOptions: unknown): KvGetArgs {
+  if (typeof typeOrOptions === "string") return { type: typeOrOptions as KvValueType };
+  if (typeOrOptions && typeof typeOrOptions === "object") {
+    const { type, cacheTtl } = typeOrOptions as { type?: KvValueType; cacheTtl?: number };
+    return { type: type ?? "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) };
+  }
+  return { type: "text" };
+}
+
+/** Wire value → the JS value `KVNamespace.get` returns for `type`. */
+export function decodeKvValue(value: unknown, type: KvValueType): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === "arrayBuffer" || type === "stream") {
+    if (!isEncodedBytes(value)) throw new TypeError(`expected a base64 bytes value for a ${type} read`);
+    const bytes = decodeBytes(value);
+    return type === "arrayBuffer" ? toArrayBuffer(bytes) : bytesStream(bytes);
+  }
+  return value;
+}
+
+/**
+ * Reads one KV value (typed helper of the original design): `kvGet(client, "CACHE", "k")` →
+ * string or null; `type` as in `KVNamespace.get`.
+ */
+export function kvGet(client: CommandClient, binding: string, key: string, type?: "text", options?: KvGetOptions): Promise<string | null>;
+export function kvGet<T = unknown>(client: CommandClient, binding: string, key: string, type: "json", options?: KvGetOptions): Promise<T | null>;
+export function kvGet(client: CommandClient, binding: string, key: string, type: "arrayBuffer", options?: KvGetOptions): Promise<ArrayBuffer | null>;
+export function kvGet(client: CommandClient, binding: string, key: string, type: "stream", options?: KvGetOptions): Promise<ReadableStream | null>;
+export async function kvGet(
+  client: CommandClient,
+  binding: string,
+  key: string,
+  type: KvValueType = "text",
+  options: KvGetOptions = {},
+): Promise<unknown> {
+  const { cacheTtl, ...invokeOptions } = options;
+  const result = await client.invoke<{ value: unknown }>("kv.get", { binding, key, type, cacheTtl }, invokeOptions);
+  return decodeKvValue(result?.value, type);
+}
+
+/** A Workers `KVNamespace` whose calls travel over the command bus. */
+export class KvBinding implements KVNamespace {
+  readonly #client: CommandClient;
+  readonly #binding: string;
+
+  constructor(client: CommandClient, binding: string) {
+    this.#client = client;
+    this.#binding = binding;
+  }
+
+  /** `get(key, type | options)`; a list of up to 100 keys gives a Map (text or json only). */
+  async get(key: string | string[], typeOrOptions?: unknown): Promise<any> {
+    const { type, cacheTtl } = kvGetArgs(typeOrOptions);
+    if (!Array.isArray(key)) return kvGet(this.#client, this.#binding, key, type as "text", { cacheTtl });
+    const result = await this.#client.invoke<{ values: [string, unknown][] }>("kv.get", { binding: this.#binding, key, type, cacheTtl });
+    return new Map(result.values.map(([name, value]) => [name, decodeKvValue(value, type)]));
+  }
+
+  /** `getWithMetadata(key, type | options)` → `{ value, metadata, cacheStatus }` (a Map for a list of keys). */
+  async getWithMetadata(key: string | string[], typeOrOptions?: unknown): Promise<any> {
+    const { type, cacheTtl } = kvGetArgs(typeOrOptions);
+    const payload = { binding: this.#binding, key, type, cacheTtl };
+    if (Array.isArray(key)) {
+      const result = await this.#client.invoke<{ values: [string, { value: unknown; metadata: unknown; cacheStatus?: string | null }][] }>(
+        "kv.getWithMetadata",
+        payload,
+      );
+      return new Map(
+        result.values.map(([name, entry]) => [
+          name,
+          { value: decodeKvValue(entry.value, type), metadata: entry.metadata ?? null, cacheStatus: entry.cacheStatus ?? null },
+        ]),
+      );
+    }
+    const result = await this.#client.invoke<{ value: unknown; metadata: unknown; cacheStatus?: string | null }>("kv.getWithMetadata", payload);
+    return { value: decodeKvValue(result.value, type), metadata: result.metadata ?? null, cacheStatus: result.cacheStatus ?? null };
+  }
+
+  /** `put(key, value, { expiration, expirationTtl, metadata })`; streams are read into memory first. */
+  async put(key: string, value: BodyInput | Parameters<KVNamespace["put"]>[1], options: { expiration?: number; expirationTtl?: number; metadata?: unknown } = {}): Promise<void> {
+    const wire = typeof value === "string" ? value : encodeBytes(await readBody(value));
+    await this.#client.invoke("kv.put", {
+      binding: this.#binding,
+      key,
+      value: wire,
+      expiration: options.expiration,
+      expirationTtl: options.expirationTtl,
+      metadata: options.metadata ?? undefined,
+    });
+  }
+
+  /** `delete(key)`. */
+  async delete(key: string): Promise<void> {
+    await this.#client.invoke("kv.delete", { binding: this.#binding, key });
+  }
+
+  /** `list({ prefix, limit, cursor })` → `{ keys, list_complete, cursor?, cacheStatus }`. */
+  list(options: { prefix?: string | null; limit?: number; cursor?: string | null } = {}): Promise<any> {
+    return this.#client.invoke("kv.list", {
+      binding: this.#binding,
+      prefix: options.prefix ?? undefined,
+      limit: options.limit,
+      cursor: options.cursor ?? undefined,
+    });
+  }
+}

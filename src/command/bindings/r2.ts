@@ -1,0 +1,237 @@
+import type {
+  R2Bucket,
+  R2Checksums,
+  R2Conditional,
+  R2HTTPMetadata,
+  R2ListOptions,
+  R2MultipartUpload,
+  R2Object,
+  R2ObjectBody,
+  R2Objects,
+  R2PutOptions,
+  R2Range,
+} from "@cloudflare/workers-types";
+import { asUint8Array, bytesStream, decodeBytes, encodeBytes, fromHex, readBody, toArrayBuffer, toHex, type EncodedBytes } from "../bytes.ts";
+import type { CommandClient } from "../client.ts";
+import { CommandError } from "../errors.ts";
+import type { R2ObjectJson } from "../schemas.ts";
+
+type HeaderPairs = { headers: [string, string][] };
+
+function isHeaders(value: unknown): value is Headers {
+  return typeof Headers !== "undefined" && value instanceof Headers;
+}
+
+function headerPairs(headers: Headers): HeaderPairs {
+  return { headers: [...headers] };
+}
+
+function conditionalToWire(onlyIf: R2Conditional | Headers | undefined): unknown {
+  if (onlyIf === undefined) return undefined;
+  if (isHeaders(onlyIf)) return headerPairs(onlyIf);
+  const { uploadedBefore, uploadedAfter, ...rest } = onlyIf;
+  return {
+    ...rest,
+    ...(uploadedBefore ? { uploadedBefore: uploadedBefore.toISOString() } : {}),
+    ...(uploadedAfter ? { uploadedAfter: uploadedAfter.toISOString() } : {}),
+  };
+}
+
+function httpMetadataToWire(metadata: R2HTTPMetadata | Headers | undefined): unknown {
+  if (metadata === undefined) return undefined;
+  if (isHeaders(metadata)) return headerPairs(metadata);
+  const { cacheExpiry, ...rest } = metadata;
+  return { ...rest, ...(cacheExpiry ? { cacheExpiry: cacheExpiry.toISOString() } : {}) };
+}
+
+function digestToWire(value: ArrayBuffer | ArrayBufferView | string | undefined): string | undefined {
+  if (value === undefined || typeof value === "string") return value;
+  return toHex(asUint8Array(value));
+}
+
+function checksumsFromWire(json: Record<string, string> = {}): R2Checksums {
+  const checksums: Record<string, unknown> = {};
+  for (const [name, hex] of Object.entries(json)) checksums[name] = toArrayBuffer(fromHex(hex));
+  Object.defineProperty(checksums, "toJSON", { value: () => ({ ...json }), enumerable: false });
+  return checksums as unknown as R2Checksums;
+}
+
+/** An R2 object's metadata, revived from its wire form (dates as Date, checksums as ArrayBuffers). */
+export class RemoteR2Object {
+  readonly key: string;
+  readonly version: string;
+  readonly size: number;
+  readonly etag: string;
+  readonly httpEtag: string;
+  readonly checksums: R2Checksums;
+  readonly uploaded: Date;
+  readonly httpMetadata?: R2HTTPMetadata;
+  readonly customMetadata?: Record<string, string>;
+  readonly range?: R2Range;
+  readonly storageClass: string;
+  readonly ssecKeyMd5?: string;
+
+  constructor(json: R2ObjectJson) {
+    this.key = json.key;
+    this.version = json.version;
+    this.size = json.size;
+    this.etag = json.etag;
+    this.httpEtag = json.httpEtag;
+    this.checksums = checksumsFromWire(json.checksums);
+    this.uploaded = new Date(json.uploaded);
+    if (json.httpMetadata) {
+      const { cacheExpiry, ...rest } = json.httpMetadata;
+      this.httpMetadata = { ...rest, ...(cacheExpiry ? { cacheExpiry: new Date(cacheExpiry) } : {}) };
+    }
+    if (json.customMetadata) this.customMetadata = json.customMetadata;
+    if (json.range) this.range = json.range as R2Range;
+    this.storageClass = json.storageClass;
+    if (json.ssecKeyMd5) this.ssecKeyMd5 = json.ssecKeyMd5;
+  }
+
+  /** Sets the object's HTTP metadata as response headers, like R2's. */
+  writeHttpMetadata(headers: Headers): void {
+    const metadata = this.httpMetadata ?? {};
+    if (metadata.contentType) headers.set("content-type", metadata.contentType);
+    if (metadata.contentLanguage) headers.set("content-language", metadata.contentLanguage);
+    if (metadata.contentDisposition) headers.set("content-disposition", metadata.contentDisposition);
+    if (metadata.contentEncoding) headers.set("content-encoding", metadata.contentEncoding);
+    if (metadata.cacheControl) headers.set("cache-control", metadata.cacheControl);
+    if (metadata.cacheExpiry) headers.set("expires", metadata.cacheExpiry.toUTCString());
+  }
+}
+
+/** An R2 object with its body, held in memory; the body can be read once, like R2's. */
+export class RemoteR2ObjectBody extends RemoteR2Object {
+  readonly #bytes: Uint8Array;
+  #used = false;
+  #stream: ReadableStream<Uint8Array> | undefined;
+
+  constructor(json: R2ObjectJson, bytes: Uint8Array) {
+    super(json);
+    this.#bytes = bytes;
+  }
+
+  /** The body as a stream. */
+  get body(): ReadableStream<Uint8Array> {
+    this.#stream ??= this.#used
+      ? bytesStream(new Uint8Array(0))
+      : new ReadableStream<Uint8Array>({
+          pull: (controller) => {
+            if (!this.#used) {
+              this.#used = true;
+              if (this.#bytes.length > 0) controller.enqueue(this.#bytes);
+            }
+            controller.close();
+          },
+        });
+    return this.#stream;
+  }
+
+  /** Whether the body was read. */
+  get bodyUsed(): boolean {
+    return this.#used;
+  }
+
+  #consume(): Uint8Array {
+    if (this.#used) throw new TypeError("Body has already been used. It can only be used once. Use tee() first if you need to read it twice.");
+    this.#used = true;
+    return this.#bytes;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return toArrayBuffer(this.#consume());
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    return this.#consume().slice();
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(this.#consume());
+  }
+
+  async json<T>(): Promise<T> {
+    return JSON.parse(await this.text()) as T;
+  }
+
+  async blob(): Promise<Blob> {
+    const type = this.httpMetadata?.contentType;
+    return new Blob([this.#consume().slice()], type ? { type } : {});
+  }
+}
+
+/** A Workers `R2Bucket` over the command bus; bodies travel (and are held) in memory. */
+export class R2Binding implements R2Bucket {
+  readonly #client: CommandClient;
+  readonly #binding: string;
+
+  constructor(client: CommandClient, binding: string) {
+    this.#client = client;
+    this.#binding = binding;
+  }
+
+  /** Metadata of `key`, or null. */
+  async head(key: string): Promise<R2Object | null> {
+    const json = await this.#client.invoke<R2ObjectJson | null>("r2.head", { binding: this.#binding, key });
+    return json ? (new RemoteR2Object(json) as unknown as R2Object) : null;
+  }
+
+  /** `get(key, { range, onlyIf })`: the object with its body, without it when `onlyIf` fails, or null. */
+  async get(key: string, options: { range?: R2Range | Headers; onlyIf?: R2Conditional | Headers } = {}): Promise<any> {
+    const range = options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
+    const result = await this.#client.invoke<{ object: R2ObjectJson; body?: EncodedBytes } | null>("r2.get", {
+      binding: this.#binding,
+      key,
+      range,
+      onlyIf: conditionalToWire(options.onlyIf),
+    });
+    if (!result) return null;
+    if (!result.body) return new RemoteR2Object(result.object) as unknown as R2Object;
+    return new RemoteR2ObjectBody(result.object, decodeBytes(result.body)) as unknown as R2ObjectBody;
+  }
+
+  /** `put(key, value, options)` → the stored object's metadata, or null when `onlyIf` fails. */
+  async put(key: string, value: unknown, options: R2PutOptions = {}): Promise<any> {
+    const wire = value === null || typeof value === "string" ? value : encodeBytes(await readBody(value));
+    const json = await this.#client.invoke<R2ObjectJson | null>("r2.put", {
+      binding: this.#binding,
+      key,
+      value: wire,
+      httpMetadata: httpMetadataToWire(options.httpMetadata),
+      customMetadata: options.customMetadata,
+      md5: digestToWire(options.md5),
+      sha1: digestToWire(options.sha1),
+      sha256: digestToWire(options.sha256),
+      sha384: digestToWire(options.sha384),
+      sha512: digestToWire(options.sha512),
+      storageClass: options.storageClass,
+      onlyIf: conditionalToWire(options.onlyIf),
+    });
+    return json ? (new RemoteR2Object(json) as unknown as R2Object) : null;
+  }
+
+  /** Deletes one key or many. */
+  async delete(keys: string | string[]): Promise<void> {
+    await this.#client.invoke("r2.delete", { binding: this.#binding, keys });
+  }
+
+  /** `list(options)` → `{ objects, delimitedPrefixes, truncated, cursor? }`. */
+  async list(options: R2ListOptions = {}): Promise<R2Objects> {
+    const result = await this.#client.invoke<Omit<R2Objects, "objects"> & { objects: R2ObjectJson[] }>("r2.list", {
+      binding: this.#binding,
+      ...options,
+    });
+    return { ...result, objects: result.objects.map((json) => new RemoteR2Object(json) as unknown as R2Object) } as R2Objects;
+  }
+
+  /** Not available over the command bus. */
+  async createMultipartUpload(): Promise<R2MultipartUpload> {
+    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.createMultipartUpload() is not available over the command bus`);
+  }
+
+  /** Not available over the command bus. */
+  resumeMultipartUpload(): R2MultipartUpload {
+    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.resumeMultipartUpload() is not available over the command bus`);
+  }
+}

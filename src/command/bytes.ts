@@ -1,0 +1,120 @@
+import * as v from "valibot";
+
+/** Bytes on the wire: `{"encoding":"base64","data":"…"}` (docs/protocol.md, "Bytes"). */
+export interface EncodedBytes {
+  encoding: "base64";
+  data: string;
+}
+
+/** Schema of {@link EncodedBytes}; `data` is standard base64 with padding. */
+export const EncodedBytesSchema = v.object({
+  encoding: v.literal("base64"),
+  data: v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]*={0,2}$/, "data must be standard base64")),
+});
+
+/** Anything the bindings accept as a body: what Workers accept, minus what cannot be sent as bytes. */
+export type BodyInput = string | ArrayBuffer | ArrayBufferView | ReadableStream | Blob | null | undefined;
+
+interface BufferLike {
+  from(data: ArrayBufferLike | string, offsetOrEncoding?: number | string, length?: number): Uint8Array & {
+    toString(encoding: string): string;
+  };
+}
+
+// Node, Bun and Deno (and workerd with nodejs_compat) have Buffer, whose base64 is native code;
+// without it we fall back to btoa/atob, which every runtime has.
+const NativeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
+
+/** Base64 of some bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  if (NativeBuffer) return NativeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  let binary = "";
+  const step = 0x8000;
+  for (let index = 0; index < bytes.length; index += step) {
+    binary += String.fromCharCode(...bytes.subarray(index, index + step));
+  }
+  return btoa(binary);
+}
+
+/** The bytes of a base64 string. */
+export function fromBase64(data: string): Uint8Array {
+  if (NativeBuffer) {
+    const buffer = NativeBuffer.from(data, "base64");
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  const binary = atob(data);
+  const bytes = new Uint8Array(binary.length);
+  for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
+  return bytes;
+}
+
+/** A view of `value` as a Uint8Array, without copying. */
+export function asUint8Array(value: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return new Uint8Array(value);
+}
+
+/** Wraps bytes for the wire. */
+export function encodeBytes(value: ArrayBuffer | ArrayBufferView): EncodedBytes {
+  return { encoding: "base64", data: toBase64(asUint8Array(value)) };
+}
+
+/** Unwraps bytes from the wire. */
+export function decodeBytes(value: EncodedBytes): Uint8Array {
+  return fromBase64(value.data);
+}
+
+/** Whether `value` is a bytes envelope. */
+export function isEncodedBytes(value: unknown): value is EncodedBytes {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as EncodedBytes).encoding === "base64" &&
+    typeof (value as EncodedBytes).data === "string"
+  );
+}
+
+/** A copy of `bytes` as an ArrayBuffer of exactly their length. */
+export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+/**
+ * Reads any body a Workers binding accepts into bytes (`null`/`undefined` → empty). Typed
+ * `unknown` because Workers types and the runtime's lib declare different ReadableStreams.
+ */
+export async function readBody(value: BodyInput | unknown): Promise<Uint8Array> {
+  if (value === null || value === undefined) return new Uint8Array(0);
+  if (typeof value === "string") return new TextEncoder().encode(value);
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return asUint8Array(value);
+  if (typeof Blob !== "undefined" && value instanceof Blob) return new Uint8Array(await value.arrayBuffer());
+  if (typeof (value as ReadableStream).getReader === "function") {
+    return new Uint8Array(await new Response(value as ReadableStream).arrayBuffer());
+  }
+  throw new TypeError("body must be a string, ArrayBuffer, ArrayBufferView, ReadableStream, Blob or null");
+}
+
+/** A ReadableStream that yields `bytes` once: the `stream` shape of a body we hold in memory. */
+export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.length > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/** Lower-case hex of some bytes (R2 checksums travel as hex). */
+export function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** Bytes of a hex string. */
+export function fromHex(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length >> 1);
+  for (let index = 0; index < bytes.length; index++) bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+  return bytes;
+}

@@ -1,0 +1,336 @@
+import type { ConsolaInstance } from "consola";
+import * as v from "valibot";
+import type { CommandEndpoint } from "../config.ts";
+import { CommandError, isCommandErrorCode } from "./errors.ts";
+import { createDefaultLogger } from "./logger.ts";
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeRequest,
+  exceedsBytes,
+  formatBytes,
+  isReadCommand,
+  ResponseFrameSchema,
+  utf8Length,
+} from "./protocol.ts";
+import { DescribeResultSchema, type DescribeResult } from "./schemas.ts";
+import type { Transport, TransportContext, TransportSink } from "./transports/types.ts";
+
+/** Per-call options of {@link CommandClient.invoke}. */
+export interface InvokeOptions {
+  /** Milliseconds to wait for the answer; default the client's `timeoutMs`. */
+  timeout?: number;
+  /** Aborting rejects the call with the signal's reason (the host may still run the command). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link createCommandClient}. */
+export interface CommandClientOptions {
+  /** Where the command host is (`CF_CMD_ENDPOINT`, parsed by `parseCommandEndpoint`). */
+  endpoint: CommandEndpoint;
+  /** Default per-command timeout in ms (`CONTAINERFLARE_COMMAND_TIMEOUT_MS`); default 30 000. */
+  timeoutMs?: number;
+  /** Frame size limit in bytes, both directions; default 16 MiB. */
+  maxFrameBytes?: number;
+  /** Where protocol warnings go; default: warnings on stderr. */
+  logger?: ConsolaInstance;
+  /** Why the `disabled` endpoint rejects, e.g. "no command host on Cloud Run; set CF_CMD_ENDPOINT to reach one". */
+  unavailableReason?: string;
+}
+
+interface PendingCommand {
+  command: string;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+async function loadTransport(options: CommandClientOptions, context: TransportContext): Promise<Transport> {
+  const { endpoint } = options;
+  // Imported on first use: an http-only or disabled client never loads node:net or touches stdin.
+  switch (endpoint.kind) {
+    case "stdio":
+      return (await import("./transports/stdio.ts")).createStdioTransport(context);
+    case "tcp":
+    case "unix":
+      return (await import("./transports/socket.ts")).createSocketTransport(endpoint, context);
+    case "http":
+      return (await import("./transports/http.ts")).createHttpTransport(endpoint.url, context);
+    case "disabled":
+      return (await import("./transports/disabled.ts")).createDisabledTransport(context, options.unavailableReason);
+  }
+}
+
+/**
+ * The command bus client: sends a command, resolves with the host's answer. Created by
+ * {@link createCommandClient}. An interface, so that copies of the package (or a test double)
+ * stay interchangeable.
+ */
+export interface CommandClient {
+  /** The endpoint this client talks to. */
+  readonly endpoint: CommandEndpoint;
+  /** Commands sent and not answered yet. */
+  readonly inFlight: number;
+  /**
+   * Sends `command` with `payload` and resolves with the host's result payload. Rejects with a
+   * {@link CommandError}: the host's error, or TIMEOUT, TRANSPORT_CLOSED, TOO_LARGE,
+   * INVALID_PAYLOAD (not JSON-serialisable), UNAVAILABLE (no command host); or with the abort
+   * reason of `options.signal`.
+   */
+  invoke<T = unknown>(command: string, payload?: unknown, options?: InvokeOptions): Promise<T>;
+  /** What the host offers (`host.describe`), asked once and cached until the connection drops. */
+  describe(options?: InvokeOptions): Promise<DescribeResult>;
+  /** Closes the connection; commands in flight and every later call reject with TRANSPORT_CLOSED. */
+  close(): Promise<void>;
+}
+
+/**
+ * The implementation of {@link CommandClient}: sends commands to the command host and matches the answers by id.
+ * Many commands may be in flight over one connection and the host may answer them in any
+ * order. Every received frame is validated; a malformed frame, an answer for an unknown id or
+ * a second answer for the same id is logged and dropped, so a caller only ever gets its own
+ * answer, an error, or a timeout. Nothing is connected until the first command.
+ */
+export class CommandBusClient implements CommandClient {
+  /** The endpoint this client talks to. */
+  readonly endpoint: CommandEndpoint;
+  readonly #options: CommandClientOptions;
+  readonly #logger: ConsolaInstance;
+  readonly #timeoutMs: number;
+  readonly #maxFrameBytes: number;
+  readonly #pending = new Map<number, PendingCommand>();
+  #nextId = 1;
+  #transport: Transport | undefined;
+  #loading: Promise<Transport> | undefined;
+  #closed = false;
+  #describe: Promise<DescribeResult> | undefined;
+
+  constructor(options: CommandClientOptions) {
+    this.endpoint = options.endpoint;
+    this.#options = options;
+    this.#logger = options.logger ?? createDefaultLogger("containerflare:command");
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /** Commands sent and not answered yet. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends `command` with `payload` and resolves with the host's result payload. Rejects with a
+   * {@link CommandError}: the host's error, or TIMEOUT, TRANSPORT_CLOSED, TOO_LARGE,
+   * INVALID_PAYLOAD (not JSON-serialisable), UNAVAILABLE (no command host); or with the abort
+   * reason of `options.signal`.
+   */
+  invoke<T = unknown>(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<T> {
+    if (this.#closed) return Promise.reject(new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command }));
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const id = this.#nextId;
+    this.#nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    let text: string;
+    try {
+      text = encodeRequest(id, command, payload);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return Promise.reject(new CommandError("INVALID_PAYLOAD", `${command}: payload is not JSON-serialisable (${reason})`, { command }));
+    }
+    if (exceedsBytes(text, this.#maxFrameBytes)) {
+      const size = formatBytes(utf8Length(text));
+      return Promise.reject(
+        new CommandError("TOO_LARGE", `${command}: request frame of ${size} exceeds the ${formatBytes(this.#maxFrameBytes)} frame limit`, {
+          command,
+        }),
+      );
+    }
+
+    return new Promise<T>((resolve, reject) => {
+      const pending: PendingCommand = {
+        command,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timer: undefined,
+        signal: options.signal,
+        onAbort: undefined,
+      };
+      const timeout = options.timeout ?? this.#timeoutMs;
+      if (Number.isFinite(timeout) && timeout > 0) {
+        pending.timer = setTimeout(() => {
+          this.#cancel(id);
+          this.#settle(id)?.reject(
+            new CommandError("TIMEOUT", `${command}: no answer from the command host within ${timeout} ms`, {
+              command,
+              retryable: isReadCommand(command),
+            }),
+          );
+        }, timeout);
+      }
+      if (options.signal) {
+        const signal = options.signal;
+        pending.onAbort = () => {
+          this.#cancel(id);
+          this.#settle(id)?.reject(signal.reason);
+        };
+        signal.addEventListener("abort", pending.onAbort, { once: true });
+      }
+      this.#pending.set(id, pending);
+      const frame = { id, command, text, read: isReadCommand(command) };
+      if (this.#transport) this.#transport.send(frame);
+      else {
+        this.#connect().then(
+          (transport) => (this.#pending.has(id) ? transport.send(frame) : undefined),
+          (error: unknown) => {
+            const reason = error instanceof Error ? error.message : String(error);
+            this.#settle(id)?.reject(new CommandError("UNAVAILABLE", `${command}: cannot load the command transport (${reason})`, { command }));
+          },
+        );
+      }
+    });
+  }
+
+  /**
+   * What the host offers (`host.describe`), asked once and cached until the connection drops;
+   * a failed attempt is not cached.
+   */
+  describe(options?: InvokeOptions): Promise<DescribeResult> {
+    this.#describe ??= this.invoke("host.describe", null, options).then(
+      (result) => {
+        const parsed = v.safeParse(DescribeResultSchema, result);
+        if (!parsed.success) {
+          throw new CommandError("INTERNAL", `host.describe answered an invalid description: ${parsed.issues[0].message}`, {
+            command: "host.describe",
+          });
+        }
+        return parsed.output;
+      },
+    );
+    const attempt = this.#describe;
+    attempt.catch(() => {
+      if (this.#describe === attempt) this.#describe = undefined;
+    });
+    return attempt;
+  }
+
+  /**
+   * Closes the connection. Commands still in flight reject with TRANSPORT_CLOSED, and so does
+   * every later {@link invoke}.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failAll(new CommandError("TRANSPORT_CLOSED", "the command client was closed while the command was in flight"));
+    const transport = this.#transport ?? (this.#loading ? await this.#loading.catch(() => undefined) : undefined);
+    await transport?.close();
+  }
+
+  #connect(): Promise<Transport> {
+    this.#loading ??= loadTransport(this.#options, {
+      sink: this.#sink,
+      logger: this.#logger,
+      maxFrameBytes: this.#maxFrameBytes,
+    }).then((transport) => {
+      this.#transport = transport;
+      if (this.#closed) void transport.close();
+      return transport;
+    });
+    return this.#loading;
+  }
+
+  #settle(id: number): PendingCommand | undefined {
+    const pending = this.#pending.get(id);
+    if (!pending) return undefined;
+    this.#pending.delete(id);
+    if (pending.timer) clearTimeout(pending.timer);
+    if (pending.onAbort) pending.signal?.removeEventListener("abort", pending.onAbort);
+    return pending;
+  }
+
+  #cancel(id: number): void {
+    this.#transport?.cancel?.(id);
+  }
+
+  #failAll(error: CommandError): void {
+    for (const id of [...this.#pending.keys()]) {
+      const pending = this.#settle(id);
+      pending?.reject(new CommandError(error.code, `${pending.command}: ${error.message}`, { retryable: error.retryable, command: pending.command }));
+    }
+  }
+
+  #receive(text: string, expectedId?: number): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      this.#logger.warn(`dropped a malformed frame from the command host (not JSON): ${preview(text)}`);
+      return;
+    }
+    const parsed = v.safeParse(ResponseFrameSchema, data);
+    if (!parsed.success) {
+      this.#logger.warn(`dropped a malformed frame from the command host (${parsed.issues[0].message}): ${preview(text)}`);
+      return;
+    }
+    const frame = parsed.output;
+    if (expectedId !== undefined && frame.id !== expectedId) {
+      this.#logger.warn(`dropped an answer for id ${frame.id} received in reply to id ${expectedId}`);
+      return;
+    }
+    if (frame.id === 0) {
+      const detail = frame.ok ? "" : `: ${frame.error.code} ${frame.error.message}`;
+      this.#logger.warn(`the command host could not read one of our frames${detail}`);
+      return;
+    }
+    const pending = this.#settle(frame.id);
+    if (!pending) {
+      this.#logger.debug(`dropped an answer for id ${frame.id}: nothing in flight with that id (late after a timeout, a duplicate, or never sent)`);
+      return;
+    }
+    if (frame.ok) pending.resolve(frame.payload ?? null);
+    else {
+      const { code, message, retryable } = frame.error;
+      pending.reject(
+        isCommandErrorCode(code)
+          ? new CommandError(code, message, { retryable, command: pending.command })
+          : new CommandError("INTERNAL", `${code}: ${message}`, { retryable, command: pending.command }),
+      );
+    }
+  }
+
+  readonly #sink: TransportSink = {
+    receive: (text, expectedId) => this.#receive(text, expectedId),
+    oversized: (id, bytes) => {
+      const limit = formatBytes(this.#maxFrameBytes);
+      const pending = id === undefined ? undefined : this.#settle(id);
+      if (!pending) {
+        this.#logger.warn(`dropped a ${formatBytes(bytes)} frame from the command host: above the ${limit} frame limit`);
+        return;
+      }
+      this.#logger.warn(`answer to ${pending.command} #${id} is ${formatBytes(bytes)}, above the ${limit} frame limit`);
+      pending.reject(
+        new CommandError("TOO_LARGE", `${pending.command}: answer of ${formatBytes(bytes)} exceeds the ${limit} frame limit`, {
+          command: pending.command,
+        }),
+      );
+    },
+    fail: (id, error) => this.#settle(id)?.reject(error),
+    drop: (error) => {
+      this.#describe = undefined;
+      this.#failAll(error);
+    },
+    isPending: (id) => this.#pending.has(id),
+  };
+}
+
+function preview(text: string): string {
+  return text.length > 120 ? `${JSON.stringify(text.slice(0, 120))}… (${text.length} chars)` : JSON.stringify(text);
+}
+
+/**
+ * Creates a {@link CommandClient}. Costs nothing until the first command: the transport is
+ * loaded and connected then.
+ */
+export function createCommandClient(options: CommandClientOptions): CommandClient {
+  return new CommandBusClient(options);
+}

@@ -1,0 +1,142 @@
+import * as v from "valibot";
+import type { CommandErrorCode } from "./errors.ts";
+
+/** The protocol version this code speaks; every frame carries it as `v`. */
+export const PROTOCOL_VERSION = 1;
+
+/** Default frame size limit, in bytes, in both directions: 16 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** Default per-command timeout (`CONTAINERFLARE_COMMAND_TIMEOUT_MS`). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+
+const requestIdSchema = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
+// Answers may carry id 0: "a frame whose id could not be read" (see docs/protocol.md).
+const responseIdSchema = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+
+/** `{"v":1,"id":N,"command":"…","payload":…}`: what a client sends. */
+export const RequestFrameSchema = v.object({
+  v: v.literal(PROTOCOL_VERSION),
+  id: requestIdSchema,
+  command: v.pipe(v.string(), v.regex(/^[A-Za-z][\w.-]{0,127}$/)),
+  payload: v.optional(v.unknown()),
+});
+
+/** The `error` member of a failed answer. */
+export const ErrorBodySchema = v.object({
+  code: v.string(),
+  message: v.string(),
+  retryable: v.optional(v.boolean(), false),
+});
+
+/** `{"v":1,"id":N,"ok":true,"payload":…}` or `{"v":1,"id":N,"ok":false,"error":{…}}`: what a host answers. */
+export const ResponseFrameSchema = v.variant("ok", [
+  v.object({ v: v.literal(PROTOCOL_VERSION), id: responseIdSchema, ok: v.literal(true), payload: v.optional(v.unknown()) }),
+  v.object({ v: v.literal(PROTOCOL_VERSION), id: responseIdSchema, ok: v.literal(false), error: ErrorBodySchema }),
+]);
+
+/** A request frame, validated. */
+export type RequestFrame = v.InferOutput<typeof RequestFrameSchema>;
+/** A response frame, validated. */
+export type ResponseFrame = v.InferOutput<typeof ResponseFrameSchema>;
+/** The error member of a failed answer. */
+export interface ErrorBody {
+  code: CommandErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+/**
+ * Commands whose repetition cannot change anything on the host: the HTTP transport retries only
+ * these after a network error or a 502/503/504, and a TIMEOUT of one of them is retryable.
+ */
+export const READ_COMMANDS: ReadonlySet<string> = new Set([
+  "host.ping",
+  "host.describe",
+  "kv.get",
+  "kv.getWithMetadata",
+  "kv.list",
+  "r2.get",
+  "r2.head",
+  "r2.list",
+  "assets.fetch",
+  "env.get",
+]);
+
+/** Whether `command` only reads, so that sending it twice is harmless. */
+export function isReadCommand(command: string): boolean {
+  return READ_COMMANDS.has(command);
+}
+
+/**
+ * Encodes a request frame. `v` and `id` come first on purpose: a receiver that refuses an
+ * oversized frame can still read its id from the first bytes and answer TOO_LARGE for it.
+ * Throws a TypeError when the payload is not JSON-serialisable.
+ */
+export function encodeRequest(id: number, command: string, payload: unknown): string {
+  const body = payload === undefined ? "null" : JSON.stringify(payload);
+  if (body === undefined) throw new TypeError(`payload of ${command} is not JSON-serialisable`);
+  return `{"v":1,"id":${id},"command":${JSON.stringify(command)},"payload":${body}}`;
+}
+
+/** Encodes a successful answer (same field order rule as {@link encodeRequest}). */
+export function encodeSuccess(id: number, payload: unknown): string {
+  const body = payload === undefined ? "null" : JSON.stringify(payload);
+  if (body === undefined) throw new TypeError("result is not JSON-serialisable");
+  return `{"v":1,"id":${id},"ok":true,"payload":${body}}`;
+}
+
+/** Encodes a failed answer. */
+export function encodeFailure(id: number, error: ErrorBody): string {
+  return `{"v":1,"id":${id},"ok":false,"error":${JSON.stringify({
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+  })}}`;
+}
+
+const LEADING_ID_RE = /^\s*\{\s*(?:"v"\s*:\s*\d+\s*,\s*)?"id"\s*:\s*(\d{1,16})\s*[,}]/;
+
+/**
+ * The id of a frame read from its first bytes, when the frame starts with `{"v":…,"id":N` or
+ * `{"id":N`: enough to answer (or fail) an oversized frame without parsing it. Only the leading
+ * keys are looked at, so an `"id"` nested inside a payload can never be mistaken for it.
+ */
+export function leadingFrameId(prefix: string): number | undefined {
+  const match = LEADING_ID_RE.exec(prefix);
+  if (!match) return undefined;
+  const id = Number(match[1]);
+  return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+}
+
+/** UTF-8 byte length of `text`, computed only when the cheap bounds cannot decide. */
+export function exceedsBytes(text: string, maxBytes: number): boolean {
+  if (text.length > maxBytes) return true;
+  if (text.length * 3 <= maxBytes) return false;
+  return utf8Length(text) > maxBytes;
+}
+
+/** UTF-8 byte length of a string. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
+      const next = text.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        index++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** `1048576` → `"1 MiB"`: sizes in error messages. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${+(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}

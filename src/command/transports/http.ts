@@ -1,0 +1,117 @@
+import { ofetch } from "ofetch";
+import { CommandError } from "../errors.ts";
+import { exceedsBytes, utf8Length } from "../protocol.ts";
+import { backoffDelay } from "./backoff.ts";
+import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
+
+/** Options of the HTTP transport. */
+export interface HttpTransportOptions {
+  /** Extra attempts for read commands after a network error or a 502/503/504; default 2. */
+  retries?: number;
+  /** Backoff between those attempts. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+const RETRY_STATUSES = new Set([502, 503, 504]);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * One `POST` per frame to an HTTP(S) command host (on Cloudflare: the Worker intercepts
+ * `http://containerflare.internal/v1/commands`); the answer's body is the response frame.
+ * Connections are kept alive by the runtime's fetch. Only read commands are retried, after a
+ * network error or a 502/503/504, with backoff and jitter: a write is never sent twice.
+ */
+export function createHttpTransport(url: string, context: TransportContext, options: HttpTransportOptions = {}): Transport {
+  const { sink, logger, maxFrameBytes } = context;
+  const retries = options.retries ?? 2;
+  const backoff = { baseMs: options.retryBaseMs ?? 50, maxMs: options.retryMaxMs ?? 1_000 };
+  const inFlight = new Map<number, AbortController>();
+  let closed = false;
+
+  const post = async (frame: OutgoingFrame, signal: AbortSignal) => {
+    for (let attempt = 0; ; attempt++) {
+      const mayRetry = frame.read && attempt < retries;
+      let status: number;
+      let body: unknown;
+      try {
+        const response = await ofetch.raw<string, "text">(url, {
+          method: "POST",
+          body: frame.text,
+          headers: { "content-type": "application/json", accept: "application/json" },
+          responseType: "text",
+          retry: false,
+          ignoreResponseError: true,
+          signal,
+        });
+        status = response.status;
+        body = response._data;
+      } catch (error) {
+        if (signal.aborted || !sink.isPending(frame.id)) return;
+        const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+        if (mayRetry) {
+          logger.debug(`${frame.command} #${frame.id}: ${reason}; retrying`);
+          await sleep(backoffDelay(attempt + 1, backoff), signal);
+          continue;
+        }
+        sink.fail(
+          frame.id,
+          new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${url}: ${reason}`, { retryable: true, command: frame.command }),
+        );
+        return;
+      }
+      if (RETRY_STATUSES.has(status) && mayRetry && sink.isPending(frame.id)) {
+        logger.debug(`${frame.command} #${frame.id}: HTTP ${status}; retrying`);
+        await sleep(backoffDelay(attempt + 1, backoff), signal);
+        if (signal.aborted) return;
+        continue;
+      }
+      if (typeof body === "string" && body.length > 0) {
+        if (exceedsBytes(body, maxFrameBytes)) sink.oversized(frame.id, utf8Length(body));
+        else sink.receive(body, frame.id);
+      }
+      if (sink.isPending(frame.id)) {
+        const code = RETRY_STATUSES.has(status) ? "UNAVAILABLE" : status === 413 ? "TOO_LARGE" : "INTERNAL";
+        sink.fail(
+          frame.id,
+          new CommandError(code, `command host at ${url} answered HTTP ${status} without a valid answer frame`, {
+            retryable: code === "UNAVAILABLE",
+            command: frame.command,
+          }),
+        );
+      }
+      return;
+    }
+  };
+
+  return {
+    send(frame) {
+      if (closed) {
+        sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }));
+        return;
+      }
+      const controller = new AbortController();
+      inFlight.set(frame.id, controller);
+      void post(frame, controller.signal).finally(() => inFlight.delete(frame.id));
+    },
+    cancel(id) {
+      inFlight.get(id)?.abort();
+    },
+    async close() {
+      closed = true;
+      for (const controller of inFlight.values()) controller.abort();
+      inFlight.clear();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { createConnection, type Socket } from "node:net";
+import type { CommandEndpoint } from "../../config.ts";
+import { CommandError } from "../errors.ts";
+import { backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { createFrameReader, createFrameWriter, type FrameWriter } from "./framing.ts";
+import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
+
+/** A tcp or unix endpoint. */
+export type SocketEndpoint = Extract<CommandEndpoint, { kind: "tcp" | "unix" }>;
+
+/** `tcp://host:port` or `unix:///path`, for messages. */
+export function describeEndpoint(endpoint: SocketEndpoint): string {
+  return endpoint.kind === "tcp" ? `tcp://${endpoint.host}:${endpoint.port}` : `unix://${endpoint.path}`;
+}
+
+/**
+ * JSON lines over one tcp or unix socket, connected on the first frame. When the connection
+ * drops every command in flight fails at once with a retryable TRANSPORT_CLOSED; the next frame
+ * reconnects, at once after a drop and with exponential backoff and jitter after failed
+ * attempts (frames sent meanwhile wait for that attempt, bounded by their own timeouts).
+ */
+export function createSocketTransport(
+  endpoint: SocketEndpoint,
+  context: TransportContext,
+  backoff: BackoffOptions = {},
+): Transport {
+  const { sink, logger } = context;
+  const where = describeEndpoint(endpoint);
+  let state: "idle" | "waiting" | "connecting" | "open" | "closed" = "idle";
+  let socket: Socket | undefined;
+  let writer: FrameWriter | undefined;
+  let queued: string[] = [];
+  let failures = 0;
+  let nextAttemptAt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const connect = () => {
+    timer = undefined;
+    state = "connecting";
+    const connection =
+      endpoint.kind === "tcp"
+        ? createConnection({ host: endpoint.host, port: endpoint.port })
+        : createConnection({ path: endpoint.path });
+    const reader = createFrameReader(context);
+    let lastError: (Error & { code?: string }) | undefined;
+    let opened = false;
+
+    connection.on("connect", () => {
+      if (state === "closed") return void connection.destroy();
+      opened = true;
+      state = "open";
+      failures = 0;
+      socket = connection;
+      if (endpoint.kind === "tcp") connection.setNoDelay(true);
+      writer = createFrameWriter((text) => void connection.write(text));
+      logger.debug(`command transport connected to ${where}`);
+      if (queued.length > 0) connection.write(`${queued.join("\n")}\n`);
+      queued = [];
+    });
+    connection.on("data", (chunk: Uint8Array) => reader.push(chunk));
+    connection.on("error", (error) => {
+      lastError = error;
+    });
+    connection.on("close", () => {
+      if (socket === connection) {
+        socket = undefined;
+        writer?.clear();
+        writer = undefined;
+      }
+      if (state === "closed") return;
+      state = "idle";
+      queued = [];
+      const reason = lastError ? `: ${lastError.code ?? lastError.message}` : "";
+      if (opened) {
+        nextAttemptAt = 0;
+        logger.warn(`command host at ${where} closed the connection${reason}; commands in flight failed`);
+        sink.drop(new CommandError("TRANSPORT_CLOSED", `connection to the command host at ${where} closed${reason}`, { retryable: true }));
+      } else {
+        failures++;
+        const wait = backoffDelay(failures, backoff);
+        nextAttemptAt = Date.now() + wait;
+        logger.debug(`cannot reach the command host at ${where}${reason}; next attempt in ${wait} ms`);
+        sink.drop(new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${where}${reason}`, { retryable: true }));
+      }
+    });
+  };
+
+  const scheduleConnect = () => {
+    const wait = nextAttemptAt - Date.now();
+    if (wait <= 0) return connect();
+    state = "waiting";
+    timer = setTimeout(connect, wait);
+  };
+
+  return {
+    send(frame: OutgoingFrame) {
+      switch (state) {
+        case "open":
+          writer!.push(`${frame.text}\n`);
+          return;
+        case "closed":
+          sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }));
+          return;
+        case "idle":
+          queued.push(frame.text);
+          scheduleConnect();
+          return;
+        default:
+          queued.push(frame.text);
+      }
+    },
+    async close() {
+      const previous = state;
+      state = "closed";
+      if (timer) clearTimeout(timer);
+      queued = [];
+      const connection = socket;
+      if (!connection || previous !== "open") return;
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => connection.destroy(), 1_000);
+        connection.once("close", () => {
+          clearTimeout(force);
+          resolve();
+        });
+        connection.end();
+      });
+    },
+  };
+}

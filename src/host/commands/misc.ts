@@ -1,0 +1,47 @@
+import { encodeBytes } from "../../command/bytes.ts";
+import { CommandError } from "../../command/errors.ts";
+import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema } from "../../command/schemas.ts";
+import { defineCommand, type CommandDefinition } from "./types.ts";
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** The assets binding ignores the host name: only the path (and query) matter. */
+const ASSETS_ORIGIN = "https://assets.local";
+
+/** `host.*`, `assets.fetch` and `env.get`. */
+export const miscCommands: Record<string, CommandDefinition> = {
+  "host.ping": defineCommand({
+    schema: EmptyPayloadSchema,
+    run: () => ({ pong: true, time: Date.now() }),
+  }),
+  "host.describe": defineCommand({
+    schema: EmptyPayloadSchema,
+    run: (_payload, _binding, context) => context.describe(),
+  }),
+  "assets.fetch": defineCommand({
+    schema: AssetsFetchPayloadSchema,
+    kind: "assets",
+    async run(payload, assets) {
+      const response: Response = await assets.fetch(`${ASSETS_ORIGIN}${payload.path}`, {
+        method: payload.method,
+        headers: payload.headers,
+      });
+      const bytes = payload.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) ? null : await response.arrayBuffer();
+      return {
+        status: response.status,
+        statusText: response.statusText,
+        headers: [...response.headers],
+        body: bytes === null ? null : encodeBytes(bytes),
+      };
+    },
+  }),
+  "env.get": defineCommand({
+    schema: EnvGetPayloadSchema,
+    run(payload, _binding, context) {
+      if (!Object.hasOwn(context.vars, payload.binding)) {
+        throw new CommandError("NO_BINDING", `env.get: no var named ${payload.binding}`);
+      }
+      return { value: context.vars[payload.binding] ?? null };
+    },
+  }),
+};

@@ -1,0 +1,285 @@
+import type { ConsolaInstance } from "consola";
+import * as v from "valibot";
+import type { BindingKind } from "../config.ts";
+import { CommandError, isCommandErrorCode } from "../command/errors.ts";
+import { createDefaultLogger } from "../command/logger.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFailure,
+  encodeSuccess,
+  exceedsBytes,
+  formatBytes,
+  leadingFrameId,
+  PROTOCOL_VERSION,
+  RequestFrameSchema,
+  utf8Length,
+  type ErrorBody,
+  type ResponseFrame,
+} from "../command/protocol.ts";
+import { BINDING_KINDS } from "../command/schemas.ts";
+import { d1Commands } from "./commands/d1.ts";
+import { kvCommands } from "./commands/kv.ts";
+import { miscCommands } from "./commands/misc.ts";
+import { queueCommands } from "./commands/queue.ts";
+import { r2Commands } from "./commands/r2.ts";
+import type { CommandDefinition, HandlerContext } from "./commands/types.ts";
+import { serveStream } from "./session.ts";
+
+/** An extra command of a host: gets the raw payload, returns a JSON-serialisable result. */
+export type CustomCommand = (payload: unknown, context: HandlerContext) => unknown;
+
+/** Options of {@link createCommandHost}. */
+export interface CommandHostOptions {
+  /**
+   * Objects implementing the Workers binding interfaces, by name: the Worker's `env`,
+   * Miniflare's bindings, or in-memory test doubles.
+   */
+  bindings: Record<string, unknown>;
+  /**
+   * The bindings the container may use. A list of names (kinds detected from each binding's
+   * methods) or a `{ NAME: kind }` record. Anything else answers FORBIDDEN.
+   */
+  allow: readonly string[] | Readonly<Record<string, Exclude<BindingKind, "var">>>;
+  /** Values exposed to the container (`env.get`, and as vars in `host.describe`). */
+  vars?: Record<string, unknown>;
+  /** Frame size limit in bytes, both directions; default 16 MiB. */
+  maxFrameBytes?: number;
+  /** Extra commands by name (`app.reindex`); built-in names cannot be replaced. */
+  commands?: Record<string, CustomCommand>;
+  logger?: ConsolaInstance;
+}
+
+/** A command host: answers request frames with response frames. */
+export interface CommandHost {
+  /** Answers one request frame (object or JSON text) with its response frame. Never rejects. */
+  dispatch(frame: unknown): Promise<ResponseFrame>;
+  /** Answers one request frame given as JSON text with the response frame's JSON text. Never rejects. */
+  dispatchText(text: string): Promise<string>;
+  /** HTTP transport: `POST` one request frame, get the response frame as the body. */
+  handle(request: Request): Promise<Response>;
+  /**
+   * JSON lines over a pair of byte streams (a socket, a child's stdio): many frames in flight,
+   * each answered as soon as it is done. Resolves when the input ends and every answer is written.
+   */
+  serveStream(readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>): Promise<void>;
+  /** The frame size limit in bytes. */
+  readonly maxFrameBytes: number;
+}
+
+const BUILT_IN: Readonly<Record<string, CommandDefinition>> = {
+  ...miscCommands,
+  ...kvCommands,
+  ...d1Commands,
+  ...queueCommands,
+  ...r2Commands,
+};
+
+/** The kind of a binding object, from the methods it has. */
+export function detectBindingKind(binding: unknown): Exclude<BindingKind, "var"> | undefined {
+  if (binding === null || (typeof binding !== "object" && typeof binding !== "function")) return undefined;
+  const has = (method: string) => typeof (binding as Record<string, unknown>)[method] === "function";
+  if (has("prepare") && has("batch") && has("exec")) return "d1";
+  if (has("head") && has("createMultipartUpload")) return "r2";
+  if (has("getWithMetadata") && has("list")) return "kv";
+  if (has("send") && has("sendBatch")) return "queue";
+  if (has("fetch")) return "assets";
+  return undefined;
+}
+
+const BINDING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {
+  return { code, message, retryable };
+}
+
+function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0]!;
+  const path = issue.path?.map((item) => String(item.key)).join(".");
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/**
+ * Creates a command host over objects that implement the Workers binding interfaces. Runtime
+ * agnostic (no node: imports): it runs in workerd as well as in Node, Bun and Deno.
+ *
+ * ```ts
+ * const host = createCommandHost({ bindings: env, allow: ["CACHE", "DB"] });
+ * export default { fetch: (request) => host.handle(request) };
+ * ```
+ */
+export function createCommandHost(options: CommandHostOptions): CommandHost {
+  const logger = options.logger ?? createDefaultLogger("containerflare:host");
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const vars: Readonly<Record<string, unknown>> = { ...options.vars };
+  const allowed: Record<string, Exclude<BindingKind, "var"> | undefined> = Object.create(null);
+  if (Array.isArray(options.allow)) for (const name of options.allow) allowed[name] = undefined;
+  else {
+    for (const [name, kind] of Object.entries(options.allow as Record<string, Exclude<BindingKind, "var">>)) {
+      if (!BINDING_KINDS.includes(kind) || kind === ("var" as BindingKind)) {
+        throw new TypeError(`allow.${name}: expected one of kv, d1, queue, r2, assets, got ${JSON.stringify(kind)}`);
+      }
+      allowed[name] = kind;
+    }
+  }
+  for (const name of Object.keys(allowed)) {
+    if (!BINDING_NAME_RE.test(name)) throw new TypeError(`allow: ${JSON.stringify(name)} is not a binding name`);
+  }
+  const custom: Record<string, CustomCommand> = { ...options.commands };
+  for (const name of Object.keys(custom)) {
+    if (name in BUILT_IN) throw new TypeError(`commands.${name}: cannot replace the built-in command ${name}`);
+    if (!v.is(RequestFrameSchema.entries.command, name)) throw new TypeError(`commands: ${JSON.stringify(name)} is not a valid command name`);
+  }
+
+  const kindOf = (name: string): Exclude<BindingKind, "var"> | undefined =>
+    allowed[name] ?? detectBindingKind(options.bindings[name]);
+
+  const describe = () => {
+    const bindings: Record<string, BindingKind> = {};
+    for (const name of Object.keys(allowed)) {
+      if (options.bindings[name] === undefined) continue;
+      const kind = kindOf(name);
+      if (kind) bindings[name] = kind;
+    }
+    for (const name of Object.keys(vars)) bindings[name] ??= "var";
+    return { v: PROTOCOL_VERSION, bindings, vars, limits: { maxFrameBytes } };
+  };
+
+  const context: HandlerContext = { logger, vars, describe };
+
+  /** Runs one validated request; resolves with the result payload or rejects with an ErrorBody-ish error. */
+  const run = async (command: string, payload: unknown): Promise<unknown> => {
+    const extra = custom[command];
+    if (extra) return extra(payload, context);
+    const definition = BUILT_IN[command];
+    if (!definition) throw new CommandError("UNKNOWN_COMMAND", `unknown command ${command}`);
+    const parsed = v.safeParse(definition.schema, payload ?? null);
+    if (!parsed.success) throw new CommandError("INVALID_PAYLOAD", `${command}: ${issueText(parsed.issues)}`);
+    let binding: unknown;
+    if (definition.kind) {
+      const name = (parsed.output as { binding: string }).binding;
+      if (!(name in allowed)) throw new CommandError("FORBIDDEN", `${command}: binding ${name} is not allowed on this host`);
+      binding = options.bindings[name];
+      if (binding === undefined || binding === null) throw new CommandError("NO_BINDING", `${command}: no binding named ${name}`);
+      const kind = kindOf(name);
+      if (kind !== definition.kind) {
+        throw new CommandError("NO_BINDING", `${command}: binding ${name} is ${kind ? `a ${kind} binding` : "of an unknown kind"}, not ${definition.kind}`);
+      }
+    }
+    return definition.run(parsed.output, binding, context);
+  };
+
+  const toErrorBody = (command: string, error: unknown): ErrorBody => {
+    if (error instanceof CommandError || (error instanceof Error && isCommandErrorCode((error as { code?: unknown }).code))) {
+      const typed = error as CommandError;
+      return failure(typed.code, typed.message, typed.retryable ?? false);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    logger.debug(`${command} failed:`, error);
+    return failure("INTERNAL", `${command}: ${message}`);
+  };
+
+  const dispatchText = async (text: string): Promise<string> => {
+    if (exceedsBytes(text, maxFrameBytes)) {
+      const id = leadingFrameId(text.slice(0, 256)) ?? 0;
+      const size = formatBytes(utf8Length(text));
+      return encodeFailure(id, failure("TOO_LARGE", `request frame of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return encodeFailure(leadingFrameId(text.slice(0, 256)) ?? 0, failure("INVALID_PAYLOAD", "malformed frame: not JSON"));
+    }
+    const frame = v.safeParse(RequestFrameSchema, data);
+    if (!frame.success) {
+      const rawId = (data as { id?: unknown } | null)?.id;
+      const id = typeof rawId === "number" && Number.isSafeInteger(rawId) && rawId > 0 ? rawId : 0;
+      const version = (data as { v?: unknown } | null)?.v;
+      const message =
+        version !== undefined && version !== PROTOCOL_VERSION
+          ? `unsupported protocol version ${JSON.stringify(version)}; this host speaks v${PROTOCOL_VERSION}`
+          : `malformed frame: ${issueText(frame.issues)}`;
+      return encodeFailure(id, failure("INVALID_PAYLOAD", message));
+    }
+    const { id, command, payload } = frame.output;
+    let answer: string;
+    try {
+      answer = encodeSuccess(id, await run(command, payload));
+    } catch (error) {
+      return encodeFailure(id, toErrorBody(command, error));
+    }
+    if (exceedsBytes(answer, maxFrameBytes)) {
+      const size = formatBytes(utf8Length(answer));
+      return encodeFailure(id, failure("TOO_LARGE", `${command}: answer of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
+    }
+    return answer;
+  };
+
+  const host: CommandHost = {
+    maxFrameBytes,
+    dispatchText,
+    async dispatch(frame) {
+      let text: string;
+      try {
+        text = typeof frame === "string" ? frame : JSON.stringify(frame);
+      } catch {
+        text = "";
+      }
+      return JSON.parse(await dispatchText(text ?? "")) as ResponseFrame;
+    },
+    async handle(request) {
+      const json = { "content-type": "application/json" };
+      if (request.method !== "POST") {
+        const body = encodeFailure(0, failure("INVALID_PAYLOAD", `use POST with one request frame as the body, not ${request.method}`));
+        return new Response(body, { status: 405, headers: { ...json, allow: "POST" } });
+      }
+      const body = await readLimited(request, maxFrameBytes);
+      if (body.tooLarge) {
+        const id = leadingFrameId(body.prefix) ?? 0;
+        const answer = encodeFailure(id, failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
+        return new Response(answer, { status: id === 0 ? 413 : 200, headers: json });
+      }
+      const answer = await dispatchText(body.text);
+      // An answer for id 0 means the frame could not be attributed: the request itself was bad.
+      const status = answer.startsWith('{"v":1,"id":0,') ? 400 : 200;
+      return new Response(answer, { status, headers: json });
+    },
+    serveStream(readable, writable) {
+      return serveStream(host, readable, writable, logger);
+    },
+  };
+  return host;
+}
+
+/** Reads a request body as text, stopping at `limit` bytes (keeping the first bytes to read an id). */
+async function readLimited(request: Request, limit: number): Promise<{ text: string; tooLarge: false } | { prefix: string; tooLarge: true }> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  const decoder = new TextDecoder();
+  if (Number.isFinite(declared) && declared > limit) {
+    const reader = request.body?.getReader();
+    const first = reader ? await reader.read() : undefined;
+    await reader?.cancel().catch(() => undefined);
+    return { prefix: first?.value ? decoder.decode(first.value.subarray(0, 256)) : "", tooLarge: true };
+  }
+  if (!request.body) return { text: "", tooLarge: false };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    chunks.push(value);
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return { prefix: decoder.decode(chunks[0]!.subarray(0, 256)), tooLarge: true };
+    }
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return { text: decoder.decode(bytes), tooLarge: false };
+}
