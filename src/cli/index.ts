@@ -28,6 +28,7 @@ function packageVersion(): string {
 const subCommands: SubCommandsDef = {
   serve: () => import("./serve.ts").then((module) => module.serveCommand),
   build: () => import("./build.ts").then((module) => module.buildCommand),
+  dev: () => import("./dev.ts").then((module) => module.devCommand),
 };
 
 const main: CommandDef = defineCommand({

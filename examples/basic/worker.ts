@@ -1,0 +1,20 @@
+/**
+ * The Worker in front of the container on Cloudflare: it forwards every request to the container
+ * with a signed metadata header, and answers the container's command bus with the bindings
+ * listed in `allow` (and nothing else). `wrangler deploy` builds and ships both (wrangler.jsonc).
+ */
+import { Container, ContainerProxy } from "@cloudflare/containers";
+import { forwardTo, withContainerflare } from "containerflare/worker";
+
+export const BasicApp = withContainerflare(
+  class BasicApp extends Container {
+    override defaultPort = 8787;
+    override sleepAfter = "5m";
+  },
+  { allow: ["CACHE", "DB", "JOBS"], vars: ["GREETING"] },
+);
+
+export default forwardTo("BASIC_APP");
+
+// The container's outbound requests (the command bus) reach the handler through this entrypoint.
+export { ContainerProxy };

@@ -1,0 +1,62 @@
+import { defineCommand } from "citty";
+import * as v from "valibot";
+import { CliError } from "./errors.ts";
+import { parseRuntime, RUNTIMES } from "./runtime.ts";
+import { parsePort } from "./serve.ts";
+import { startDev, type DevSession } from "./dev/session.ts";
+
+const commandsSchema = v.picklist(["http", "stdio"]);
+
+/** Validates `--commands`. */
+export function parseCommandsMode(value: string | undefined): "http" | "stdio" {
+  if (value === undefined || value === "") return "http";
+  const result = v.safeParse(commandsSchema, value.trim().toLowerCase());
+  if (!result.success) throw new CliError(`unknown --commands "${value}": expected http or stdio`);
+  return result.output;
+}
+
+/** Stops the session once on SIGINT/SIGTERM/SIGHUP and exits; a second signal exits at once. */
+function stopOnSignals(session: DevSession): void {
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    session.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+}
+
+/**
+ * `containerflare dev <entry> [--runtime node|bun|deno] [--port 8787] [--persist .containerflare]
+ * [--commands http|stdio] [--config wrangler.jsonc]`
+ */
+export const devCommand = defineCommand({
+  meta: {
+    name: "dev",
+    description: "Run the app locally behind the containerflare Worker in workerd, with the bindings of its wrangler.jsonc",
+  },
+  args: {
+    entry: { type: "positional", required: true, description: "File whose default export is the app (.ts, .js, .mjs, …)" },
+    runtime: { type: "string", valueHint: RUNTIMES.join("|"), description: "Runtime to run the app with (default: node)" },
+    port: { type: "string", default: "8787", valueHint: "N", description: "Port of the dev server" },
+    persist: { type: "string", default: ".containerflare", valueHint: "dir", description: "Where KV, D1 and R2 data are kept" },
+    commands: { type: "string", default: "http", valueHint: "http|stdio", description: "How the app reaches the command host" },
+    config: { type: "string", valueHint: "file", description: "The app's wrangler.jsonc (default: next to the entry)" },
+    watch: { type: "boolean", default: true, description: "Restart the app when its files change", negativeDescription: "Do not watch files" },
+  },
+  async run({ args }) {
+    const session = await startDev({
+      entry: args.entry,
+      runtime: args.runtime ? parseRuntime(args.runtime) : "node",
+      port: parsePort(args.port) ?? 8787,
+      persist: args.persist,
+      commands: parseCommandsMode(args.commands),
+      watch: args.watch,
+      ...(args.config ? { config: args.config } : {}),
+    });
+    stopOnSignals(session);
+  },
+});

@@ -1,0 +1,52 @@
+import { build, type Metafile } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { firstBuildError } from "../entry.ts";
+import { CliError } from "../errors.ts";
+
+/** `worker.js` next to this module (`worker.ts` when running from source). */
+export function devWorkerEntry(): string {
+  const self = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(`./worker${self.slice(self.lastIndexOf("."))}`, import.meta.url));
+}
+
+/** Modules of a build that import a Node built-in: none may, for code that runs in workerd. */
+export function nodeImports(metafile: Metafile): string[] {
+  const found: string[] = [];
+  for (const [file, input] of Object.entries(metafile.inputs)) {
+    for (const imported of input.imports) {
+      if (imported.path.startsWith("node:") || (imported.external && !imported.path.startsWith("cloudflare:"))) {
+        found.push(`${file} imports ${imported.path}`);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Bundles a Worker module (by default the dev Worker, which imports containerflare's Worker and
+ * host code) into one ES module for workerd: Web APIs only, `cloudflare:*` left to workerd.
+ * Fails when anything in its import graph reaches for a Node built-in.
+ */
+export async function bundleWorker(entry: string = devWorkerEntry()): Promise<string> {
+  let result;
+  try {
+    result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      mainFields: ["module", "main"],
+      conditions: ["workerd", "worker", "browser", "import"],
+      external: ["cloudflare:*"],
+      metafile: true,
+      logLevel: "silent",
+    });
+  } catch (error) {
+    throw new CliError(`cannot bundle the dev Worker: ${firstBuildError(error)}`);
+  }
+  const offending = nodeImports(result.metafile);
+  if (offending.length > 0) throw new CliError(`the dev Worker must not use Node built-ins: ${offending[0]}`);
+  return result.outputFiles[0]!.text;
+}

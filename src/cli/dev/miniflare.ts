@@ -1,0 +1,121 @@
+import type { Miniflare, MiniflareOptions } from "miniflare";
+import { join } from "node:path";
+import { CliError, errorLine } from "../errors.ts";
+import type { DevWorkerSettings } from "./worker.ts";
+import type { DevBindings } from "./wrangler.ts";
+
+/** Compatibility date used when the app's configuration has none. */
+export const DEFAULT_COMPATIBILITY_DATE = "2025-09-01";
+
+/** Name of the dev Worker's entrypoint that serves the command host. */
+export const COMMANDS_ENTRYPOINT = "commandsEntrypoint";
+
+/** Options of {@link startDevWorker}. */
+export interface DevWorkerOptions {
+  /** The app's bindings, from its wrangler.jsonc. */
+  bindings: DevBindings;
+  /** The bundled dev Worker (see `bundleWorker`). */
+  script: string;
+  /** Address and port of the dev server. */
+  host: string;
+  port: number;
+  /** Absolute directory under which KV, D1 and R2 data persist. */
+  persist: string;
+  /** The secret shared with the app. */
+  secret: string;
+  settings: DevWorkerSettings;
+}
+
+/** A running dev Worker. */
+export interface DevWorker {
+  /** Where requests to the app go in. */
+  url: URL;
+  /** The command host: `CF_CMD_ENDPOINT` of the app. */
+  commandsUrl: URL;
+  miniflare: Miniflare;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Miniflare options for the dev Worker: the app's vars and KV, D1, Queue, R2 and assets bindings
+ * (persisted under `persist`, like `wrangler dev` does under .wrangler/state), a consumer that
+ * logs every queue the app produces to, and the command host on a socket of its own.
+ */
+export function devWorkerOptions(options: DevWorkerOptions): MiniflareOptions {
+  const { bindings } = options;
+  const queueNames = [...new Set(Object.values(bindings.queues))];
+  return {
+    host: options.host,
+    port: options.port,
+    // Miniflare's placeholder `request.cf` (colo DFW, country US, …) instead of a download.
+    cf: false,
+    modules: true,
+    script: options.script,
+    compatibilityDate: bindings.compatibilityDate ?? DEFAULT_COMPATIBILITY_DATE,
+    compatibilityFlags: bindings.compatibilityFlags,
+    bindings: {
+      ...(bindings.vars as Record<string, never>),
+      CONTAINERFLARE_SECRET: options.secret,
+      CONTAINERFLARE_DEV: options.settings as unknown as never,
+    },
+    kvNamespaces: bindings.kv,
+    kvPersist: join(options.persist, "kv"),
+    d1Databases: bindings.d1,
+    d1Persist: join(options.persist, "d1"),
+    r2Buckets: bindings.r2,
+    r2Persist: join(options.persist, "r2"),
+    queueProducers: bindings.queues,
+    queueConsumers: Object.fromEntries(queueNames.map((queue) => [queue, { maxBatchTimeout: 0 }])),
+    ...(bindings.assets ? { assets: { directory: bindings.assets.directory, ...(bindings.assets.binding ? { binding: bindings.assets.binding } : {}) } } : {}),
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: COMMANDS_ENTRYPOINT }],
+  };
+}
+
+async function loadMiniflare(): Promise<typeof import("miniflare")> {
+  try {
+    return await import("miniflare");
+  } catch (error) {
+    throw new CliError(`containerflare dev needs the miniflare package (npm install -D miniflare): ${errorLine(error)}`);
+  }
+}
+
+const EXIT_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Runs `start` and removes the SIGINT/SIGTERM listeners it added. Miniflare's exit hook calls
+ * `process.exit()` on those signals at once, before the app child could be stopped; the dev
+ * command handles them itself and disposes Miniflare (whose `exit` listener, which kills
+ * workerd, stays as a safety net).
+ */
+async function withoutSignalExits<T>(start: () => Promise<T>): Promise<T> {
+  const before = new Map(EXIT_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  try {
+    return await start();
+  } finally {
+    for (const signal of EXIT_SIGNALS) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+}
+
+/** Starts the dev Worker in workerd; a port in use or a bad binding is one {@link CliError} line. */
+export async function startDevWorker(options: DevWorkerOptions): Promise<DevWorker> {
+  const { Miniflare } = await loadMiniflare();
+  let miniflare: Miniflare | undefined;
+  try {
+    const url = await withoutSignalExits(() => {
+      miniflare = new Miniflare(devWorkerOptions(options));
+      return miniflare.ready;
+    });
+    const running = miniflare!;
+    const commandsUrl = new URL("/v1/commands", await running.unsafeGetDirectURL(undefined, COMMANDS_ENTRYPOINT));
+    return { url, commandsUrl, miniflare: running, dispose: () => running.dispose() };
+  } catch (error) {
+    await miniflare?.dispose().catch(() => {});
+    const line = errorLine(error);
+    if (/EADDRINUSE|address already in use/i.test(line)) {
+      throw new CliError(`port ${options.port} on ${options.host} is in use: pass --port to pick another`);
+    }
+    throw new CliError(`cannot start workerd (Miniflare): ${line}`);
+  }
+}

@@ -1,0 +1,208 @@
+import { consola, type ConsolaInstance } from "consola";
+import { randomBytes } from "node:crypto";
+import { dirname, relative, resolve } from "node:path";
+import { resolveEntry } from "../entry.ts";
+import { CliError } from "../errors.ts";
+import { findRuntimeBinary, type RuntimeName } from "../runtime.ts";
+import { createAppProcess, type AppProcess } from "./app-process.ts";
+import { bundleWorker } from "./bundle.ts";
+import { startDevWorker, type DevWorker } from "./miniflare.ts";
+import { freePort } from "./ports.ts";
+import { bridgeStdio } from "./stdio-bridge.ts";
+import { watchDirectory } from "./watch.ts";
+import { declaredBindingNames, readDevBindings, type DevBindings } from "./wrangler.ts";
+
+/** Lowest Node.js major version Miniflare runs on. */
+export const MIN_NODE_MAJOR = 22;
+
+/** Options of {@link startDev}. */
+export interface DevOptions {
+  /** The app's entry (its default export is served). */
+  entry: string;
+  runtime: RuntimeName;
+  /** Dev server port (default 8787). */
+  port?: number;
+  /** Dev server address (default 127.0.0.1). */
+  host?: string;
+  /** Directory for KV, D1 and R2 data (default `.containerflare`). */
+  persist?: string;
+  /** How the app reaches the command host (default `http`). */
+  commands?: "http" | "stdio";
+  /** The app's wrangler.jsonc, when it is not next to the entry. */
+  config?: string;
+  /** Restart the app when files beside the entry change (default true). */
+  watch?: boolean;
+  /** Where relative paths start (default: the current directory). */
+  cwd?: string;
+  /** Extra environment for the app. */
+  env?: Record<string, string>;
+  logger?: ConsolaInstance;
+}
+
+/** A running `containerflare dev`. */
+export interface DevSession {
+  /** The dev server: every request goes through the Worker into the app. */
+  url: URL;
+  /** The command host the app talks to (over HTTP, or bridged from stdio). */
+  commandsUrl: URL;
+  /** The app's own loopback address. */
+  appUrl: string;
+  /** The bindings read from the app's configuration. */
+  bindings: DevBindings;
+  /** The running app process. */
+  app: AppProcess;
+  /** Stops the watcher, the app and workerd. */
+  close(): Promise<void>;
+}
+
+/** Throws a one-line error on a Node.js too old for Miniflare. */
+export function assertNodeVersion(version: string = process.versions.node): void {
+  if ("Bun" in globalThis || "Deno" in globalThis) return;
+  const major = Number(version.split(".")[0]);
+  if (major < MIN_NODE_MAJOR) {
+    throw new CliError(
+      `containerflare dev needs Node.js >= ${MIN_NODE_MAJOR} (Miniflare runs workerd); this is Node.js ${version} — ` +
+        "run it through npm scripts or npx so node_modules/.bin/node from the `node` package is used, or upgrade Node",
+    );
+  }
+}
+
+/**
+ * The environment the app gets: what a Cloudflare Container sets (so platform detection says
+ * `cloudflare`), the shared secret, the command endpoint, and a loopback listener.
+ */
+export function appEnvironment(options: {
+  base: NodeJS.ProcessEnv;
+  secret: string;
+  commandEndpoint: string;
+  durableObjectId: string;
+  extra?: Record<string, string>;
+}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...options.base };
+  // A developer's shell may carry another platform's markers; the app runs "on Cloudflare" here.
+  for (const name of ["K_SERVICE", "K_REVISION", "K_CONFIGURATION", "CLOUD_RUN_JOB", "CLOUD_RUN_WORKER_POOL", "PORT", "CF_CMD_SOCKET"]) {
+    delete env[name];
+  }
+  return {
+    ...env,
+    CLOUDFLARE_APPLICATION_ID: "containerflare-dev",
+    CLOUDFLARE_DEPLOYMENT_ID: "dev",
+    CLOUDFLARE_DURABLE_OBJECT_ID: options.durableObjectId,
+    CLOUDFLARE_LOCATION: "dev",
+    CF_CONTAINER_ADDR: "127.0.0.1",
+    CF_CMD_ENDPOINT: options.commandEndpoint,
+    CONTAINERFLARE_SECRET: options.secret,
+    ...options.extra,
+  };
+}
+
+function describeBindings(bindings: DevBindings): string {
+  const kinds: [Record<string, string>, string][] = [
+    [bindings.kv, "kv"],
+    [bindings.d1, "d1"],
+    [bindings.queues, "queue"],
+    [bindings.r2, "r2"],
+  ];
+  const names = kinds.flatMap(([group, kind]) => Object.keys(group).map((name) => `${name} (${kind})`));
+  if (bindings.assets?.binding) names.push(`${bindings.assets.binding} (assets)`);
+  names.push(...Object.keys(bindings.vars).map((name) => `${name} (var)`));
+  return names.length > 0 ? names.join(", ") : "none";
+}
+
+/**
+ * Starts `containerflare dev`: the app's bindings in workerd (Miniflare), the containerflare
+ * Worker in front of the app, and the app under its runtime as a child process that restarts
+ * when its files change.
+ */
+export async function startDev(options: DevOptions): Promise<DevSession> {
+  assertNodeVersion();
+  const cwd = options.cwd ?? process.cwd();
+  const logger = options.logger ?? consola.withTag("dev");
+  const entryPath = resolveEntry(options.entry, cwd);
+  const entryName = relative(cwd, entryPath) || entryPath;
+  const bindings = readDevBindings(entryPath, options.config, cwd);
+  const binary = findRuntimeBinary(options.runtime, cwd);
+  const commands = options.commands ?? "http";
+  const persist = resolve(cwd, options.persist ?? ".containerflare");
+  const host = options.host ?? "127.0.0.1";
+  const secret = randomBytes(32).toString("hex");
+  const appPort = await freePort();
+  const appUrl = `http://127.0.0.1:${appPort}`;
+
+  const worker: DevWorker = await startDevWorker({
+    bindings,
+    script: await bundleWorker(),
+    host,
+    port: options.port ?? 8787,
+    persist,
+    secret,
+    settings: {
+      appUrl,
+      allow: declaredBindingNames(bindings),
+      vars: Object.keys(bindings.vars),
+      waitMs: 10_000,
+      ...(bindings.workerName ? { workerName: bindings.workerName } : {}),
+    },
+  });
+
+  let app: AppProcess;
+  try {
+    const env = appEnvironment({
+      base: process.env,
+      secret,
+      commandEndpoint: commands === "stdio" ? "stdio" : worker.commandsUrl.href,
+      durableObjectId: randomBytes(32).toString("hex"),
+      ...(options.env ? { extra: options.env } : {}),
+    });
+    app = createAppProcess({
+      runtime: options.runtime,
+      binary,
+      entryPath,
+      entryName,
+      port: appPort,
+      env,
+      commands,
+      logger,
+      ...(commands === "stdio" ? { onSpawn: (child) => bridgeStdio(child, { url: worker.commandsUrl.href }) } : {}),
+    });
+  } catch (error) {
+    await worker.dispose();
+    throw error;
+  }
+
+  const stopWatching =
+    options.watch === false
+      ? () => {}
+      : watchDirectory(
+          dirname(entryPath),
+          (paths) => {
+            logger.info(`${paths.slice(0, 3).join(", ")}${paths.length > 3 ? ", …" : ""} changed: restarting the app`);
+            void app.restart().then((ready) => ready && logger.success("the app restarted"));
+          },
+          { ignore: [persist] },
+        );
+
+  logger.info(
+    `${entryName} on ${options.runtime}, bindings: ${describeBindings(bindings)}` +
+      `${bindings.file ? ` (from ${relative(cwd, bindings.file)})` : ""}, commands over ${commands}, state in ${relative(cwd, persist) || persist}`,
+  );
+  const ready = await app.start();
+  if (ready) logger.success(`ready on ${worker.url.href}`);
+  else logger.warn(`listening on ${worker.url.href}, but the app is not running yet`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: worker.url,
+    commandsUrl: worker.commandsUrl,
+    appUrl,
+    bindings,
+    app,
+    close() {
+      return (closing ??= (async () => {
+        stopWatching();
+        await app.stop();
+        await worker.dispose();
+      })());
+    },
+  };
+}

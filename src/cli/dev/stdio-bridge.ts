@@ -1,0 +1,77 @@
+import type { ChildProcess } from "node:child_process";
+import { ofetch } from "ofetch";
+import { createLineSplitter } from "../../command/lines.ts";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, formatBytes, leadingFrameId } from "../../command/protocol.ts";
+
+/** Options of {@link bridgeStdio}. */
+export interface StdioBridgeOptions {
+  /** The command host's HTTP endpoint (one POST per frame). */
+  url: string;
+  /** Frame size limit in bytes (default 16 MiB). */
+  maxFrameBytes?: number;
+  /** Where the app's own stdout lines (anything that is not a frame) go. */
+  output?: (line: string) => void;
+}
+
+const FRAME_START = /^\s*\{\s*"v"\s*:/;
+
+/**
+ * Carries the command bus of an app started with `CF_CMD_ENDPOINT=stdio`: each request frame
+ * the app writes to its stdout is POSTed to the command host, and the host's answer goes back
+ * to the app's stdin as one line. Frames are handled concurrently and answered in any order,
+ * as the protocol allows. Lines that are not frames (the app's own prints) are passed to
+ * `output`, so a stray `console.log` neither breaks the bus nor gets lost.
+ */
+export function bridgeStdio(child: ChildProcess, options: StdioBridgeOptions): void {
+  const { url } = options;
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const output = options.output ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const stdin = child.stdin;
+  const stdout = child.stdout;
+  if (!stdin || !stdout) throw new TypeError("bridgeStdio needs a child spawned with piped stdin and stdout");
+  stdin.on("error", () => {
+    // The app exited while an answer was on its way: nobody is left to read it.
+  });
+
+  const answer = (line: string) => {
+    if (stdin.writable) stdin.write(`${line}\n`);
+  };
+
+  const relay = async (frame: string) => {
+    const id = leadingFrameId(frame) ?? 0;
+    try {
+      const response = await ofetch.raw<string, "text">(url, {
+        method: "POST",
+        body: frame,
+        headers: { "content-type": "application/json" },
+        responseType: "text",
+        retry: false,
+        ignoreResponseError: true,
+      });
+      const body = response._data;
+      if (typeof body === "string" && body.startsWith("{")) answer(body.trim());
+      else {
+        const message = `the command host answered HTTP ${response.status} without an answer frame`;
+        answer(encodeFailure(id, { code: "INTERNAL", message, retryable: false }));
+      }
+    } catch (error) {
+      const message = `cannot reach the command host: ${error instanceof Error ? error.message : String(error)}`;
+      answer(encodeFailure(id, { code: "UNAVAILABLE", message, retryable: true }));
+    }
+  };
+
+  const splitter = createLineSplitter({
+    maxLineBytes: maxFrameBytes,
+    onLine(line) {
+      if (FRAME_START.test(line)) void relay(line);
+      else output(line);
+    },
+    onOversized(prefix, bytes) {
+      const id = leadingFrameId(prefix);
+      if (id === undefined) return;
+      const message = `frame of ${formatBytes(bytes)} exceeds the ${formatBytes(maxFrameBytes)} limit`;
+      answer(encodeFailure(id, { code: "TOO_LARGE", message, retryable: false }));
+    },
+  });
+  stdout.on("data", (chunk: Uint8Array) => splitter.push(chunk));
+}

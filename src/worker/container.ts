@@ -1,0 +1,91 @@
+import { COMMAND_HOSTNAME, commandHandler, type CommandHandlerOptions } from "./commands.ts";
+import { forward, type ForwardOptions } from "./forward.ts";
+import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest } from "./types.ts";
+
+/** What {@link withContainerflare} needs of a `Container` subclass from `@cloudflare/containers`. */
+export type ContainerClass = (new (...args: any[]) => { envVars?: Record<string, string> | undefined }) & {
+  // Loosely typed: the class's own handlers are typed with @cloudflare/workers-types.
+  outboundByHost?: Record<string, (...args: any[]) => unknown> | undefined;
+};
+
+/** Options of {@link withContainerflare}: what the container may reach through the command bus. */
+export type ContainerflareOptions = CommandHandlerOptions;
+
+/**
+ * Wires a `Container` class from `@cloudflare/containers` to containerflare and returns the class
+ * to export (a subclass with the same name):
+ *
+ * - the container's requests to `http://containerflare.internal` are answered by the command
+ *   host ({@link commandHandler}) over the Worker's `env`, limited to `allow`;
+ * - `CONTAINERFLARE_SECRET` from the Worker's env is added to the container's `envVars`, so the
+ *   container can verify the metadata header {@link forward} signs.
+ *
+ * Call it at module level: the interception is registered in the class's static
+ * `outboundByHost` right here, after the class body (a class field would be defined, not set, and
+ * skip the registering setter), and the Worker must also `export { ContainerProxy }` from
+ * `@cloudflare/containers`, through which the container's outbound requests reach the handler.
+ *
+ * ```ts
+ * import { Container, ContainerProxy } from "@cloudflare/containers";
+ * import { forwardTo, withContainerflare } from "containerflare/worker";
+ *
+ * export const App = withContainerflare(class App extends Container { defaultPort = 8787 }, { allow: ["CACHE", "DB"] });
+ * export default forwardTo("APP");
+ * export { ContainerProxy };
+ * ```
+ */
+export function withContainerflare<T extends ContainerClass>(Base: T, options: ContainerflareOptions): T {
+  const name = Base.name;
+  if (!name) throw new TypeError("withContainerflare() needs a named class: class App extends Container { … }");
+  if (!options || options.allow === undefined) {
+    throw new TypeError('withContainerflare(): options.allow must list the bindings the container may use, e.g. { allow: ["CACHE"] }');
+  }
+  // The computed key names the subclass like its base: @cloudflare/containers keys its handler
+  // registry and the container's outbound routing by the class name.
+  const Wired = {
+    [name]: class extends Base {
+      constructor(...args: any[]) {
+        super(...args);
+        const secret = (args[1] as ContainerflareWorkerEnv | undefined)?.CONTAINERFLARE_SECRET;
+        if (secret) this.envVars = { ...this.envVars, CONTAINERFLARE_SECRET: secret };
+      }
+    },
+  }[name]!;
+  Wired.outboundByHost = { ...Base.outboundByHost, [COMMAND_HOSTNAME]: commandHandler(options) };
+  return Wired;
+}
+
+/** Options of {@link forwardTo}. */
+export interface ForwardToOptions extends ForwardOptions {
+  /**
+   * Which container instance serves a request: a fixed name, or one per request (per user,
+   * per tenant). Default: one instance, the name `getContainer()` of `@cloudflare/containers` uses.
+   */
+  instance?: string | ((request: WorkerRequest) => string);
+}
+
+/** Instance name `getContainer()` of `@cloudflare/containers` uses by default. */
+export const DEFAULT_INSTANCE = "cf-singleton-container";
+
+/**
+ * A Worker fetch handler that forwards every request to a container of the Durable Object
+ * binding `binding`, with the signed metadata header. `export default forwardTo("APP")`.
+ */
+export function forwardTo(
+  binding: string,
+  options: ForwardToOptions = {},
+): { fetch(request: WorkerRequest, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<Response> } {
+  const { instance = DEFAULT_INSTANCE, ...forwardOptions } = options;
+  return {
+    async fetch(request, env) {
+      const namespace = env[binding] as DurableObjectNamespaceLike | undefined;
+      if (!namespace || typeof namespace.idFromName !== "function") {
+        const message = `forwardTo("${binding}"): env.${binding} is not a Durable Object binding; add it to durable_objects.bindings in wrangler.jsonc`;
+        return Response.json({ error: { code: "NO_BINDING", message, retryable: false } }, { status: 500 });
+      }
+      const name = typeof instance === "function" ? instance(request) : instance;
+      const stub = namespace.get(namespace.idFromName(name) as never);
+      return forward(request, stub, env, forwardOptions);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The few workerd shapes the Worker companion needs, written structurally: the library is
+ * type-checked with Node's types, and users' Workers bring `@cloudflare/workers-types`, whose
+ * `Request`, `DurableObjectNamespace` and `Fetcher` satisfy these.
+ */
+
+/** The fields of `request.cf` that the metadata header carries. */
+export interface RequestCf {
+  colo?: unknown;
+  region?: unknown;
+  country?: unknown;
+  city?: unknown;
+}
+
+/** An incoming Worker request: a `Request` that may carry `cf`. */
+export type WorkerRequest = Request & { cf?: RequestCf };
+
+/** Anything with `fetch(request)`: a Durable Object stub, a service binding, a Container stub. */
+export interface FetchTarget {
+  fetch(request: Request): Promise<Response>;
+}
+
+/** A Durable Object namespace, as far as {@link forwardTo} uses it. */
+export interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: never): FetchTarget;
+}
+
+/** The Worker variables containerflare reads from `env`. */
+export interface ContainerflareWorkerEnv {
+  /** HMAC key shared with the container (a Worker secret: `wrangler secret put CONTAINERFLARE_SECRET`). */
+  CONTAINERFLARE_SECRET?: string;
+  /** Name reported as `worker_name` in the metadata header (the Rust crate's variable). */
+  CONTAINERFLARE_WORKER?: string;
+}
+
+/** The third argument of an outbound handler of `@cloudflare/containers`. */
+export interface OutboundContext {
+  containerId: string;
+  className: string;
+  params?: unknown;
+}
