@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createCommandHost } from "../../src/host/index.ts";
 import { listenCommandHost, type CommandHostListener } from "../../src/host/node.ts";
+import { MemoryKV } from "../fixtures/command/memory-bindings.ts";
 import { freePort, ROOT, RUNTIMES, startApp, type RunningApp, type Runtime } from "./runtimes.ts";
 
 const FIXTURES = `${ROOT}test/fixtures/adapters`;
@@ -20,16 +21,8 @@ const WAIT_MARKERS: Record<Adapter, string[]> = {
   itty: ["waitUntil finished: itty"],
 };
 
-/** The in-memory KV namespace the command host serves as `CACHE`. */
-const store = new Map<string, string>();
-const CACHE = {
-  async get(key: string) {
-    return store.get(key) ?? null;
-  },
-  async put(key: string, value: string | Uint8Array) {
-    store.set(key, typeof value === "string" ? value : new TextDecoder().decode(value));
-  },
-};
+/** The KV namespace the command host serves as `CACHE`. */
+const CACHE = new MemoryKV();
 
 let host: CommandHostListener;
 beforeAll(async () => {
@@ -76,7 +69,7 @@ describe.each(RUNTIMES)("adapters on $name", (runtime: Runtime) => {
       const key = `${adapter}-${runtime.name}`;
       const put = await fetch(`${app.url}/kv/${key}`, { method: "PUT", body: `hello from ${key}` });
       expect(put.status).toBe(204);
-      expect(store.get(key)).toBe(`hello from ${key}`);
+      expect(await CACHE.get(key)).toBe(`hello from ${key}`);
       const read = await fetch(`${app.url}/kv/${key}`);
       expect(read.status).toBe(200);
       const text = await read.text();
