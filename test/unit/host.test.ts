@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import { CommandError } from "../../src/command/errors.ts";
+import { createCommandHost, detectBindingKind } from "../../src/host/index.ts";
+import { MemoryAssets, MemoryD1, MemoryKV, MemoryQueue, MemoryR2, memoryBindings } from "../fixtures/command/memory-bindings.ts";
+
+function hostWith(options: Partial<Parameters<typeof createCommandHost>[0]> = {}) {
+  const bindings = memoryBindings();
+  const host = createCommandHost({
+    bindings,
+    allow: ["CACHE", "DB", "JOBS", "FILES", "ASSETS", "MISSING"],
+    vars: { GREETING: "hello", LIMITS: { max: 3 } },
+    ...options,
+  });
+  return { host, bindings };
+}
+
+const frame = (id: number, command: string, payload?: unknown) => ({ v: 1, id, command, payload });
+
+describe("createCommandHost().dispatch", () => {
+  it("answers host.ping and describes allowed bindings and vars", async () => {
+    const { host } = hostWith();
+    expect(await host.dispatch(frame(1, "host.ping"))).toMatchObject({ v: 1, id: 1, ok: true, payload: { pong: true } });
+    expect(await host.dispatch(frame(2, "host.describe", null))).toEqual({
+      v: 1,
+      id: 2,
+      ok: true,
+      payload: {
+        v: 1,
+        bindings: { CACHE: "kv", DB: "d1", JOBS: "queue", FILES: "r2", ASSETS: "assets", GREETING: "var", LIMITS: "var" },
+        vars: { GREETING: "hello", LIMITS: { max: 3 } },
+        limits: { maxFrameBytes: 16 * 1024 * 1024 },
+      },
+    });
+  });
+
+  it("detects binding kinds from their methods", () => {
+    expect(detectBindingKind(new MemoryKV())).toBe("kv");
+    expect(detectBindingKind(new MemoryD1())).toBe("d1");
+    expect(detectBindingKind(new MemoryQueue())).toBe("queue");
+    expect(detectBindingKind(new MemoryR2())).toBe("r2");
+    expect(detectBindingKind(new MemoryAssets({}))).toBe("assets");
+    expect(detectBindingKind("a string")).toBeUndefined();
+    expect(detectBindingKind({})).toBeUndefined();
+  });
+
+  it("answers UNKNOWN_COMMAND, INVALID_PAYLOAD, FORBIDDEN and NO_BINDING with the request id", async () => {
+    const { host } = hostWith();
+    expect(await host.dispatch(frame(3, "kv.frobnicate", {}))).toEqual({
+      v: 1,
+      id: 3,
+      ok: false,
+      error: { code: "UNKNOWN_COMMAND", message: "unknown command kv.frobnicate", retryable: false },
+    });
+    expect(await host.dispatch(frame(4, "kv.get", { binding: "CACHE" }))).toMatchObject({
+      id: 4,
+      error: { code: "INVALID_PAYLOAD", message: expect.stringMatching(/^kv\.get: key: /) },
+    });
+    expect(await host.dispatch(frame(5, "kv.get", { binding: "CACHE", key: ["a"], type: "arrayBuffer" }))).toMatchObject({
+      error: { code: "INVALID_PAYLOAD", message: "kv.get: a list of keys can only be read as text or json" },
+    });
+    expect(await host.dispatch(frame(6, "kv.get", { binding: "SECRET_KV", key: "k" }))).toMatchObject({
+      id: 6,
+      error: { code: "FORBIDDEN", message: "kv.get: binding SECRET_KV is not allowed on this host" },
+    });
+    expect(await host.dispatch(frame(7, "kv.get", { binding: "MISSING", key: "k" }))).toMatchObject({
+      error: { code: "NO_BINDING", message: "kv.get: no binding named MISSING" },
+    });
+    expect(await host.dispatch(frame(8, "kv.get", { binding: "DB", key: "k" }))).toMatchObject({
+      error: { code: "NO_BINDING", message: "kv.get: binding DB is a d1 binding, not kv" },
+    });
+    expect(await host.dispatch(frame(9, "env.get", { binding: "NOPE" }))).toMatchObject({ error: { code: "NO_BINDING" } });
+    expect(await host.dispatch(frame(10, "env.get", { binding: "LIMITS" }))).toMatchObject({ ok: true, payload: { value: { max: 3 } } });
+  });
+
+  it("answers INTERNAL with the binding's message when a binding throws", async () => {
+    const { host } = hostWith();
+    expect(await host.dispatch(frame(11, "d1.query", { binding: "DB", sql: "SELECT * FROM no_such_table" }))).toMatchObject({
+      id: 11,
+      ok: false,
+      error: { code: "INTERNAL", message: expect.stringContaining("no such table: no_such_table"), retryable: false },
+    });
+  });
+
+  it("answers malformed frames with id 0 (or the id when readable) and other versions with a clear message", async () => {
+    const { host } = hostWith();
+    expect(JSON.parse(await host.dispatchText("{nope"))).toMatchObject({ id: 0, ok: false, error: { code: "INVALID_PAYLOAD", message: "malformed frame: not JSON" } });
+    expect(JSON.parse(await host.dispatchText('{"v":1,"id":5,"command":'))).toMatchObject({ id: 5, error: { code: "INVALID_PAYLOAD" } });
+    expect(await host.dispatch({ v: 2, id: 6, command: "host.ping" })).toMatchObject({
+      id: 6,
+      error: { code: "INVALID_PAYLOAD", message: "unsupported protocol version 2; this host speaks v1" },
+    });
+    expect(await host.dispatch({ v: 1, id: -1, command: "host.ping" })).toMatchObject({ id: 0, error: { code: "INVALID_PAYLOAD" } });
+  });
+
+  it("refuses frames above the size limit in both directions with TOO_LARGE", async () => {
+    const { host, bindings } = hostWith({ maxFrameBytes: 1024 });
+    const big = `{"v":1,"id":12,"command":"kv.put","payload":{"binding":"CACHE","key":"k","value":"${"x".repeat(2000)}"}}`;
+    expect(JSON.parse(await host.dispatchText(big))).toEqual({
+      v: 1,
+      id: 12,
+      ok: false,
+      error: { code: "TOO_LARGE", message: "request frame of 2 KiB exceeds the 1 KiB frame limit", retryable: false },
+    });
+    await bindings.CACHE.put("large", "y".repeat(2000));
+    expect(await host.dispatch(frame(13, "kv.get", { binding: "CACHE", key: "large" }))).toMatchObject({
+      id: 13,
+      error: { code: "TOO_LARGE", message: expect.stringMatching(/^kv\.get: answer of 2 KiB exceeds the 1 KiB frame limit$/) },
+    });
+  });
+
+  it("runs custom commands, maps their CommandErrors, and refuses to replace built-ins", async () => {
+    const { host } = hostWith({
+      commands: {
+        "app.sum": (payload) => (payload as number[]).reduce((sum, value) => sum + value, 0),
+        "app.busy": () => {
+          throw new CommandError("UNAVAILABLE", "try later", { retryable: true });
+        },
+      },
+    });
+    expect(await host.dispatch(frame(14, "app.sum", [1, 2, 3]))).toMatchObject({ ok: true, payload: 6 });
+    expect(await host.dispatch(frame(15, "app.busy"))).toMatchObject({ error: { code: "UNAVAILABLE", message: "try later", retryable: true } });
+    expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.get": () => 1 } })).toThrow(/cannot replace the built-in command kv\.get/);
+    expect(() => createCommandHost({ bindings: {}, allow: { CACHE: "cache" as never } })).toThrow(/allow\.CACHE: expected one of/);
+  });
+});
+
+describe("createCommandHost().handle (HTTP transport)", () => {
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    new Request("http://containerflare.internal/v1/commands", { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+
+  it("answers a POSTed frame with its response frame", async () => {
+    const { host } = hostWith();
+    const response = await host.handle(post(JSON.stringify(frame(1, "env.get", { binding: "GREETING" }))));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.json()).toEqual({ v: 1, id: 1, ok: true, payload: { value: "hello" } });
+  });
+
+  it("answers error frames with 200 when the id is known, and 400/405/413 when it is not", async () => {
+    const { host } = hostWith({ maxFrameBytes: 128 });
+    const forbidden = await host.handle(post(JSON.stringify(frame(2, "kv.get", { binding: "X", key: "k" }))));
+    expect(forbidden.status).toBe(200);
+    expect(await forbidden.json()).toMatchObject({ id: 2, error: { code: "FORBIDDEN" } });
+    const garbage = await host.handle(post("garbage"));
+    expect(garbage.status).toBe(400);
+    expect(await garbage.json()).toMatchObject({ id: 0, error: { code: "INVALID_PAYLOAD" } });
+    const get = await host.handle(new Request("http://containerflare.internal/v1/commands"));
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST");
+    const large = await host.handle(post(`{"v":1,"id":3,"command":"x.y","payload":"${"z".repeat(200)}"}`));
+    expect(large.status).toBe(200);
+    expect(await large.json()).toMatchObject({ id: 3, error: { code: "TOO_LARGE" } });
+    const anonymous = await host.handle(post(`["${"z".repeat(200)}"]`));
+    expect(anonymous.status).toBe(413);
+  });
+});
+
+describe("createCommandHost().serveStream", () => {
+  it("answers JSON lines over Web streams, each as soon as it is done", async () => {
+    const { host } = hostWith({
+      commands: {
+        "test.wait": async (payload) => {
+          await new Promise((resolve) => setTimeout(resolve, payload as number));
+          return payload;
+        },
+      },
+    });
+    const input = new TransformStream<Uint8Array, Uint8Array>();
+    const output = new TransformStream<Uint8Array, Uint8Array>();
+    const served = host.serveStream(input.readable, output.writable);
+    const writer = input.writable.getWriter();
+    const encoder = new TextEncoder();
+    await writer.write(encoder.encode(`${JSON.stringify(frame(1, "test.wait", 60))}\n${JSON.stringify(frame(2, "test.wait", 1))}\n`));
+    await writer.write(encoder.encode(`${JSON.stringify(frame(3, "host.ping"))}\nnot json\n`));
+    await writer.close();
+    const text = await new Response(output.readable).text();
+    await served;
+    const answers = text.trim().split("\n").map((line) => JSON.parse(line) as { id: number; ok: boolean });
+    expect(answers.map((answer) => answer.id).sort()).toEqual([0, 1, 2, 3]);
+    expect(answers.at(-1)!.id).toBe(1);
+    expect(answers.find((answer) => answer.id === 0)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
+  });
+});
