@@ -5,6 +5,8 @@ import { ROOT, RUNTIMES, spawnApp, startApp, type RunningApp } from "./runtimes.
 const APP = `${ROOT}test/fixtures/app.mjs`;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const JSON_LOGS = { CONTAINERFLARE_LOG_FORMAT: "json" };
+// The fixture answers JSON that the assertions check field by field.
+const json = (response: Response): Promise<any> => response.json();
 
 describe.each(RUNTIMES)("serve() on $name", (runtime) => {
   let app: RunningApp | undefined;
@@ -15,7 +17,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
 
   it("reports a generic platform and the connection's client ip", async () => {
     app = await startApp(runtime, APP, JSON_LOGS);
-    const body = await (await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6" } })).json();
+    const body = await json(await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6" } }));
     expect(body.platform).toEqual({ kind: "generic" });
     expect(body.request).toMatchObject({ method: "GET", path: "/", source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
     expect(body.request.id).toMatch(/^[\da-f-]{36}$/);
@@ -36,7 +38,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       "x-forwarded-for": "6.6.6.6, 203.0.113.9",
       "x-request-id": "req-42",
     };
-    const body = await (await fetch(`${app.url}/`, { headers })).json();
+    const body = await json(await fetch(`${app.url}/`, { headers }));
     expect(body.platform).toEqual({
       kind: "cloud-run",
       cloudRun: { resource: "service", service: "api", revision: "api-00007-abc", configuration: "api", projectId: "demo-project" },
@@ -86,11 +88,9 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       path: "/",
       raw_url: "https://example.com/",
     });
-    const trusted = await (
-      await fetch(`${app.url}/`, {
+    const trusted = await json(await fetch(`${app.url}/`, {
         headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
-      })
-    ).json();
+      }));
     expect(trusted.platform).toMatchObject({ kind: "cloudflare", cloudflare: { applicationId: "app-1", location: "fra06" } });
     expect(trusted.request).toMatchObject({
       id: "cf-ray-1",
@@ -110,7 +110,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       headers: { "x-containerflare-metadata": forged, "x-containerflare-signature": signed.signature },
     });
     expect(response.status).toBe(200);
-    const untrusted = await response.json();
+    const untrusted = await json(response);
     expect(untrusted.request.source).not.toBe("worker");
     expect(untrusted.request.clientIp).not.toBe("6.6.6.6");
     expect(untrusted.headers).not.toContain("x-containerflare-metadata");
@@ -118,7 +118,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const replayed = await fetch(`${app.url}/`, {
       headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
     });
-    expect((await replayed.json()).request.source).not.toBe("worker");
+    expect((await json(replayed)).request.source).not.toBe("worker");
 
     const huge = await fetch(`${app.url}/`, { headers: { "x-containerflare-metadata": "x".repeat(60 * 1024) } });
     expect(huge.status).toBeLessThan(500);
@@ -141,7 +141,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     app = await startApp(runtime, APP, { ...JSON_LOGS, K_SERVICE: "api" });
     const response = await fetch(`${app.url}/binding`);
     expect(response.status).toBe(503);
-    const body = await response.json();
+    const body = await json(response);
     expect(body.error).toMatchObject({ code: "UNAVAILABLE" });
     expect(body.error.message).toMatch(/no command host on Cloud Run/);
   });
