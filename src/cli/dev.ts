@@ -15,13 +15,16 @@ export function parseCommandsMode(value: string | undefined): "http" | "stdio" {
   return result.output;
 }
 
-/** Stops the session once on SIGINT/SIGTERM/SIGHUP and exits; a second signal exits at once. */
-function stopOnSignals(session: DevSession): void {
+/**
+ * Stops everything once on SIGINT/SIGTERM/SIGHUP, also while the session is still starting, then
+ * exits; a second signal exits at once.
+ */
+function stopOnSignals(starting: Promise<DevSession>): void {
   let stopping = false;
   const onSignal = () => {
     if (stopping) process.exit(1);
     stopping = true;
-    session.close().then(
+    starting.then((session) => session.close()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -48,7 +51,7 @@ export const devCommand = defineCommand({
     watch: { type: "boolean", default: true, description: "Restart the app when its files change", negativeDescription: "Do not watch files" },
   },
   async run({ args }) {
-    const session = await startDev({
+    const starting = startDev({
       entry: args.entry,
       runtime: args.runtime ? parseRuntime(args.runtime) : "node",
       port: parsePort(args.port) ?? 8787,
@@ -57,6 +60,7 @@ export const devCommand = defineCommand({
       watch: args.watch,
       ...(args.config ? { config: args.config } : {}),
     });
-    stopOnSignals(session);
+    stopOnSignals(starting);
+    await (await starting).ready;
   },
 });

@@ -9,12 +9,15 @@ export function devWorkerEntry(): string {
   return fileURLToPath(new URL(`./worker${self.slice(self.lastIndexOf("."))}`, import.meta.url));
 }
 
-/** Modules of a build that import a Node built-in: none may, for code that runs in workerd. */
+/**
+ * Modules of a build that import a Node built-in (`node:…`): none may, for code that runs in
+ * workerd. Bare built-in names (`fs`) do not resolve on the neutral platform and fail the build.
+ */
 export function nodeImports(metafile: Metafile): string[] {
   const found: string[] = [];
   for (const [file, input] of Object.entries(metafile.inputs)) {
     for (const imported of input.imports) {
-      if (imported.path.startsWith("node:") || (imported.external && !imported.path.startsWith("cloudflare:"))) {
+      if (imported.path.startsWith("node:")) {
         found.push(`${file} imports ${imported.path}`);
       }
     }
@@ -39,7 +42,10 @@ export async function bundleWorker(entry: string = devWorkerEntry()): Promise<st
       target: "es2022",
       mainFields: ["module", "main"],
       conditions: ["workerd", "worker", "browser", "import"],
-      external: ["cloudflare:*"],
+      // Node built-ins stay external only so that the check below can name the importer.
+      external: ["cloudflare:*", "node:*"],
+      // Like wrangler: @cloudflare/containers routes outbound requests by class name.
+      keepNames: true,
       metafile: true,
       logLevel: "silent",
     });

@@ -51,6 +51,8 @@ export interface DevSession {
   bindings: DevBindings;
   /** The running app process. */
   app: AppProcess;
+  /** Resolves once the app first listens (true), or with false when it did not start. */
+  ready: Promise<boolean>;
   /** Stops the watcher, the app and workerd. */
   close(): Promise<void>;
 }
@@ -61,8 +63,8 @@ export function assertNodeVersion(version: string = process.versions.node): void
   const major = Number(version.split(".")[0]);
   if (major < MIN_NODE_MAJOR) {
     throw new CliError(
-      `containerflare dev needs Node.js >= ${MIN_NODE_MAJOR} (Miniflare runs workerd); this is Node.js ${version} — ` +
-        "run it through npm scripts or npx so node_modules/.bin/node from the `node` package is used, or upgrade Node",
+      `dev needs Node.js >= ${MIN_NODE_MAJOR} for Miniflare, this is Node.js ${version}: ` +
+        "run it through npm scripts or npx (they use node_modules/.bin/node) or upgrade Node",
     );
   }
 }
@@ -94,6 +96,12 @@ export function appEnvironment(options: {
     CONTAINERFLARE_SECRET: options.secret,
     ...options.extra,
   };
+}
+
+/** `path` relative to `cwd` when it lies inside it, else absolute. */
+function shortPath(cwd: string, path: string): string {
+  const inside = relative(cwd, path);
+  return inside && !inside.startsWith("..") ? inside : path;
 }
 
 function describeBindings(bindings: DevBindings): string {
@@ -184,11 +192,13 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
 
   logger.info(
     `${entryName} on ${options.runtime}, bindings: ${describeBindings(bindings)}` +
-      `${bindings.file ? ` (from ${relative(cwd, bindings.file)})` : ""}, commands over ${commands}, state in ${relative(cwd, persist) || persist}`,
+      `${bindings.file ? ` (from ${relative(cwd, bindings.file)})` : ""}, commands over ${commands}, state in ${shortPath(cwd, persist)}`,
   );
-  const ready = await app.start();
-  if (ready) logger.success(`ready on ${worker.url.href}`);
-  else logger.warn(`listening on ${worker.url.href}, but the app is not running yet`);
+  const ready = app.start().then((started) => {
+    if (started) logger.success(`ready on ${worker.url.href}`);
+    else logger.warn(`listening on ${worker.url.href}, but the app is not running yet`);
+    return started;
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -197,11 +207,13 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     appUrl,
     bindings,
     app,
+    ready,
     close() {
       return (closing ??= (async () => {
         stopWatching();
         await app.stop();
         await worker.dispose();
+        logger.info("stopped");
       })());
     },
   };
