@@ -1,0 +1,21 @@
+/**
+ * The Worker in front of the container on Cloudflare: it forwards every request to the container
+ * with a signed metadata header, and answers the container's command bus with the bindings
+ * listed in `allow` (and nothing else). `wrangler deploy` builds and ships both (wrangler.jsonc).
+ * The same Worker as examples/basic: the framework only lives in the container.
+ */
+import { Container, ContainerProxy } from "@cloudflare/containers";
+import { forwardTo, withContainerflare } from "containerflare/worker";
+
+export const HonoApp = withContainerflare(
+  class HonoApp extends Container {
+    override defaultPort = 8787;
+    override sleepAfter = "5m";
+  },
+  { allow: ["CACHE", "DB", "JOBS"] },
+);
+
+export default forwardTo("HONO_APP");
+
+// The container's outbound requests (the command bus) reach the handler through this entrypoint.
+export { ContainerProxy };

@@ -1,0 +1,60 @@
+/**
+ * containerflare's itty-router example: the routes of examples/basic, written as an itty-router
+ * app whose handlers take `(request, env, ctx)` exactly as in a Worker. The same file runs in the
+ * container image on Cloudflare Containers and on Cloud Run, and locally with `containerflare dev`
+ * (see README.md).
+ *
+ * On Cloudflare (and in `containerflare dev`) `env` reaches the Worker's KV, D1 and Queue over the
+ * command bus. Where no command host exists (Cloud Run) each binding call throws UNAVAILABLE,
+ * which AutoRouter's error handler answers with its status: 503 `{ status: 503, error: "…",
+ * code: "UNAVAILABLE" }`.
+ */
+import type { D1Database, KVNamespace, Queue } from "containerflare/command";
+import { handle, type ContainerflareArgs } from "containerflare/itty";
+import { AutoRouter, json, text, type IRequest } from "itty-router";
+
+/** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
+interface Env {
+  CACHE: KVNamespace;
+  DB: D1Database;
+  JOBS: Queue;
+}
+
+const notFound = (message: string) => json({ error: { code: "NOT_FOUND", message } }, { status: 404 });
+
+const router = AutoRouter<IRequest, ContainerflareArgs<Env>>({
+  missing: (request) => notFound(`no route for ${request.method} ${new URL(request.url).pathname}`),
+});
+
+router
+  .get("/", (_request, _env, ctx) => ({ platform: ctx.platform, request: ctx.request }))
+  .put("/kv/:key", async (request, env) => {
+    const key = decodeURIComponent(request.params.key!);
+    await env.CACHE.put(key, await request.text());
+    return { key, stored: true };
+  })
+  .get("/kv/:key", async ({ params }, env) => {
+    const key = decodeURIComponent(params.key!);
+    const value = await env.CACHE.get(key);
+    return value === null ? notFound(`no value stored under ${key}`) : text(value);
+  })
+  // Records this visit in D1 and answers how many there were so far.
+  .get("/visits", async (_request, env, ctx) => {
+    await env.DB.prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)").run();
+    await env.DB.prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)").bind(ctx.request.id, new Date().toISOString()).run();
+    const count = await env.DB.prepare("SELECT COUNT(*) AS count FROM visits").first<number>("count");
+    return { count };
+  })
+  // Queues the JSON body.
+  .post("/jobs", async (request, env) => {
+    let job: unknown;
+    try {
+      job = await request.json();
+    } catch {
+      return json({ error: { code: "INVALID_JSON", message: "the body must be JSON" } }, { status: 400 });
+    }
+    await env.JOBS.send(job);
+    return json({ queued: true }, { status: 202 });
+  });
+
+export default handle(router);

@@ -1,0 +1,165 @@
+/**
+ * examples/hono, examples/h3 and examples/itty end to end: their four routes through
+ * `containerflare dev` (the Worker code in workerd with local KV, D1 and Queues, the app as a
+ * child process), and the bundle the image ships (`containerflare build`) under a Cloud Run
+ * environment on node, bun and deno, where the binding routes answer 503 UNAVAILABLE.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BIN, CLI, baseEnv, requireBuiltCli, runToEnd, spawnProcess, terminate, waitForHttp } from "../fixtures/cli/harness.ts";
+import { freePort, ROOT, RUNTIMES, startApp, type RunningApp } from "./runtimes.ts";
+
+/** Each example, and the runtime its `containerflare dev` run uses (one each, all three covered). */
+const EXAMPLES = [
+  { name: "hono", devRuntime: "bun" },
+  { name: "h3", devRuntime: "deno" },
+  { name: "itty", devRuntime: "node" },
+] as const;
+
+interface RootBody {
+  platform: { kind: string; cloudflare?: Record<string, string>; cloudRun?: Record<string, string> };
+  request: { id: string; method: string; path: string; source: string; clientIp?: string; workerName?: string };
+}
+
+let work: string;
+beforeAll(() => {
+  requireBuiltCli();
+  work = mkdtempSync(join(tmpdir(), "cf-examples-"));
+});
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntime", ({ name, devRuntime }) => {
+  it("serves its four routes with local KV, D1 and Queue bindings", async () => {
+    const port = await freePort();
+    const dev = spawnProcess(
+      `${BIN}/node`,
+      [CLI, "dev", `examples/${name}/app.ts`, "--runtime", devRuntime, "--port", String(port), "--persist", join(work, `dev-${name}`), "--no-watch"],
+      { cwd: ROOT, env: baseEnv() },
+    );
+    const url = `http://127.0.0.1:${port}`;
+    // waitForHttp throws with the dev output when dev exits or never answers.
+    const { response: first } = await waitForHttp(`${url}/`, dev, 60_000);
+    try {
+      expect(first.status).toBe(200);
+      const root = (await first.json()) as RootBody;
+      // The request went through the Worker, which signed the metadata header.
+      expect(root.platform.kind).toBe("cloudflare");
+      expect(root.request).toMatchObject({ method: "GET", path: "/", source: "worker", workerName: `containerflare-${name}` });
+
+      const put = await fetch(`${url}/kv/greeting%20one`, { method: "PUT", body: `hello from ${name}` });
+      expect(await put.json()).toEqual({ key: "greeting one", stored: true });
+      const get = await fetch(`${url}/kv/greeting%20one`);
+      expect(get.headers.get("content-type")).toMatch(/^text\/plain/);
+      expect(await get.text()).toBe(`hello from ${name}`);
+      const missing = await fetch(`${url}/kv/never-written`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toEqual({ error: { code: "NOT_FOUND", message: "no value stored under never-written" } });
+
+      const visits = [];
+      for (let i = 0; i < 2; i++) visits.push(((await (await fetch(`${url}/visits`)).json()) as { count: number }).count);
+      expect(visits[1]).toBe(visits[0]! + 1);
+
+      const job = { example: name, at: 42 };
+      const queued = await fetch(`${url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
+      expect(queued.status).toBe(202);
+      expect(await queued.json()).toEqual({ queued: true });
+      // The dev Worker consumes the queue and logs each message it receives.
+      await expect.poll(() => dev.stdout.concat(dev.stderr).join("\n"), { timeout: 15_000 }).toContain(JSON.stringify(job));
+      const invalid = await fetch(`${url}/jobs`, { method: "POST", body: "not json" });
+      expect(invalid.status).toBe(400);
+      await invalid.body?.cancel();
+
+      const unknown = await fetch(`${url}/no/such/route`);
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toEqual({ error: { code: "NOT_FOUND", message: "no route for GET /no/such/route" } });
+    } finally {
+      expect(await terminate(dev)).toBe(0);
+    }
+  });
+});
+
+describe("the image's bundle under a Cloud Run environment", () => {
+  const bundles: Record<string, string> = {};
+  beforeAll(async () => {
+    for (const { name } of EXAMPLES) {
+      const out = join(work, `bundle-${name}`);
+      const built = await runToEnd(`${BIN}/node`, [CLI, "build", `examples/${name}/app.ts`, "--out", out], { cwd: ROOT, env: baseEnv() });
+      expect(built.status, built.stderr).toBe(0);
+      bundles[name] = join(out, "server.mjs");
+    }
+  }, 120_000);
+
+  describe.each(RUNTIMES)("on $name", (runtime) => {
+    let app: RunningApp | undefined;
+    afterEach(async () => {
+      await app?.stop();
+      app = undefined;
+    });
+
+    it.each(EXAMPLES.map(({ name }) => name))("examples/%s answers / and 503 on its binding routes", async (name) => {
+      app = await startApp(runtime, bundles[name]!, {
+        PORT: String(await freePort()),
+        K_SERVICE: `containerflare-${name}`,
+        K_REVISION: `containerflare-${name}-00001-abc`,
+        K_CONFIGURATION: `containerflare-${name}`,
+        GOOGLE_CLOUD_PROJECT: "demo-project",
+        CONTAINERFLARE_LOG_FORMAT: "json",
+      });
+      const root = await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6, 203.0.113.9", "x-request-id": "run-1" } });
+      expect(root.status).toBe(200);
+      expect((await root.json()) as RootBody).toMatchObject({
+        platform: { kind: "cloud-run", cloudRun: { service: `containerflare-${name}`, projectId: "demo-project" } },
+        request: { id: "run-1", method: "GET", path: "/", clientIp: "203.0.113.9", source: "platform" },
+      });
+
+      const bindingRoutes: [string, RequestInit][] = [
+        ["/kv/some-key", { method: "GET" }],
+        ["/kv/some-key", { method: "PUT", body: "value" }],
+        ["/visits", { method: "GET" }],
+        ["/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }],
+      ];
+      for (const [path, init] of bindingRoutes) {
+        const response = await fetch(`${app.url}${path}`, init);
+        const text = await response.text();
+        expect({ route: `${init.method} ${path}`, status: response.status }).toEqual({ route: `${init.method} ${path}`, status: 503 });
+        expect(response.headers.get("content-type")).toMatch(/application\/json/);
+        expect(text).toContain("UNAVAILABLE");
+        expect(text).toContain("no command host on Cloud Run");
+      }
+    });
+  });
+});
+
+describe.each(EXAMPLES.map(({ name }) => name))("examples/%s/deploy-cloudrun.sh", (name) => {
+  const script = `${ROOT}examples/${name}/deploy-cloudrun.sh`;
+  const dryRun = (extra: Record<string, string> = {}) =>
+    runToEnd("bash", [script], { cwd: ROOT, env: baseEnv({ DRY_RUN: "1", PROJECT: "demo-project", REGION: "europe-west1", TAG: "t1", ...extra }) });
+  const image = `europe-west1-docker.pkg.dev/demo-project/containerflare/containerflare-${name}:t1`;
+
+  it("builds the example's linux/amd64 image with Cloud Build and deploys it private by default", async () => {
+    const { status, stdout, stderr } = await dryRun();
+    expect(status, stderr).toBe(0);
+    expect(stdout).toContain(`"--platform", "linux/amd64", "-f", "Containerfile", "--build-arg", "APP=examples/${name}/app.ts", "--build-arg", "RUNTIME=node", "-t", "${image}"`);
+    expect(stdout).toMatch(/^gcloud builds submit --project demo-project --region europe-west1 --config \S+ \.\s*$/m);
+    const deploy = stdout.split("\n").find((line) => line.startsWith("gcloud run deploy"));
+    expect(deploy).toBe(
+      `gcloud run deploy containerflare-${name} --project demo-project --region europe-west1 --image ${image} --no-allow-unauthenticated --set-env-vars GOOGLE_CLOUD_PROJECT=demo-project `,
+    );
+  });
+
+  it("opens the service only when asked, builds locally on request, and rejects an unknown runtime", async () => {
+    const open = await dryRun({ PUBLIC: "1", LOCAL_BUILD: "1", RUNTIME: "bun" });
+    expect(open.status, open.stderr).toBe(0);
+    expect(open.stdout).toContain(`docker build --platform linux/amd64 -f Containerfile --build-arg APP=examples/${name}/app.ts --build-arg RUNTIME=bun -t ${image} .`);
+    expect(open.stdout).toContain(`docker push ${image}`);
+    expect(open.stdout).toMatch(/--allow-unauthenticated/);
+    expect(open.stdout).not.toMatch(/--no-allow-unauthenticated/);
+    const wrong = await dryRun({ RUNTIME: "java" });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr.trim()).toBe("deploy-cloudrun: RUNTIME=java: expected node, bun or deno");
+  });
+});
