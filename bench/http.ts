@@ -48,6 +48,9 @@ async function main(): Promise<void> {
   const variants = VARIANTS.filter((v) => settings.only.length === 0 || settings.only.includes(v.id));
   if (variants.length === 0) throw new Error(`BENCH_ONLY=${settings.only.join(",")} matches no variant; ids: ${VARIANTS.map((v) => v.id).join(", ")}`);
   log(`runtimes: node ${versions.node ?? "missing"}, bun ${versions.bun ?? "missing"}, deno ${versions.deno ?? "missing"}; ${versions.wrk}`);
+  if (loadBefore[0]! > availableParallelism() * 0.5) {
+    log(`note: the machine is busy (1-min load ${loadBefore[0]!.toFixed(2)} on ${availableParallelism()} cores); absolute numbers will be noisy, compare within this run`);
+  }
   log(`${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`);
 
   const results = await measureThroughput(variants, runtimes, wrk, settings);
