@@ -6,13 +6,13 @@
 import { Container, ContainerProxy } from "@cloudflare/containers";
 import { forwardTo, withContainerflare } from "containerflare/worker";
 
-export const BasicApp = withContainerflare(
-  class BasicApp extends Container {
-    override defaultPort = 8787;
-    override sleepAfter = "5m";
-  },
-  { allow: ["CACHE", "DB", "JOBS"], vars: ["GREETING"] },
-);
+class BasicAppContainer extends Container {
+  override defaultPort = 8787;
+  override sleepAfter = "5m";
+}
+
+/** The container's Durable Object class (`class_name` in wrangler.jsonc). */
+export const BasicApp = withContainerflare(BasicAppContainer, { allow: ["CACHE", "DB", "JOBS"], vars: ["GREETING"] });
 
 export default forwardTo("BASIC_APP");
 

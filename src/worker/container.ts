@@ -20,6 +20,9 @@ export type ContainerflareOptions = CommandHandlerOptions;
  * - `CONTAINERFLARE_SECRET` from the Worker's env is added to the container's `envVars`, so the
  *   container can verify the metadata header {@link forward} signs.
  *
+ * The class keeps its name: `@cloudflare/containers` routes outbound requests by class name, so
+ * bundling must keep names (wrangler does by default, `keep_names`).
+ *
  * Call it at module level: the interception is registered in the class's static
  * `outboundByHost` right here, after the class body (a class field would be defined, not set, and
  * skip the registering setter), and the Worker must also `export { ContainerProxy }` from
@@ -29,14 +32,18 @@ export type ContainerflareOptions = CommandHandlerOptions;
  * import { Container, ContainerProxy } from "@cloudflare/containers";
  * import { forwardTo, withContainerflare } from "containerflare/worker";
  *
- * export const App = withContainerflare(class App extends Container { defaultPort = 8787 }, { allow: ["CACHE", "DB"] });
+ * class AppContainer extends Container {
+ *   defaultPort = 8787;
+ * }
+ * // The class to export under the name wrangler.jsonc gives it (`class_name`).
+ * export const App = withContainerflare(AppContainer, { allow: ["CACHE", "DB"] });
  * export default forwardTo("APP");
  * export { ContainerProxy };
  * ```
  */
 export function withContainerflare<T extends ContainerClass>(Base: T, options: ContainerflareOptions): T {
   const name = Base.name;
-  if (!name) throw new TypeError("withContainerflare() needs a named class: class App extends Container { … }");
+  if (!name) throw new TypeError("withContainerflare() needs a named class: class AppContainer extends Container { … }");
   if (!options || options.allow === undefined) {
     throw new TypeError('withContainerflare(): options.allow must list the bindings the container may use, e.g. { allow: ["CACHE"] }');
   }

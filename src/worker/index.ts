@@ -9,7 +9,10 @@
  * import { Container, ContainerProxy } from "@cloudflare/containers";
  * import { forwardTo, withContainerflare } from "containerflare/worker";
  *
- * export const App = withContainerflare(class App extends Container { defaultPort = 8787 }, { allow: ["CACHE", "DB", "JOBS"] });
+ * class AppContainer extends Container {
+ *   defaultPort = 8787;
+ * }
+ * export const App = withContainerflare(AppContainer, { allow: ["CACHE", "DB", "JOBS"] });
  * export default forwardTo("APP");
  * export { ContainerProxy };
  * ```

@@ -237,7 +237,7 @@ describe("withContainerflare()", () => {
     // A class with the two members withContainerflare touches; @cloudflare/containers' Container
     // needs workerd with containers enabled, which Miniflare does not run.
     class Base {
-      static outboundByHost: Record<string, unknown> | undefined = { "api.internal": () => new Response("api") };
+      static outboundByHost: Record<string, () => Response> | undefined = { "api.internal": () => new Response("api") };
       envVars: Record<string, string> | undefined = {};
       constructor(
         readonly ctx: unknown,
