@@ -18,6 +18,7 @@
 import type { Context, ExecutionContext } from "hono";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { BunHttpServer, DenoServeHandlerInfo } from "srvx";
+import { isContainerflareError } from "../src/errors.ts";
 import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
 
 /**
@@ -124,14 +125,16 @@ export function handle<B = Bindings>(app: HonoApp): Handler<B> {
 }
 
 /**
- * A Hono error handler that lets containerflare answer: `app.onError(onError)`. An
- * `HTTPException` (anything with `getResponse()`) keeps its response; any other error goes to
+ * A Hono error handler that lets containerflare answer: `app.onError(onError)`. Hono's
+ * `HTTPException` (anything with `getResponse()`) keeps its response; every other error goes to
  * `serve()`, which answers a containerflare error (e.g. a binding used where no command host
  * exists: UNAVAILABLE, 503) with its status and JSON body, and logs anything else with the
  * request id before answering 500. Without it Hono answers every error with a plain-text 500.
  */
 export function onError(error: Error): Response {
-  if ("getResponse" in error && typeof error.getResponse === "function") return error.getResponse() as Response;
+  if (!isContainerflareError(error) && "getResponse" in error && typeof error.getResponse === "function") {
+    return error.getResponse() as Response;
+  }
   throw error;
 }
 

@@ -83,6 +83,14 @@ describe.each(RUNTIMES)("adapters on $name", (runtime: Runtime) => {
       expect(nope.status).toBe(500);
       expect(nope.headers.get("content-type")).toMatch(/application\/json/);
       expect(await nope.text()).toContain("NO_BINDING");
+      if (adapter === "hono") {
+        // onError keeps Hono's own HTTPException and hands every other error to serve().
+        const teapot = await fetch(`${app.url}/teapot`);
+        expect({ status: teapot.status, body: await teapot.text() }).toEqual({ status: 418, body: "short and stout" });
+        const thrown = await fetch(`${app.url}/throw`, { headers: { "x-request-id": "req-throw" } });
+        expect(thrown.status).toBe(500);
+        expect(await thrown.json()).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "req-throw" } });
+      }
 
       // The work outlives the response and holds the SIGTERM drain until it is done.
       const wait = await fetch(`${app.url}/wait`);
