@@ -1,0 +1,140 @@
+/**
+ * The pure parts of `containerflare dev`: reading wrangler.jsonc, the Miniflare options it
+ * becomes, the app's environment, the watcher's filter and the flags.
+ */
+import { describe, expect, it } from "vitest";
+import { parseCommandsMode } from "../../src/cli/dev.ts";
+import { devWorkerOptions } from "../../src/cli/dev/miniflare.ts";
+import { appEnvironment, assertNodeVersion } from "../../src/cli/dev/session.ts";
+import { isSourceChange } from "../../src/cli/dev/watch.ts";
+import { declaredBindingNames, devBindings, parseWranglerConfig, readDevBindings } from "../../src/cli/dev/wrangler.ts";
+import { ROOT } from "./runtimes.ts";
+
+const CONFIG = `// the app's bindings
+{
+  "name": "shop",
+  "compatibility_date": "2025-06-01",
+  /* block comment */
+  "kv_namespaces": [{ "binding": "CACHE", "id": "abc123" }, { "binding": "SESSIONS" },],
+  "d1_databases": [{ "binding": "DB", "database_name": "shop-db" }],
+  "queues": { "producers": [{ "binding": "JOBS", "queue": "shop-jobs" }], "consumers": [{ "queue": "shop-jobs" }] },
+  "r2_buckets": [{ "binding": "FILES", "bucket_name": "shop-files" }],
+  "assets": { "directory": "./public", "binding": "ASSETS" },
+  "vars": { "GREETING": "hi", "LIMITS": { "max": 3 } },
+  "containers": [{ "class_name": "Shop", "image": "./Containerfile" }],
+}`;
+
+describe("wrangler.jsonc", () => {
+  it("reads comments and trailing commas, and the bindings dev provides", () => {
+    const bindings = devBindings(parseWranglerConfig(CONFIG, "wrangler.jsonc"), "/app");
+    expect(bindings).toEqual({
+      workerName: "shop",
+      compatibilityDate: "2025-06-01",
+      compatibilityFlags: [],
+      vars: { GREETING: "hi", LIMITS: { max: 3 } },
+      kv: { CACHE: "abc123", SESSIONS: "SESSIONS" },
+      d1: { DB: "shop-db" },
+      queues: { JOBS: "shop-jobs" },
+      r2: { FILES: "shop-files" },
+      assets: { directory: "/app/public", binding: "ASSETS" },
+    });
+    expect(declaredBindingNames(bindings)).toEqual(["CACHE", "SESSIONS", "DB", "JOBS", "FILES", "ASSETS"]);
+  });
+
+  it("names what is wrong in one line", () => {
+    let syntax = "";
+    try {
+      parseWranglerConfig(`{ "name": }`, "wrangler.jsonc");
+    } catch (error) {
+      syntax = (error as Error).message;
+    }
+    expect(syntax).toMatch(/^cannot parse wrangler\.jsonc: \S/);
+    expect(syntax).not.toContain("\n");
+    expect(() => parseWranglerConfig(`[1]`, "wrangler.jsonc")).toThrow("wrangler.jsonc must hold a JSON object");
+    expect(() => parseWranglerConfig(`{ "kv_namespaces": [{ "binding": "my-cache" }] }`, "w.jsonc")).toThrow(
+      "invalid w.jsonc: kv_namespaces.0.binding: a binding name like CACHE",
+    );
+    expect(() => parseWranglerConfig(`{ "queues": { "producers": [{ "binding": "JOBS" }] } }`, "w.jsonc")).toThrow(
+      /^invalid w\.jsonc: queues\.producers\.0\.queue: /,
+    );
+  });
+
+  it("is found next to the entry (examples/basic) or not at all", () => {
+    const basic = readDevBindings(`${ROOT}examples/basic/app.ts`);
+    expect(basic.file).toBe(`${ROOT}examples/basic/wrangler.jsonc`);
+    expect(basic).toMatchObject({ kv: { CACHE: "CACHE" }, d1: { DB: "containerflare-basic" }, queues: { JOBS: "containerflare-basic-jobs" } });
+    const none = readDevBindings(`${ROOT}test/fixtures/app.mjs`);
+    expect(none.file).toBeUndefined();
+    expect(declaredBindingNames(none)).toEqual([]);
+    expect(() => readDevBindings(`${ROOT}examples/basic/app.ts`, "nowhere.jsonc", ROOT)).toThrow(/^config not found: nowhere\.jsonc/);
+  });
+});
+
+describe("Miniflare options", () => {
+  it("persist every store under --persist and consume every produced queue", () => {
+    const bindings = devBindings(parseWranglerConfig(CONFIG, "wrangler.jsonc"), "/app");
+    const settings = { appUrl: "http://127.0.0.1:1234", allow: declaredBindingNames(bindings), vars: ["GREETING"], waitMs: 1 };
+    const options = devWorkerOptions({ bindings, script: "export default {}", host: "127.0.0.1", port: 8787, persist: "/state", secret: "s", settings });
+    expect(options).toMatchObject({
+      host: "127.0.0.1",
+      port: 8787,
+      cf: false,
+      compatibilityDate: "2025-06-01",
+      kvNamespaces: { CACHE: "abc123", SESSIONS: "SESSIONS" },
+      kvPersist: "/state/kv",
+      d1Databases: { DB: "shop-db" },
+      d1Persist: "/state/d1",
+      r2Buckets: { FILES: "shop-files" },
+      r2Persist: "/state/r2",
+      queueProducers: { JOBS: "shop-jobs" },
+      queueConsumers: { "shop-jobs": { maxBatchTimeout: 0 } },
+      assets: { directory: "/app/public", binding: "ASSETS" },
+      bindings: { GREETING: "hi", LIMITS: { max: 3 }, CONTAINERFLARE_SECRET: "s", CONTAINERFLARE_DEV: settings },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: "commandsEntrypoint" }],
+    });
+  });
+});
+
+describe("the app's environment", () => {
+  it("looks like a Cloudflare Container's, without another platform's markers", () => {
+    const env = appEnvironment({
+      base: { PATH: "/bin", K_SERVICE: "api", PORT: "9000", HOME: "/root" },
+      secret: "s3cret",
+      commandEndpoint: "http://127.0.0.1:5555/v1/commands",
+      durableObjectId: "ab".repeat(32),
+    });
+    expect(env).toEqual({
+      PATH: "/bin",
+      HOME: "/root",
+      CLOUDFLARE_APPLICATION_ID: "containerflare-dev",
+      CLOUDFLARE_DEPLOYMENT_ID: "dev",
+      CLOUDFLARE_DURABLE_OBJECT_ID: "ab".repeat(32),
+      CLOUDFLARE_LOCATION: "dev",
+      CF_CONTAINER_ADDR: "127.0.0.1",
+      CF_CMD_ENDPOINT: "http://127.0.0.1:5555/v1/commands",
+      CONTAINERFLARE_SECRET: "s3cret",
+    });
+  });
+
+  it("needs Node.js 22 or newer", () => {
+    expect(() => assertNodeVersion("20.19.0")).toThrow(/^dev needs Node\.js >= 22 for Miniflare, this is Node\.js 20\.19\.0/);
+    expect(() => assertNodeVersion("22.0.0")).not.toThrow();
+  });
+});
+
+describe("flags and the watcher", () => {
+  it("--commands is http or stdio", () => {
+    expect(parseCommandsMode(undefined)).toBe("http");
+    expect(parseCommandsMode("STDIO")).toBe("stdio");
+    expect(() => parseCommandsMode("tcp")).toThrow('unknown --commands "tcp": expected http or stdio');
+  });
+
+  it("ignores hidden directories and installed packages", () => {
+    expect(isSourceChange("app.ts")).toBe(true);
+    expect(isSourceChange("lib/routes.ts")).toBe(true);
+    expect(isSourceChange(".containerflare/app.123.mjs")).toBe(false);
+    expect(isSourceChange("node_modules/x/index.js")).toBe(false);
+    expect(isSourceChange(".git/index")).toBe(false);
+    expect(isSourceChange("")).toBe(false);
+  });
+});
