@@ -7,13 +7,13 @@
 import { Container, ContainerProxy } from "@cloudflare/containers";
 import { forwardTo, withContainerflare } from "containerflare/worker";
 
-export const H3App = withContainerflare(
-  class H3App extends Container {
-    override defaultPort = 8787;
-    override sleepAfter = "5m";
-  },
-  { allow: ["CACHE", "DB", "JOBS"] },
-);
+class H3AppContainer extends Container {
+  override defaultPort = 8787;
+  override sleepAfter = "5m";
+}
+
+/** The container's Durable Object class (`class_name` in wrangler.jsonc). */
+export const H3App = withContainerflare(H3AppContainer, { allow: ["CACHE", "DB", "JOBS"] });
 
 export default forwardTo("H3_APP");
 

@@ -7,13 +7,13 @@
 import { Container, ContainerProxy } from "@cloudflare/containers";
 import { forwardTo, withContainerflare } from "containerflare/worker";
 
-export const IttyApp = withContainerflare(
-  class IttyApp extends Container {
-    override defaultPort = 8787;
-    override sleepAfter = "5m";
-  },
-  { allow: ["CACHE", "DB", "JOBS"] },
-);
+class IttyAppContainer extends Container {
+  override defaultPort = 8787;
+  override sleepAfter = "5m";
+}
+
+/** The container's Durable Object class (`class_name` in wrangler.jsonc). */
+export const IttyApp = withContainerflare(IttyAppContainer, { allow: ["CACHE", "DB", "JOBS"] });
 
 export default forwardTo("ITTY_APP");
 
