@@ -236,6 +236,31 @@ describe.each(RUNTIMES)("containerflare dev --runtime %s", (runtime) => {
   }, 120_000);
 });
 
+describe("examples/basic without a command host (Cloud Run)", () => {
+  it("answers the binding routes 503 UNAVAILABLE, not 500", async () => {
+    const port = await freePort();
+    const child = spawn(NODE, [CLI, "serve", `${EXAMPLE}app.ts`, "--port", String(port)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, K_SERVICE: "basic", CF_CONTAINER_ADDR: "127.0.0.1" },
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      const dev = { url: `http://127.0.0.1:${port}` } as Dev;
+      const root = await until("the app", () => request(dev, "/").catch(() => undefined));
+      expect(root.body.platform).toMatchObject({ kind: "cloud-run", cloudRun: { service: "basic" } });
+      for (const [path, init] of [["/kv/key", {}], ["/kv/key", { method: "PUT", body: "v" }], ["/visits", {}], ["/jobs", { method: "POST", body: "{}" }]] as const) {
+        const answer = await request(dev, path, init);
+        expect(answer.status, `${init.method ?? "GET"} ${path}`).toBe(503);
+        expect(answer.body.error).toMatchObject({ code: "UNAVAILABLE", message: expect.stringContaining("no command host on Cloud Run") });
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  });
+});
+
 describe("containerflare dev on an old Node", () => {
   const system = ["/usr/bin/node", "/usr/local/bin/node"].find((path) => {
     if (!existsSync(path)) return false;
