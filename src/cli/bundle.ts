@@ -3,6 +3,7 @@ import { mkdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { firstBuildError, resolveEntry } from "./entry.ts";
+import { nativeFetch } from "./fetch-plugin.ts";
 import { CliError } from "./errors.ts";
 import { srvxRuntimeSwitch } from "./srvx-plugin.ts";
 
@@ -106,7 +107,7 @@ export async function bundleApp(options: BundleOptions): Promise<BundleResult> {
       sourcemap: sourcemap ? "linked" : false,
       legalComments: "eof",
       banner: { js: BANNER },
-      plugins: [srvxRuntimeSwitch()],
+      plugins: [srvxRuntimeSwitch(), nativeFetch()],
       logLevel: "silent",
     });
   } catch (error) {
