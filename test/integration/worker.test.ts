@@ -14,7 +14,7 @@ import { bundleWorker, nodeImports } from "../../src/cli/dev/bundle.ts";
 import { COMMANDS_ENTRYPOINT } from "../../src/cli/dev/miniflare.ts";
 import { freePort } from "../../src/cli/dev/ports.ts";
 import { signMetadata } from "../../src/metadata.ts";
-import { withContainerflare } from "../../src/worker/index.ts";
+import { containerRequest, requestMetadata, withContainerflare } from "../../src/worker/index.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/worker/", import.meta.url));
 const SECRET = randomBytes(32).toString("hex");
@@ -176,6 +176,50 @@ describe("forward(): the signed metadata header", () => {
     expect(first.request).toMatchObject({ source: "worker", clientIp: CLIENT_IP });
     const replayed = await json(await fetch(`${appUrl}/meta`, { headers }));
     expect(replayed.request).toMatchObject({ source: "http", clientIp: "127.0.0.1" });
+  });
+});
+
+describe("containerRequest()", () => {
+  const incoming = () => {
+    const request = new Request("https://shop.example/cart?item=7", {
+      method: "POST",
+      body: "payload",
+      headers: { "cf-connecting-ip": CLIENT_IP, "cf-ray": "8c1f-FRA", "x-containerflare-metadata": "{}", "x-containerflare-signature": "t=1,v1=00" },
+    });
+    return Object.assign(request, { cf: { colo: "FRA", country: "DE", city: "Zürich", region: "Zurich" } });
+  };
+
+  it("builds the Rust shim's fields from request.cf and the request", () => {
+    expect(requestMetadata(incoming(), { workerName: "edge" })).toEqual({
+      request_id: "8c1f-FRA",
+      colo: "FRA",
+      country: "DE",
+      city: "Zürich",
+      region: "Zurich",
+      client_ip: CLIENT_IP,
+      host: "shop.example",
+      scheme: "https",
+      worker_name: "edge",
+      method: "POST",
+      path: "/cart?item=7",
+      raw_url: "https://shop.example/cart?item=7",
+    });
+    const long = requestMetadata(new Request(`https://shop.example/${"a".repeat(3000)}`));
+    expect(long.path).toBeUndefined();
+    expect(long.raw_url).toBeUndefined();
+    expect(long.request_id).toMatch(/^[\da-f-]{36}$/);
+  });
+
+  it("without a secret sends the header unsigned, replacing the client's; with a base re-roots the URL", async () => {
+    const forwarded = await containerRequest(incoming(), {}, { now: 1_780_000_000_000 }, "http://127.0.0.1:9999");
+    expect(forwarded.url).toBe("http://127.0.0.1:9999/cart?item=7");
+    expect(forwarded.redirect).toBe("manual");
+    expect(forwarded.method).toBe("POST");
+    expect(await forwarded.text()).toBe("payload");
+    expect(forwarded.headers.get("x-containerflare-signature")).toBeNull();
+    const header = forwarded.headers.get("x-containerflare-metadata")!;
+    expect(header).toContain("Z\\u00fcrich");
+    expect(JSON.parse(header)).toMatchObject({ v: 1, ts: 1_780_000_000_000, client_ip: CLIENT_IP, request_id: "8c1f-FRA" });
   });
 });
 
