@@ -60,8 +60,27 @@ function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
 }
 
-function summarize(latencies: number[], commands: number, seconds: number, cpuMicros: number): Measurement {
-  const sorted = Float64Array.from(latencies).sort();
+/** Latencies in a preallocated buffer: a growing JS array would cost the client GC time we measure. */
+class LatencyLog {
+  #values = new Float64Array(1 << 20);
+  #length = 0;
+
+  add(value: number): void {
+    if (this.#length === this.#values.length) {
+      const grown = new Float64Array(this.#values.length * 2);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[this.#length++] = value;
+  }
+
+  sorted(): Float64Array {
+    return this.#values.slice(0, this.#length).sort();
+  }
+}
+
+function summarize(latencies: LatencyLog, commands: number, seconds: number, cpuMicros: number): Measurement {
+  const sorted = latencies.sorted();
   return {
     commands,
     seconds,
@@ -75,18 +94,20 @@ function summarize(latencies: number[], commands: number, seconds: number, cpuMi
 /** Runs `once` from `inFlight` loops for `seconds` after a warm-up; latency of every call. */
 async function drive(once: () => Promise<unknown>, inFlight: number, seconds: number): Promise<Measurement> {
   const warmUntil = performance.now() + 500;
-  const worker = async (until: number, latencies: number[] | undefined) => {
+  const worker = async (until: number, latencies: LatencyLog | undefined) => {
     let count = 0;
-    while (performance.now() < until) {
-      const started = performance.now();
+    let now = performance.now();
+    while (now < until) {
+      const started = now;
       await once();
-      latencies?.push(performance.now() - started);
+      now = performance.now();
+      latencies?.add(now - started);
       count++;
     }
     return count;
   };
   await Promise.all(Array.from({ length: inFlight }, () => worker(warmUntil, undefined)));
-  const latencies: number[] = [];
+  const latencies = new LatencyLog();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const until = started + seconds * 1000;
@@ -165,25 +186,24 @@ async function runClient(endpoint: string, kind: ClientKind, inFlight: number, s
 
 // --- Host side (this process) ---------------------------------------------------------------------
 
-let answeredCommands = 0;
-
-/** A counter of the commands the host answered from now on. */
-function countCommands(_host: CommandHost): () => number {
-  const start = answeredCommands;
-  return () => answeredCommands - start;
+/** The host: a KV namespace in memory; `answered()` counts the reads it served. */
+interface MemoryHost {
+  host: CommandHost;
+  answered(): number;
 }
 
-function memoryHost(): CommandHost {
+function memoryHost(): MemoryHost {
   const values = new Map([["bench", VALUE]]);
+  let reads = 0;
   const kv = {
     get: async (key: string) => {
-      answeredCommands++;
+      reads++;
       return values.get(key) ?? null;
     },
     getWithMetadata: async (key: string) => ({ value: values.get(key) ?? null, metadata: null, cacheStatus: null }),
     list: async () => ({ keys: [], list_complete: true, cacheStatus: null }),
   };
-  return createCommandHost({ bindings: { CACHE: kv }, allow: { CACHE: "kv" } });
+  return { host: createCommandHost({ bindings: { CACHE: kv }, allow: { CACHE: "kv" } }), answered: () => reads };
 }
 
 async function serveHttp(host: CommandHost) {
@@ -214,7 +234,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function runScenario(host: CommandHost, scenario: Scenario, seconds: number, directory: string): Promise<Measurement> {
+async function runScenario({ host, answered }: MemoryHost, scenario: Scenario, seconds: number, directory: string): Promise<Measurement> {
   let endpoint: string;
   let stop = async () => {};
   switch (scenario.transport) {
@@ -247,15 +267,15 @@ async function runScenario(host: CommandHost, scenario: Scenario, seconds: numbe
   if (scenario.transport === "stdio") void serveNodeStream(host, child.stdout, child.stdin);
   else child.stdout.resume();
   const hostCpu = process.cpuUsage();
-  const hostCommands = countCommands(host);
+  const answeredBefore = answered();
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   const used = process.cpuUsage(hostCpu);
-  const answered = hostCommands();
+  const commands = answered() - answeredBefore;
   await stop();
   const line = stderr.split("\n").find((entry) => entry.startsWith(RESULT_PREFIX));
   if (code !== 0 || !line) throw new Error(`client for ${describe(scenario)} failed (exit ${code}): ${stderr.slice(-2000)}`);
   // Host CPU over the whole run (warm-up included) per command answered over the whole run.
-  return { ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement), hostCpuUs: (used.user + used.system) / answered };
+  return { ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement), hostCpuUs: (used.user + used.system) / commands };
 }
 
 function describe(scenario: Scenario): string {

@@ -42,7 +42,9 @@ interface PendingCommand {
   command: string;
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** `Date.now()` after which the command fails with TIMEOUT. */
+  deadline: number;
+  timeout: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -106,6 +108,8 @@ export class CommandBusClient implements CommandClient {
   #loading: Promise<Transport> | undefined;
   #closed = false;
   #describe: Promise<DescribeResult> | undefined;
+  #sweep: ReturnType<typeof setTimeout> | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(options: CommandClientOptions) {
     this.endpoint = options.endpoint;
@@ -152,21 +156,16 @@ export class CommandBusClient implements CommandClient {
         command,
         resolve: resolve as (value: unknown) => void,
         reject,
-        timer: undefined,
+        deadline: Number.POSITIVE_INFINITY,
+        timeout: 0,
         signal: options.signal,
         onAbort: undefined,
       };
       const timeout = options.timeout ?? this.#timeoutMs;
       if (Number.isFinite(timeout) && timeout > 0) {
-        pending.timer = setTimeout(() => {
-          this.#cancel(id);
-          this.#settle(id)?.reject(
-            new CommandError("TIMEOUT", `${command}: no answer from the command host within ${timeout} ms`, {
-              command,
-              retryable: isReadCommand(command),
-            }),
-          );
-        }, timeout);
+        pending.timeout = timeout;
+        pending.deadline = Date.now() + timeout;
+        if (pending.deadline < this.#sweepAt) this.#scheduleSweep(pending.deadline);
       }
       if (options.signal) {
         const signal = options.signal;
@@ -221,6 +220,7 @@ export class CommandBusClient implements CommandClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#sweep) clearTimeout(this.#sweep);
     this.#failAll(new CommandError("TRANSPORT_CLOSED", "the command client was closed while the command was in flight"));
     const transport = this.#transport ?? (this.#loading ? await this.#loading.catch(() => undefined) : undefined);
     await transport?.close();
@@ -243,9 +243,42 @@ export class CommandBusClient implements CommandClient {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
     this.#pending.delete(id);
-    if (pending.timer) clearTimeout(pending.timer);
     if (pending.onAbort) pending.signal?.removeEventListener("abort", pending.onAbort);
     return pending;
+  }
+
+  /**
+   * One timer for all timeouts, set to the earliest deadline: cheaper than a timer per command
+   * (most commands are answered long before it fires). Unref'd: a command in flight keeps the
+   * process alive through its transport (socket, stdin, fetch), not through this timer.
+   */
+  #scheduleSweep(at: number): void {
+    if (this.#sweep) clearTimeout(this.#sweep);
+    this.#sweepAt = at;
+    this.#sweep = setTimeout(() => this.#expire(), Math.max(0, at - Date.now()));
+    (this.#sweep as { unref?: () => void }).unref?.();
+  }
+
+  #expire(): void {
+    this.#sweep = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline > now) {
+        next = Math.min(next, pending.deadline);
+        continue;
+      }
+      this.#cancel(id);
+      this.#settle(id);
+      pending.reject(
+        new CommandError("TIMEOUT", `${pending.command}: no answer from the command host within ${pending.timeout} ms`, {
+          command: pending.command,
+          retryable: isReadCommand(pending.command),
+        }),
+      );
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#scheduleSweep(next);
   }
 
   #cancel(id: number): void {

@@ -44,7 +44,7 @@ export interface CommandHostOptions {
   vars?: Record<string, unknown>;
   /** Frame size limit in bytes, both directions; default 16 MiB. */
   maxFrameBytes?: number;
-  /** Extra commands by name (`app.reindex`); built-in names cannot be replaced. */
+  /** Extra commands by name (`app.reindex`); the built-in namespaces (`kv.`, `host.`, …) are reserved. */
   commands?: Record<string, CustomCommand>;
   logger?: ConsolaInstance;
 }
@@ -87,6 +87,7 @@ export function detectBindingKind(binding: unknown): Exclude<BindingKind, "var">
 }
 
 const BINDING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RESERVED_NAMESPACE_RE = /^(host|kv|d1|queue|r2|assets|env)\./;
 
 function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {
   return { code, message, retryable };
@@ -127,6 +128,9 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   const custom: Record<string, CustomCommand> = { ...options.commands };
   for (const name of Object.keys(custom)) {
     if (name in BUILT_IN) throw new TypeError(`commands.${name}: cannot replace the built-in command ${name}`);
+    if (RESERVED_NAMESPACE_RE.test(name)) {
+      throw new TypeError(`commands.${name}: the ${name.slice(0, name.indexOf(".") + 1)} namespace is reserved for built-in commands; use e.g. app.${name.slice(name.indexOf(".") + 1)}`);
+    }
     if (!v.is(RequestFrameSchema.entries.command, name)) throw new TypeError(`commands: ${JSON.stringify(name)} is not a valid command name`);
   }
 

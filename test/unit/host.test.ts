@@ -120,6 +120,7 @@ describe("createCommandHost().dispatch", () => {
     expect(await host.dispatch(frame(14, "app.sum", [1, 2, 3]))).toMatchObject({ ok: true, payload: 6 });
     expect(await host.dispatch(frame(15, "app.busy"))).toMatchObject({ error: { code: "UNAVAILABLE", message: "try later", retryable: true } });
     expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.get": () => 1 } })).toThrow(/cannot replace the built-in command kv\.get/);
+    expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.getMany": () => 1 } })).toThrow(/the kv\. namespace is reserved/);
     expect(() => createCommandHost({ bindings: {}, allow: { CACHE: "cache" as never } })).toThrow(/allow\.CACHE: expected one of/);
   });
 });

@@ -31,7 +31,7 @@ export function defineCommand<TSchema extends v.GenericSchema>(definition: Comma
 
 /** Drops `undefined` members: real bindings reject some options when present but undefined. */
 export function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [key, value] of Object.entries(object)) if (value !== undefined) (out as Record<string, unknown>)[key] = value;
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const key in object) if (object[key] !== undefined) out[key] = object[key];
+  return out as Partial<T>;
 }
