@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { parseCommandsMode } from "../../src/cli/dev.ts";
 import { devWorkerOptions } from "../../src/cli/dev/miniflare.ts";
 import { appEnvironment, assertNodeVersion } from "../../src/cli/dev/session.ts";
-import { isSourceChange } from "../../src/cli/dev/watch.ts";
+import { isSourceChange, watchDirectory } from "../../src/cli/dev/watch.ts";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { declaredBindingNames, devBindings, parseWranglerConfig, readDevBindings } from "../../src/cli/dev/wrangler.ts";
 import { ROOT } from "./runtimes.ts";
 
@@ -136,5 +138,27 @@ describe("flags and the watcher", () => {
     expect(isSourceChange("node_modules/x/index.js")).toBe(false);
     expect(isSourceChange(".git/index")).toBe(false);
     expect(isSourceChange("")).toBe(false);
+  });
+
+  it("reports one burst of source changes, nothing from node_modules, hidden or ignored directories", async () => {
+    const directory = mkdtempSync(`${tmpdir()}/containerflare-watch-`);
+    for (const sub of ["lib/deep", "node_modules/pkg", ".containerflare", "state"]) mkdirSync(`${directory}/${sub}`, { recursive: true });
+    const bursts: string[][] = [];
+    const stop = watchDirectory(directory, (paths) => bursts.push(paths.sort()), { debounceMs: 50, ignore: [`${directory}/state`] });
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    try {
+      await settle();
+      writeFileSync(`${directory}/app.ts`, "export default 1");
+      writeFileSync(`${directory}/lib/deep/routes.ts`, "export {}");
+      await settle();
+      writeFileSync(`${directory}/node_modules/pkg/index.js`, "");
+      writeFileSync(`${directory}/.containerflare/app.1.mjs`, "");
+      writeFileSync(`${directory}/state/db.sqlite`, "");
+      await settle();
+      expect(bursts).toEqual([["app.ts", "lib/deep/routes.ts"]]);
+    } finally {
+      stop();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { watch } from "node:fs";
-import { relative, sep } from "node:path";
+import { readdirSync, watch, type FSWatcher } from "node:fs";
+import { join, relative, sep } from "node:path";
 
 /** Options of {@link watchDirectory}. */
 export interface WatchOptions {
@@ -18,15 +18,18 @@ export function isSourceChange(path: string): boolean {
 
 /**
  * Calls `onChange` once per burst of changes under `directory` (recursively), with the paths
- * that changed. Returns a function that stops watching.
+ * that changed. Hidden directories and `node_modules` are not even watched: the directory
+ * itself is watched flat and each of its other subdirectories recursively, so an app next to
+ * its node_modules costs a handful of watches, not one per installed package directory.
+ * Returns a function that stops watching.
  */
 export function watchDirectory(directory: string, onChange: (paths: string[]) => void, options: WatchOptions = {}): () => void {
   const debounceMs = options.debounceMs ?? 100;
   const ignored = (options.ignore ?? []).map((path) => relative(directory, path)).filter((path) => path && !path.startsWith(".."));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let changed = new Set<string>();
-  const watcher = watch(directory, { recursive: true }, (_event, filename) => {
-    const path = filename?.toString() ?? "";
+
+  const record = (path: string) => {
     if (!isSourceChange(path) || ignored.some((prefix) => path === prefix || path.startsWith(prefix + sep))) return;
     changed.add(path);
     clearTimeout(timer);
@@ -35,12 +38,25 @@ export function watchDirectory(directory: string, onChange: (paths: string[]) =>
       changed = new Set();
       onChange(paths);
     }, debounceMs);
-  });
-  watcher.on("error", () => {
-    // The directory went away: nothing left to watch.
-  });
+  };
+
+  const watchers: FSWatcher[] = [];
+  const add = (path: string, prefix: string, recursive: boolean) => {
+    try {
+      const watcher = watch(path, { recursive }, (_event, filename) => record(join(prefix, filename?.toString() ?? "")));
+      // The directory went away: nothing left to watch there.
+      watcher.on("error", () => watcher.close());
+      watchers.push(watcher);
+    } catch {
+      // Unreadable or gone between listing and watching.
+    }
+  };
+  add(directory, "", false);
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    if (entry.isDirectory() && isSourceChange(entry.name)) add(join(directory, entry.name), entry.name, true);
+  }
   return () => {
     clearTimeout(timer);
-    watcher.close();
+    for (const watcher of watchers) watcher.close();
   };
 }
