@@ -156,3 +156,29 @@ describe("server.mjs without a port variable", () => {
     }
   });
 });
+
+const EXAMPLES = existsSync(`${ROOT}examples`)
+  ? readdirSync(`${ROOT}examples`).filter((name) => existsSync(`${ROOT}examples/${name}/app.ts`) && `${ROOT}examples/${name}/app.ts` !== APP)
+  : [];
+
+describe.each(EXAMPLES)("examples/%s bundled", (example) => {
+  it.each(RUNTIMES.filter((runtime) => runtime.name === "bun" || runtime.name === "deno"))(
+    "serves GET / on $name from an empty directory",
+    async (runtime) => {
+      const directory = join(work, `example-${example}-${runtime.name}`);
+      const built = await runToEnd(`${BIN}/node`, [CLI, "build", `examples/${example}/app.ts`, "--out", directory], { cwd: ROOT, env: baseEnv() });
+      expect(built.status, built.stderr).toBe(0);
+      const port = await freePort();
+      const [command, args] = runtime.command;
+      const server = spawnProcess(command, args, { cwd: directory, env: baseEnv({ CF_CONTAINER_ADDR: "127.0.0.1", ...LOGS, PORT: String(port), K_SERVICE: "ex" }) });
+      try {
+        const { response } = await waitForHttp(`http://127.0.0.1:${port}/`, server);
+        expect(platformKind(await response.json())).toBe("cloud-run");
+        expect(servedBy(server)).toBe(runtime.adapter);
+        expect(await terminate(server)).toBe(0);
+      } finally {
+        await server.kill();
+      }
+    },
+  );
+});
