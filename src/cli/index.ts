@@ -23,8 +23,7 @@ function packageVersion(): string {
   }
 }
 
-// Subcommands, each in its own module and loaded only when it runs. Register new ones here:
-//   dev: () => import("./dev.ts").then((module) => module.devCommand),
+// Subcommands, each in its own module and loaded only when it runs: register new ones here.
 const subCommands: SubCommandsDef = {
   serve: () => import("./serve.ts").then((module) => module.serveCommand),
   build: () => import("./build.ts").then((module) => module.buildCommand),
