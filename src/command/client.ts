@@ -311,7 +311,7 @@ export class CommandBusClient implements CommandClient {
       return;
     }
     if (frame.id === 0) {
-      const detail = frame.ok ? "" : `: ${frame.error.code} ${frame.error.message}`;
+      const detail = frame.error ? `: ${frame.error.code} ${frame.error.message}` : "";
       this.#logger.warn(`the command host could not read one of our frames${detail}`);
       return;
     }
@@ -322,7 +322,7 @@ export class CommandBusClient implements CommandClient {
     }
     if (frame.ok) pending.resolve(frame.payload ?? null);
     else {
-      const { code, message, retryable } = frame.error;
+      const { code, message, retryable } = frame.error!;
       pending.reject(
         isCommandErrorCode(code)
           ? new CommandError(code, message, { retryable, command: pending.command })

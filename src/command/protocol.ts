@@ -29,11 +29,21 @@ export const ErrorBodySchema = v.object({
   retryable: v.optional(v.boolean(), false),
 });
 
-/** `{"v":1,"id":N,"ok":true,"payload":…}` or `{"v":1,"id":N,"ok":false,"error":{…}}`: what a host answers. */
-export const ResponseFrameSchema = v.variant("ok", [
-  v.object({ v: v.literal(PROTOCOL_VERSION), id: responseIdSchema, ok: v.literal(true), payload: v.optional(v.unknown()) }),
-  v.object({ v: v.literal(PROTOCOL_VERSION), id: responseIdSchema, ok: v.literal(false), error: ErrorBodySchema }),
-]);
+/**
+ * `{"v":1,"id":N,"ok":true,"payload":…}` or `{"v":1,"id":N,"ok":false,"error":{…}}`: what a host
+ * answers. One object schema with a check rather than a variant: it runs for every answer, and
+ * this shape validates the same frames with far fewer allocations.
+ */
+export const ResponseFrameSchema = v.pipe(
+  v.object({
+    v: v.literal(PROTOCOL_VERSION),
+    id: responseIdSchema,
+    ok: v.boolean(),
+    payload: v.optional(v.unknown()),
+    error: v.optional(ErrorBodySchema),
+  }),
+  v.check((frame) => frame.ok || frame.error !== undefined, "a failed answer needs an error"),
+);
 
 /** A request frame, validated. */
 export type RequestFrame = v.InferOutput<typeof RequestFrameSchema>;
