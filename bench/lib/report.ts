@@ -1,8 +1,8 @@
 /** Renders the HTTP benchmark as Markdown and writes docs/bench.md around the commands section. */
 import { existsSync, readFileSync } from "node:fs";
-import type { ColdStartResult, HttpBenchReport, VariantResult } from "./results.ts";
+import type { ColdStartResult, HttpBenchReport, RoundResult, VariantResult } from "./results.ts";
 import type { RuntimeName } from "./runtimes.ts";
-import { formatInt, formatRatio, relativeSpread } from "./stats.ts";
+import { formatInt, formatRatio, median, relativeSpread } from "./stats.ts";
 import { EXTRA_RATIOS, TARGETS, VARIANTS } from "./variants.ts";
 
 /** Markers of the section that bench/commands.ts owns inside docs/bench.md. */
@@ -23,20 +23,32 @@ export interface TargetOutcome {
   detail: string;
 }
 
-/** Ratio of two variants' median req/s (NaN when either is missing). */
-export function ratioOf(results: readonly VariantResult[], subject: string, reference: string): number {
+/**
+ * Ratio subject / reference of a per-round value: the median of the per-round ratios (both were
+ * measured in the same round, seconds apart, so slow drifts in background load cancel out); the
+ * ratio of the medians when the rounds do not pair up. NaN when either side has no result.
+ */
+function pairedRatio(
+  results: readonly VariantResult[],
+  subject: string,
+  reference: string,
+  value: (round: RoundResult) => number,
+): number {
   const a = results.find((r) => r.variant.id === subject);
   const b = results.find((r) => r.variant.id === reference);
-  if (!a || !b || a.failure || b.failure) return Number.NaN;
-  return a.requestsPerSecond / b.requestsPerSecond;
+  if (!a || !b || a.failure || b.failure || a.rounds.length === 0 || b.rounds.length === 0) return Number.NaN;
+  if (a.rounds.length !== b.rounds.length) return median(a.rounds.map(value)) / median(b.rounds.map(value));
+  return median(a.rounds.map((round, i) => value(round) / value(b.rounds[i]!)));
+}
+
+/** Throughput ratio subject / reference (higher means the subject is faster). */
+export function ratioOf(results: readonly VariantResult[], subject: string, reference: string): number {
+  return pairedRatio(results, subject, reference, (round) => round.requestsPerSecond);
 }
 
 /** Efficiency ratio: the reference's server CPU per request over the subject's (higher is better). */
 export function cpuRatioOf(results: readonly VariantResult[], subject: string, reference: string): number {
-  const a = results.find((r) => r.variant.id === subject);
-  const b = results.find((r) => r.variant.id === reference);
-  if (!a || !b || a.failure || b.failure) return Number.NaN;
-  return b.serverCpuUsPerRequest / a.serverCpuUsPerRequest;
+  return 1 / pairedRatio(results, subject, reference, (round) => round.serverCpuUsPerRequest);
 }
 
 /** Evaluates the issue's targets against the measured medians. */
@@ -48,7 +60,7 @@ export function evaluateTargets(results: readonly VariantResult[]): TargetOutcom
     const description = `${RUNTIME_TITLES[target.runtime]}: ${labelOf(target.subject)} >= ${target.minRatio.toFixed(2)}x ${labelOf(target.reference)}`;
     const verdict = Number.isFinite(ratio) ? (ratio >= target.minRatio ? "PASS" : "FAIL") : "n/a";
     const detail = Number.isFinite(ratio)
-      ? `${formatInt(subject!.requestsPerSecond)} / ${formatInt(reference!.requestsPerSecond)} req/s`
+      ? `medians ${formatInt(subject!.requestsPerSecond)} / ${formatInt(reference!.requestsPerSecond)} req/s`
       : "a side has no result";
     const cpuRatio = cpuRatioOf(results, target.subject, target.reference);
     return { description, ratio, cpuRatio, minRatio: target.minRatio, verdict, detail };
@@ -135,7 +147,7 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "- One hello-world app per server in `bench/apps/` (each answers `GET /` with `200` and the text `Hello, world!`); every server is its own child process started by the harness on a free port on `127.0.0.1`, with `CONTAINERFLARE_LOG_LEVEL=warn`.",
     `- Load: \`wrk -t${settings.threads} -c${settings.connections} -d${settings.durationSeconds}s --latency\` against each server. Every server first gets ${settings.warmupSeconds} s of discarded warm-up load; then ${settings.rounds} rounds run interleaved (A, B, C, … then again, each round starting one server later) so that background noise spreads over all servers; the table shows the median round.`,
-    "- Ratios and targets use the medians. Node's containerflare + Hono row is `serve()` with a Hono app (see the note below for how it is wired).",
+    "- Ratios (targets, \"vs baseline\", the CPU cross-check) are the median of the per-round ratios: both servers of a comparison run in the same round, seconds apart, so slow changes in background load cancel out. The req/s column is each server's median round. Node's containerflare + Hono row is `serve()` with a Hono app (see the note below for how it is wired).",
     "- Bun and Deno run the same files (`bun bench/apps/x.ts`, `deno run -A bench/apps/x.ts`); Node runs them with its built-in type stripping. containerflare is imported from the built `dist/` (what the package publishes); `npm run bench` builds first.",
     `- Knobs: \`BENCH_ROUNDS\`, \`BENCH_DURATION\`, \`BENCH_WARMUP\`, \`BENCH_CONNECTIONS\`, \`BENCH_THREADS\`, \`BENCH_COLD_RUNS\`, \`BENCH_ONLY=node-http,node-cf\` (variant ids), \`BENCH_WRITE=0\` (do not touch docs/).`,
     "",

@@ -23,8 +23,8 @@ const count = (fallback: number, max: number) =>
   v.optional(v.pipe(v.string(), v.trim(), v.toNumber(), v.integer(), v.minValue(1), v.maxValue(max)), String(fallback));
 
 const SettingsSchema = v.object({
-  BENCH_ROUNDS: count(5, 50),
-  BENCH_DURATION: count(4, 60),
+  BENCH_ROUNDS: count(7, 50),
+  BENCH_DURATION: count(3, 60),
   BENCH_WARMUP: count(2, 60),
   BENCH_CONNECTIONS: count(50, 1000),
   BENCH_THREADS: count(1, 16),

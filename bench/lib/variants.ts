@@ -15,14 +15,18 @@ export interface Variant {
   kind: VariantKind;
 }
 
-/** Every variant, grouped by runtime; the order is the order of the chart and the table. */
+/**
+ * Every variant, grouped by runtime; the order of the chart, the table and each round. Each
+ * containerflare variant sits next to the servers it is compared with, so that the two halves of
+ * a comparison are measured seconds apart in every round.
+ */
 export const VARIANTS: readonly Variant[] = [
   { id: "node-http", label: "raw node:http", runtime: "node", app: "node-http.js", kind: "baseline" },
-  { id: "node-srvx", label: "srvx (global Response)", runtime: "node", app: "srvx.js", kind: "baseline" },
-  { id: "node-srvx-fast", label: "srvx (FastResponse)", runtime: "node", app: "srvx-fast.js", kind: "baseline" },
-  { id: "node-hono", label: "@hono/node-server + Hono", runtime: "node", app: "hono-node-server.js", kind: "baseline" },
   { id: "node-cf", label: "containerflare serve()", runtime: "node", app: "containerflare.js", kind: "containerflare" },
+  { id: "node-hono", label: "@hono/node-server + Hono", runtime: "node", app: "hono-node-server.js", kind: "baseline" },
   { id: "node-cf-hono", label: "containerflare + Hono", runtime: "node", app: "containerflare-hono.js", kind: "containerflare" },
+  { id: "node-srvx-fast", label: "srvx (FastResponse)", runtime: "node", app: "srvx-fast.js", kind: "baseline" },
+  { id: "node-srvx", label: "srvx (global Response)", runtime: "node", app: "srvx.js", kind: "baseline" },
   { id: "bun-srvx", label: "srvx", runtime: "bun", app: "srvx.js", kind: "baseline" },
   { id: "bun-cf", label: "containerflare serve()", runtime: "bun", app: "containerflare.js", kind: "containerflare" },
   { id: "deno-srvx", label: "srvx", runtime: "deno", app: "srvx.js", kind: "baseline" },
