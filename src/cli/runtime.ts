@@ -83,7 +83,15 @@ export function runChild(binary: string, args: string[], env: NodeJS.ProcessEnv 
     // Its own process group: a Ctrl-C in the terminal reaches only this process, which forwards
     // it once; otherwise the child would see SIGINT twice and skip its graceful drain.
     const child = spawn(binary, args, { stdio: "inherit", env, detached: true });
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    // process.kill rather than child.kill: after child.kill, Deno reports the signal as the exit
+    // cause even when the child handled it and exited 0.
+    const forward = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(child.pid, signal);
+      } catch {
+        // Already gone: its exit event follows.
+      }
+    };
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
     const stopForwarding = () => {
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);

@@ -142,6 +142,24 @@ describe.each(SERVE_RUNTIMES)("containerflare serve --runtime $runtime", ({ runt
   });
 });
 
+describe.each([
+  { cli: "deno", command: [`${BIN}/deno`, "run", "-A", CLI], runtime: "node" },
+  { cli: "bun", command: [`${BIN}/bun`, CLI], runtime: "bun" },
+])("the CLI itself on $cli, serving on $runtime", ({ command, runtime }) => {
+  it("serves, forwards SIGTERM and exits 0", async () => {
+    const port = await freePort();
+    const env = baseEnv({ PORT: String(port), CF_CONTAINER_ADDR: "127.0.0.1", K_SERVICE: "api" });
+    const server = spawnProcess(command[0]!, [...command.slice(1), "serve", "test/fixtures/cli/app.ts", "--runtime", runtime], { cwd: ROOT, env });
+    try {
+      const { response } = await waitForHttp(`http://127.0.0.1:${port}/`, server);
+      expect(((await response.json()) as { adapter?: string }).adapter).toBe(runtime);
+      expect(await terminate(server), server.stderr.join("\n")).toBe(0);
+    } finally {
+      await server.kill();
+    }
+  });
+});
+
 describe("containerflare serve options", () => {
   it("--port wins over PORT; an object with fetch is an app", async () => {
     const [port, ignored] = [await freePort(), await freePort()];
