@@ -211,6 +211,38 @@ describe("CommandClient over a stream", () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it("never sends a command that timed out while waiting for a connection", async () => {
+    const path = join(directory, "late.sock");
+    const client = clientFor(path);
+    await expect(client.invoke("x.y")).rejects.toMatchObject({ code: "TRANSPORT_CLOSED" });
+    // The failed attempt starts a backoff: the next command waits for the next attempt.
+    const expired = client.invoke("app.write", "must not run", { timeout: 10 });
+    const frames: string[] = [];
+    const open = new Set<Socket>();
+    const server = createServer((socket) => {
+      open.add(socket);
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => {
+        for (const line of chunk.split("\n").filter(Boolean)) {
+          const frame = JSON.parse(line) as RequestFrame;
+          frames.push(frame.command);
+          answer(socket, frame.id, "done");
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of open) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    await expect(expired).rejects.toMatchObject({ code: "TIMEOUT" });
+    expect(await client.invoke("app.after")).toBe("done");
+    expect(frames).toEqual(["app.after"]);
+  });
+
   it("close() fails what is in flight and every later call", async () => {
     const host = await scriptedHost(() => undefined);
     const client = clientFor(host.path);

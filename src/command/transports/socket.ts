@@ -8,6 +8,14 @@ import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 /** A tcp or unix endpoint. */
 export type SocketEndpoint = Extract<CommandEndpoint, { kind: "tcp" | "unix" }>;
 
+/** Options of {@link createSocketTransport}. */
+export interface SocketTransportOptions {
+  /** Wait between failed connection attempts. */
+  backoff?: BackoffOptions;
+  /** A connection attempt that takes longer fails (a tcp host that drops packets); default 5 s. */
+  connectTimeoutMs?: number;
+}
+
 /** `tcp://host:port` or `unix:///path`, for messages. */
 export function describeEndpoint(endpoint: SocketEndpoint): string {
   return endpoint.kind === "tcp" ? `tcp://${endpoint.host}:${endpoint.port}` : `unix://${endpoint.path}`;
@@ -22,14 +30,16 @@ export function describeEndpoint(endpoint: SocketEndpoint): string {
 export function createSocketTransport(
   endpoint: SocketEndpoint,
   context: TransportContext,
-  backoff: BackoffOptions = {},
+  options: SocketTransportOptions = {},
 ): Transport {
   const { sink, logger } = context;
+  const { backoff = {}, connectTimeoutMs = 5_000 } = options;
   const where = describeEndpoint(endpoint);
   let state: "idle" | "waiting" | "connecting" | "open" | "closed" = "idle";
   let socket: Socket | undefined;
   let writer: FrameWriter | undefined;
-  let queued: string[] = [];
+  // Frames waiting for a connection; those whose command timed out meanwhile are never sent.
+  let queued: OutgoingFrame[] = [];
   let failures = 0;
   let nextAttemptAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -44,8 +54,13 @@ export function createSocketTransport(
     const reader = createFrameReader(context);
     let lastError: (Error & { code?: string }) | undefined;
     let opened = false;
+    const connectTimer = setTimeout(() => {
+      lastError = Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: "ETIMEDOUT" });
+      connection.destroy();
+    }, connectTimeoutMs);
 
     connection.on("connect", () => {
+      clearTimeout(connectTimer);
       if (state === "closed") return void connection.destroy();
       opened = true;
       state = "open";
@@ -54,14 +69,16 @@ export function createSocketTransport(
       if (endpoint.kind === "tcp") connection.setNoDelay(true);
       writer = createFrameWriter((text) => void connection.write(text));
       logger.debug(`command transport connected to ${where}`);
-      if (queued.length > 0) connection.write(`${queued.join("\n")}\n`);
+      const ready = queued.filter((frame) => sink.isPending(frame.id));
       queued = [];
+      if (ready.length > 0) connection.write(`${ready.map((frame) => frame.text).join("\n")}\n`);
     });
     connection.on("data", (chunk: Uint8Array) => reader.push(chunk));
     connection.on("error", (error) => {
       lastError = error;
     });
     connection.on("close", () => {
+      clearTimeout(connectTimer);
       if (socket === connection) {
         socket = undefined;
         writer?.clear();
@@ -102,11 +119,11 @@ export function createSocketTransport(
           sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }));
           return;
         case "idle":
-          queued.push(frame.text);
+          queued.push(frame);
           scheduleConnect();
           return;
         default:
-          queued.push(frame.text);
+          queued.push(frame);
       }
     },
     async close() {
