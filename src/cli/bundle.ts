@@ -33,7 +33,8 @@ export interface BundleResult {
   warnings: string[];
 }
 
-// Bundled CommonJS code may call require() for built-ins: give the ES module a real one.
+// Bundled CommonJS code (some dependencies, and srvx's Node adapter: see srvx-plugin.ts) calls
+// require() for built-ins: give the ES module a real one.
 const BANNER = [
   `import { createRequire as __containerflareCreateRequire } from "node:module";`,
   `const require = __containerflareCreateRequire(import.meta.url);`,
