@@ -1,11 +1,9 @@
 /** Spawns the test fixtures under real node, bun and deno processes and talks HTTP to them. */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
+import { baseEnv, BIN, freePort, ROOT, spawnProcess } from "../fixtures/cli/harness.ts";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = `${ROOT}node_modules/.bin`;
+export { freePort, ROOT };
 
 /** The system Node (>= 20.19) next to the one from node_modules, when it is a different version. */
 function systemNode(): string | undefined {
@@ -33,17 +31,6 @@ export const RUNTIMES: Runtime[] = [
   { name: "deno", command: (script) => [`${BIN}/deno`, ["run", "-A", "--quiet", script]] },
 ];
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface RunningApp {
   url: string;
   child: ChildProcess;
@@ -56,35 +43,11 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-function lines(stream: NodeJS.ReadableStream | null, into: string[]) {
-  let buffer = "";
-  stream?.setEncoding("utf8");
-  stream?.on("data", (chunk: string) => {
-    buffer += chunk;
-    const parts = buffer.split("\n");
-    buffer = parts.pop() ?? "";
-    into.push(...parts);
-  });
-  stream?.on("end", () => {
-    if (buffer) into.push(buffer);
-  });
-}
-
-const BASE_ENV = {
-  PATH: process.env.PATH ?? "/usr/bin:/bin",
-  HOME: process.env.HOME ?? "/tmp",
-  NO_COLOR: "1",
-};
-
 /** Starts `script` under `runtime` with exactly `env` (plus PATH/HOME), without waiting. */
 export function spawnApp(runtime: Runtime, script: string, env: Record<string, string>): Omit<RunningApp, "url"> {
   const [command, args] = runtime.command(script);
-  const child = spawn(command, args, { cwd: ROOT, env: { ...BASE_ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  lines(child.stdout, stdout);
-  lines(child.stderr, stderr);
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  const spawned = spawnProcess(command, args, { cwd: ROOT, env: baseEnv(env) });
+  const { child, stdout, stderr, exited } = spawned;
   return {
     child,
     stdout,
@@ -98,14 +61,11 @@ export function spawnApp(runtime: Runtime, script: string, env: Record<string, s
           return [];
         }
       }),
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
+    stop: spawned.kill,
   };
 }
 
-/** Starts `script` and waits until `GET /` (Host: ping, like the Container class) answers. */
+/** Starts `script` and waits until it answers HTTP on its port. */
 export async function startApp(
   runtime: Runtime,
   script: string,
