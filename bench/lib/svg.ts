@@ -28,7 +28,17 @@ export function renderChart(results: readonly VariantResult[], runtimeTitles: Re
     if (group.length === 0) continue;
     parts.push(text(12, y + 14, runtimeTitles[runtime], { weight: "bold" }));
     y += HEADER_HEIGHT;
-    const groupTop = y;
+    // Target lines first, so bars and labels paint over them: a bar that covers its line meets it.
+    const groupBottom = y + group.length * (BAR_HEIGHT + BAR_GAP) - BAR_GAP;
+    for (const target of TARGETS.filter((t) => t.runtime === runtime)) {
+      const reference = byId.get(target.reference);
+      if (!reference || !Number.isFinite(reference.requestsPerSecond)) continue;
+      const x = (LABEL_WIDTH + scale(reference.requestsPerSecond * target.minRatio)).toFixed(1);
+      parts.push(
+        `<line x1="${x}" y1="${y - 4}" x2="${x}" y2="${groupBottom + 4}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3">` +
+          `<title>target: ${target.minRatio}x ${escapeXml(reference.variant.label)}</title></line>`,
+      );
+    }
     for (const result of group) {
       const color = result.variant.kind === "containerflare" ? COLORS.containerflare : COLORS.baseline;
       parts.push(text(LABEL_WIDTH - 8, y + 14, result.variant.label, { anchor: "end" }));
@@ -37,19 +47,11 @@ export function renderChart(results: readonly VariantResult[], runtimeTitles: Re
       } else {
         const width = Math.max(1, scale(result.requestsPerSecond));
         parts.push(`<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" rx="2" fill="${color}"/>`);
-        parts.push(text(LABEL_WIDTH + width + 6, y + 14, `${formatInt(result.requestsPerSecond)} req/s`));
+        const label = `${formatInt(result.requestsPerSecond)} req/s`;
+        parts.push(`<rect x="${(LABEL_WIDTH + width + 3).toFixed(1)}" y="${y + 2}" width="${label.length * 7.5 + 6}" height="${BAR_HEIGHT - 4}" fill="#ffffff"/>`);
+        parts.push(text(LABEL_WIDTH + width + 6, y + 14, label));
       }
       y += BAR_HEIGHT + BAR_GAP;
-    }
-    // One dashed line per target of this runtime, at minRatio x the reference's median.
-    for (const target of TARGETS.filter((t) => t.runtime === runtime)) {
-      const reference = byId.get(target.reference);
-      if (!reference || !Number.isFinite(reference.requestsPerSecond)) continue;
-      const x = LABEL_WIDTH + scale(reference.requestsPerSecond * target.minRatio);
-      parts.push(
-        `<line x1="${x.toFixed(1)}" y1="${groupTop - 4}" x2="${x.toFixed(1)}" y2="${y - BAR_GAP + 4}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3">` +
-          `<title>target: ${target.minRatio}x ${escapeXml(reference.variant.label)}</title></line>`,
-      );
     }
     y += GROUP_GAP;
   }
@@ -61,7 +63,7 @@ export function renderChart(results: readonly VariantResult[], runtimeTitles: Re
     `<rect x="110" y="${height - 22}" width="12" height="12" fill="${COLORS.containerflare}"/>`,
     text(128, height - 12, "containerflare", { color: COLORS.muted }),
     `<line x1="250" y1="${height - 16}" x2="272" y2="${height - 16}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3"/>`,
-    text(278, height - 12, "target threshold (see the targets table)", { color: COLORS.muted }),
+    text(278, height - 12, "target: ratio x the reference's median (verdicts: targets table)", { color: COLORS.muted }),
   ];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
