@@ -24,6 +24,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const APPS = join(ROOT, "bench", "apps");
 const DOC = join(ROOT, "docs", "bench.md");
 const CHART = join(ROOT, "docs", "bench.svg");
+const RAW_RESULTS = join(ROOT, "bench", "results", "http.json");
 const CONTAINERFLARE_ENTRY = join(ROOT, "dist", "src", "index.js");
 
 process.on("exit", killAllNow);
@@ -37,6 +38,21 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
+  // `--render` re-renders docs/ from the last run's raw results, without loading the machine again.
+  const report = process.argv.includes("--render") ? loadReport() : await measure(settings);
+  printSummary(report);
+  if (settings.write) {
+    mkdirSync(dirname(DOC), { recursive: true });
+    writeFileSync(CHART, renderChart(report.variants, runtimeTitles(report.versions)));
+    writeFileSync(DOC, composeBenchDoc(DOC, renderHttpMarkdown(report, "bench.svg")));
+    log(`wrote ${rel(DOC)} and ${rel(CHART)}`);
+  } else {
+    log("BENCH_WRITE=0: docs/ left untouched");
+  }
+}
+
+/** Runs the whole measurement and keeps its raw results in bench/results/ (git-ignored). */
+async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
   const wrk = findWrk();
   if (!wrk) {
     throw new Error("wrk not found (looked for /usr/bin/wrk and on PATH): install the Debian package `wrk` to run the HTTP benchmark");
@@ -72,15 +88,16 @@ async function main(): Promise<void> {
     coldStarts,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
-  printSummary(report);
-  if (settings.write) {
-    mkdirSync(dirname(DOC), { recursive: true });
-    writeFileSync(CHART, renderChart(results, runtimeTitles(versions)));
-    writeFileSync(DOC, composeBenchDoc(DOC, renderHttpMarkdown(report, "bench.svg")));
-    log(`wrote ${rel(DOC)} and ${rel(CHART)}`);
-  } else {
-    log("BENCH_WRITE=0: docs/ left untouched");
-  }
+  mkdirSync(dirname(RAW_RESULTS), { recursive: true });
+  writeFileSync(RAW_RESULTS, `${JSON.stringify(report, null, 2)}\n`);
+  log(`raw results in ${rel(RAW_RESULTS)}`);
+  return report;
+}
+
+/** Reads the raw results of the last run (JSON turns NaN into null; this turns it back). */
+function loadReport(): HttpBenchReport {
+  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${rel(RAW_RESULTS)} from an earlier run; run without --render first`);
+  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) => (value === null ? Number.NaN : value)) as HttpBenchReport;
 }
 
 /** Starts every server, warms each up, then runs the interleaved rounds; failures stay per variant. */
