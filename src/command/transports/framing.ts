@@ -4,7 +4,10 @@ import type { TransportContext } from "./types.ts";
 
 /**
  * Collects frames written in the same tick and hands them to `write` as one string: with 64
- * commands in flight this turns 64 writes (64 syscalls on a pipe) into one.
+ * commands in flight this turns 64 writes (64 system calls on a pipe) into a couple. A batch is
+ * also written as soon as it holds {@link MAX_BATCH_FRAMES} frames or {@link MAX_BATCH_CHARS}
+ * characters, so that the peer starts on the first frames while the rest are still being
+ * produced (both sides then work at the same time instead of taking turns).
  */
 export interface FrameWriter {
   push(line: string): void;
@@ -12,27 +15,40 @@ export interface FrameWriter {
   clear(): void;
 }
 
+/** Frames per write, at most. */
+export const MAX_BATCH_FRAMES = 32;
+/** Characters per write before it goes out at once (big frames are not held back or copied twice). */
+export const MAX_BATCH_CHARS = 64 * 1024;
+
 /** Creates a {@link FrameWriter}; `line` must already end with `\n`. */
 export function createFrameWriter(write: (text: string) => void): FrameWriter {
   let pending: string[] = [];
+  let chars = 0;
   let scheduled = false;
   const flush = () => {
-    scheduled = false;
     if (pending.length === 0) return;
     const text = pending.length === 1 ? pending[0]! : pending.join("");
     pending = [];
+    chars = 0;
     write(text);
+  };
+  const onTick = () => {
+    scheduled = false;
+    flush();
   };
   return {
     push(line) {
       pending.push(line);
+      chars += line.length;
+      if (pending.length >= MAX_BATCH_FRAMES || chars >= MAX_BATCH_CHARS) return flush();
       if (!scheduled) {
         scheduled = true;
-        queueMicrotask(flush);
+        queueMicrotask(onTick);
       }
     },
     clear() {
       pending = [];
+      chars = 0;
     },
   };
 }
