@@ -52,6 +52,11 @@ export class ContainerflareError extends Error {
     this.retryable = options.retryable ?? false;
   }
 
+  /** The same as {@link toResponse}: frameworks such as Hono answer an error that has it with it. */
+  getResponse(): Response {
+    return this.toResponse();
+  }
+
   /** JSON body `{ error: { code, message, retryable } }` with the error's status. */
   toResponse(init: { requestId?: string } = {}): Response {
     const body = {

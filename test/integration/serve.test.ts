@@ -17,7 +17,10 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
 
   it("reports a generic platform and the connection's client ip", async () => {
     app = await startApp(runtime, APP, JSON_LOGS);
-    const body = await json(await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6" } }));
+    const spoofed = JSON.stringify({ client_ip: "6.6.6.7", request_id: "spoofed" });
+    const body = await json(
+      await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6", "x-containerflare-metadata": spoofed } }),
+    );
     expect(body.platform).toEqual({ kind: "generic" });
     expect(body.request).toMatchObject({ method: "GET", path: "/", source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
     expect(body.request.id).toMatch(/^[\da-f-]{36}$/);
