@@ -266,7 +266,7 @@ function printSummary(report: HttpBenchReport): void {
   }
   console.log("targets");
   for (const t of evaluateTargets(report.variants)) {
-    console.log(`  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio)} (by server CPU per request: ${formatRatio(t.cpuRatio)})`);
+    console.log(`  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio, 3)} (by server CPU per request: ${formatRatio(t.cpuRatio, 3)})`);
   }
   console.log("cold start (median)");
   for (const c of report.coldStarts) {

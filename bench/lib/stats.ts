@@ -19,7 +19,7 @@ export function formatInt(value: number): string {
   return Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "n/a";
 }
 
-/** Formats a ratio as "0.93x"; "n/a" when either side is missing. */
-export function formatRatio(value: number): string {
-  return Number.isFinite(value) ? `${value.toFixed(2)}x` : "n/a";
+/** Formats a ratio as "0.93x" ("0.949x" with `digits` 3); "n/a" when either side is missing. */
+export function formatRatio(value: number, digits = 2): string {
+  return Number.isFinite(value) ? `${value.toFixed(digits)}x` : "n/a";
 }
