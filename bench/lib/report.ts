@@ -18,9 +18,24 @@ export interface TargetOutcome {
   /** The same comparison by server CPU time per request (reference / subject): less noise-prone. */
   cpuRatio: number;
   minRatio: number;
+  /** Lowest and highest per-round req/s ratio: how far this machine's noise moves the ratio. */
+  roundRange: [number, number];
   /** PASS, FAIL, or n/a when a side has no result. */
   verdict: "PASS" | "FAIL" | "n/a";
   detail: string;
+}
+
+/** Per-round ratios subject / reference of a value (empty when a side has no result or the rounds do not pair up). */
+function roundRatios(
+  results: readonly VariantResult[],
+  subject: string,
+  reference: string,
+  value: (round: RoundResult) => number,
+): number[] {
+  const a = results.find((r) => r.variant.id === subject);
+  const b = results.find((r) => r.variant.id === reference);
+  if (!a || !b || a.failure || b.failure || a.rounds.length !== b.rounds.length) return [];
+  return a.rounds.map((round, i) => value(round) / value(b.rounds[i]!));
 }
 
 /**
@@ -34,11 +49,12 @@ function pairedRatio(
   reference: string,
   value: (round: RoundResult) => number,
 ): number {
+  const paired = roundRatios(results, subject, reference, value);
+  if (paired.length > 0) return median(paired);
   const a = results.find((r) => r.variant.id === subject);
   const b = results.find((r) => r.variant.id === reference);
-  if (!a || !b || a.failure || b.failure || a.rounds.length === 0 || b.rounds.length === 0) return Number.NaN;
-  if (a.rounds.length !== b.rounds.length) return median(a.rounds.map(value)) / median(b.rounds.map(value));
-  return median(a.rounds.map((round, i) => value(round) / value(b.rounds[i]!)));
+  if (!a || !b || a.failure || b.failure) return Number.NaN;
+  return median(a.rounds.map(value)) / median(b.rounds.map(value));
 }
 
 /** Throughput ratio subject / reference (higher means the subject is faster). */
@@ -63,7 +79,9 @@ export function evaluateTargets(results: readonly VariantResult[]): TargetOutcom
       ? `medians ${formatInt(subject!.requestsPerSecond)} / ${formatInt(reference!.requestsPerSecond)} req/s`
       : "a side has no result";
     const cpuRatio = cpuRatioOf(results, target.subject, target.reference);
-    return { description, ratio, cpuRatio, minRatio: target.minRatio, verdict, detail };
+    const perRound = roundRatios(results, target.subject, target.reference, (round) => round.requestsPerSecond);
+    const roundRange: [number, number] = perRound.length > 0 ? [Math.min(...perRound), Math.max(...perRound)] : [Number.NaN, Number.NaN];
+    return { description, ratio, cpuRatio, minRatio: target.minRatio, roundRange, verdict, detail };
   });
 }
 
@@ -103,11 +121,14 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "### Targets (issue 2)",
     "",
-    "| target | measured (req/s) | result | cross-check: by server CPU per request |",
-    "| --- | --- | --- | ---: |",
-    ...targets.map((t) => `| ${t.description} | ${formatRatio(t.ratio, 3)} (${t.detail}) | **${t.verdict}** | ${formatRatio(t.cpuRatio, 3)} |`),
+    "| target | measured (req/s) | result | per-round range | cross-check: by server CPU per request |",
+    "| --- | --- | --- | --- | ---: |",
+    ...targets.map(
+      (t) =>
+        `| ${t.description} | ${formatRatio(t.ratio, 3)} (${t.detail}) | **${t.verdict}** | ${formatRatio(t.roundRange[0])} – ${formatRatio(t.roundRange[1])} | ${formatRatio(t.cpuRatio, 3)} |`,
+    ),
     "",
-    "The verdict uses req/s, as the issue asks. The last column compares the server's own CPU time per request instead (reference ÷ subject, so higher is better): it does not count time the server spent waiting for a core, so it is less sensitive to other jobs on the machine, though not immune (a starved server batches less and spends more CPU per request). When the two columns disagree about a verdict, or the per-round spread below is large, the difference is within this machine's noise.",
+    "The verdict uses req/s, as the issue asks: the median of the per-round ratios; the range shows the lowest and highest round. The last column compares the server's own CPU time per request instead (reference ÷ subject, so higher is better): it does not count time the server spent waiting for a core, so it is less sensitive to other jobs on the machine, though not immune (a starved server batches less and spends more CPU per request). When the two columns disagree about a verdict, or the per-round spread below is large, the difference is within this machine's noise.",
     "",
     "### Throughput",
     "",
