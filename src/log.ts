@@ -1,4 +1,4 @@
-import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola";
+import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
 import { formatWithOptions } from "node:util";
 import type { LogFormat } from "./config.ts";
 import type { PlatformInfo } from "./platform.ts";
@@ -117,11 +117,32 @@ export function resolveLogFormat(format: LogFormat, isTTY: boolean): "json" | "p
 export function createLogger(options: LoggerOptions): ConsolaInstance {
   const sink = options.sink ?? process.stdout;
   const format = resolveLogFormat(options.format, options.isTTY ?? Boolean((sink as { isTTY?: boolean }).isTTY));
-  if (format === "pretty") {
-    const stream = sink as NodeJS.WriteStream;
-    return createConsola({ level: options.level, stdout: stream, stderr: stream, throttle: 0 });
-  }
+  if (format === "pretty") return createPrettyLogger(options.level, sink as NodeJS.WriteStream);
   return createConsola({ level: options.level, reporters: [jsonReporter(options.platform, sink)], throttle: 0 });
+}
+
+/**
+ * consola's fancy terminal output, loaded on first use: production logs are JSON and should not
+ * pay for the fancy reporter (and its prompt and TTY modules) at start-up. Lines logged before it
+ * has loaded are queued and printed in order.
+ */
+function createPrettyLogger(level: number, stream: NodeJS.WriteStream): ConsolaInstance {
+  let fancy: ConsolaReporter | undefined;
+  let pending: Parameters<ConsolaReporter["log"]>[] = [];
+  // consola copies the reporters into every child logger, so this one reporter stays and delegates.
+  const deferred: ConsolaReporter = {
+    log(logObj, ctx) {
+      if (fancy) fancy.log(logObj, ctx);
+      else pending.push([logObj, ctx]);
+    },
+  };
+  void import("consola").then(({ createConsola: createFancy }) => {
+    fancy = createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0];
+    const queued = pending;
+    pending = [];
+    for (const [logObj, ctx] of queued) fancy?.log(logObj, ctx);
+  });
+  return createConsola({ level, stdout: stream, stderr: stream, throttle: 0, reporters: [deferred] });
 }
 
 /** A child logger whose lines carry the request id and trace. */
