@@ -1,6 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import { FastResponse, serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
-import { createBindings, createCommandClient, type Bindings, type CommandClient } from "./command/index.ts";
+import { createBindings, createCommandClient, loadBindings, type Bindings, type CommandClient } from "./command/index.ts";
 import { ConfigError, processEnv, resolveConfig, type EnvSource, type RuntimeConfig } from "./config.ts";
 import { RequestContext, type ContainerContext, type ContextState } from "./context.ts";
 import { ContainerflareError, isContainerflareError } from "./errors.ts";
@@ -134,7 +134,7 @@ function createState(config: RuntimeConfig, platform: PlatformInfo, logger: Cons
   const { endpoint, unavailableReason } = resolveCommandEndpoint(config, platform);
   let commands: CommandClient | undefined;
   let env: Bindings | undefined;
-  const state: ContextState & { settle(): Promise<void>; closeCommands(): Promise<void> } = {
+  const state: ContextState & { settle(): Promise<void>; closeCommands(): Promise<void>; preloadBindings(): Promise<void> } = {
     platform,
     logger,
     get commands() {
@@ -161,6 +161,23 @@ function createState(config: RuntimeConfig, platform: PlatformInfo, logger: Cons
     },
     async closeCommands() {
       await commands?.close();
+    },
+    /**
+     * Asks the host once, in the background, which bindings and vars it offers, so that vars read
+     * as plain values (`ctx.env.GREETING`) as in a Worker. A host that is not up yet is asked again
+     * a few times; binding calls never wait for this.
+     */
+    async preloadBindings() {
+      if (endpoint.kind === "disabled") return;
+      for (let attempt = 0; attempt < 4; attempt++) {
+        try {
+          await loadBindings(state.env as object);
+          return;
+        } catch (error) {
+          logger.debug(`host.describe failed (attempt ${attempt + 1}):`, error);
+          await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt).unref?.());
+        }
+      }
     },
   };
   return state;
@@ -312,7 +329,10 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   };
 
   const listening = server.ready().then(
-    () => logger.info(`listening on ${server.url} (${server.runtime}, platform ${platform.kind})`),
+    () => {
+      logger.info(`listening on ${server.url} (${server.runtime}, platform ${platform.kind})`);
+      void state.preloadBindings();
+    },
     (error: { code?: string; message?: string }) => {
       const line = `cannot listen on ${config.hostname}:${config.port}: ${error?.code ?? error?.message ?? error}`;
       if (manageProcess) exitWith(1, line);

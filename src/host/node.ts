@@ -89,7 +89,7 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 /**
- * Listens for command clients on `tcp://host:port` (port 0: any free port) or `unix:///path`.
+ * Listens for command clients on `tcp://host:port` or `unix:///path`.
  * A stale unix socket file left by a killed host is replaced; a live one is an error.
  */
 export async function listenCommandHost(host: CommandHost, endpoint: CommandEndpoint | string): Promise<CommandHostListener> {

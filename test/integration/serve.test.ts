@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { createCommandHost } from "../../src/host/index.ts";
+import { listenCommandHost } from "../../src/host/node.ts";
 import { signMetadata } from "../../src/metadata.ts";
-import { ROOT, RUNTIMES, spawnApp, startApp, type RunningApp } from "./runtimes.ts";
+import { freePort, ROOT, RUNTIMES, spawnApp, startApp, type RunningApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/app.mjs`;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -29,7 +31,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
   it("on Cloud Run: answers on PORT, reads trace and client ip, logs Cloud Logging JSON", async () => {
     app = await startApp(runtime, APP, {
       ...JSON_LOGS,
-      PORT: String(await import("./runtimes.ts").then((m) => m.freePort())),
+      PORT: String(await freePort()),
       K_SERVICE: "api",
       K_REVISION: "api-00007-abc",
       K_CONFIGURATION: "api",
@@ -147,6 +149,19 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const body = await json(response);
     expect(body.error).toMatchObject({ code: "UNAVAILABLE" });
     expect(body.error.message).toMatch(/no command host on Cloud Run/);
+  });
+
+  it("with a command host: reads vars as plain values once the host has described itself", async () => {
+    const host = createCommandHost({ bindings: {}, allow: [], vars: { GREETING: "hello from the host" } });
+    const listener = await listenCommandHost(host, `tcp://127.0.0.1:${await freePort()}`);
+    try {
+      app = await startApp(runtime, APP, { ...JSON_LOGS, CF_CMD_ENDPOINT: listener.url });
+      // serve() asks the host in the background at start-up, so even the first read is the value.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(await (await fetch(`${app.url}/var`)).text()).toBe("hello from the host");
+    } finally {
+      await listener.close();
+    }
   });
 
   it("drains 120 in-flight requests and waitUntil work on SIGTERM, then exits 0", async () => {
