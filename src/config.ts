@@ -47,8 +47,6 @@ export interface RuntimeConfig {
   accessLog?: boolean;
   /** `CONTAINERFLARE_BINDINGS`, when set: overrides `host.describe`. */
   bindings?: Record<string, BindingKind>;
-  /** `GOOGLE_CLOUD_PROJECT` (or `GCLOUD_PROJECT`). */
-  googleCloudProject?: string;
 }
 
 /** Environment variables as strings (process.env, Deno.env.toObject(), a test object). */
@@ -89,9 +87,9 @@ const positiveSecondsSchema = v.pipe(
   v.transform((value) => Math.round(Number(value) * 1000)),
 );
 const hostnameSchema = v.pipe(trimmed, v.nonEmpty(), v.regex(/^[\w.:[\]-]+$/));
-const platformSchema = v.picklist(["cloudflare", "cloud-run", "generic"] as const);
-const logFormatSchema = v.picklist(["json", "pretty", "auto"] as const);
-const logLevelSchema = v.picklist(Object.keys(LOG_LEVELS) as LogLevelName[]);
+const platformSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(["cloudflare", "cloud-run", "generic"] as const));
+const logFormatSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(["json", "pretty", "auto"] as const));
+const logLevelSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(Object.keys(LOG_LEVELS) as LogLevelName[]));
 const flagSchema = v.pipe(
   trimmed,
   v.toLowerCase(),
@@ -138,7 +136,12 @@ export function parseCommandEndpoint(value: string, variable = "CF_CMD_ENDPOINT"
       return { kind: "tcp", host: url.hostname.replace(/^\[|\]$/g, ""), port };
     }
     case "unix:": {
-      const path = decodeURIComponent(url.pathname);
+      let path: string;
+      try {
+        path = decodeURIComponent(url.pathname);
+      } catch {
+        throw new ConfigError(variable, value, expected);
+      }
       if (url.host !== "" || path.length < 2) throw new ConfigError(variable, value, expected);
       return { kind: "unix", path };
     }
@@ -185,7 +188,7 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
 
   const levelName =
     read(env, "CONTAINERFLARE_LOG_LEVEL", logLevelSchema, `a log level (${Object.keys(LOG_LEVELS).join(", ")})`) ??
-    read(env, "LOG_LEVEL", v.pipe(trimmed, v.toLowerCase(), logLevelSchema), `a log level (${Object.keys(LOG_LEVELS).join(", ")})`);
+    read(env, "LOG_LEVEL", logLevelSchema, `a log level (${Object.keys(LOG_LEVELS).join(", ")})`);
 
   const config: RuntimeConfig = {
     port,
@@ -202,7 +205,6 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
     logFormat: read(env, "CONTAINERFLARE_LOG_FORMAT", logFormatSchema, "json, pretty or auto") ?? "auto",
     accessLog: read(env, "CONTAINERFLARE_ACCESS_LOG", flagSchema, "1 or 0"),
     bindings: env.CONTAINERFLARE_BINDINGS ? parseBindingList(env.CONTAINERFLARE_BINDINGS) : undefined,
-    googleCloudProject: env.GOOGLE_CLOUD_PROJECT || env.GCLOUD_PROJECT || undefined,
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;

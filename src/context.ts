@@ -14,15 +14,25 @@ export type MetadataSource = "worker" | "platform" | "http";
 export interface RequestMetadata {
   /** Request id: the Worker's, else `x-request-id`, else generated. */
   id: string;
+  /** Client address; never taken from a header a client can forge (see the README's rules). */
   clientIp?: string;
+  /** Two-letter country code, from the Worker. */
   country?: string;
+  /** Cloudflare data center that received the request, from the Worker. */
   colo?: string;
+  /** Region of the client, from the Worker. */
   region?: string;
+  /** City of the client, from the Worker. */
   city?: string;
+  /** Name of the Worker that forwarded the request. */
   workerName?: string;
+  /** HTTP method as the client sent it. */
   method: string;
+  /** Path without the query string, as the client sent it. */
   path: string;
+  /** Full URL as the client sent it (the Worker's view on Cloudflare). */
   url: string;
+  /** Trace context from `traceparent` or `X-Cloud-Trace-Context`. */
   trace?: TraceContext;
   /** `worker`: a trusted metadata header; `platform`: platform headers; `http`: the connection only. */
   source: MetadataSource;
@@ -104,7 +114,8 @@ export function buildRequestMetadata(
   const result: RequestMetadata = {
     id,
     method: metadata?.method || request.method,
-    path: metadata?.path || pathOf(request),
+    // The Worker's path may carry the query string (the Rust shim's meaning); ours never does.
+    path: metadata?.path?.split("?", 1)[0] || pathOf(request),
     url: metadata?.raw_url || request.url,
     source,
   };
@@ -156,7 +167,7 @@ export class RequestContext implements ContainerContext {
     this.#state.waitUntil(promise);
   }
 
-
+  /** What `JSON.stringify(ctx)` shows: the platform and the request metadata. */
   toJSON(): { platform: PlatformInfo; request: RequestMetadata } {
     return { platform: this.platform, request: this.request };
   }

@@ -32,6 +32,7 @@ export interface ContainerflareErrorOptions {
   status?: number;
   /** Whether repeating the same operation may succeed. */
   retryable?: boolean;
+  /** The underlying error, kept for logs (never sent to clients). */
   cause?: unknown;
 }
 
@@ -73,7 +74,7 @@ export function isContainerflareError(error: unknown): error is ContainerflareEr
     (typeof error === "object" &&
       error !== null &&
       typeof (error as { code?: unknown }).code === "string" &&
-      (error as { code: string }).code in STATUS_BY_CODE &&
+      Object.hasOwn(STATUS_BY_CODE, (error as { code: string }).code) &&
       typeof (error as { toResponse?: unknown }).toResponse === "function")
   );
 }

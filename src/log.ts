@@ -73,7 +73,8 @@ export function cloudLoggingLine(logObj: LogObject, platform: PlatformInfo): Rec
     const projectId = platform.cloudRun?.projectId;
     if (request.trace && projectId) {
       line["logging.googleapis.com/trace"] = `projects/${projectId}/traces/${request.trace.traceId}`;
-      line["logging.googleapis.com/spanId"] = request.trace.spanId;
+      // X-Cloud-Trace-Context may name no span: Cloud Logging rejects an all-zero span id.
+      if (request.trace.spanId !== "0000000000000000") line["logging.googleapis.com/spanId"] = request.trace.spanId;
       line["logging.googleapis.com/trace_sampled"] = request.trace.sampled;
     }
   }
@@ -136,12 +137,16 @@ function createPrettyLogger(level: number, stream: NodeJS.WriteStream): ConsolaI
       else pending.push([logObj, ctx]);
     },
   };
-  void import("consola").then(({ createConsola: createFancy }) => {
-    fancy = createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0];
-    const queued = pending;
-    pending = [];
-    for (const [logObj, ctx] of queued) fancy?.log(logObj, ctx);
-  });
+  void import("consola")
+    .then(({ createConsola: createFancy }) => createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0])
+    .catch(() => undefined)
+    .then((loaded) => {
+      // Should consola's full build be missing (a trimmed bundle), fall back to plain JSON lines.
+      fancy = loaded ?? jsonReporter({ kind: "generic" }, stream);
+      const queued = pending;
+      pending = [];
+      for (const [logObj, ctx] of queued) fancy.log(logObj, ctx);
+    });
   return createConsola({ level, stdout: stream, stderr: stream, throttle: 0, reporters: [deferred] });
 }
 

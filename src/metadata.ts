@@ -97,6 +97,19 @@ function parseSignature(value: string): { timestamp: number; signature: Uint8Arr
   return timestamp !== undefined && signature ? { timestamp, signature } : undefined;
 }
 
+// A Worker signs every request with the same secret or two: import each key once.
+const signingKeys = new Map<string, Promise<HmacKey>>();
+
+function signingKey(secret: string): Promise<HmacKey> {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    if (signingKeys.size >= 8) signingKeys.clear();
+    key = importKey(secret, "sign");
+    signingKeys.set(secret, key);
+  }
+  return key;
+}
+
 /**
  * Signs metadata with the shared secret. Returns both header values; `ts` in the metadata is set
  * to the signing time so the signed timestamp and the payload agree.
@@ -107,7 +120,7 @@ export async function signMetadata(
   now: number = Date.now(),
 ): Promise<{ metadata: string; signature: string }> {
   const value = encodeMetadata({ ...metadata, v: 1, ts: now });
-  const key = await importKey(secret, "sign");
+  const key = await signingKey(secret);
   const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${now}.${value}`));
   return { metadata: value, signature: `t=${now},v1=${toHex(mac)}` };
 }
@@ -124,6 +137,7 @@ export interface MetadataVerifierOptions {
 
 /** Checks metadata headers against the trust rules; holds the imported key and the replay window. */
 export interface MetadataVerifier {
+  /** Decides whether a metadata header value (and its signature header) can be trusted. */
   verify(value: string, signature: string | null): Promise<MetadataResult>;
 }
 
@@ -136,13 +150,16 @@ export function createMetadataVerifier(options: MetadataVerifierOptions): Metada
   const key = options.secret ? importKey(options.secret, "verify") : undefined;
   const seen = new Map<string, number>();
 
-  function remember(signature: string, timestamp: number): boolean {
-    if (seen.has(signature)) return false;
+  /** Records a signature; false when it was seen already. Keys are canonical (parsed) forms. */
+  function remember(key: string, timestamp: number): boolean {
+    if (seen.has(key)) return false;
+    // Insertion order is (nearly) timestamp order: drop expired entries from the front only.
     const cutoff = now() - SIGNATURE_TOLERANCE_MS;
-    if (seen.size >= 1024) {
-      for (const [entry, at] of seen) if (at < cutoff) seen.delete(entry);
+    for (const [entry, at] of seen) {
+      if (at >= cutoff) break;
+      seen.delete(entry);
     }
-    seen.set(signature, timestamp);
+    seen.set(key, timestamp);
     return true;
   }
 
@@ -157,7 +174,7 @@ export function createMetadataVerifier(options: MetadataVerifierOptions): Metada
       const valid = await crypto.subtle.verify("HMAC", await key, parsed.signature, encoder.encode(`${parsed.timestamp}.${value}`));
       if (!valid || (metadata.ts !== undefined && metadata.ts !== parsed.timestamp)) return { ok: false, reason: "bad-signature" };
       if (Math.abs(now() - parsed.timestamp) > SIGNATURE_TOLERANCE_MS) return { ok: false, reason: "expired" };
-      if (!remember(signatureHeader!, parsed.timestamp)) return { ok: false, reason: "replayed" };
+      if (!remember(`${parsed.timestamp}:${toHex(parsed.signature.buffer)}`, parsed.timestamp)) return { ok: false, reason: "replayed" };
       return { ok: true, metadata };
     },
   };

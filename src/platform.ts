@@ -2,11 +2,17 @@ import type { CommandEndpoint, EnvSource, PlatformKind, RuntimeConfig } from "./
 
 /** What the Cloudflare Containers runtime tells the container about itself. */
 export interface CloudflarePlatformInfo {
+  /** `CLOUDFLARE_APPLICATION_ID`. */
   applicationId?: string;
+  /** `CLOUDFLARE_DURABLE_OBJECT_ID`: the container's Durable Object. */
   durableObjectId?: string;
+  /** `CLOUDFLARE_DEPLOYMENT_ID`. */
   deploymentId?: string;
+  /** `CLOUDFLARE_LOCATION`: where the container runs. */
   location?: string;
+  /** `CLOUDFLARE_REGION`. */
   region?: string;
+  /** `CLOUDFLARE_COUNTRY_A2`. */
   country?: string;
 }
 
@@ -14,14 +20,23 @@ export interface CloudflarePlatformInfo {
 export interface CloudRunPlatformInfo {
   /** Which kind of Cloud Run resource runs this container. */
   resource: "service" | "job" | "worker-pool";
+  /** `K_SERVICE`. */
   service?: string;
+  /** `K_REVISION`. */
   revision?: string;
+  /** `K_CONFIGURATION`. */
   configuration?: string;
+  /** `CLOUD_RUN_JOB`. */
   job?: string;
+  /** `CLOUD_RUN_EXECUTION`. */
   execution?: string;
+  /** `CLOUD_RUN_TASK_INDEX`. */
   taskIndex?: number;
+  /** `CLOUD_RUN_TASK_ATTEMPT`. */
   taskAttempt?: number;
+  /** `CLOUD_RUN_TASK_COUNT`. */
   taskCount?: number;
+  /** `CLOUD_RUN_WORKER_POOL`. */
   workerPool?: string;
   /** From `GOOGLE_CLOUD_PROJECT`, else the metadata server (filled in once known). */
   projectId?: string;

@@ -1,7 +1,7 @@
 import type { ConsolaInstance } from "consola";
 import { FastResponse, serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
 import { createBindings, createCommandClient, loadBindings, type Bindings, type CommandClient } from "./command/index.ts";
-import { ConfigError, processEnv, resolveConfig, type EnvSource, type RuntimeConfig } from "./config.ts";
+import { ConfigError, processEnv, resolveConfig, type CommandEndpoint, type EnvSource, type RuntimeConfig } from "./config.ts";
 import { RequestContext, type ContainerContext, type ContextState } from "./context.ts";
 import { ContainerflareError, isContainerflareError } from "./errors.ts";
 import { createLogger, resolveLogFormat } from "./log.ts";
@@ -96,7 +96,8 @@ function internalError(ctx: ContainerContext): Response {
 }
 
 function errorResponse(error: unknown, ctx: ContainerContext): Response {
-  if (isContainerflareError(error)) {
+  // INTERNAL errors carry the host's own words (a SQL error, a binding's internals): logs only.
+  if (isContainerflareError(error) && error.code !== "INTERNAL") {
     ctx.log[error.status >= 500 ? "warn" : "debug"](`${error.code}: ${error.message}`);
     return error.toResponse({ requestId: ctx.request.id });
   }
@@ -129,9 +130,14 @@ function stripMetadataHeaders(request: ServerRequest): ServerRequest {
   }
 }
 
-function createState(config: RuntimeConfig, platform: PlatformInfo, logger: ConsolaInstance) {
+function createState(
+  config: RuntimeConfig,
+  endpoint: CommandEndpoint,
+  unavailableReason: string | undefined,
+  logger: ConsolaInstance,
+  platform: PlatformInfo,
+) {
   const pending = new Set<Promise<unknown>>();
-  const { endpoint, unavailableReason } = resolveCommandEndpoint(config, platform);
   let commands: CommandClient | undefined;
   let env: Bindings | undefined;
   const state: ContextState & { settle(): Promise<void>; closeCommands(): Promise<void>; preloadBindings(): Promise<void> } = {
@@ -195,8 +201,9 @@ function createState(config: RuntimeConfig, platform: PlatformInfo, logger: Cons
  */
 export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {}): ContainerServer {
   const manageProcess = options.manageProcess ?? true;
-  const handler = (typeof app === "function" ? app : app.fetch.bind(app)) as unknown as Handler;
-  if (typeof handler !== "function") throw new TypeError("serve() expects a handler function or an object with a fetch method");
+  const candidate = typeof app === "function" ? app : typeof app?.fetch === "function" ? app.fetch.bind(app) : undefined;
+  if (!candidate) throw new TypeError("serve() expects a handler function or an object with a fetch method");
+  const handler = candidate as unknown as Handler;
 
   const env = options.env ?? processEnv();
   let config: RuntimeConfig;
@@ -208,18 +215,18 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   }
 
   const platform = detectPlatform(env, config.platform);
-  if (platform.kind === "cloud-run") void enrichCloudRunInfo(platform);
-  const commandsOnStdio = resolveCommandEndpoint(config, platform).endpoint.kind === "stdio";
+  if (platform.kind === "cloud-run") enrichCloudRunInfo(platform).catch(() => {});
+  const { endpoint, unavailableReason } = resolveCommandEndpoint(config, platform);
+  const commandsOnStdio = endpoint.kind === "stdio";
   const sink = commandsOnStdio ? process.stderr : process.stdout;
   const logger =
     options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, platform, sink });
   const accessLog = config.accessLog ?? resolveLogFormat(config.logFormat, Boolean(sink.isTTY)) === "pretty";
   const trustUnsigned = config.trustMetadata || (!config.secret && platform.kind === "cloudflare");
   const verifier: MetadataVerifier = createMetadataVerifier({ secret: config.secret, trustUnsigned });
-  // Where the header can never be trusted it is not read at all: reading headers is what a
-  // hello-world request costs most on Deno, and an untrusted header changes nothing anyway.
+  // Where the header can never be trusted there is nothing to verify; it is still removed.
   const metadataTrustable = Boolean(config.secret) || trustUnsigned;
-  const state = createState(config, platform, logger);
+  const state = createState(config, endpoint, unavailableReason, logger, platform);
 
   function respond(request: ServerRequest, ctx: RequestContext): Response | Promise<Response> {
     let result: Response | Promise<Response>;
@@ -261,7 +268,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
 
   async function runWithMetadata(request: ServerRequest, value: string | null, signature: string | null) {
     let metadata: ContainerflareMetadata | undefined;
-    if (value !== null) {
+    if (value !== null && metadataTrustable) {
       const verdict = await verifier.verify(value, signature);
       if (verdict.ok) metadata = verdict.metadata;
       else logger.debug(`ignored ${METADATA_HEADER} header: ${verdict.reason}`);
@@ -269,13 +276,11 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     return run(stripMetadataHeaders(request), metadata);
   }
 
-  function fetchWithMetadata(request: ServerRequest): Response | Promise<Response> {
+  function fetch(request: ServerRequest): Response | Promise<Response> {
     const value = request.headers.get(METADATA_HEADER);
     const signature = request.headers.get(SIGNATURE_HEADER);
     return value === null && signature === null ? run(request, undefined) : runWithMetadata(request, value, signature);
   }
-
-  const fetch = metadataTrustable ? fetchWithMetadata : (request: ServerRequest) => run(request, undefined);
 
   const releaseFastResponse = options.fastResponse === false ? () => {} : useFastResponse();
   const server: Server = serveHttp({

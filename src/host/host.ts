@@ -127,7 +127,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   }
   const custom: Record<string, CustomCommand> = { ...options.commands };
   for (const name of Object.keys(custom)) {
-    if (name in BUILT_IN) throw new TypeError(`commands.${name}: cannot replace the built-in command ${name}`);
+    if (Object.hasOwn(BUILT_IN, name)) throw new TypeError(`commands.${name}: cannot replace the built-in command ${name}`);
     if (RESERVED_NAMESPACE_RE.test(name)) {
       throw new TypeError(`commands.${name}: the ${name.slice(0, name.indexOf(".") + 1)} namespace is reserved for built-in commands; use e.g. app.${name.slice(name.indexOf(".") + 1)}`);
     }
@@ -152,9 +152,10 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
 
   /** Runs one validated request; resolves with the result payload or rejects with an ErrorBody-ish error. */
   const run = async (command: string, payload: unknown): Promise<unknown> => {
-    const extra = custom[command];
+    // Own properties only: "constructor" or "toString" must not reach Object.prototype.
+    const extra = Object.hasOwn(custom, command) ? custom[command] : undefined;
     if (extra) return extra(payload, context);
-    const definition = BUILT_IN[command];
+    const definition = Object.hasOwn(BUILT_IN, command) ? BUILT_IN[command] : undefined;
     if (!definition) throw new CommandError("UNKNOWN_COMMAND", `unknown command ${command}`);
     const parsed = v.safeParse(definition.schema, payload ?? null);
     if (!parsed.success) throw new CommandError("INVALID_PAYLOAD", `${command}: ${issueText(parsed.issues)}`);

@@ -24,6 +24,8 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6", "x-containerflare-metadata": spoofed } }),
     );
     expect(body.platform).toEqual({ kind: "generic" });
+    // Not trusted without a secret off Cloudflare, and still removed before the app sees it.
+    expect(body.headers).not.toContain("x-containerflare-metadata");
     expect(body.request).toMatchObject({ method: "GET", path: "/", source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
     expect(body.request.id).toMatch(/^[\da-f-]{36}$/);
   });
@@ -137,6 +139,10 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-1" } });
     expect(text).not.toContain("boom");
+    const internal = await fetch(`${app.url}/internal`, { headers: { "x-request-id": "broken-2" } });
+    expect(internal.status).toBe(500);
+    expect(await json(internal)).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-2" } });
+    await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-2")?.message).toMatch(/secret_table/);
     await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-1")).toMatchObject({ level: "error" });
     const logged = app.jsonLogs().find((line) => line.requestId === "broken-1")!;
     expect(logged.message).toMatch(/boom in handler[\s\S]*at /);

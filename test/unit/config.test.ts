@@ -41,7 +41,6 @@ describe("resolveConfig", () => {
       CONTAINERFLARE_LOG_FORMAT: "json",
       CONTAINERFLARE_BINDINGS: "CACHE:kv, DB:d1,JOBS:queue,FILES:r2,ASSETS:assets,NAME:var",
       CONTAINERFLARE_COMMAND_TIMEOUT_MS: "1500",
-      GOOGLE_CLOUD_PROJECT: "demo",
     });
     expect(config).toMatchObject({
       hostname: "127.0.0.1",
@@ -53,7 +52,6 @@ describe("resolveConfig", () => {
       logLevel: 4,
       logFormat: "json",
       commandTimeoutMs: 1500,
-      googleCloudProject: "demo",
     });
     expect({ ...config.bindings }).toEqual({
       CACHE: "kv",
@@ -62,6 +60,14 @@ describe("resolveConfig", () => {
       FILES: "r2",
       ASSETS: "assets",
       NAME: "var",
+    });
+  });
+
+  it("accepts names in any case, with spaces around", () => {
+    expect(resolveConfig({ CONTAINERFLARE_LOG_LEVEL: " DEBUG ", CONTAINERFLARE_PLATFORM: "Cloud-Run", CONTAINERFLARE_LOG_FORMAT: "JSON" })).toMatchObject({
+      logLevel: 4,
+      platform: "cloud-run",
+      logFormat: "json",
     });
   });
 
@@ -79,6 +85,7 @@ describe("resolveConfig", () => {
     [{ CF_CMD_ENDPOINT: "ftp://x" }, 'invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled'],
     [{ CF_CMD_ENDPOINT: "tcp://host" }, 'invalid CF_CMD_ENDPOINT="tcp://host"'],
     [{ CF_CMD_ENDPOINT: "unix://relative" }, 'invalid CF_CMD_ENDPOINT="unix://relative"'],
+    [{ CF_CMD_ENDPOINT: "unix:///tmp/%zz" }, 'invalid CF_CMD_ENDPOINT="unix:///tmp/%zz"'],
     [{ CF_CMD_SOCKET: "relative.sock" }, 'invalid CF_CMD_SOCKET="relative.sock": expected an absolute socket path'],
     [{ CONTAINERFLARE_PLATFORM: "aws" }, 'invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic'],
     [{ CONTAINERFLARE_SHUTDOWN_TIMEOUT: "soon" }, 'invalid CONTAINERFLARE_SHUTDOWN_TIMEOUT="soon": expected a number of seconds'],

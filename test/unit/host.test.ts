@@ -68,6 +68,12 @@ describe("createCommandHost().dispatch", () => {
     expect(await host.dispatch(frame(8, "kv.get", { binding: "DB", key: "k" }))).toMatchObject({
       error: { code: "NO_BINDING", message: "kv.get: binding DB is a d1 binding, not kv" },
     });
+    for (const inherited of ["constructor", "toString", "valueOf", "hasOwnProperty"]) {
+      expect(await host.dispatch(frame(11, inherited, { binding: "CACHE" }))).toMatchObject({
+        ok: false,
+        error: { code: "UNKNOWN_COMMAND", message: `unknown command ${inherited}` },
+      });
+    }
     expect(await host.dispatch(frame(9, "env.get", { binding: "NOPE" }))).toMatchObject({ error: { code: "NO_BINDING" } });
     expect(await host.dispatch(frame(10, "env.get", { binding: "LIMITS" }))).toMatchObject({ ok: true, payload: { value: { max: 3 } } });
   });

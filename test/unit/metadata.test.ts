@@ -89,6 +89,26 @@ describe("createMetadataVerifier", () => {
     expect(await once.verify(signed.metadata, signed.signature)).toEqual({ ok: false, reason: "replayed" });
   });
 
+  it("refuses a replay whose signature header was rewritten into another valid form", async () => {
+    const signed = await signMetadata(SECRET, sample, NOW);
+    const once = verifier();
+    expect((await once.verify(signed.metadata, signed.signature)).ok).toBe(true);
+    const [t, v1] = signed.signature.split(",");
+    for (const variant of [`${v1},${t}`, `${t},${v1!.toUpperCase().replace("V1=", "v1=")}`, `${t},${v1},x=1`, ` ${t} , ${v1} `]) {
+      expect(await once.verify(signed.metadata, variant)).toEqual({ ok: false, reason: "replayed" });
+    }
+  });
+
+  it("keeps verifying quickly and correctly past thousands of remembered signatures", async () => {
+    let clock = NOW;
+    const busy = createMetadataVerifier({ secret: SECRET, now: () => clock });
+    for (let index = 0; index < 3000; index++) {
+      clock += 150;
+      const signed = await signMetadata(SECRET, { ...sample, request_id: `r${index}` }, clock);
+      expect((await busy.verify(signed.metadata, signed.signature)).ok).toBe(true);
+    }
+  });
+
   it("refuses a signature whose timestamp disagrees with the payload", async () => {
     const signed = await signMetadata(SECRET, sample, NOW);
     const moved = signed.signature.replace(`t=${NOW}`, `t=${NOW + 1}`);

@@ -99,8 +99,10 @@ export function createBindings<Env extends object = DefaultBindings>(client: Com
   const load = (): Promise<void> => {
     loading ??= client.describe().then(
       (description) => {
-        // Explicit kinds (CONTAINERFLARE_BINDINGS) win; the description still brings var values.
-        kinds ??= description.bindings;
+        // Explicit kinds (CONTAINERFLARE_BINDINGS) win; the description still brings the vars.
+        if (kinds) {
+          for (const [name, kind] of Object.entries(description.bindings)) if (kind === "var") kinds[name] ??= "var";
+        } else kinds = description.bindings;
         vars = description.vars ?? {};
       },
       (error: unknown) => {

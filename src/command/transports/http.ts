@@ -27,6 +27,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The endpoint as error messages show it: without credentials or query (they may hold a token). */
+function displayUrl(url: string): string {
+  const shown = new URL(url);
+  shown.username = "";
+  shown.password = "";
+  shown.search = "";
+  return shown.href;
+}
+
 /**
  * One `POST` per frame to an HTTP(S) command host (on Cloudflare: the Worker intercepts
  * `http://containerflare.internal/v1/commands`); the answer's body is the response frame.
@@ -34,6 +43,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * network error or a 502/503/504, with backoff and jitter: a write is never sent twice.
  */
 export function createHttpTransport(url: string, context: TransportContext, options: HttpTransportOptions = {}): Transport {
+  const shownUrl = displayUrl(url);
   const { sink, logger, maxFrameBytes } = context;
   const retries = options.retries ?? 2;
   const backoff = { baseMs: options.retryBaseMs ?? 50, maxMs: options.retryMaxMs ?? 1_000 };
@@ -67,7 +77,7 @@ export function createHttpTransport(url: string, context: TransportContext, opti
         }
         sink.fail(
           frame.id,
-          new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${url}: ${reason}`, { retryable: true, command: frame.command }),
+          new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${shownUrl}: ${reason}`, { retryable: true, command: frame.command }),
         );
         return;
       }
@@ -85,7 +95,7 @@ export function createHttpTransport(url: string, context: TransportContext, opti
         const code = RETRY_STATUSES.has(status) ? "UNAVAILABLE" : status === 413 ? "TOO_LARGE" : "INTERNAL";
         sink.fail(
           frame.id,
-          new CommandError(code, `command host at ${url} answered HTTP ${status} without a valid answer frame`, {
+          new CommandError(code, `command host at ${shownUrl} answered HTTP ${status} without a valid answer frame`, {
             retryable: code === "UNAVAILABLE",
             command: frame.command,
           }),
