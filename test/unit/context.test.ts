@@ -1,6 +1,6 @@
 import type { ServerRequest } from "srvx";
 import { describe, expect, it } from "vitest";
-import { buildRequestMetadata, lastForwardedFor } from "../../src/context.ts";
+import { buildRequestMetadata, isIpAddress, lastForwardedFor } from "../../src/context.ts";
 import type { PlatformInfo } from "../../src/platform.ts";
 
 function request(url: string, headers: Record<string, string> = {}, ip = "10.0.0.9"): ServerRequest {
@@ -38,6 +38,17 @@ describe("client IP rules", () => {
     expect(buildRequestMetadata(request("http://svc/"), cloudRun, undefined).clientIp).toBe("10.0.0.9");
     expect(buildRequestMetadata(request("http://svc/", { "cf-connecting-ip": "evil" }), cloudflare, undefined).clientIp).toBe("10.0.0.9");
   });
+});
+
+describe("isIpAddress", () => {
+  it.each(["127.0.0.1", "203.0.113.7", "255.255.255.255", "0.0.0.0", "::1", "2001:db8::1", "::ffff:192.0.2.1", "fe80::1:2:3:4"])(
+    "accepts %s",
+    (value) => expect(isIpAddress(value)).toBe(true),
+  );
+  it.each(["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", "example.com", ":::", "2001:db8::g", "[::1]", "fe80::1%eth0", "1::2::3"])(
+    "rejects %j",
+    (value) => expect(isIpAddress(value)).toBe(false),
+  );
 });
 
 describe("request metadata", () => {
