@@ -66,7 +66,11 @@ export const LOG_LEVELS = {
   verbose: 999,
 } as const;
 
-const BINDING_KINDS: readonly BindingKind[] = ["kv", "d1", "queue", "r2", "assets", "var"];
+/** Every binding kind the command bus knows. */
+export const BINDING_KINDS: readonly BindingKind[] = ["kv", "d1", "queue", "r2", "assets", "var"];
+
+/** What a binding name looks like (a JavaScript identifier without `$`): `CACHE`, `DB`, `my_kv`. */
+export const BINDING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Thrown for a bad environment value: its message is the one line shown to the user. */
 export class ConfigError extends ContainerflareError {
@@ -96,7 +100,7 @@ const flagSchema = v.pipe(
   v.picklist(["1", "0", "true", "false", "yes", "no", "on", "off", ""]),
   v.transform((value) => ["1", "true", "yes", "on"].includes(value)),
 );
-const bindingNameSchema = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/));
+const bindingNameSchema = v.pipe(v.string(), v.regex(BINDING_NAME_RE));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
   env: EnvSource,

@@ -1,8 +1,7 @@
 import { build, type BuildFailure, type Message } from "esbuild";
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { firstBuildError, resolveEntry } from "./entry.ts";
+import { firstBuildError, resolveEntry, siblingModule } from "./entry.ts";
 import { nativeFetch } from "./fetch-plugin.ts";
 import { CliError } from "./errors.ts";
 import { srvxRuntimeSwitch } from "./srvx-plugin.ts";
@@ -42,8 +41,7 @@ const BANNER = [
 
 /** The module that starts the app: `start.js` next to this file (`start.ts` from source). */
 function startModulePath(): string {
-  const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./start${self.slice(self.lastIndexOf("."))}`, import.meta.url));
+  return siblingModule("./start", import.meta.url);
 }
 
 /** Source of the bundle's entry module: import the app's default export and serve it. */

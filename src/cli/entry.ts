@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { build } from "esbuild";
@@ -75,4 +76,13 @@ export function firstBuildError(error: unknown): string {
   if (!first) return error instanceof Error ? error.message : String(error);
   const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : "";
   return `${where}${first.text}`;
+}
+
+/**
+ * The path of a module next to `from` (an `import.meta.url`), with `from`'s own extension: `.js`
+ * in the published build, `.ts` when the CLI runs from source.
+ */
+export function siblingModule(name: string, from: string): string {
+  const self = fileURLToPath(from);
+  return fileURLToPath(new URL(`${name}${self.slice(self.lastIndexOf("."))}`, from));
 }

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { basename, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as v from "valibot";
-import { resolveEntry, prepareEntry } from "./entry.ts";
+import { prepareEntry, resolveEntry, siblingModule } from "./entry.ts";
 import { CliError } from "./errors.ts";
 import { currentRuntime, findRuntimeBinary, parseRuntime, runChild, runtimeArguments, RUNTIMES, type RuntimeName } from "./runtime.ts";
 import { startApp } from "./start.ts";
@@ -29,8 +29,7 @@ export interface ServeEntryOptions {
 
 /** The module the runtime child executes: `runner.js` next to this file (`runner.ts` from source). */
 function runnerPath(): string {
-  const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./runner${self.slice(self.lastIndexOf("."))}`, import.meta.url));
+  return siblingModule("./runner", import.meta.url);
 }
 
 /**

@@ -4,13 +4,12 @@
  * same shapes out in prose.
  */
 import * as v from "valibot";
-import type { BindingKind } from "../config.ts";
+import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
 import { EncodedBytesSchema } from "./bytes.ts";
 
 /** Binding kinds, as `host.describe` reports them. */
-export const BINDING_KINDS: readonly BindingKind[] = ["kv", "d1", "queue", "r2", "assets", "var"];
 
-const bindingName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "binding must be a binding name like CACHE"));
+const bindingName = v.pipe(v.string(), v.regex(BINDING_NAME_RE, "binding must be a binding name like CACHE"));
 const nonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
 const key = v.pipe(v.string(), v.nonEmpty("key must not be empty"));
 /** An ISO 8601 date-time string: how dates travel. */

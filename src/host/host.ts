@@ -1,6 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import type { BindingKind } from "../config.ts";
+import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
 import { CommandError, isCommandErrorCode } from "../command/errors.ts";
 import { createDefaultLogger } from "../command/logger.ts";
 import {
@@ -16,7 +16,6 @@ import {
   type ErrorBody,
   type ResponseFrame,
 } from "../command/protocol.ts";
-import { BINDING_KINDS } from "../command/schemas.ts";
 import { d1Commands } from "./commands/d1.ts";
 import { kvCommands } from "./commands/kv.ts";
 import { miscCommands } from "./commands/misc.ts";
@@ -86,7 +85,6 @@ export function detectBindingKind(binding: unknown): Exclude<BindingKind, "var">
   return undefined;
 }
 
-const BINDING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED_NAMESPACE_RE = /^(host|kv|d1|queue|r2|assets|env)\./;
 
 function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {

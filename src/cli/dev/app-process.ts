@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { ConsolaInstance } from "consola";
-import { fileURLToPath } from "node:url";
-import { prepareEntry, type LoadableEntry } from "../entry.ts";
+import { prepareEntry, siblingModule, type LoadableEntry } from "../entry.ts";
 import { errorLine } from "../errors.ts";
 import { runtimeArguments, type RuntimeName } from "../runtime.ts";
 import { isListening } from "./ports.ts";
@@ -44,8 +43,7 @@ export interface AppProcess {
 
 /** The module the child runs: `runner.js` in the CLI directory (`runner.ts` from source). */
 function runnerPath(): string {
-  const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`../runner${self.slice(self.lastIndexOf("."))}`, import.meta.url));
+  return siblingModule("../runner", import.meta.url);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

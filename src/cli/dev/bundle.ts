@@ -1,12 +1,10 @@
 import { build, type Metafile } from "esbuild";
-import { fileURLToPath } from "node:url";
-import { firstBuildError } from "../entry.ts";
+import { firstBuildError, siblingModule } from "../entry.ts";
 import { CliError } from "../errors.ts";
 
 /** `worker.js` next to this module (`worker.ts` when running from source). */
 export function devWorkerEntry(): string {
-  const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./worker${self.slice(self.lastIndexOf("."))}`, import.meta.url));
+  return siblingModule("./worker", import.meta.url);
 }
 
 /**

@@ -2,9 +2,10 @@ import { parseJSONC } from "confbox/jsonc";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import * as v from "valibot";
+import { BINDING_NAME_RE } from "../../config.ts";
 import { CliError, errorLine } from "../errors.ts";
 
-const bindingName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a binding name like CACHE"));
+const bindingName = v.pipe(v.string(), v.regex(BINDING_NAME_RE, "a binding name like CACHE"));
 const name = v.pipe(v.string(), v.nonEmpty());
 
 /**
