@@ -55,6 +55,13 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
         super(...args);
         const secret = (args[1] as ContainerflareWorkerEnv | undefined)?.CONTAINERFLARE_SECRET;
         if (secret) this.envVars = { ...this.envVars, CONTAINERFLARE_SECRET: secret };
+        else {
+          // Without a secret the container trusts the unsigned header on Cloudflare (the contract):
+          // fine behind forward(), spoofable by anything that reaches the container another way.
+          console.warn(
+            "containerflare: CONTAINERFLARE_SECRET is not set, so the container cannot tell the Worker's metadata header from a forged one; set it with `wrangler secret put CONTAINERFLARE_SECRET`",
+          );
+        }
       }
     },
   }[name]!;
