@@ -24,6 +24,7 @@ export function createStreamSession(host: CommandHost, write: (text: string) => 
   let closed = false;
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  let draining: Promise<void> | undefined;
   const writer = createFrameWriter((text) => {
     if (!closed) write(text);
   });
@@ -53,12 +54,15 @@ export function createStreamSession(host: CommandHost, write: (text: string) => 
     },
     drain() {
       if (inFlight === 0) return Promise.resolve();
-      return new Promise((resolve) => {
+      // One promise for every caller: a second drain() must not replace the first one's resolver.
+      draining ??= new Promise<void>((resolve) => {
         idle = () => {
           idle = undefined;
+          draining = undefined;
           resolve();
         };
       });
+      return draining;
     },
     close() {
       closed = true;
