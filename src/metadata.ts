@@ -3,6 +3,7 @@
  * request, signed with a secret both share. Web Crypto only: this module also runs in workerd.
  */
 import * as v from "valibot";
+import { fromHex, toHex } from "./command/bytes.ts";
 
 /** Name of the metadata header. */
 export const METADATA_HEADER = "x-containerflare-metadata";
@@ -72,17 +73,9 @@ function importKey(secret: string, usage: "sign" | "verify"): Promise<HmacKey> {
   return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
 }
 
-function toHex(buffer: ArrayBuffer): string {
-  let hex = "";
-  for (const byte of new Uint8Array(buffer)) hex += byte.toString(16).padStart(2, "0");
-  return hex;
-}
-
-function fromHex(hex: string): Uint8Array<ArrayBuffer> | undefined {
-  if (hex.length !== 64 || !/^[\da-f]+$/i.test(hex)) return undefined;
-  const bytes = new Uint8Array(32);
-  for (let index = 0; index < 32; index++) bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
-  return bytes;
+/** The 32 bytes of an HMAC-SHA256 in hex; undefined for anything else. */
+function signatureBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {
+  return hex.length === 64 && /^[\da-f]+$/i.test(hex) ? (fromHex(hex) as Uint8Array<ArrayBuffer>) : undefined;
 }
 
 /** Parses `t=<ts>,v1=<hex>`. */
@@ -92,7 +85,7 @@ function parseSignature(value: string): { timestamp: number; signature: Uint8Arr
   for (const part of value.split(",")) {
     const [key, item = ""] = part.trim().split("=", 2);
     if (key === "t" && /^\d{1,16}$/.test(item)) timestamp = Number(item);
-    else if (key === "v1") signature = fromHex(item);
+    else if (key === "v1") signature = signatureBytes(item);
   }
   return timestamp !== undefined && signature ? { timestamp, signature } : undefined;
 }
@@ -122,7 +115,7 @@ export async function signMetadata(
   const value = encodeMetadata({ ...metadata, v: 1, ts: now });
   const key = await signingKey(secret);
   const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${now}.${value}`));
-  return { metadata: value, signature: `t=${now},v1=${toHex(mac)}` };
+  return { metadata: value, signature: `t=${now},v1=${toHex(new Uint8Array(mac))}` };
 }
 
 /** Options of {@link createMetadataVerifier}. */
@@ -174,7 +167,7 @@ export function createMetadataVerifier(options: MetadataVerifierOptions): Metada
       const valid = await crypto.subtle.verify("HMAC", await key, parsed.signature, encoder.encode(`${parsed.timestamp}.${value}`));
       if (!valid || (metadata.ts !== undefined && metadata.ts !== parsed.timestamp)) return { ok: false, reason: "bad-signature" };
       if (Math.abs(now() - parsed.timestamp) > SIGNATURE_TOLERANCE_MS) return { ok: false, reason: "expired" };
-      if (!remember(`${parsed.timestamp}:${toHex(parsed.signature.buffer)}`, parsed.timestamp)) return { ok: false, reason: "replayed" };
+      if (!remember(`${parsed.timestamp}:${toHex(parsed.signature)}`, parsed.timestamp)) return { ok: false, reason: "replayed" };
       return { ok: true, metadata };
     },
   };

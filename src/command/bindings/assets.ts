@@ -1,7 +1,7 @@
 import { decodeBytes } from "../bytes.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
 import { CommandError } from "../errors.ts";
-import type { AssetResponseJson } from "../schemas.ts";
+import { NULL_BODY_STATUSES, type AssetResponseJson } from "../schemas.ts";
 
 /** Request options of {@link fetchAsset}. */
 export interface FetchAssetInit extends InvokeOptions {
@@ -9,7 +9,6 @@ export interface FetchAssetInit extends InvokeOptions {
   headers?: ConstructorParameters<typeof Headers>[0];
 }
 
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /** `"/a?b"`, `"https://host/a?b"` or a URL → `"/a?b"`: the assets binding only looks at the path. */
 function assetPath(input: string | URL): string {

@@ -1,9 +1,8 @@
 import { encodeBytes } from "../../command/bytes.ts";
 import { CommandError } from "../../command/errors.ts";
-import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema } from "../../command/schemas.ts";
+import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema, NULL_BODY_STATUSES } from "../../command/schemas.ts";
 import { defineCommand, type CommandDefinition } from "./types.ts";
 
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /** The assets binding ignores the host name: only the path (and query) matter. */
 const ASSETS_ORIGIN = "https://assets.local";
