@@ -2,10 +2,7 @@ import { defineCommand } from "citty";
 import { consola } from "consola";
 import { relative } from "node:path";
 import { bundleApp } from "./bundle.ts";
-
-function formatBytes(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-}
+import { formatBytes } from "../command/protocol.ts";
 
 /** `containerflare build <entry> [--out .output]` */
 export const buildCommand = defineCommand({
