@@ -132,8 +132,14 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     if (!v.is(RequestFrameSchema.entries.command, name)) throw new TypeError(`commands: ${JSON.stringify(name)} is not a valid command name`);
   }
 
-  const kindOf = (name: string): Exclude<BindingKind, "var"> | undefined =>
-    allowed[name] ?? detectBindingKind(options.bindings[name]);
+  // Detected once per binding: `allow` given as a list leaves the kind to the binding's methods.
+  const kindOf = (name: string): Exclude<BindingKind, "var"> | undefined => {
+    const known = allowed[name];
+    if (known) return known;
+    const detected = detectBindingKind(options.bindings[name]);
+    if (detected && Object.hasOwn(allowed, name)) allowed[name] = detected;
+    return detected;
+  };
 
   const describe = () => {
     const bindings: Record<string, BindingKind> = {};
