@@ -53,6 +53,7 @@ export function getContext<B = Bindings>(event: HTTPEvent): ContainerContext<B> 
  */
 export function onError(error: HTTPError, event: H3Event): Response | undefined {
   const cause = error.cause;
-  if (!isContainerflareError(cause)) return undefined;
+  // INTERNAL texts stay in the logs, as serve() keeps them: H3's own 500 answers those.
+  if (!isContainerflareError(cause) || cause.code === "INTERNAL") return undefined;
   return cause.toResponse({ requestId: event.context.containerflare?.request.id });
 }
