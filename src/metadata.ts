@@ -4,6 +4,7 @@
  */
 import * as v from "valibot";
 import { fromHex, toHex } from "./command/bytes.ts";
+import { createReplayCache, type ReplayCacheOptions } from "./replay-cache.ts";
 
 /** Name of the metadata header. */
 export const METADATA_HEADER = "x-containerflare-metadata";
@@ -38,7 +39,15 @@ export const MetadataSchema = v.object({
 export type ContainerflareMetadata = v.InferOutput<typeof MetadataSchema>;
 
 /** Why a metadata header was not trusted. */
-export type MetadataRejection = "too-large" | "malformed" | "unsigned" | "bad-signature" | "expired" | "replayed";
+export type MetadataRejection =
+  | "too-large"
+  | "malformed"
+  | "unsigned"
+  | "bad-signature"
+  | "expired"
+  | "replayed"
+  /** The replay cache holds its maximum within the signature's own second (see replay-cache.ts). */
+  | "replay-cache-full";
 
 /** Outcome of {@link MetadataVerifier.verify}. */
 export type MetadataResult =
@@ -126,6 +135,10 @@ export interface MetadataVerifierOptions {
   trustUnsigned?: boolean;
   /** Clock, for tests. */
   now?: () => number;
+  /** Bound of the replay cache (default 250 000 signatures); see src/replay-cache.ts for the policy when full. */
+  maxReplayEntries?: number;
+  /** Called when a full replay cache narrows its window (serve() logs it, at most once a minute). */
+  onReplayWindowNarrowed?: ReplayCacheOptions["onNarrowed"];
 }
 
 /** Checks metadata headers against the trust rules; holds the imported key and the replay window. */
@@ -136,25 +149,18 @@ export interface MetadataVerifier {
 
 /**
  * Creates a verifier. A signature is accepted once: the verifier remembers the signatures it saw
- * within the tolerance window, so a captured header replayed to the same container is refused.
+ * within the tolerance window in a bounded replay cache (src/replay-cache.ts), so a captured header
+ * replayed to the same container is refused.
  */
 export function createMetadataVerifier(options: MetadataVerifierOptions): MetadataVerifier {
   const now = options.now ?? Date.now;
   const key = options.secret ? importKey(options.secret, "verify") : undefined;
-  const seen = new Map<string, number>();
-
-  /** Records a signature; false when it was seen already. Keys are canonical (parsed) forms. */
-  function remember(key: string, timestamp: number): boolean {
-    if (seen.has(key)) return false;
-    // Insertion order is (nearly) timestamp order: drop expired entries from the front only.
-    const cutoff = now() - SIGNATURE_TOLERANCE_MS;
-    for (const [entry, at] of seen) {
-      if (at >= cutoff) break;
-      seen.delete(entry);
-    }
-    seen.set(key, timestamp);
-    return true;
-  }
+  const replays = createReplayCache({
+    windowMs: SIGNATURE_TOLERANCE_MS,
+    now,
+    ...(options.maxReplayEntries === undefined ? {} : { maxEntries: options.maxReplayEntries }),
+    ...(options.onReplayWindowNarrowed ? { onNarrowed: options.onReplayWindowNarrowed } : {}),
+  });
 
   return {
     async verify(value, signatureHeader) {
@@ -166,9 +172,9 @@ export function createMetadataVerifier(options: MetadataVerifierOptions): Metada
       if (!parsed) return { ok: false, reason: "unsigned" };
       const valid = await crypto.subtle.verify("HMAC", await key, parsed.signature, encoder.encode(`${parsed.timestamp}.${value}`));
       if (!valid || (metadata.ts !== undefined && metadata.ts !== parsed.timestamp)) return { ok: false, reason: "bad-signature" };
-      if (Math.abs(now() - parsed.timestamp) > SIGNATURE_TOLERANCE_MS) return { ok: false, reason: "expired" };
-      if (!remember(`${parsed.timestamp}:${toHex(parsed.signature)}`, parsed.timestamp)) return { ok: false, reason: "replayed" };
-      return { ok: true, metadata };
+      const verdict = replays.check(parsed.signature, parsed.timestamp);
+      if (verdict === "fresh") return { ok: true, metadata };
+      return { ok: false, reason: verdict === "full" ? "replay-cache-full" : verdict };
     },
   };
 }

@@ -107,6 +107,8 @@ export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
 
 /** Lower-case hex of some bytes (R2 checksums travel as hex). */
 export function toHex(bytes: Uint8Array): string {
+  // Native where there is a Buffer: a flat string, where `+=` builds a rope of many fragments.
+  if (NativeBuffer) return NativeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("hex");
   let hex = "";
   for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
   return hex;
