@@ -86,6 +86,17 @@ function useFastResponse(): () => void {
   };
 }
 
+/** Wraps `report` so that it runs at most once a minute: a warning under load must not flood the log. */
+function onceAMinute<T>(report: (value: T) => void): (value: T) => void {
+  let last = -Infinity;
+  return (value) => {
+    const now = Date.now();
+    if (now - last < 60_000) return;
+    last = now;
+    report(value);
+  };
+}
+
 function exitWith(code: number, line?: string): never {
   if (line) process.stderr.write(`containerflare: ${line}\n`);
   process.exit(code);
@@ -223,7 +234,13 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, platform, sink });
   const accessLog = config.accessLog ?? resolveLogFormat(config.logFormat, Boolean(sink.isTTY)) === "pretty";
   const trustUnsigned = config.trustMetadata || (!config.secret && platform.kind === "cloudflare");
-  const verifier: MetadataVerifier = createMetadataVerifier({ secret: config.secret, trustUnsigned });
+  const verifier: MetadataVerifier = createMetadataVerifier({
+    secret: config.secret,
+    trustUnsigned,
+    onReplayWindowNarrowed: onceAMinute((floor) =>
+      logger.warn(`the replay cache is full: signed headers older than ${new Date(floor).toISOString()} are now refused`),
+    ),
+  });
   // Where the header can never be trusted there is nothing to verify; it is still removed.
   const metadataTrustable = Boolean(config.secret) || trustUnsigned;
   const state = createState(config, endpoint, unavailableReason, logger, platform);
