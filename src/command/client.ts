@@ -36,6 +36,11 @@ export interface CommandClientOptions {
   logger?: ConsolaInstance;
   /** Why the `disabled` endpoint rejects, e.g. "no command host on Cloud Run; set CF_CMD_ENDPOINT to reach one". */
   unavailableReason?: string;
+  /**
+   * Shared secret (`CONTAINERFLARE_SECRET`): the HTTP transport signs every request with it
+   * (docs/protocol.md, "Signed HTTP requests"); stream transports ignore it.
+   */
+  secret?: string;
 }
 
 interface PendingCommand {
@@ -59,7 +64,7 @@ async function loadTransport(options: CommandClientOptions, context: TransportCo
     case "unix":
       return (await import("./transports/socket.ts")).createSocketTransport(endpoint, context);
     case "http":
-      return (await import("./transports/http.ts")).createHttpTransport(endpoint.url, context);
+      return (await import("./transports/http.ts")).createHttpTransport(endpoint.url, context, options.secret ? { secret: options.secret } : {});
     case "disabled":
       return (await import("./transports/disabled.ts")).createDisabledTransport(context, options.unavailableReason);
   }

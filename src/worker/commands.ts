@@ -1,4 +1,6 @@
+import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, formatBytes, leadingFrameId, type ErrorBody } from "../command/protocol.ts";
 import { createCommandHost, type CommandHost, type CommandHostOptions } from "../host/index.ts";
+import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestRejection, type RequestVerifier } from "../request-signature.ts";
 import type { OutboundContext } from "./types.ts";
 
 /** The made-up host name the container sends commands to; the Container class intercepts it. */
@@ -23,6 +25,16 @@ export interface CommandHandlerOptions {
   maxFrameBytes?: number;
   /** Extra commands (see `containerflare/host`). */
   commands?: CommandHostOptions["commands"];
+  /**
+   * Accept only requests signed with the shared secret (docs/protocol.md, "Signed HTTP
+   * requests"): `true` verifies with `env.CONTAINERFLARE_SECRET`, `{ secret }` with that secret.
+   * Unsigned, tampered, stale or replayed requests answer 401; requests a browser sent (an
+   * `Origin` or `Sec-Fetch-*` header, which browsers always add and a page cannot remove) 403
+   * even when signed; both with an error frame, before any binding is touched. Needed wherever
+   * more than the container reaches the host (`containerflare dev`'s loopback port, a public
+   * route). Default off: the Container class's interception is reachable from its container only.
+   */
+  requireSignature?: boolean | { secret: string };
 }
 
 /** An outbound handler of `@cloudflare/containers`: `(request, env, ctx)`. */
@@ -62,13 +74,122 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
     }
     return host;
   };
+  const verifierFor = signatureVerifiers(options.requireSignature);
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   return async (request, env) => {
-    if (new URL(request.url).pathname !== COMMAND_PATH) {
+    const bindings = (env ?? {}) as Record<string, unknown>;
+    if (verifierFor && isBrowserRequest(request.headers)) {
+      return refusal(403, 0, { code: "FORBIDDEN", message: "the command host does not answer requests sent by a browser", retryable: false });
+    }
+    const url = new URL(request.url);
+    if (url.pathname !== COMMAND_PATH) {
       return Response.json(
         { error: { code: "UNKNOWN_COMMAND", message: `the command host answers POST ${COMMAND_PATH} only`, retryable: false } },
         { status: 404 },
       );
     }
-    return hostFor((env ?? {}) as Record<string, unknown>).handle(request);
+    if (!verifierFor) return hostFor(bindings).handle(request);
+    const body = await readBodyLimited(request, maxFrameBytes);
+    if (!body) {
+      return refusal(413, 0, { code: "TOO_LARGE", message: `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`, retryable: false });
+    }
+    const id = leadingFrameId(new TextDecoder().decode(body.subarray(0, 256))) ?? 0;
+    const verifier = verifierFor(bindings);
+    const verdict = verifier
+      ? await verifier.verify({ method: request.method, path: url.pathname + url.search, body, header: request.headers.get(REQUEST_SIGNATURE_HEADER) })
+      : ({ ok: false, reason: "unsigned" } as const);
+    if (!verdict.ok) return signatureRefusal(id, verdict.reason, verifier !== undefined);
+    // The verified bytes are what the host reads: the body cannot change between check and use.
+    const verified = new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.method === "GET" || request.method === "HEAD" ? {} : { body }),
+    });
+    return hostFor(bindings).handle(verified);
   };
+}
+
+/**
+ * Whether a browser sent the request: browsers add `Origin` to every POST and `Sec-Fetch-Site`
+ * (with `-Dest`, `-Mode`) to every request, and a page cannot remove them. The one exception
+ * allowed: Node's fetch (undici) adds `Sec-Fetch-Mode: cors` alone to every request it sends.
+ */
+function isBrowserRequest(headers: Headers): boolean {
+  if (headers.has("origin")) return true;
+  for (const [name, value] of headers) {
+    if (name.startsWith("sec-fetch-") && !(name === "sec-fetch-mode" && value === "cors")) return true;
+  }
+  return false;
+}
+
+/**
+ * The verifier to check a request against, per `env` (`true`: the secret is
+ * `env.CONTAINERFLARE_SECRET`, one verifier and replay window per env object); undefined when
+ * signatures are not required. A verifier of `undefined` means the env has no secret: every
+ * request is refused.
+ */
+function signatureVerifiers(required: CommandHandlerOptions["requireSignature"]): ((env: Record<string, unknown>) => RequestVerifier | undefined) | undefined {
+  if (!required) return undefined;
+  if (typeof required === "object") {
+    const verifier = createRequestVerifier({ secret: required.secret });
+    return () => verifier;
+  }
+  const verifiers = new WeakMap<object, RequestVerifier>();
+  return (env) => {
+    const secret = env.CONTAINERFLARE_SECRET;
+    if (typeof secret !== "string" || secret === "") return undefined;
+    let verifier = verifiers.get(env);
+    if (!verifier) {
+      verifier = createRequestVerifier({ secret });
+      verifiers.set(env, verifier);
+    }
+    return verifier;
+  };
+}
+
+/** A refused request: an error frame (for `id` when the body names one), never reaching a binding. */
+function refusal(status: number, id: number, error: ErrorBody): Response {
+  return new Response(encodeFailure(id, error), { status, headers: { "content-type": "application/json" } });
+}
+
+function signatureRefusal(id: number, reason: RequestRejection, configured: boolean): Response {
+  if (reason === "replay-cache-full") {
+    // Too many signed requests inside one second of the window: a later attempt is signed anew.
+    return refusal(503, id, { code: "UNAVAILABLE", message: "the command host is busy; retry", retryable: true });
+  }
+  const message = configured
+    ? `request signature refused (${reason}): sign each request with CONTAINERFLARE_SECRET, see docs/protocol.md`
+    : "request signature refused: the command host has no CONTAINERFLARE_SECRET to verify it with";
+  return refusal(401, id, { code: "FORBIDDEN", message, retryable: false });
+}
+
+/** A request's body, read up to `limit` bytes; undefined when it is larger (reading stops there). */
+async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    await request.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }

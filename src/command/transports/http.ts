@@ -1,6 +1,7 @@
 import { ofetch } from "ofetch";
 import { CommandError } from "../errors.ts";
 import { exceedsBytes, utf8Length } from "../protocol.ts";
+import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
@@ -11,9 +12,18 @@ export interface HttpTransportOptions {
   /** Backoff between those attempts. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * Shared secret (`CONTAINERFLARE_SECRET`): with it every POST carries an
+   * `x-containerflare-signature` of its method, path and body (docs/protocol.md, "Signed HTTP
+   * requests"), which a host that requires signatures checks. Each attempt is signed anew.
+   */
+  secret?: string;
 }
 
 const RETRY_STATUSES = new Set([502, 503, 504]);
+/** Statuses of a host that refused the request itself (signature, browser origin): FORBIDDEN, not INTERNAL. */
+const REFUSED_STATUSES = new Set([401, 403]);
+const encoder = new TextEncoder();
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -40,26 +50,41 @@ function displayUrl(url: string): string {
  * One `POST` per frame to an HTTP(S) command host (on Cloudflare: the Worker intercepts
  * `http://containerflare.internal/v1/commands`); the answer's body is the response frame.
  * Connections are kept alive by the runtime's fetch. Only read commands are retried, after a
- * network error or a 502/503/504, with backoff and jitter: a write is never sent twice.
+ * network error or a 502/503/504, with backoff and jitter: a write is never sent twice. With
+ * `options.secret` each request is signed (see {@link HttpTransportOptions.secret}).
  */
 export function createHttpTransport(url: string, context: TransportContext, options: HttpTransportOptions = {}): Transport {
   const shownUrl = displayUrl(url);
   const { sink, logger, maxFrameBytes } = context;
   const retries = options.retries ?? 2;
   const backoff = { baseMs: options.retryBaseMs ?? 50, maxMs: options.retryMaxMs ?? 1_000 };
+  const { secret } = options;
+  const target = new URL(url);
+  const signedPath = target.pathname + target.search;
   const inFlight = new Map<number, AbortController>();
   let closed = false;
 
+  /** The body and headers of one attempt: signed anew each time, so a retry is no replay. */
+  const attemptRequest = async (text: string, bytes: Uint8Array | undefined) => {
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+    if (!secret || !bytes) return { body: text, headers };
+    headers[REQUEST_SIGNATURE_HEADER] = await signCommandRequest(secret, { method: "POST", path: signedPath, body: bytes });
+    return { body: bytes, headers };
+  };
+
   const post = async (frame: OutgoingFrame, signal: AbortSignal) => {
+    // The signed bytes are the bytes sent; encoded once per frame, whatever the retries.
+    const bytes = secret ? encoder.encode(frame.text) : undefined;
     for (let attempt = 0; ; attempt++) {
       const mayRetry = frame.read && attempt < retries;
       let status: number;
       let body: unknown;
       try {
+        const outgoing = await attemptRequest(frame.text, bytes);
         const response = await ofetch.raw<string, "text">(url, {
           method: "POST",
-          body: frame.text,
-          headers: { "content-type": "application/json", accept: "application/json" },
+          body: outgoing.body,
+          headers: outgoing.headers,
           responseType: "text",
           retry: false,
           ignoreResponseError: true,
@@ -92,7 +117,13 @@ export function createHttpTransport(url: string, context: TransportContext, opti
         else sink.receive(body, frame.id);
       }
       if (sink.isPending(frame.id)) {
-        const code = RETRY_STATUSES.has(status) ? "UNAVAILABLE" : status === 413 ? "TOO_LARGE" : "INTERNAL";
+        const code = RETRY_STATUSES.has(status)
+          ? "UNAVAILABLE"
+          : status === 413
+            ? "TOO_LARGE"
+            : REFUSED_STATUSES.has(status)
+              ? "FORBIDDEN"
+              : "INTERNAL";
         sink.fail(
           frame.id,
           new CommandError(code, `command host at ${shownUrl} answered HTTP ${status} without a valid answer frame`, {
