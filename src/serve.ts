@@ -160,6 +160,7 @@ function createState(
         timeoutMs: config.commandTimeoutMs,
         logger: logger.withTag("commands"),
         ...(unavailableReason ? { unavailableReason } : {}),
+        ...(config.secret ? { secret: config.secret } : {}),
       }));
     },
     get env() {
