@@ -47,7 +47,22 @@ export interface RuntimeConfig {
   accessLog?: boolean;
   /** `CONTAINERFLARE_BINDINGS`, when set: overrides `host.describe`. */
   bindings?: Record<string, BindingKind>;
+  /**
+   * `CONTAINERFLARE_MAX_BODY_SIZE`: largest request body in bytes, default 32 MiB (Cloud Run's own
+   * HTTP/1 limit); `0` turns the limit off. A larger body is answered 413 `TOO_LARGE`.
+   */
+  maxRequestBodyBytes: number;
+  /**
+   * `CONTAINERFLARE_FORWARDED_HOPS`: on Cloud Run, how many proxies the platform puts in front of
+   * the container that each append to `X-Forwarded-For` (default 1: the Google front end of a
+   * run.app URL; 2 behind an external Application Load Balancer). The client IP is the address
+   * that many places from the right; everything left of it is client-supplied and ignored.
+   */
+  forwardedHops: number;
 }
+
+/** Default request body limit: 32 MiB, Cloud Run's limit for HTTP/1 requests. */
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
 
 /** Environment variables as strings (process.env, Deno.env.toObject(), a test object). */
 export type EnvSource = Record<string, string | undefined>;
@@ -101,6 +116,18 @@ const flagSchema = v.pipe(
   v.transform((value) => ["1", "true", "yes", "on"].includes(value)),
 );
 const bindingNameSchema = v.pipe(v.string(), v.regex(BINDING_NAME_RE));
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, kib: 2 ** 10, mb: 1e6, mib: 2 ** 20, gb: 1e9, gib: 2 ** 30 };
+const byteSizeSchema = v.pipe(
+  trimmed,
+  v.toLowerCase(),
+  v.regex(/^\d{1,13}\s*(?:b|kb|kib|mb|mib|gb|gib)?$/),
+  v.transform((value) => {
+    const [, digits = "", unit = ""] = /^(\d+)\s*([a-z]*)$/.exec(value) ?? [];
+    return Number(digits) * (SIZE_UNITS[unit] ?? Number.NaN);
+  }),
+  v.safeInteger(),
+);
+const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
   env: EnvSource,
@@ -209,6 +236,10 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
     logFormat: read(env, "CONTAINERFLARE_LOG_FORMAT", logFormatSchema, "json, pretty or auto") ?? "auto",
     accessLog: read(env, "CONTAINERFLARE_ACCESS_LOG", flagSchema, "1 or 0"),
     bindings: env.CONTAINERFLARE_BINDINGS ? parseBindingList(env.CONTAINERFLARE_BINDINGS) : undefined,
+    maxRequestBodyBytes:
+      read(env, "CONTAINERFLARE_MAX_BODY_SIZE", byteSizeSchema, "a size in bytes such as 33554432, 32MiB or 10mb (0: no limit)") ??
+      DEFAULT_MAX_REQUEST_BODY_BYTES,
+    forwardedHops: read(env, "CONTAINERFLARE_FORWARDED_HOPS", hopsSchema, "an integer from 1 to 16") ?? 1,
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;

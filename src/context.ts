@@ -53,9 +53,30 @@ export interface ContainerContext<Env = Bindings> {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+/**
+ * Which platform headers may name the client, decided once from the configuration (see the
+ * README's "client IP" rules). A header is read only where the platform's own proxy sets it and a
+ * client cannot reach the container past that proxy.
+ */
+export interface ClientAddressRules {
+  /**
+   * Read `cf-connecting-ip` on Cloudflare. Only without `CONTAINERFLARE_SECRET`: then the Worker in
+   * front is trusted unsigned anyway; with a secret only the signed metadata names the client, since
+   * anything that reaches the container directly can send the header.
+   */
+  cloudflareHeader: boolean;
+  /** On Cloud Run: how many trusted proxies append to `X-Forwarded-For` (`CONTAINERFLARE_FORWARDED_HOPS`). */
+  forwardedHops: number;
+}
+
+/** The rules of a container with default settings and no secret. */
+export const DEFAULT_CLIENT_ADDRESS_RULES: ClientAddressRules = { cloudflareHeader: true, forwardedHops: 1 };
+
 /** Process-wide state every request context reads from. */
 export interface ContextState {
   platform: PlatformInfo;
+  /** Which platform headers may name the client. */
+  clientAddress?: ClientAddressRules;
   logger: ConsolaInstance;
   readonly commands: CommandClient;
   readonly env: Bindings;
@@ -79,12 +100,16 @@ export function isIpAddress(value: string): boolean {
   }
 }
 
-/** Rightmost well-formed address of `X-Forwarded-For`: the hop the platform's own proxy appended. */
-export function lastForwardedFor(value: string | null): string | undefined {
+/**
+ * The address `hops` places from the right of `X-Forwarded-For` (default 1: the rightmost), the one
+ * the first trusted proxy appended; undefined when the list is shorter or that entry is no address.
+ * Entries further left were sent by the client and are never read.
+ */
+export function lastForwardedFor(value: string | null, hops = 1): string | undefined {
   if (!value) return undefined;
-  const hops = value.split(",");
-  const last = hops[hops.length - 1]?.trim();
-  return last && isIpAddress(last) ? last : undefined;
+  const entries = value.split(",");
+  const entry = entries[entries.length - hops]?.trim();
+  return entry && isIpAddress(entry) ? entry : undefined;
 }
 
 function pathOf(request: ServerRequest): string {
@@ -98,14 +123,15 @@ function pathOf(request: ServerRequest): string {
 
 /**
  * Builds the request metadata. Client IP rules: a trusted Worker header first; on Cloud Run the
- * rightmost `X-Forwarded-For` hop (Google's front end appends the real client there, so a
- * client-sent prefix is ignored); on Cloudflare `cf-connecting-ip` (set by Cloudflare's edge);
- * otherwise the socket peer. Client-supplied headers are never trusted anywhere else.
+ * `X-Forwarded-For` entry appended by the platform's first proxy (the rightmost by default: Google's
+ * front end appends the real client there, so a client-sent prefix is ignored); on Cloudflare
+ * without a secret `cf-connecting-ip`; otherwise the socket peer. See {@link ClientAddressRules}.
  */
 export function buildRequestMetadata(
   request: ServerRequest,
   platform: PlatformInfo,
   metadata: ContainerflareMetadata | undefined,
+  rules: ClientAddressRules = DEFAULT_CLIENT_ADDRESS_RULES,
 ): RequestMetadata {
   const headers = request.headers;
   const forwardedId = headers.get("x-request-id");
@@ -114,9 +140,9 @@ export function buildRequestMetadata(
   let clientIp = metadata?.client_ip ?? undefined;
   let source: MetadataSource = metadata ? "worker" : "http";
   if (!clientIp && platform.kind === "cloud-run") {
-    clientIp = lastForwardedFor(headers.get("x-forwarded-for"));
+    clientIp = lastForwardedFor(headers.get("x-forwarded-for"), rules.forwardedHops);
     if (clientIp) source = "platform";
-  } else if (!clientIp && platform.kind === "cloudflare") {
+  } else if (!clientIp && platform.kind === "cloudflare" && rules.cloudflareHeader) {
     const connecting = headers.get("cf-connecting-ip")?.trim();
     if (connecting && isIpAddress(connecting)) {
       clientIp = connecting;
@@ -162,7 +188,7 @@ export class RequestContext implements ContainerContext {
   }
 
   get request(): RequestMetadata {
-    return (this.#requestMetadata ??= buildRequestMetadata(this.#request, this.#state.platform, this.#metadata));
+    return (this.#requestMetadata ??= buildRequestMetadata(this.#request, this.#state.platform, this.#metadata, this.#state.clientAddress));
   }
 
   get log(): ConsolaInstance {

@@ -94,6 +94,11 @@ describe("resolveConfig", () => {
     [{ CONTAINERFLARE_TRUST_METADATA: "maybe" }, 'invalid CONTAINERFLARE_TRUST_METADATA="maybe": expected 1 or 0'],
     [{ CONTAINERFLARE_BINDINGS: "CACHE:redis" }, 'invalid CONTAINERFLARE_BINDINGS="CACHE:redis": expected NAME:kind pairs'],
     [{ CONTAINERFLARE_COMMAND_TIMEOUT_MS: "0" }, 'invalid CONTAINERFLARE_COMMAND_TIMEOUT_MS="0": expected a positive integer'],
+    [{ CONTAINERFLARE_MAX_BODY_SIZE: "big" }, 'invalid CONTAINERFLARE_MAX_BODY_SIZE="big": expected a size in bytes'],
+    [{ CONTAINERFLARE_MAX_BODY_SIZE: "10tb" }, 'invalid CONTAINERFLARE_MAX_BODY_SIZE="10tb": expected a size in bytes'],
+    [{ CONTAINERFLARE_MAX_BODY_SIZE: "-1" }, 'invalid CONTAINERFLARE_MAX_BODY_SIZE="-1": expected a size in bytes'],
+    [{ CONTAINERFLARE_FORWARDED_HOPS: "0" }, 'invalid CONTAINERFLARE_FORWARDED_HOPS="0": expected an integer from 1 to 16'],
+    [{ CONTAINERFLARE_FORWARDED_HOPS: "17" }, 'invalid CONTAINERFLARE_FORWARDED_HOPS="17": expected an integer from 1 to 16'],
   ];
   it.each(bad)("rejects %j with one line naming the variable", (env, message) => {
     let caught: unknown;
@@ -107,6 +112,22 @@ describe("resolveConfig", () => {
     expect(error.message.startsWith(message)).toBe(true);
     expect(error.message).not.toContain("\n");
     expect(error.variable).toBe(Object.keys(env)[0]);
+  });
+});
+
+describe("request limits", () => {
+  it("limits request bodies to 32 MiB by default; sizes take units, 0 turns the limit off", () => {
+    expect(resolveConfig({}).maxRequestBodyBytes).toBe(32 * 2 ** 20);
+    expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "1048576" }).maxRequestBodyBytes).toBe(2 ** 20);
+    expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "64MiB" }).maxRequestBodyBytes).toBe(64 * 2 ** 20);
+    expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "10 mb" }).maxRequestBodyBytes).toBe(10_000_000);
+    expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "0" }).maxRequestBodyBytes).toBe(0);
+    expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "1gib" }, { maxRequestBodyBytes: 5 }).maxRequestBodyBytes).toBe(5);
+  });
+
+  it("trusts one X-Forwarded-For hop by default", () => {
+    expect(resolveConfig({}).forwardedHops).toBe(1);
+    expect(resolveConfig({ CONTAINERFLARE_FORWARDED_HOPS: "2" }).forwardedHops).toBe(2);
   });
 });
 

@@ -34,6 +34,21 @@ describe("client IP rules", () => {
     expect(fromWorker).toMatchObject({ clientIp: "192.0.2.1", id: "abc", colo: "FRA", source: "worker" });
   });
 
+  it("with a secret on Cloudflare: only the signed metadata names the client, never cf-connecting-ip", () => {
+    const rules = { cloudflareHeader: false, forwardedHops: 1 };
+    const req = request("http://svc/x", { "cf-connecting-ip": "6.6.6.6" });
+    expect(buildRequestMetadata(req, cloudflare, undefined, rules)).toMatchObject({ clientIp: "10.0.0.9", source: "http" });
+    expect(buildRequestMetadata(req, cloudflare, { client_ip: "192.0.2.1" }, rules)).toMatchObject({ clientIp: "192.0.2.1", source: "worker" });
+  });
+
+  it("behind N trusted proxies on Cloud Run: the entry N places from the right, never one further left", () => {
+    const rules = { cloudflareHeader: true, forwardedHops: 2 };
+    const req = request("http://svc/x", { "x-forwarded-for": "6.6.6.6, 203.0.113.7, 130.211.0.1" });
+    expect(buildRequestMetadata(req, cloudRun, undefined, rules)).toMatchObject({ clientIp: "203.0.113.7", source: "platform" });
+    expect(lastForwardedFor("203.0.113.7", 2)).toBeUndefined();
+    expect(lastForwardedFor("6.6.6.6, 203.0.113.7", 1)).toBe("203.0.113.7");
+  });
+
   it("falls back to the socket peer when the platform header is missing or malformed", () => {
     expect(buildRequestMetadata(request("http://svc/"), cloudRun, undefined).clientIp).toBe("10.0.0.9");
     expect(buildRequestMetadata(request("http://svc/", { "cf-connecting-ip": "evil" }), cloudflare, undefined).clientIp).toBe("10.0.0.9");
