@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { error, json } from "itty-router";
+import { error, json, StatusError } from "itty-router";
 import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
 
 /** The extra arguments every handler receives: `(request, env, ctx)`, as in a Worker. */
@@ -40,6 +40,19 @@ export function handle<B = Bindings>(router: IttyApp<B>): Handler<B> {
     (request.context ??= {}).containerflare = ctx;
     return router.fetch(request, ctx.env, ctx).then(toResponse);
   };
+}
+
+/**
+ * An AutoRouter `catch` handler that lets containerflare answer errors, as in a Worker with
+ * `serve()` behind it: `AutoRouter({ catch: onError })`. itty's own `StatusError` keeps itty's
+ * answer; every other error goes to `serve()`, which answers a containerflare error (a binding used
+ * where no command host exists: UNAVAILABLE, 503) with its status, generic JSON body and the
+ * request id, and logs anything else before answering 500. Without it itty answers every error
+ * with the error's own message, which for a command error names hosts, bindings and allowlists.
+ */
+export function onError(cause: unknown): Response {
+  if (cause instanceof StatusError) return error(cause);
+  throw cause;
 }
 
 /**

@@ -26,6 +26,24 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   INVALID_CONFIG: 500,
 };
 
+/**
+ * What a client reads for each code when the error is not {@link ContainerflareErrorOptions.expose}d:
+ * the standard reason phrase of its status, never the error's own words. Messages carry a host's
+ * internals (addresses, binding names, SQL, allowlists): they go to the log only.
+ */
+const PUBLIC_MESSAGE_BY_CODE: Record<ErrorCode, string> = {
+  UNKNOWN_COMMAND: "Not Implemented",
+  INVALID_PAYLOAD: "Bad Request",
+  NO_BINDING: "Internal Server Error",
+  FORBIDDEN: "Forbidden",
+  TOO_LARGE: "Payload Too Large",
+  INTERNAL: "Internal Server Error",
+  UNAVAILABLE: "Service Unavailable",
+  TIMEOUT: "Gateway Timeout",
+  TRANSPORT_CLOSED: "Service Unavailable",
+  INVALID_CONFIG: "Internal Server Error",
+};
+
 /** Options of a {@link ContainerflareError}. */
 export interface ContainerflareErrorOptions {
   /** HTTP status used by {@link ContainerflareError.toResponse}; defaults from the code. */
@@ -34,6 +52,12 @@ export interface ContainerflareErrorOptions {
   retryable?: boolean;
   /** The underlying error, kept for logs (never sent to clients). */
   cause?: unknown;
+  /**
+   * Whether the message may reach clients (default false: they read the code's generic text, e.g.
+   * "Service Unavailable"). Set it for messages written for the client: `new
+   * ContainerflareError("INVALID_PAYLOAD", "name is required", { expose: true })`.
+   */
+  expose?: boolean;
 }
 
 /**
@@ -45,12 +69,20 @@ export class ContainerflareError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryable: boolean;
+  /** Whether {@link toResponse} shows the message; otherwise the code's generic text. */
+  readonly expose: boolean;
 
   constructor(code: ErrorCode, message: string, options: ContainerflareErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options.status ?? STATUS_BY_CODE[code];
     this.retryable = options.retryable ?? false;
+    this.expose = options.expose ?? false;
+  }
+
+  /** What a client may read: the message when exposed, else the code's generic text. */
+  get publicMessage(): string {
+    return this.expose ? this.message : PUBLIC_MESSAGE_BY_CODE[this.code];
   }
 
   /** The same as {@link toResponse}: frameworks such as Hono answer an error that has it with it. */
@@ -58,10 +90,13 @@ export class ContainerflareError extends Error {
     return this.toResponse();
   }
 
-  /** JSON body `{ error: { code, message, retryable } }` with the error's status. */
+  /**
+   * JSON body `{ error: { code, message, retryable, requestId } }` with the error's status; the
+   * message is {@link publicMessage}, so internal detail stays in the logs.
+   */
   toResponse(init: { requestId?: string } = {}): Response {
     const body = {
-      error: { code: this.code, message: this.message, retryable: this.retryable, requestId: init.requestId },
+      error: { code: this.code, message: this.publicMessage, retryable: this.retryable, requestId: init.requestId },
     };
     return Response.json(body, { status: this.status });
   }

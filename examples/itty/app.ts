@@ -6,11 +6,11 @@
  *
  * On Cloudflare (and in `containerflare dev`) `env` reaches the Worker's KV, D1 and Queue over the
  * command bus. Where no command host exists (Cloud Run) each binding call throws UNAVAILABLE,
- * which AutoRouter's error handler answers with its status: 503 `{ status: 503, error: "…",
- * code: "UNAVAILABLE" }`.
+ * which `onError` hands to serve(): 503 `{ error: { code: "UNAVAILABLE", message: "Service
+ * Unavailable", requestId } }`, the reason in the log.
  */
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
-import { handle, type ContainerflareArgs } from "containerflare/itty";
+import { handle, onError, type ContainerflareArgs } from "containerflare/itty";
 import { AutoRouter, json, text, type IRequest } from "itty-router";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -24,6 +24,7 @@ const notFound = (message: string) => json({ error: { code: "NOT_FOUND", message
 
 const router = AutoRouter<IRequest, ContainerflareArgs<Env>>({
   missing: (request) => notFound(`no route for ${request.method} ${new URL(request.url).pathname}`),
+  catch: onError,
 });
 
 router

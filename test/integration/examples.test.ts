@@ -130,7 +130,9 @@ describe("the image's bundle under a Cloud Run environment", () => {
         expect({ route: `${init.method} ${path}`, status: response.status }).toEqual({ route: `${init.method} ${path}`, status: 503 });
         expect(response.headers.get("content-type")).toMatch(/application\/json/);
         expect(text).toContain("UNAVAILABLE");
-        expect(text).toContain("no command host on Cloud Run");
+        // The reason (no command host, set CF_CMD_ENDPOINT) is for the log, not the client.
+        expect(JSON.parse(text).error).toMatchObject({ code: "UNAVAILABLE", message: "Service Unavailable" });
+        expect(text).not.toContain("CF_CMD_ENDPOINT");
       }
     });
   });
