@@ -42,7 +42,13 @@ export interface ServeOptions {
    * the app (or by Hono) skip the Web-stream round trip (default true; no effect on Bun and Deno).
    */
   fastResponse?: boolean;
-  /** Extra srvx options (e.g. `maxRequestBodySize`, `node`, `bun`, `deno`). */
+  /**
+   * Largest request body in bytes; wins over `CONTAINERFLARE_MAX_BODY_SIZE` (default 32 MiB, `0`:
+   * no limit). A declared `Content-Length` above it is answered 413 before the handler runs; a
+   * chunked body fails with `TOO_LARGE` (413) when it is read past the limit.
+   */
+  maxRequestBodySize?: number;
+  /** Extra srvx options (e.g. `node`, `bun`, `deno`). */
   srvx?: Omit<Partial<ServerOptions>, "fetch" | "port" | "hostname">;
 }
 
@@ -106,14 +112,31 @@ function internalError(ctx: ContainerContext): Response {
   return new ContainerflareError("INTERNAL", "Internal Server Error").toResponse({ requestId: ctx.request.id });
 }
 
+/** srvx's error for a body read past `maxRequestBodySize` (matched by code: bundles may hold a second copy). */
+function isBodyTooLarge(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === "ERR_BODY_TOO_LARGE";
+}
+
+/**
+ * The answer to an error the handler threw. Clients read the code's generic text and the request id
+ * (see ContainerflareError.publicMessage); the log keeps the detail: at warn for 5xx, debug for 4xx,
+ * and with the stack for INTERNAL and anything that is not a containerflare error.
+ */
 function errorResponse(error: unknown, ctx: ContainerContext): Response {
-  // INTERNAL errors carry the host's own words (a SQL error, a binding's internals): logs only.
-  if (isContainerflareError(error) && error.code !== "INTERNAL") {
-    ctx.log[error.status >= 500 ? "warn" : "debug"](`${error.code}: ${error.message}`);
-    return error.toResponse({ requestId: ctx.request.id });
+  const known = isBodyTooLarge(error) ? new ContainerflareError("TOO_LARGE", error.message) : error;
+  if (isContainerflareError(known) && known.code !== "INTERNAL") {
+    ctx.log[known.status >= 500 ? "warn" : "debug"](`${known.code}: ${known.message}`);
+    return known.toResponse({ requestId: ctx.request.id });
   }
   ctx.log.error(error);
   return internalError(ctx);
+}
+
+/** Whether the request declares a body above `limit` bytes (0: no limit); GET and HEAD carry none. */
+function declaresOversizedBody(request: ServerRequest, limit: number): boolean {
+  if (limit === 0 || request.method === "GET" || request.method === "HEAD") return false;
+  const length = request.headers.get("content-length");
+  return length !== null && Number(length) > limit;
 }
 
 function checkResponse(response: unknown, ctx: ContainerContext): Response {
@@ -154,6 +177,7 @@ function createState(
   const state: ContextState & { settle(): Promise<void>; closeCommands(): Promise<void>; preloadBindings(): Promise<void> } = {
     platform,
     logger,
+    clientAddress: { cloudflareHeader: !config.secret, forwardedHops: config.forwardedHops },
     get commands() {
       return (commands ??= createCommandClient({
         endpoint,
@@ -220,7 +244,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   const env = options.env ?? processEnv();
   let config: RuntimeConfig;
   try {
-    config = resolveConfig(env, { ...options.config, port: options.port, hostname: options.hostname });
+    config = resolveConfig(env, {
+      ...options.config,
+      port: options.port,
+      hostname: options.hostname,
+      maxRequestBodyBytes: options.maxRequestBodySize,
+    });
   } catch (error) {
     if (manageProcess && error instanceof ConfigError) exitWith(1, error.message);
     throw error;
@@ -246,7 +275,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   const metadataTrustable = Boolean(config.secret) || trustUnsigned;
   const state = createState(config, endpoint, unavailableReason, logger, platform);
 
+  const bodyLimit = config.maxRequestBodyBytes;
   function respond(request: ServerRequest, ctx: RequestContext): Response | Promise<Response> {
+    if (declaresOversizedBody(request, bodyLimit)) {
+      const declared = request.headers.get("content-length");
+      return errorResponse(new ContainerflareError("TOO_LARGE", `request body of ${declared} bytes exceeds the ${bodyLimit}-byte limit`), ctx);
+    }
     let result: Response | Promise<Response>;
     try {
       result = handler(request, ctx);
@@ -308,6 +342,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     hostname: config.hostname,
     silent: true,
     gracefulShutdown: false,
+    ...(bodyLimit > 0 && options.srvx?.maxRequestBodySize === undefined ? { maxRequestBodySize: bodyLimit } : {}),
   });
 
   const hooks = options.onShutdown === undefined ? [] : [options.onShutdown].flat();
