@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCommandHost } from "../../src/host/index.ts";
 import { listenCommandHost } from "../../src/host/node.ts";
@@ -132,6 +133,12 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     await huge.body?.cancel();
   });
 
+  it("on Cloudflare with a secret: a client-sent cf-connecting-ip never becomes the client ip", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CONTAINERFLARE_SECRET: "shared-secret" });
+    const direct = await json(await fetch(`${app.url}/`, { headers: { "cf-connecting-ip": "6.6.6.6" } }));
+    expect(direct.request).toMatchObject({ source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
+  });
+
   it("answers an app error with 500 and the request id, logging the stack", async () => {
     app = await startApp(runtime, APP, JSON_LOGS);
     const response = await fetch(`${app.url}/throw`, { headers: { "x-request-id": "broken-1" } });
@@ -148,13 +155,64 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     expect(logged.message).toMatch(/boom in handler[\s\S]*at /);
   });
 
-  it("answers a binding call without a command host with a typed 503", async () => {
+  it("answers a binding call without a command host with a typed 503; the reason stays in the log", async () => {
     app = await startApp(runtime, APP, { ...JSON_LOGS, K_SERVICE: "api" });
-    const response = await fetch(`${app.url}/binding`);
+    const response = await fetch(`${app.url}/binding`, { headers: { "x-request-id": "no-host-1" } });
     expect(response.status).toBe(503);
     const body = await json(response);
-    expect(body.error).toMatchObject({ code: "UNAVAILABLE" });
-    expect(body.error.message).toMatch(/no command host on Cloud Run/);
+    expect(body.error).toEqual({ code: "UNAVAILABLE", message: "Service Unavailable", retryable: false, requestId: "no-host-1" });
+    await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "no-host-1")?.message).toMatch(/no command host on Cloud Run/);
+  });
+
+  it("never shows a command error's own text to the client: unreachable host, binding not allowed", async () => {
+    const host = createCommandHost({ bindings: { CACHE: new Map() }, allow: [] });
+    const listener = await listenCommandHost(host, `tcp://127.0.0.1:${await freePort()}`);
+    const closedPort = await freePort();
+    try {
+      const described = { CONTAINERFLARE_BINDINGS: "CACHE:kv", CONTAINERFLARE_COMMAND_TIMEOUT_MS: "3000" };
+      app = await startApp(runtime, APP, { ...JSON_LOGS, ...described, CF_CMD_ENDPOINT: listener.url });
+      const forbidden = await fetch(`${app.url}/binding`, { headers: { "x-request-id": "forbidden-1" } });
+      const forbiddenText = await forbidden.text();
+      expect(forbidden.status).toBe(403);
+      expect(JSON.parse(forbiddenText).error).toMatchObject({ code: "FORBIDDEN", message: "Forbidden", requestId: "forbidden-1" });
+      expect(forbiddenText).not.toMatch(/CACHE|allowed/);
+      await app.stop();
+
+      app = await startApp(runtime, APP, { ...JSON_LOGS, ...described, CF_CMD_ENDPOINT: `tcp://127.0.0.1:${closedPort}` });
+      const unreachable = await fetch(`${app.url}/binding`, { headers: { "x-request-id": "unreachable-1" } });
+      const unreachableText = await unreachable.text();
+      expect(unreachable.status).toBeGreaterThanOrEqual(500);
+      expect(JSON.parse(unreachableText).error.requestId).toBe("unreachable-1");
+      expect(unreachableText).not.toMatch(/127\.0\.0\.1|tcp:|ECONNREFUSED|command host/);
+      await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "unreachable-1")?.message).toMatch(/127\.0\.0\.1/);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it("refuses request bodies above the limit with 413, declared or chunked, without buffering them", async () => {
+    app = await startApp(runtime, APP, JSON_LOGS);
+    // Four concurrent 100 MiB uploads with Content-Length, streamed from here (never held in memory).
+    const declared = await Promise.all(Array.from({ length: 4 }, () => upload(`${app!.url}/upload`, 100 * 2 ** 20, true)));
+    // Bun enforces the limit natively (srvx passes it on) and answers an empty 413 itself.
+    const expectTooLarge = (answer: { status: number; body: string }) => {
+      expect(answer.status).toBe(413);
+      if (runtime.name !== "bun") expect(JSON.parse(answer.body).error).toMatchObject({ code: "TOO_LARGE", message: "Payload Too Large" });
+    };
+    declared.forEach(expectTooLarge);
+    // Chunked: no length to check up front, so the read fails past the limit.
+    expectTooLarge(await upload(`${app.url}/upload`, 40 * 2 ** 20, false));
+    // Below the limit bodies pass.
+    expect(await upload(`${app.url}/upload`, 2 ** 20, false)).toMatchObject({ status: 200, body: JSON.stringify({ bytes: 2 ** 20 }) });
+    const { maxRss } = await json(await fetch(`${app.url}/memory`));
+    expect(maxRss).toBeLessThan(400 * 2 ** 20);
+  });
+
+  it("takes the body limit from CONTAINERFLARE_MAX_BODY_SIZE", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_MAX_BODY_SIZE: "1MiB" });
+    expect((await upload(`${app.url}/upload`, 2 ** 20 + 1, true)).status).toBe(413);
+    expect((await upload(`${app.url}/upload`, 2 ** 20 + 1, false)).status).toBe(413);
+    expect((await upload(`${app.url}/upload`, 2 ** 20, true)).status).toBe(200);
   });
 
   it("with a command host: reads vars as plain values once the host has described itself", async () => {
@@ -232,3 +290,59 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     }
   });
 });
+
+/**
+ * POSTs `bytes` zero bytes streamed in 64 KiB writes over a raw socket, with a Content-Length or
+ * chunked, reading the answer while the upload still runs (a server may answer early and close the
+ * connection: an EPIPE after the answer is no failure). Resolves with the status and body.
+ */
+function upload(url: string, bytes: number, withLength: boolean): Promise<{ status: number; body: string }> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunk = Buffer.alloc(64 * 1024);
+    const received: Buffer[] = [];
+    let answer: { status: number; body: string } | undefined;
+    const parse = () => {
+      const text = Buffer.concat(received).toString("latin1");
+      const end = text.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end))?.[1];
+      const body = Buffer.concat(received).subarray(end + 4);
+      if (length === undefined || body.length < Number(length)) return;
+      answer = { status: Number(text.slice(9, 12)), body: body.subarray(0, Number(length)).toString("utf8") };
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.on("data", (part: Buffer) => {
+      received.push(part);
+      parse();
+    });
+    // A server that answered early may close at once: what arrived before the close is the answer.
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      if (answer) return;
+      const text = Buffer.concat(received).toString("utf8");
+      const end = text.indexOf("\r\n\r\n");
+      if (!text.startsWith("HTTP/1.1 ") || end === -1) return reject(new Error(`no answer to the upload: ${JSON.stringify(text.slice(0, 200))}`));
+      resolve({ status: Number(text.slice(9, 12)), body: text.slice(end + 4) });
+    });
+    socket.write(
+      `POST ${pathname} HTTP/1.1\r\nhost: ${hostname}:${port}\r\nconnection: close\r\n` +
+        (withLength ? `content-length: ${bytes}\r\n\r\n` : "transfer-encoding: chunked\r\n\r\n"),
+    );
+    // One chunk per turn of the event loop, so an early answer is read before the next write; a
+    // declared length is refused on the headers alone, so wait a moment for that answer first.
+    let sent = 0;
+    const pump = () => {
+      if (answer || socket.destroyed || received.length > 0) return;
+      if (sent >= bytes) return void (withLength ? undefined : socket.write("0\r\n\r\n"));
+      const size = Math.min(chunk.length, bytes - sent);
+      sent += size;
+      const data = size === chunk.length ? chunk : chunk.subarray(0, size);
+      const framed = withLength ? data : Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
+      socket.write(framed, () => setImmediate(pump));
+    };
+    setTimeout(pump, withLength ? 300 : 0);
+  });
+}
