@@ -3,6 +3,7 @@ import { FastResponse, serve as serveHttp, type Server, type ServerOptions, type
 import { createBindings, createCommandClient, loadBindings, type Bindings, type CommandClient } from "./command/index.ts";
 import { ConfigError, processEnv, resolveConfig, type CommandEndpoint, type EnvSource, type RuntimeConfig } from "./config.ts";
 import { RequestContext, type ContainerContext, type ContextState } from "./context.ts";
+import { createConnectionDrain } from "./drain.ts";
 import { ContainerflareError, isContainerflareError } from "./errors.ts";
 import { createLogger, resolveLogFormat } from "./log.ts";
 import { createMetadataVerifier, METADATA_HEADER, SIGNATURE_HEADER, type ContainerflareMetadata, type MetadataVerifier } from "./metadata.ts";
@@ -335,27 +336,28 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   }
 
   const releaseFastResponse = options.fastResponse === false ? () => {} : useFastResponse();
+  const drain = createConnectionDrain();
   const server: Server = serveHttp({
     ...options.srvx,
-    fetch,
+    fetch: drain.wrapFetch(fetch),
     port: config.port,
     hostname: config.hostname,
     silent: true,
     gracefulShutdown: false,
     ...(bodyLimit > 0 && options.srvx?.maxRequestBodySize === undefined ? { maxRequestBodySize: bodyLimit } : {}),
   });
+  drain.attach(server);
 
   const hooks = options.onShutdown === undefined ? [] : [options.onShutdown].flat();
   let closing: Promise<void> | undefined;
   async function shutdown(force: boolean) {
-    // Node keeps a keep-alive connection that turns idle during the drain open until its timeout;
-    // closing idle ones as they appear lets the drain end when the last response is sent.
-    const nodeServer = server.node?.server;
-    const sweep = nodeServer && "closeIdleConnections" in nodeServer ? setInterval(() => nodeServer.closeIdleConnections(), 50) : undefined;
+    // From here on every response closes its connection and none starts behind it, so close()
+    // settles with the last response even while keep-alive clients keep sending.
+    drain.begin();
     try {
       await server.close(force);
     } finally {
-      clearInterval(sweep);
+      drain.end();
     }
     await state.settle();
     for (const hook of hooks) {
