@@ -163,8 +163,11 @@ function signatureRefusal(id: number, reason: RequestRejection, configured: bool
   return refusal(401, id, { code: "FORBIDDEN", message, retryable: false });
 }
 
-/** A request's body, read up to `limit` bytes; undefined when it is larger (reading stops there). */
-async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
+/**
+ * A request's body, read up to `limit` bytes; undefined when it is larger (reading stops there,
+ * so a body never costs more than `limit`). Shared with the dev Worker's own routes.
+ */
+export async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) {
     await request.body?.cancel().catch(() => undefined);

@@ -6,9 +6,12 @@
  * that `import "containerflare"` resolves to the package itself), removed afterwards.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/cli/dev/ports.ts";
+import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
 import { ROOT } from "./runtimes.ts";
 
 const CLI = `${ROOT}dist/src/cli/index.js`;
@@ -116,12 +119,22 @@ interface Dev {
   stop(): Promise<number | string>;
 }
 
-async function startDev(directory: string, runtime: string, extra: string[] = []): Promise<Dev> {
+interface DevOptions {
+  /** The entry's file name in `directory` (default app.ts). */
+  entry?: string;
+  /** Extra environment of the CLI (the app inherits it). */
+  env?: Record<string, string>;
+  /** The line that says the CLI is up (default "ready on"). */
+  readyLine?: string;
+}
+
+async function startDev(directory: string, runtime: string, extra: string[] = [], options: DevOptions = {}): Promise<Dev> {
   const port = await freePort();
+  const readyLine = options.readyLine ?? "ready on";
   const child = spawn(
     NODE,
-    [CLI, "dev", `${directory}app.ts`, "--runtime", runtime, "--port", String(port), "--persist", `${directory}.state`, ...extra],
-    { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    [CLI, "dev", `${directory}${options.entry ?? "app.ts"}`, "--runtime", runtime, "--port", String(port), "--persist", `${directory}.state`, ...extra],
+    { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   const output: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
@@ -144,7 +157,7 @@ async function startDev(directory: string, runtime: string, extra: string[] = []
     },
   };
   try {
-    await until("the dev server to be ready", () => (output.some((line) => line.includes("ready on")) ? true : child.exitCode !== null ? false : undefined), 60_000);
+    await until("the dev server to be ready", () => (output.some((line) => line.includes(readyLine)) ? true : child.exitCode !== null ? false : undefined), 60_000);
   } catch (error) {
     await dev.stop();
     throw new Error(`${(error as Error).message}\n${output.join("\n")}`);
@@ -230,6 +243,135 @@ describe.each(RUNTIMES)("containerflare dev --runtime %s", (runtime) => {
     try {
       expect(dev.output.some((line) => line.includes("commands over stdio"))).toBe(true);
       await checkRoutes(dev, `${runtime}-stdio`);
+    } finally {
+      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
+    }
+  }, 120_000);
+});
+
+/** A fresh copy of a fixture directory of test/fixtures/dev/. */
+function copyFixture(name: string, tag: string): string {
+  const directory = `${RUNS}run-${process.pid}-${tag}/`;
+  rmSync(directory, { recursive: true, force: true });
+  mkdirSync(directory, { recursive: true });
+  const source = `${ROOT}test/fixtures/dev/${name}/`;
+  for (const file of readdirSync(source)) copyFileSync(`${source}${file}`, `${directory}${file}`);
+  created.push(directory);
+  return directory;
+}
+
+/** A POST with exactly these headers (Node's fetch would add and replace some). */
+function rawPost(url: string, headers: Record<string, string>, body: Uint8Array): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method: "POST", headers: { ...headers, "content-length": String(body.byteLength) }, timeout: 20_000 }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ status: incoming.statusCode!, body: text.startsWith("{") ? JSON.parse(text) : text });
+      });
+    });
+    outgoing.on("error", reject);
+    outgoing.on("timeout", () => outgoing.destroy(new Error("no answer within 20 s")));
+    outgoing.end(body);
+  });
+}
+
+describe("containerflare dev: the command host accepts only the app's signed requests", () => {
+  it("refuses unsigned (401), browser (403) and replayed (401) requests; the app's own commands work", async () => {
+    const secret = randomBytes(32).toString("hex");
+    const directory = copyFixture("crash", "auth");
+    const dev = await startDev(directory, "node", ["--no-watch"], { entry: "app.mjs", env: { CONTAINERFLARE_SECRET: secret } });
+    try {
+      const value = async () => (await request(dev, "/kv/k")).body.value;
+      expect(await request(dev, "/kv/k", { method: "PUT", body: "by the app" })).toEqual({ status: 200, body: { stored: "k" } });
+      const endpoint = (await request(dev, "/endpoint")).body.endpoint as string;
+      expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/commands$/);
+      const path = new URL(endpoint).pathname;
+      const frame = (id: number, text: string) =>
+        new TextEncoder().encode(JSON.stringify({ v: 1, id, command: "kv.put", payload: { binding: "CACHE", key: "k", value: text } }));
+
+      // Any local process, or a page's `text/plain` POST, without the secret.
+      const unsigned = await fetch(endpoint, { method: "POST", body: frame(1, "unsigned"), headers: { "content-type": "text/plain" } });
+      expect(unsigned.status).toBe(401);
+      expect(await unsigned.json()).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+      expect(await value()).toBe("by the app");
+
+      // A browser's request, even carrying a valid signature.
+      const browsers: Record<string, string>[] = [{ origin: "http://evil.example" }, { "sec-fetch-site": "cross-site" }];
+      for (const browser of browsers) {
+        const body = frame(2, "from a browser");
+        const signature = await signCommandRequest(secret, { method: "POST", path, body });
+        const answer = await rawPost(endpoint, { "content-type": "text/plain", [REQUEST_SIGNATURE_HEADER]: signature, ...browser }, body);
+        expect(answer.status, JSON.stringify(browser)).toBe(403);
+        expect(answer.body).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+      }
+      expect(await value()).toBe("by the app");
+
+      // A signed request is accepted once; sent again it is refused.
+      const body = frame(3, "signed by the test");
+      const headers = { "content-type": "application/json", [REQUEST_SIGNATURE_HEADER]: await signCommandRequest(secret, { method: "POST", path, body }) };
+      expect(await rawPost(endpoint, headers, body)).toEqual({ status: 200, body: { v: 1, id: 3, ok: true, payload: null } });
+      expect(await value()).toBe("signed by the test");
+      await request(dev, "/kv/k", { method: "PUT", body: "by the app again" });
+      const replayed = await rawPost(endpoint, headers, body);
+      expect(replayed.status).toBe(401);
+      expect(replayed.body.error.message).toContain("replayed");
+      expect(await value()).toBe("by the app again");
+    } finally {
+      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
+    }
+  }, 120_000);
+});
+
+describe.each(RUNTIMES)("containerflare dev --runtime %s: an app that crashes", (runtime) => {
+  it("in a POST handler ran it once, answered 502 at once naming the exit, and is restarted without a file change", async () => {
+    const directory = copyFixture("crash", `${runtime}-crash`);
+    const hits = `${directory}hits.log`;
+    const dev = await startDev(directory, runtime, ["--no-watch"], { entry: "app.mjs", env: { CRASH_LOG: hits } });
+    try {
+      const first = await request(dev, "/");
+      expect(first.status).toBe(200);
+
+      const started = Date.now();
+      const crash = await request(dev, "/crash", { method: "POST", body: "the one request" });
+      const elapsed = Date.now() - started;
+      expect(crash.status).toBe(502);
+      expect(crash.body.error).toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/^the app exited with code 1\b/) });
+      // The Worker used to resend for 10 s before answering; now it answers as soon as the exit is known.
+      expect(elapsed).toBeLessThan(8_000);
+
+      const restarted = await until("the app restarted by itself", async () => {
+        const answer = await request(dev, "/").catch(() => undefined);
+        return answer?.status === 200 && answer.body.pid !== first.body.pid ? answer : undefined;
+      });
+      expect(restarted.body.pid).toBeTypeOf("number");
+      expect(await request(dev, "/kv/after", { method: "PUT", body: "restarted" })).toEqual({ status: 200, body: { stored: "after" } });
+      expect(await request(dev, "/kv/after")).toEqual({ status: 200, body: { value: "restarted" } });
+      expect(readFileSync(hits, "utf8")).toBe("the one request\n");
+      expect(dev.output.some((line) => line.includes("the app exited with code 1 (restarting in"))).toBe(true);
+    } finally {
+      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
+    }
+  }, 120_000);
+});
+
+describe("containerflare dev: an app that crashes at start-up", () => {
+  it("answers 502 at once with the exit, never the app's error, and keeps restarting it", async () => {
+    const directory = copyFixture("boot-crash", "boot-crash");
+    const dev = await startDev(directory, "node", ["--no-watch"], { entry: "app.mjs", readyLine: "the app is not running yet" });
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const started = Date.now();
+        const answer = await request(dev, `/attempt-${attempt}`);
+        expect(Date.now() - started).toBeLessThan(8_000);
+        expect(answer.status).toBe(502);
+        expect(answer.body.error).toEqual({ code: "UNAVAILABLE", message: expect.stringMatching(/^the app exited with code 1 \(restarting in [\d.]+m?s\)$/), retryable: true });
+        expect(JSON.stringify(answer.body)).not.toMatch(/boot failed|internal detail|at /);
+      }
+      const restarts = () => dev.output.filter((line) => line.includes("the app exited with code 1 (restarting in")).length;
+      await until("three restarts", () => (restarts() >= 3 ? true : undefined));
+      expect(dev.output.some((line) => line.includes("restarting in 500ms"))).toBe(true);
     } finally {
       if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
     }

@@ -324,3 +324,158 @@ describe("containerflare/worker in workerd", () => {
     await expect(bundleWorker(`${FIXTURES}uses-node.ts`)).rejects.toThrow(/must not use Node built-ins: .*node:fs/);
   });
 });
+
+describe("the dev Worker (containerflare dev) in workerd", () => {
+  const devSecret = randomBytes(32).toString("hex");
+  const WAIT_MS = 3_000;
+  let dev: import("../../src/cli/dev/miniflare.ts").DevWorker;
+  let states: import("../../src/cli/dev/app-state.ts").AppStatePusher;
+  let stateUrl: URL;
+  let server: import("node:http").Server;
+  let received = 0;
+  let persist: string;
+  /** What the app does with a request to `/drop`: nothing more than closing the connection, by default. */
+  let beforeDrop: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const { createServer } = await import("node:http");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { startDevWorker } = await import("../../src/cli/dev/miniflare.ts");
+    const { APP_STATE_PATH, createAppStatePusher } = await import("../../src/cli/dev/app-state.ts");
+    // The app: counts every request it receives; `/drop` reads the body, then closes the connection
+    // without answering, as an app that crashes in its handler does.
+    server = createServer(async (request, response) => {
+      received++;
+      let bytes = 0;
+      for await (const chunk of request) bytes += (chunk as Buffer).length;
+      if (request.url === "/drop") {
+        await beforeDrop();
+        request.socket.destroy();
+        return;
+      }
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ bytes }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as import("node:net").AddressInfo).port;
+    persist = mkdtempSync(`${tmpdir()}/containerflare-dev-worker-`);
+    dev = await startDevWorker({
+      bindings: { compatibilityFlags: [], vars: {}, kv: { CACHE: "cache" }, d1: {}, queues: {}, r2: {} },
+      script: await bundleWorker(),
+      host: "127.0.0.1",
+      port: 0,
+      persist,
+      secret: devSecret,
+      settings: { appUrl: `http://127.0.0.1:${port}`, allow: ["CACHE"], vars: [], waitMs: WAIT_MS },
+    });
+    stateUrl = new URL(APP_STATE_PATH, dev.commandsUrl);
+    states = createAppStatePusher({ url: stateUrl, secret: devSecret, logger: createConsola({ level: -999 }) });
+  });
+
+  afterAll(async () => {
+    await dev?.dispose();
+    await new Promise((resolve) => server?.close(resolve));
+    if (persist) (await import("node:fs")).rmSync(persist, { recursive: true, force: true });
+  });
+
+  async function setState(change: import("../../src/cli/dev/app-state.ts").AppStatus): Promise<void> {
+    states.push(change);
+    await states.flush();
+  }
+
+  const viaDev = (path: string, init: RequestInit = {}) => fetch(new URL(path, dev.url), { ...init, signal: AbortSignal.timeout(20_000) });
+
+  it("takes the app's state only signed with the dev secret", async () => {
+    await setState({ status: "up" });
+    const forged = JSON.stringify({ seq: 1_000, status: "down", reason: "forged" });
+    const unsigned = await fetch(stateUrl, { method: "POST", body: forged, headers: { "content-type": "application/json" } });
+    expect(unsigned.status).toBe(401);
+    const before = received;
+    expect((await viaDev("/")).status).toBe(200);
+    expect(received).toBe(before + 1);
+  });
+
+  it("answers 502 at once with the reason while the app is down; nothing reaches the app", async () => {
+    await setState({ status: "down", reason: "the app exited with code 1 (restarting in 250ms)" });
+    const before = received;
+    const started = Date.now();
+    const answer = await viaDev("/", { method: "POST", body: "not for a dead app" });
+    expect(Date.now() - started).toBeLessThan(WAIT_MS);
+    expect(answer.status).toBe(502);
+    expect(await answer.json()).toEqual({ error: { code: "UNAVAILABLE", message: "the app exited with code 1 (restarting in 250ms)", retryable: true } });
+    expect(received).toBe(before);
+  });
+
+  it("holds a request while the app starts and sends it once it is up; 502 when it never comes up", async () => {
+    await setState({ status: "starting" });
+    const before = received;
+    let settled = false;
+    const pending = viaDev("/", { method: "POST", body: "x".repeat(100_000) }).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    expect(received).toBe(before);
+    await setState({ status: "up" });
+    const answer = await pending;
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ bytes: 100_000 });
+    expect(received).toBe(before + 1);
+
+    await setState({ status: "starting" });
+    const late = await viaDev("/");
+    expect(late.status).toBe(502);
+    expect(((await late.json()) as { error: { message: string } }).error.message).toMatch(/^the app is still starting after 3s/);
+    expect(received).toBe(before + 1);
+    await setState({ status: "up" });
+  });
+
+  it("never resends a request the app received: one delivery, then 502 naming the exit the CLI reported", async () => {
+    await setState({ status: "up" });
+    const before = received;
+    const dropped = await viaDev("/drop", { method: "POST", body: "run me once" });
+    expect(dropped.status).toBe(502);
+    expect(((await dropped.json()) as { error: { message: string } }).error.message).toMatch(/^the app closed the connection without answering/);
+    expect(received).toBe(before + 1);
+
+    // The app goes away and the CLI reports its exit, as when a handler calls process.exit(1).
+    beforeDrop = () => setState({ status: "down", reason: "the app exited with code 1 (restarting in 250ms)" });
+    const crashed = await viaDev("/drop", { method: "POST", body: "run me once too" });
+    beforeDrop = async () => {};
+    expect(crashed.status).toBe(502);
+    expect(((await crashed.json()) as { error: unknown }).error).toEqual({ code: "UNAVAILABLE", message: "the app exited with code 1 (restarting in 250ms)", retryable: true });
+    expect(received).toBe(before + 2);
+    await setState({ status: "up" });
+  });
+
+  it("answers on its commands socket only signed requests that no browser sent, each once", async () => {
+    const { REQUEST_SIGNATURE_HEADER, signCommandRequest } = await import("../../src/request-signature.ts");
+    const kv = (await dev.miniflare.getKVNamespace("CACHE")) as unknown as { get(key: string): Promise<string | null>; put(key: string, value: string): Promise<void> };
+    await kv.put("k", "before");
+    const endpoint = dev.commandsUrl;
+    const frame = (id: number, value: string) => new TextEncoder().encode(JSON.stringify({ v: 1, id, command: "kv.put", payload: { binding: "CACHE", key: "k", value } }));
+    const sign = (body: Uint8Array) => signCommandRequest(devSecret, { method: "POST", path: endpoint.pathname, body });
+
+    const unsigned = await fetch(endpoint, { method: "POST", body: frame(1, "unsigned"), headers: { "content-type": "text/plain" } });
+    expect(unsigned.status).toBe(401);
+    expect(await unsigned.json()).toMatchObject({ v: 1, id: 1, ok: false, error: { code: "FORBIDDEN" } });
+
+    const wrongSecret = frame(2, "wrong secret");
+    const forged = await fetch(endpoint, { method: "POST", body: wrongSecret, headers: { [REQUEST_SIGNATURE_HEADER]: await signCommandRequest("guessed", { method: "POST", path: endpoint.pathname, body: wrongSecret }) } });
+    expect(forged.status).toBe(401);
+
+    const fromPage = frame(3, "from a page");
+    const browser = await fetch(endpoint, { method: "POST", body: fromPage, headers: { origin: "http://evil.example", [REQUEST_SIGNATURE_HEADER]: await sign(fromPage) } });
+    expect(browser.status).toBe(403);
+    expect(await kv.get("k")).toBe("before");
+
+    const signed = frame(4, "signed");
+    const headers = { "content-type": "application/json", [REQUEST_SIGNATURE_HEADER]: await sign(signed) };
+    const accepted = await fetch(endpoint, { method: "POST", body: signed, headers });
+    expect(await accepted.json()).toEqual({ v: 1, id: 4, ok: true, payload: null });
+    expect(await kv.get("k")).toBe("signed");
+    await kv.put("k", "after");
+    const replayed = await fetch(endpoint, { method: "POST", body: signed, headers });
+    expect(replayed.status).toBe(401);
+    expect(await kv.get("k")).toBe("after");
+  });
+});

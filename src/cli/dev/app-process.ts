@@ -3,7 +3,31 @@ import type { ConsolaInstance } from "consola";
 import { prepareEntry, siblingModule, type LoadableEntry } from "../entry.ts";
 import { errorLine } from "../errors.ts";
 import { runtimeArguments, type RuntimeName } from "../runtime.ts";
+import { exitReason, formatDelay, type AppStatus } from "./app-state.ts";
 import { isListening } from "./ports.ts";
+
+/**
+ * How a crashed app is restarted: at once with exponential backoff, never given up on (a file
+ * change restarts it at once anyway), with the log kept short while it keeps crashing.
+ */
+export interface RestartPolicy {
+  /** Delay before the restart after a first crash, in ms; it doubles with every crash in a row. */
+  firstDelayMs: number;
+  /** Longest delay between restarts, in ms. */
+  maxDelayMs: number;
+  /** An app that stayed up this long starts over at `firstDelayMs` when it crashes, in ms. */
+  stableMs: number;
+  /** Crashes in a row logged one by one; after that one line says so, and the rest are quiet. */
+  loggedCrashes: number;
+}
+
+/** 250 ms doubling to 10 s, reset after 10 s up; five crashes in a row logged, then quiet. */
+export const DEFAULT_RESTART_POLICY: RestartPolicy = { firstDelayMs: 250, maxDelayMs: 10_000, stableMs: 10_000, loggedCrashes: 5 };
+
+/** Delay before restarting after the `crashes`-th crash in a row (1-based), in ms. */
+export function restartDelay(crashes: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number {
+  return Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** Math.min(Math.max(crashes, 1) - 1, 30));
+}
 
 /** Options of {@link createAppProcess}. */
 export interface AppProcessOptions {
@@ -27,13 +51,17 @@ export interface AppProcessOptions {
   readyTimeoutMs?: number;
   /** Called with every new child (the stdio bridge attaches here). */
   onSpawn?(child: ChildProcess): void;
+  /** Called with every change of the app's state (`containerflare dev` tells the dev Worker). */
+  onStatus?(change: AppStatus): void;
+  /** How a crashed app is restarted (default {@link DEFAULT_RESTART_POLICY}). */
+  restartPolicy?: RestartPolicy;
 }
 
 /** The app as a supervised child process. */
 export interface AppProcess {
   /** Starts the app and resolves once its port accepts connections (or it exited). */
   start(): Promise<boolean>;
-  /** Stops the running app (if any) and starts it again; overlapping calls coalesce. */
+  /** Stops the running app (if any) and starts it again at once (a file changed); overlapping calls coalesce. */
   restart(): Promise<boolean>;
   /** Stops the app: SIGTERM to its process group, SIGKILL after the stop timeout. */
   stop(): Promise<void>;
@@ -62,29 +90,59 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  * Runs the app under its runtime through containerflare's runner, exactly like `containerflare
  * serve` does: TypeScript entries are compiled for Node (anew on every start, so that edits of
  * imported files count) and run as they are on Bun and Deno. Each child gets its own process
- * group, so stopping it also stops anything it started.
+ * group, so stopping it also stops anything it started. An app that exits by itself is
+ * restarted after a backoff ({@link RestartPolicy}); every state change goes to `onStatus`.
  */
 export function createAppProcess(options: AppProcessOptions): AppProcess {
   const { logger } = options;
   const stopTimeoutMs = options.stopTimeoutMs ?? 3_000;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const policy = options.restartPolicy ?? DEFAULT_RESTART_POLICY;
+  const report = (change: AppStatus) => options.onStatus?.(change);
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let loadable: LoadableEntry | undefined;
   let pending: Promise<boolean> | undefined;
   let again = false;
   let stopped = false;
+  // Crashes in a row, when the app last came up, and the pending restart after a crash.
+  let crashes = 0;
+  let upSince: number | undefined;
+  let restartTimer: ReturnType<typeof setTimeout> | undefined;
   // Whatever ends this process, the app's process group goes with it (signals are synchronous).
   const killOnExit = () => {
     if (child) signalGroup(child, "SIGKILL");
   };
   process.on("exit", killOnExit);
 
+  /** The current child exited by itself: report it, and restart it after the backoff. */
+  function crashed(code: number | null, signal: NodeJS.Signals | null): void {
+    if (upSince !== undefined && Date.now() - upSince >= policy.stableMs) crashes = 0;
+    upSince = undefined;
+    crashes++;
+    const delay = restartDelay(crashes, policy);
+    const reason = exitReason(code, signal, delay);
+    report({ status: "down", reason });
+    if (crashes <= policy.loggedCrashes) logger.warn(reason);
+    if (crashes === policy.loggedCrashes) {
+      logger.warn(
+        `the app crashed ${crashes} times in a row: it is restarted every ${formatDelay(policy.maxDelayMs)} at most, ` +
+          `without a line per crash until it stays up ${formatDelay(policy.stableMs)} or a file changes`,
+      );
+    }
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      void schedule();
+    }, delay);
+  }
+
   async function spawnApp(): Promise<ChildProcess | undefined> {
     try {
       loadable = await prepareEntry(options.entryPath, options.runtime);
     } catch (error) {
       logger.error(`${errorLine(error)}; waiting for a change`);
+      report({ status: "down", reason: "the app failed to build; waiting for a change (see the dev command's output)" });
       return undefined;
     }
     if (stopped) return undefined;
@@ -93,16 +151,21 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
     const spawned = spawn(options.binary, args, { env: options.env, stdio: [...stdio], detached: true });
     const current = spawned;
     exited = new Promise((resolve) => {
+      let ended = false;
       spawned.once("error", (error) => {
+        if (ended) return;
+        ended = true;
         logger.error(`cannot start ${options.binary}: ${error.message}`);
+        if (child === current && !stopped) report({ status: "down", reason: "the app's runtime could not be started; waiting for a change" });
         resolve();
       });
       spawned.once("exit", (code, signal) => {
         // Anything the app started in its group goes with it.
         signalGroup(spawned, "SIGKILL");
-        if (child === current && !stopped) {
-          logger.warn(`the app exited (${signal ?? `code ${code}`}); waiting for a change to restart it`);
-        }
+        if (ended) return;
+        ended = true;
+        // A child stopped on purpose is no longer `child` (stopChild clears it first).
+        if (child === current && !stopped) crashed(code, signal);
         resolve();
       });
     });
@@ -119,6 +182,7 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
       await sleep(Math.min(25 * 2 ** attempt, 200));
     }
     logger.warn(`the app did not listen on port ${options.port} within ${readyTimeoutMs / 1000}s`);
+    report({ status: "down", reason: `the app did not listen on its port within ${readyTimeoutMs / 1000}s; waiting for a change` });
     return false;
   }
 
@@ -139,11 +203,18 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
     let ready = false;
     do {
       again = false;
+      // Requests wait while the app (re)starts, instead of reaching a stopping one.
+      report({ status: "starting" });
       await stopChild();
       if (stopped) return false;
       const spawned = await spawnApp();
       ready = spawned ? await waitUntilReady(spawned) : false;
     } while (again && !stopped);
+    if (ready) {
+      upSince = Date.now();
+      report({ status: "up" });
+      if (crashes > 0 && crashes <= policy.loggedCrashes) logger.info("the app is running again");
+    }
     return ready;
   }
 
@@ -163,9 +234,16 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
       return child?.pid;
     },
     start: schedule,
-    restart: schedule,
+    restart() {
+      // A change is worth trying at once, whatever the backoff of a crashing app said.
+      clearTimeout(restartTimer);
+      restartTimer = undefined;
+      crashes = 0;
+      return schedule();
+    },
     async stop() {
       stopped = true;
+      clearTimeout(restartTimer);
       // Stopping the child first ends a cycle that waits for it; a cycle that spawned meanwhile
       // is stopped by the second call.
       await stopChild();

@@ -5,6 +5,7 @@ import { resolveEntry } from "../entry.ts";
 import { CliError } from "../errors.ts";
 import { findRuntimeBinary, type RuntimeName } from "../runtime.ts";
 import { createAppProcess, type AppProcess } from "./app-process.ts";
+import { APP_STATE_PATH, createAppStatePusher } from "./app-state.ts";
 import { bundleWorker } from "./bundle.ts";
 import { startDevWorker, type DevWorker } from "./miniflare.ts";
 import { freePort } from "./ports.ts";
@@ -36,6 +37,12 @@ export interface DevOptions {
   cwd?: string;
   /** Extra environment for the app. */
   env?: Record<string, string>;
+  /**
+   * The secret shared by the app and the dev Worker: it signs the metadata header and every
+   * request to the command host. Default: `CONTAINERFLARE_SECRET` of this process's environment,
+   * else a random one per session.
+   */
+  secret?: string;
   logger?: ConsolaInstance;
 }
 
@@ -133,7 +140,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   const commands = options.commands ?? "http";
   const persist = resolve(cwd, options.persist ?? ".containerflare");
   const host = options.host ?? "127.0.0.1";
-  const secret = randomBytes(32).toString("hex");
+  const secret = options.secret || process.env.CONTAINERFLARE_SECRET || randomBytes(32).toString("hex");
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
 
@@ -153,6 +160,8 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     },
   });
 
+  // The app's state goes to the Worker over its commands socket, which the dev port does not reach.
+  const appState = createAppStatePusher({ url: new URL(APP_STATE_PATH, worker.commandsUrl), secret, logger });
   let app: AppProcess;
   try {
     const env = appEnvironment({
@@ -171,7 +180,8 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
       env,
       commands,
       logger,
-      ...(commands === "stdio" ? { onSpawn: (child) => bridgeStdio(child, { url: worker.commandsUrl.href }) } : {}),
+      onStatus: (change) => appState.push(change),
+      ...(commands === "stdio" ? { onSpawn: (child) => bridgeStdio(child, { url: worker.commandsUrl.href, secret }) } : {}),
     });
   } catch (error) {
     await worker.dispose();
@@ -212,6 +222,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
       return (closing ??= (async () => {
         stopWatching();
         await app.stop();
+        await appState.flush();
         await worker.dispose();
         logger.info("stopped");
       })());

@@ -2,11 +2,14 @@ import type { ChildProcess } from "node:child_process";
 import { ofetch } from "ofetch";
 import { createLineSplitter } from "../../command/lines.ts";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, formatBytes, leadingFrameId } from "../../command/protocol.ts";
+import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 
 /** Options of {@link bridgeStdio}. */
 export interface StdioBridgeOptions {
   /** The command host's HTTP endpoint (one POST per frame). */
   url: string;
+  /** The dev secret: every POST is signed with it, as the app's own HTTP transport would. */
+  secret: string;
   /** Frame size limit in bytes (default 16 MiB). */
   maxFrameBytes?: number;
   /** Where the app's own stdout lines (anything that is not a frame) go. */
@@ -17,13 +20,17 @@ const FRAME_START = /^\s*\{\s*"v"\s*:/;
 
 /**
  * Carries the command bus of an app started with `CF_CMD_ENDPOINT=stdio`: each request frame
- * the app writes to its stdout is POSTed to the command host, and the host's answer goes back
+ * the app writes to its stdout is POSTed, signed with the dev secret, to the command host (which
+ * refuses unsigned requests), and the host's answer goes back
  * to the app's stdin as one line. Frames are handled concurrently and answered in any order,
  * as the protocol allows. Lines that are not frames (the app's own prints) are passed to
  * `output`, so a stray `console.log` neither breaks the bus nor gets lost.
  */
 export function bridgeStdio(child: ChildProcess, options: StdioBridgeOptions): void {
-  const { url } = options;
+  const { url, secret } = options;
+  const target = new URL(url);
+  const signedPath = target.pathname + target.search;
+  const encoder = new TextEncoder();
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const output = options.output ?? ((line: string) => process.stdout.write(`${line}\n`));
   const stdin = child.stdin;
@@ -40,10 +47,12 @@ export function bridgeStdio(child: ChildProcess, options: StdioBridgeOptions): v
   const relay = async (frame: string) => {
     const id = leadingFrameId(frame) ?? 0;
     try {
+      const bytes = encoder.encode(frame);
+      const signature = await signCommandRequest(secret, { method: "POST", path: signedPath, body: bytes });
       const response = await ofetch.raw<string, "text">(url, {
         method: "POST",
-        body: frame,
-        headers: { "content-type": "application/json" },
+        body: bytes,
+        headers: { "content-type": "application/json", [REQUEST_SIGNATURE_HEADER]: signature },
         responseType: "text",
         retry: false,
         ignoreResponseError: true,

@@ -4,15 +4,22 @@
  * Bundled with esbuild at start-up; Web APIs only, like everything under src/worker.
  *
  * - `default.fetch`: every request to the dev port, forwarded to the app with the signed
- *   metadata header. While the app restarts, a request waits for it (up to `waitMs`).
+ *   metadata header, by the app's state that the CLI pushes (see app-state.ts): down → 502 at
+ *   once with the reason; starting → wait (up to `waitMs`) until it is up; up → send once.
+ *   A request is never sent twice: once sent, the app may have run it. Bodies stream through.
  * - `commands.fetch`: the command host over HTTP (the app's `CF_CMD_ENDPOINT`), on its own
- *   loopback socket so that it is not reachable through the dev port.
+ *   loopback socket so that it is not reachable through the dev port, answering only requests
+ *   signed with the dev secret and never a browser's; and the CLI's signed app-state route.
  * - `default.queue`: consumes what the app sends to its queues and logs it, since the Worker
  *   that consumes them in production is not running here.
  *
  * @module
  */
+import * as v from "valibot";
+import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
+import { readBodyLimited } from "../../worker/commands.ts";
 import { commandHandler, forward, type CommandOutboundHandler } from "../../worker/index.ts";
+import { APP_STATE_PATH, AppStateSchema, createAppStateBoard, type AppState } from "./app-state.ts";
 
 /** What the dev command passes to this Worker in the `CONTAINERFLARE_DEV` binding. */
 export interface DevWorkerSettings {
@@ -29,7 +36,7 @@ export interface DevWorkerSettings {
 }
 
 interface DevEnv {
-  CONTAINERFLARE_SECRET?: string;
+  CONTAINERFLARE_SECRET: string;
   CONTAINERFLARE_DEV: DevWorkerSettings;
 }
 
@@ -39,41 +46,81 @@ interface QueueBatch {
   ackAll(): void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * How long a request whose send failed waits for the CLI to report the exit, in ms: enough for
+ * the exit event and one loopback push, so that the client reads why the app went away.
+ */
+const EXIT_REPORT_WAIT_MS = 1_000;
+/** Largest app-state push read, in bytes (a state is ~200 B). */
+const MAX_STATE_BYTES = 4_096;
+
+// The app's state lives in this isolate's memory: both entrypoints (the dev port and the
+// commands socket) run in it, and the CLI is its only writer, through the signed route below.
+const appState = createAppStateBoard();
 
 function unavailable(message: string): Response {
   return Response.json({ error: { code: "UNAVAILABLE", message, retryable: true } }, { status: 502 });
 }
 
+const SEE_OUTPUT = "see the dev command's output";
+
 async function forwardToApp(request: Request, env: DevEnv): Promise<Response> {
   const settings = env.CONTAINERFLARE_DEV;
   const options = settings.workerName ? { workerName: settings.workerName } : {};
-  // Buffered so that the request can be sent again after the app refused the connection.
-  const body = request.body ? await request.arrayBuffer() : null;
-  const deadline = Date.now() + settings.waitMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await forward(new Request(request, { body }), settings.appUrl, env, options);
-    } catch (error) {
-      if (Date.now() >= deadline) {
-        const reason = error instanceof Error ? error.message : String(error);
-        return unavailable(`the app at ${settings.appUrl} is not answering (${reason}); see the dev command's output`);
-      }
-      await sleep(Math.min(50 * 2 ** attempt, 250));
-    }
+  const state = await appState.waitFor((current) => current.status !== "starting", settings.waitMs);
+  if (state.status === "down") return unavailable(state.reason ?? `the app is not running; ${SEE_OUTPUT}`);
+  if (state.status === "starting") return unavailable(`the app is still starting after ${settings.waitMs / 1000}s; ${SEE_OUTPUT}`);
+  try {
+    return await forward(request, settings.appUrl, env, options);
+  } catch {
+    // Not sent again: the app may have received the request (and run it) before it went away.
+    const exitedSince = (current: AppState) => current.exitSeq !== undefined && current.exitSeq > state.seq;
+    const after = await appState.waitFor(exitedSince, EXIT_REPORT_WAIT_MS);
+    if (exitedSince(after) && after.reason) return unavailable(after.reason);
+    return unavailable(`the app closed the connection without answering; ${SEE_OUTPUT}`);
   }
 }
 
-// One host per env object (the same for every request of an isolate); its settings are in env.
-const commandHosts = new WeakMap<object, CommandOutboundHandler<DevEnv>>();
-
-function commands(env: DevEnv): CommandOutboundHandler<DevEnv> {
-  let handler = commandHosts.get(env);
-  if (!handler) {
-    handler = commandHandler<DevEnv>({ allow: env.CONTAINERFLARE_DEV.allow, vars: env.CONTAINERFLARE_DEV.vars });
-    commandHosts.set(env, handler);
+/** The CLI's app-state route: signed with the dev secret like a command request. */
+async function receiveAppState(request: Request, verifier: RequestVerifier): Promise<Response> {
+  if (request.method !== "POST") return new Response(null, { status: 405, headers: { allow: "POST" } });
+  const body = await readBodyLimited(request, MAX_STATE_BYTES);
+  if (!body) return new Response(null, { status: 413 });
+  const url = new URL(request.url);
+  const header = request.headers.get(REQUEST_SIGNATURE_HEADER);
+  const verdict = await verifier.verify({ method: request.method, path: url.pathname + url.search, body, header });
+  if (!verdict.ok) return new Response(null, { status: 401 });
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return new Response(null, { status: 400 });
   }
-  return handler;
+  const parsed = v.safeParse(AppStateSchema, json);
+  if (!parsed.success) return new Response(null, { status: 400 });
+  appState.update(parsed.output);
+  return new Response(null, { status: 204 });
+}
+
+interface CommandsSocket {
+  commands: CommandOutboundHandler<DevEnv>;
+  stateVerifier: RequestVerifier;
+}
+
+// One per env object (the same for every request of an isolate); its settings are in env.
+const sockets = new WeakMap<object, CommandsSocket>();
+
+function commandsSocket(env: DevEnv): CommandsSocket {
+  let socket = sockets.get(env);
+  if (!socket) {
+    socket = {
+      // The dev secret is env.CONTAINERFLARE_SECRET: the app signs with it, nothing else has it.
+      commands: commandHandler<DevEnv>({ allow: env.CONTAINERFLARE_DEV.allow, vars: env.CONTAINERFLARE_DEV.vars, requireSignature: true }),
+      stateVerifier: createRequestVerifier({ secret: env.CONTAINERFLARE_SECRET }),
+    };
+    sockets.set(env, socket);
+  }
+  return socket;
 }
 
 export default {
@@ -84,9 +131,11 @@ export default {
   },
 };
 
-/** The command host entrypoint (`unsafeDirectSockets` gives it its own port). */
+/** The command host entrypoint (`unsafeDirectSockets` gives it its own port), and the app-state route. */
 export const commandsEntrypoint = {
   fetch(request: Request, env: DevEnv): Promise<Response> {
-    return commands(env)(request, env);
+    const socket = commandsSocket(env);
+    if (new URL(request.url).pathname === APP_STATE_PATH) return receiveAppState(request, socket.stateVerifier);
+    return socket.commands(request, env);
   },
 };
