@@ -1,5 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import { FastResponse, serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
+import { limitBodyStream } from "srvx/body-limit";
 import { createBindings, createCommandClient, loadBindings, type Bindings, type CommandClient } from "./command/index.ts";
 import { ConfigError, processEnv, resolveConfig, type CommandEndpoint, type EnvSource, type RuntimeConfig } from "./config.ts";
 import { RequestContext, type ContainerContext, type ContextState } from "./context.ts";
@@ -156,13 +157,32 @@ function stripMetadataHeaders(request: ServerRequest): ServerRequest {
     const headers = new Headers(request.headers);
     headers.delete(METADATA_HEADER);
     headers.delete(SIGNATURE_HEADER);
-    const copy: ServerRequest = new Request(request, { headers });
-    copy.ip = request.ip;
-    copy.runtime = request.runtime;
-    copy.context = request.context;
-    copy.waitUntil = request.waitUntil;
-    return copy;
+    return copyRequest(request, { headers });
   }
+}
+
+/** A new request from `request` and `init`, keeping what srvx adds (ip, runtime, context, waitUntil). */
+function copyRequest(request: ServerRequest, init: RequestInit): ServerRequest {
+  const copy: ServerRequest = new Request(request, init);
+  copy.ip = request.ip;
+  copy.runtime = request.runtime;
+  copy.context = request.context;
+  copy.waitUntil = request.waitUntil;
+  return copy;
+}
+
+/**
+ * Where serve() limits bodies itself rather than through srvx: srvx enforces `maxRequestBodySize`
+ * inside its Node adapter and Bun natively, but on Deno it wraps each request in a Proxy whose
+ * `waitUntil` then throws on every read (srvx 1.0.8), so there the stream is limited here.
+ */
+const limitsBodiesItself = "Deno" in globalThis;
+
+/** `request` whose body stream fails with TOO_LARGE past `limit` bytes (for bodies of unknown length). */
+function withLimitedBody(request: ServerRequest, limit: number): ServerRequest {
+  const tooLarge = () => new ContainerflareError("TOO_LARGE", `request body exceeds the ${limit}-byte limit`);
+  const body = limitBodyStream(request.body!, limit, { createError: tooLarge });
+  return copyRequest(request, { body, duplex: "half" } as RequestInit);
 }
 
 function createState(
@@ -282,6 +302,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
       const declared = request.headers.get("content-length");
       return errorResponse(new ContainerflareError("TOO_LARGE", `request body of ${declared} bytes exceeds the ${bodyLimit}-byte limit`), ctx);
     }
+    if (limitsBodiesItself && bodyLimit > 0 && request.body) request = withLimitedBody(request, bodyLimit);
     let result: Response | Promise<Response>;
     try {
       result = handler(request, ctx);
@@ -344,7 +365,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     hostname: config.hostname,
     silent: true,
     gracefulShutdown: false,
-    ...(bodyLimit > 0 && options.srvx?.maxRequestBodySize === undefined ? { maxRequestBodySize: bodyLimit } : {}),
+    ...(bodyLimit > 0 && !limitsBodiesItself && options.srvx?.maxRequestBodySize === undefined ? { maxRequestBodySize: bodyLimit } : {}),
   });
   drain.attach(server);
 
