@@ -133,6 +133,17 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     await huge.body?.cancel();
   });
 
+  it("serves a POST with a body and a signed metadata header (the header is stripped, the body intact)", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CONTAINERFLARE_SECRET: "shared-secret" });
+    const signed = await signMetadata("shared-secret", { request_id: "post-1", method: "POST", path: "/upload" });
+    const response = await fetch(`${app.url}/upload`, {
+      method: "POST",
+      headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
+      body: "x".repeat(100_000),
+    });
+    expect({ status: response.status, body: await response.text() }).toEqual({ status: 200, body: JSON.stringify({ bytes: 100_000 }) });
+  });
+
   it("on Cloudflare with a secret: a client-sent cf-connecting-ip never becomes the client ip", async () => {
     app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CONTAINERFLARE_SECRET: "shared-secret" });
     const direct = await json(await fetch(`${app.url}/`, { headers: { "cf-connecting-ip": "6.6.6.6" } }));
