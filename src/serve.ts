@@ -1,5 +1,6 @@
 import type { ConsolaInstance } from "consola";
-import { FastResponse, serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
+import type { ServerResponse } from "node:http";
+import { serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
 import { limitBodyStream } from "srvx/body-limit";
 import { createBindings, createCommandClient, loadBindings, type Bindings, type CommandClient } from "./command/index.ts";
 import { ConfigError, processEnv, resolveConfig, type CommandEndpoint, type EnvSource, type RuntimeConfig } from "./config.ts";
@@ -8,6 +9,8 @@ import { createConnectionDrain } from "./drain.ts";
 import { ContainerflareError, isContainerflareError } from "./errors.ts";
 import { createLogger, resolveLogFormat } from "./log.ts";
 import { createMetadataVerifier, METADATA_HEADER, SIGNATURE_HEADER, type ContainerflareMetadata, type MetadataVerifier } from "./metadata.ts";
+import { FastResponse } from "./node/response.ts";
+import { reportStreamFailure, unsendableReason } from "./node/send.ts";
 import { detectPlatform, enrichCloudRunInfo, resolveCommandEndpoint, type PlatformInfo } from "./platform.ts";
 
 /** A fetch handler that also receives the {@link ContainerContext}. */
@@ -40,8 +43,9 @@ export interface ServeOptions {
   /** Logger to use instead of the one built from the environment. */
   logger?: ConsolaInstance;
   /**
-   * On Node, replace the global `Response` with srvx's `FastResponse` so that responses built by
-   * the app (or by Hono) skip the Web-stream round trip (default true; no effect on Bun and Deno).
+   * On Node, install containerflare's fast `Response` as the global `Response` while the server
+   * runs, so that responses built by the app (or by Hono) skip the Web-stream round trip; it keeps
+   * the native Response's behaviour (see docs/fast-path.md). Default true; no effect on Bun and Deno.
    */
   fastResponse?: boolean;
   /**
@@ -141,10 +145,24 @@ function declaresOversizedBody(request: ServerRequest, limit: number): boolean {
   return length !== null && Number(length) > limit;
 }
 
-function checkResponse(response: unknown, ctx: ContainerContext): Response {
-  if (response instanceof Response) return response;
-  ctx.log.error(new TypeError(`the handler returned ${response === null ? "null" : typeof response}, expected a Response`));
-  return internalError(ctx);
+/**
+ * The handler's response if it can be sent; else the error is logged with the request id and the
+ * client gets the JSON 500 (see node/send.ts for what cannot be sent, and why on every runtime).
+ * On Node a streamed body that fails after its head went out is logged too.
+ */
+function checkResponse(response: unknown, ctx: ContainerContext, request: ServerRequest): Response {
+  if (!(response instanceof Response)) {
+    ctx.log.error(new TypeError(`the handler returned ${response === null ? "null" : typeof response}, expected a Response`));
+    return internalError(ctx);
+  }
+  const nodeResponse = request.runtime?.node?.res as ServerResponse | undefined;
+  const problem = unsendableReason(response, nodeResponse !== undefined);
+  if (problem !== undefined) {
+    ctx.log.error(new TypeError(`the handler returned a response that cannot be sent: ${problem}`));
+    return internalError(ctx);
+  }
+  if (nodeResponse) reportStreamFailure(response, nodeResponse, (error) => ctx.log.error("the response body failed after its head was sent:", error));
+  return response;
 }
 
 /** Removes the metadata headers; an incoming request whose headers are immutable is copied. */
@@ -309,29 +327,42 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     } catch (error) {
       return errorResponse(error, ctx);
     }
-    if (result instanceof Response) return result;
+    if (result instanceof Response) return checkResponse(result, ctx, request);
     return Promise.resolve(result).then(
-      (response) => checkResponse(response, ctx),
+      (response) => checkResponse(response, ctx, request),
       (error: unknown) => errorResponse(error, ctx),
     );
   }
 
   /** The access log line goes through the request's logger, so it carries the request's trace. */
+  /**
+   * The access log line goes through the request's logger, so it carries the request's trace. On
+   * Node it is written once the response is closed and records what was sent: the status on the
+   * wire (srvx's own 500 included) and whether the response was complete. Elsewhere the runtime
+   * sends what the checked response says.
+   */
   async function respondWithAccessLog(request: ServerRequest, ctx: RequestContext) {
     const started = performance.now();
     const response = await respond(request, ctx);
-    const latency = (performance.now() - started) / 1000;
-    ctx.log.info({
-      message: `${request.method} ${ctx.request.path} ${response.status} ${(latency * 1000).toFixed(1)}ms`,
-      httpRequest: {
-        requestMethod: request.method,
-        requestUrl: ctx.request.url,
-        status: response.status,
-        userAgent: request.headers.get("user-agent") ?? undefined,
-        remoteIp: ctx.request.clientIp,
-        latency: `${latency.toFixed(6)}s`,
-      },
-    });
+    const logSent = (status: number, complete: boolean) => {
+      const latency = (performance.now() - started) / 1000;
+      const incomplete = complete ? "" : " (incomplete: the connection closed first)";
+      ctx.log.info({
+        message: `${request.method} ${ctx.request.path} ${status} ${(latency * 1000).toFixed(1)}ms${incomplete}`,
+        httpRequest: {
+          requestMethod: request.method,
+          requestUrl: ctx.request.url,
+          status,
+          userAgent: request.headers.get("user-agent") ?? undefined,
+          remoteIp: ctx.request.clientIp,
+          latency: `${latency.toFixed(6)}s`,
+        },
+      });
+    };
+    const nodeResponse = request.runtime?.node?.res as ServerResponse | undefined;
+    if (!nodeResponse) logSent(response.status, true);
+    else if (nodeResponse.closed) logSent(nodeResponse.statusCode, nodeResponse.writableFinished);
+    else nodeResponse.once("close", () => logSent(nodeResponse.statusCode, nodeResponse.writableFinished));
     return response;
   }
 
