@@ -2,7 +2,7 @@ import { createConnection, type Socket } from "node:net";
 import type { CommandEndpoint } from "../../config.ts";
 import { CommandError } from "../errors.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
-import { createFrameReader, createFrameWriter, type FrameWriter } from "./framing.ts";
+import { createFrameReader, createFrameWriter, fitsPending, hostNotReadingError, maxPendingRequestChars, type FrameWriter } from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** A tcp or unix endpoint. */
@@ -26,6 +26,9 @@ export function describeEndpoint(endpoint: SocketEndpoint): string {
  * drops every command in flight fails at once with a retryable TRANSPORT_CLOSED; the next frame
  * reconnects, at once after a drop and with exponential backoff and jitter after failed
  * attempts (frames sent meanwhile wait for that attempt, bounded by their own timeouts).
+ * Requests the host has not taken yet (waiting for the connection, or written and not flushed)
+ * are bounded by {@link maxPendingRequestChars}: beyond it a command fails at once with a
+ * retryable UNAVAILABLE instead of piling up in memory behind a host that does not read.
  */
 export function createSocketTransport(
   endpoint: SocketEndpoint,
@@ -40,6 +43,8 @@ export function createSocketTransport(
   let writer: FrameWriter | undefined;
   // Frames waiting for a connection; those whose command timed out meanwhile are never sent.
   let queued: OutgoingFrame[] = [];
+  let queuedChars = 0;
+  const maxPending = maxPendingRequestChars(context.maxFrameBytes);
   let failures = 0;
   let nextAttemptAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -67,11 +72,12 @@ export function createSocketTransport(
       failures = 0;
       socket = connection;
       if (endpoint.kind === "tcp") connection.setNoDelay(true);
-      writer = createFrameWriter((text) => void connection.write(text));
+      writer = createFrameWriter((text, flushed) => void connection.write(text, flushed));
       logger.debug(`command transport connected to ${where}`);
       const ready = queued.filter((frame) => sink.isPending(frame.id));
       queued = [];
-      if (ready.length > 0) connection.write(`${ready.map((frame) => frame.text).join("\n")}\n`);
+      queuedChars = 0;
+      for (const frame of ready) writer.push(`${frame.text}\n`);
     });
     connection.on("data", (chunk: Uint8Array) => reader.push(chunk));
     connection.on("error", (error) => {
@@ -87,6 +93,7 @@ export function createSocketTransport(
       if (state === "closed") return;
       state = "idle";
       queued = [];
+      queuedChars = 0;
       const reason = lastError ? `: ${lastError.code ?? lastError.message}` : "";
       if (opened) {
         nextAttemptAt = 0;
@@ -109,21 +116,30 @@ export function createSocketTransport(
     timer = setTimeout(connect, wait);
   };
 
+  const enqueue = (frame: OutgoingFrame) => {
+    if (!fitsPending(queuedChars, frame.text.length + 1, maxPending)) return sink.fail(frame.id, hostNotReadingError(frame, queuedChars, maxPending));
+    queued.push(frame);
+    queuedChars += frame.text.length + 1;
+  };
+
   return {
     send(frame: OutgoingFrame) {
       switch (state) {
         case "open":
+          if (!fitsPending(writer!.pending, frame.text.length + 1, maxPending)) {
+            return sink.fail(frame.id, hostNotReadingError(frame, writer!.pending, maxPending));
+          }
           writer!.push(`${frame.text}\n`);
           return;
         case "closed":
           sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }));
           return;
         case "idle":
-          queued.push(frame);
+          enqueue(frame);
           scheduleConnect();
           return;
         default:
-          queued.push(frame);
+          enqueue(frame);
       }
     },
     async close() {
@@ -131,6 +147,7 @@ export function createSocketTransport(
       state = "closed";
       if (timer) clearTimeout(timer);
       queued = [];
+      queuedChars = 0;
       const connection = socket;
       if (!connection || previous !== "open") return;
       await new Promise<void>((resolve) => {

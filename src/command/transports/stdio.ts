@@ -1,5 +1,5 @@
 import { CommandError } from "../errors.ts";
-import { createFrameReader, createFrameWriter } from "./framing.ts";
+import { createFrameReader, createFrameWriter, fitsPending, hostNotReadingError, maxPendingRequestChars } from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** The readable half: `process.stdin` or any Node-style stream of bytes. */
@@ -14,7 +14,8 @@ export interface StdioInput {
 
 /** The writable half: `process.stdout` or any Node-style writable. */
 export interface StdioOutput {
-  write(text: string): unknown;
+  /** Node's contract: `callback` runs once the text is flushed (or could not be). */
+  write(text: string, callback: (error?: Error | null) => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
   removeListener(event: string, listener: (...args: never[]) => void): unknown;
 }
@@ -29,6 +30,8 @@ export interface StdioStreams {
  * JSON lines on stdin/stdout: the command host is the parent process. While this transport is
  * active it owns stdout (containerflare's own logs go to stderr). When stdin ends the host is
  * gone for good: commands in flight fail with TRANSPORT_CLOSED and so does every later one.
+ * Requests stdout has not flushed are bounded by {@link maxPendingRequestChars}: beyond it a
+ * command fails at once with a retryable UNAVAILABLE (a parent that does not read).
  */
 export function createStdioTransport(context: TransportContext, streams: StdioStreams = {}): Transport {
   const { sink, logger } = context;
@@ -36,7 +39,8 @@ export function createStdioTransport(context: TransportContext, streams: StdioSt
   const input = streams.input ?? processLike?.stdin;
   const output = streams.output ?? processLike?.stdout;
   let state: "idle" | "open" | "ended" | "closed" = "idle";
-  const writer = createFrameWriter((text) => void output?.write(text));
+  const writer = createFrameWriter((text, flushed) => void output?.write(text, flushed));
+  const maxPending = maxPendingRequestChars(context.maxFrameBytes);
 
   const end = (why: string) => {
     if (state !== "open") return;
@@ -75,6 +79,10 @@ export function createStdioTransport(context: TransportContext, streams: StdioSt
       if (state !== "open") {
         const message = state === "closed" ? "the command client is closed" : "the command host on stdio went away";
         sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", message, { command: frame.command }));
+        return;
+      }
+      if (!fitsPending(writer.pending, frame.text.length + 1, maxPending)) {
+        sink.fail(frame.id, hostNotReadingError(frame, writer.pending, maxPending));
         return;
       }
       writer.push(`${frame.text}\n`);
