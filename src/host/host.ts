@@ -22,7 +22,7 @@ import { miscCommands } from "./commands/misc.ts";
 import { queueCommands } from "./commands/queue.ts";
 import { r2Commands } from "./commands/r2.ts";
 import type { CommandDefinition, HandlerContext } from "./commands/types.ts";
-import { serveStream } from "./session.ts";
+import { resolveStreamLimits, serveStream, type StreamLimits } from "./session.ts";
 
 /** An extra command of a host: gets the raw payload, returns a JSON-serialisable result. */
 export type CustomCommand = (payload: unknown, context: HandlerContext) => unknown;
@@ -43,6 +43,11 @@ export interface CommandHostOptions {
   vars?: Record<string, unknown>;
   /** Frame size limit in bytes, both directions; default 16 MiB. */
   maxFrameBytes?: number;
+  /**
+   * Limits of each JSON-lines connection (commands in flight, unread answers); defaults in
+   * {@link StreamLimits}. The HTTP transport carries one frame per request and needs none.
+   */
+  streams?: Partial<StreamLimits>;
   /** Extra commands by name (`app.reindex`); the built-in namespaces (`kv.`, `host.`, …) are reserved. */
   commands?: Record<string, CustomCommand>;
   logger?: ConsolaInstance;
@@ -52,8 +57,13 @@ export interface CommandHostOptions {
 export interface CommandHost {
   /** Answers one request frame (object or JSON text) with its response frame. Never rejects. */
   dispatch(frame: unknown): Promise<ResponseFrame>;
-  /** Answers one request frame given as JSON text with the response frame's JSON text. Never rejects. */
-  dispatchText(text: string): Promise<string>;
+  /**
+   * Answers one request frame given as JSON text with the response frame's JSON text. Never
+   * rejects. `signal` aborts the command (its connection closed): a command not started yet is
+   * not started, handlers see it as `context.signal`, and a result that arrives after it is not
+   * encoded.
+   */
+  dispatchText(text: string, signal?: AbortSignal): Promise<string>;
   /** HTTP transport: `POST` one request frame, get the response frame as the body. */
   handle(request: Request): Promise<Response>;
   /**
@@ -63,6 +73,8 @@ export interface CommandHost {
   serveStream(readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>): Promise<void>;
   /** The frame size limit in bytes. */
   readonly maxFrameBytes: number;
+  /** Limits of each JSON-lines connection; the defaults of {@link StreamLimits} when absent. */
+  readonly streamLimits?: StreamLimits;
 }
 
 const BUILT_IN: Readonly<Record<string, CommandDefinition>> = {
@@ -109,6 +121,7 @@ function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
 export function createCommandHost(options: CommandHostOptions): CommandHost {
   const logger = options.logger ?? createDefaultLogger("containerflare:host");
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const streamLimits = resolveStreamLimits(options.streams, maxFrameBytes);
   const vars: Readonly<Record<string, unknown>> = { ...options.vars };
   const allowed: Record<string, Exclude<BindingKind, "var"> | undefined> = Object.create(null);
   if (Array.isArray(options.allow)) for (const name of options.allow) allowed[name] = undefined;
@@ -153,12 +166,15 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   };
 
   const context: HandlerContext = { logger, vars, describe };
+  const contextFor = (signal: AbortSignal | undefined): HandlerContext => (signal ? { ...context, signal } : context);
 
   /** Runs one validated request; resolves with the result payload or rejects with an ErrorBody-ish error. */
-  const run = async (command: string, payload: unknown): Promise<unknown> => {
+  const run = async (command: string, payload: unknown, signal: AbortSignal | undefined): Promise<unknown> => {
+    signal?.throwIfAborted();
+    const handlerContext = contextFor(signal);
     // Own properties only: "constructor" or "toString" must not reach Object.prototype.
     const extra = Object.hasOwn(custom, command) ? custom[command] : undefined;
-    if (extra) return extra(payload, context);
+    if (extra) return extra(payload, handlerContext);
     const definition = Object.hasOwn(BUILT_IN, command) ? BUILT_IN[command] : undefined;
     if (!definition) throw new CommandError("UNKNOWN_COMMAND", `unknown command ${command}`);
     const parsed = v.safeParse(definition.schema, payload ?? null);
@@ -174,7 +190,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
         throw new CommandError("NO_BINDING", `${command}: binding ${name} is ${kind ? `a ${kind} binding` : "of an unknown kind"}, not ${definition.kind}`);
       }
     }
-    return definition.run(parsed.output, binding, context);
+    return definition.run(parsed.output, binding, handlerContext);
   };
 
   const toErrorBody = (command: string, error: unknown): ErrorBody => {
@@ -187,7 +203,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     return failure("INTERNAL", `${command}: ${message}`);
   };
 
-  const dispatchText = async (text: string): Promise<string> => {
+  const dispatchText = async (text: string, signal?: AbortSignal): Promise<string> => {
     if (exceedsBytes(text, maxFrameBytes)) {
       const id = leadingFrameId(text.slice(0, 256)) ?? 0;
       const size = formatBytes(utf8Length(text));
@@ -213,7 +229,10 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     const { id, command, payload } = frame.output;
     let answer: string;
     try {
-      answer = encodeSuccess(id, await run(command, payload));
+      const result = await run(command, payload, signal);
+      // Nobody will read it: a big result is not worth encoding.
+      signal?.throwIfAborted();
+      answer = encodeSuccess(id, result);
     } catch (error) {
       return encodeFailure(id, toErrorBody(command, error));
     }
@@ -226,6 +245,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
 
   const host: CommandHost = {
     maxFrameBytes,
+    streamLimits,
     dispatchText,
     async dispatch(frame) {
       let text: string;

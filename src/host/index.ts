@@ -10,5 +10,12 @@ export {
   type CommandHostOptions,
   type CustomCommand,
 } from "./host.ts";
-export { createStreamSession, serveStream, type StreamSession } from "./session.ts";
+export {
+  createStreamSession,
+  serveStream,
+  type StreamConnection,
+  type StreamLimits,
+  type StreamSession,
+  type StreamSessionOptions,
+} from "./session.ts";
 export type { HandlerContext } from "./commands/types.ts";

@@ -1,6 +1,7 @@
+import type { ConsolaInstance } from "consola";
 import { describe, expect, it } from "vitest";
 import { CommandError } from "../../src/command/errors.ts";
-import { createCommandHost, detectBindingKind } from "../../src/host/index.ts";
+import { createCommandHost, createStreamSession, detectBindingKind, serveStream, type StreamConnection } from "../../src/host/index.ts";
 import { MemoryAssets, MemoryD1, MemoryKV, MemoryQueue, MemoryR2, memoryBindings } from "../fixtures/command/memory-bindings.ts";
 
 function hostWith(options: Partial<Parameters<typeof createCommandHost>[0]> = {}) {
@@ -186,5 +187,199 @@ describe("createCommandHost().serveStream", () => {
     expect(answers.map((answer) => answer.id).sort()).toEqual([0, 1, 2, 3]);
     expect(answers.at(-1)!.id).toBe(1);
     expect(answers.find((answer) => answer.id === 0)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
+  });
+});
+
+/** A connection whose peer takes answers only when the test says so. */
+function manualConnection() {
+  const unflushed: (() => void)[] = [];
+  const written: string[] = [];
+  const state = { paused: false, destroyed: false };
+  const connection: StreamConnection = {
+    write(text, flushed) {
+      written.push(text);
+      unflushed.push(flushed);
+    },
+    pause: () => void (state.paused = true),
+    resume: () => void (state.paused = false),
+    destroy: () => void (state.destroyed = true),
+  };
+  const answers = () =>
+    written
+      .join("")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { id: number; ok: boolean; error?: { code: string; message: string; retryable: boolean } });
+  return { connection, state, answers, flush: () => unflushed.splice(0).forEach((flushed) => flushed()) };
+}
+
+function logRecorder() {
+  const warnings: string[] = [];
+  const logger = { warn: (...args: unknown[]) => void warnings.push(args.join(" ")), debug: () => undefined } as unknown as ConsolaInstance;
+  return { logger, warnings };
+}
+
+/** A host whose commands report what ran: `test.blob` (an answer of n chars), `test.hold` (until aborted). */
+function streamHost(streams: Record<string, number>, maxFrameBytes = 8 * 1024) {
+  const started: string[] = [];
+  const aborted: number[] = [];
+  const host = createCommandHost({
+    bindings: {},
+    allow: [],
+    maxFrameBytes,
+    streams,
+    commands: {
+      "test.blob": (payload) => {
+        started.push("blob");
+        return "x".repeat(payload as number);
+      },
+      "test.hold": (payload, { signal }) => {
+        started.push("hold");
+        return new Promise((_resolve, reject) =>
+          signal?.addEventListener("abort", () => {
+            aborted.push(payload as number);
+            reject(signal.reason);
+          }),
+        );
+      },
+    },
+  });
+  return { host, started, aborted };
+}
+
+const line = (id: number, command: string, payload?: unknown) => new TextEncoder().encode(`${JSON.stringify(frame(id, command, payload))}\n`);
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe("createStreamSession limits", () => {
+  it("pauses the input and starts no frame while the peer leaves answers unread; resumes once it reads", async () => {
+    const { host, started } = streamHost({ outputHighWaterBytes: 1000, stalledOutputMs: 60_000 });
+    const peer = manualConnection();
+    const session = createStreamSession(host, peer.connection);
+    session.push(line(1, "test.blob", 2000));
+    await settle();
+    expect(peer.state.paused).toBe(true);
+    session.push(line(2, "test.blob", 10));
+    session.push(line(3, "test.blob", 10));
+    await settle();
+    expect(started).toEqual(["blob"]);
+    peer.flush();
+    await settle();
+    expect(peer.state.paused).toBe(false);
+    expect(started).toEqual(["blob", "blob", "blob"]);
+    expect(peer.answers().map((answer) => answer.id)).toEqual([1, 2, 3]);
+    await session.drain();
+  });
+
+  it("closes the connection (logged) when unread answers pass maxOutputBytes, aborting the commands still running", async () => {
+    const { host, aborted } = streamHost({ outputHighWaterBytes: 1000, maxOutputBytes: 10_000, stalledOutputMs: 60_000 });
+    const peer = manualConnection();
+    const { logger, warnings } = logRecorder();
+    const session = createStreamSession(host, peer.connection, { logger });
+    session.push(new Uint8Array([...line(1, "test.hold", 1), ...line(2, "test.blob", 6000), ...line(3, "test.blob", 6000)]));
+    await settle();
+    expect(peer.state.destroyed).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/closing the connection: the client left 11\.\d KiB of answers unread \(limit 9\.8 KiB\)/)]);
+    expect(aborted).toEqual([1]);
+    await session.drain();
+  });
+
+  it("closes a connection whose peer takes nothing for stalledOutputMs", async () => {
+    const { host } = streamHost({ outputHighWaterBytes: 1000, stalledOutputMs: 50 });
+    const peer = manualConnection();
+    const { logger, warnings } = logRecorder();
+    // The peer never takes anything: nothing is flushed.
+    const session = createStreamSession(host, peer.connection, { logger });
+    session.push(line(1, "test.blob", 2000));
+    for (let waited = 0; waited < 5_000 && !peer.state.destroyed; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(peer.state.destroyed).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/closing the connection: the client took none of its 2 KiB of unread answers for \d+ ms/)]);
+  });
+
+  it("answers frames beyond maxInFlight at once with a retryable UNAVAILABLE naming the limit; closing aborts the running ones", async () => {
+    const { host, started, aborted } = streamHost({ maxInFlight: 4 });
+    const peer = manualConnection();
+    const session = createStreamSession(host, peer.connection);
+    for (let id = 1; id <= 10; id++) session.push(line(id, "test.hold", id));
+    await settle();
+    expect(started).toHaveLength(4);
+    const refused = peer.answers();
+    expect(refused.map((answer) => answer.id)).toEqual([5, 6, 7, 8, 9, 10]);
+    for (const answer of refused) {
+      expect(answer.error).toEqual({
+        code: "UNAVAILABLE",
+        message: "the host runs at most 4 commands in flight per connection (maxInFlight); retry once some are answered",
+        retryable: true,
+      });
+    }
+    session.close();
+    await session.drain();
+    expect(aborted.sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("never starts the frames waiting for the output once the connection closes", async () => {
+    const { host, started } = streamHost({ outputHighWaterBytes: 1000, stalledOutputMs: 60_000 });
+    const peer = manualConnection();
+    const session = createStreamSession(host, peer.connection);
+    session.push(line(1, "test.blob", 2000));
+    await settle();
+    for (let id = 2; id <= 5; id++) session.push(line(id, "test.blob", 10));
+    session.close();
+    peer.flush();
+    await settle();
+    await session.drain();
+    expect(started).toEqual(["blob"]);
+  });
+
+  it("pauses the input while the frames in flight hold more than maxInFlightBytes", async () => {
+    const { host } = streamHost({ maxInFlightBytes: 1000 });
+    const peer = manualConnection();
+    const session = createStreamSession(host, peer.connection);
+    session.push(line(1, "test.hold", "a".repeat(400)));
+    expect(peer.state.paused).toBe(false);
+    session.push(line(2, "test.hold", "b".repeat(700)));
+    expect(peer.state.paused).toBe(true);
+    session.close();
+    await session.drain();
+  });
+
+  it("checks its limits when the host is created", () => {
+    expect(() => createCommandHost({ bindings: {}, allow: [], streams: { maxInFlight: 0 } })).toThrow(/^streams\.maxInFlight: /);
+    expect(() => createCommandHost({ bindings: {}, allow: [], streams: { stalledOutputMs: 1.5 } })).toThrow(/^streams\.stalledOutputMs: /);
+    expect(() => createCommandHost({ bindings: {}, allow: [], maxFrameBytes: 2048, streams: { maxOutputBytes: 1024 } })).toThrow(
+      /^streams\.maxOutputBytes: 1024 is below the frame limit \(2048\)/,
+    );
+  });
+
+  it("does not run a command whose signal is already aborted", async () => {
+    const { host, started } = streamHost({});
+    const reason = new CommandError("UNAVAILABLE", "the connection of this command closed");
+    const answer = JSON.parse(await host.dispatchText(JSON.stringify(frame(1, "test.blob", 10)), AbortSignal.abort(reason)));
+    expect(answer).toMatchObject({ id: 1, ok: false, error: { code: "UNAVAILABLE" } });
+    expect(started).toEqual([]);
+  });
+});
+
+describe("serveStream backpressure (Web streams)", () => {
+  it("stops pulling input while its output is not read, then gives up on the stalled peer", async () => {
+    const { host } = streamHost({ outputHighWaterBytes: 4096, stalledOutputMs: 100 });
+    const { logger, warnings } = logRecorder();
+    let pulls = 0;
+    const input = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          if (pulls > 10_000) controller.close();
+          else controller.enqueue(line(pulls, "test.blob", 1000));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    // Nobody reads the output side.
+    const output = new TransformStream<Uint8Array, Uint8Array>();
+    const served = serveStream(host, input, output.writable, logger);
+    const outcome = await Promise.race([served.then(() => "served"), new Promise((resolve) => setTimeout(resolve, 5_000, "still serving"))]);
+    expect(outcome).toBe("served");
+    expect(pulls).toBeLessThan(100);
+    expect(warnings).toEqual([expect.stringMatching(/closing the connection: the client took none/)]);
   });
 });

@@ -3,7 +3,6 @@ import { CommandError } from "../../command/errors.ts";
 import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema, NULL_BODY_STATUSES } from "../../command/schemas.ts";
 import { defineCommand, type CommandDefinition } from "./types.ts";
 
-
 /** The assets binding ignores the host name: only the path (and query) matter. */
 const ASSETS_ORIGIN = "https://assets.local";
 
@@ -20,10 +19,11 @@ export const miscCommands: Record<string, CommandDefinition> = {
   "assets.fetch": defineCommand({
     schema: AssetsFetchPayloadSchema,
     kind: "assets",
-    async run(payload, assets) {
+    async run(payload, assets, context) {
       const response: Response = await assets.fetch(`${ASSETS_ORIGIN}${payload.path}`, {
         method: payload.method,
         headers: payload.headers,
+        ...(context.signal ? { signal: context.signal } : {}),
       });
       const bytes = payload.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) ? null : await response.arrayBuffer();
       return {

@@ -75,13 +75,15 @@ export const r2Commands: Record<string, CommandDefinition> = {
   "r2.get": defineCommand({
     schema: R2GetPayloadSchema,
     kind: "r2",
-    async run(payload, bucket) {
+    async run(payload, bucket, context) {
       const object: R2ObjectLike | null = await bucket.get(
         payload.key,
         defined({ range: headersOr(payload.range), onlyIf: headersOr(payload.onlyIf, conditional) }),
       );
       if (!object) return null;
       if (typeof object.arrayBuffer !== "function") return { object: r2ObjectToWire(object) };
+      // Reading the body is the expensive part: not for a connection that is gone.
+      context.signal?.throwIfAborted();
       return { object: r2ObjectToWire(object), body: encodeBytes(await object.arrayBuffer()) };
     },
   }),

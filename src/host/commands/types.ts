@@ -10,6 +10,12 @@ export interface HandlerContext {
   vars: Readonly<Record<string, unknown>>;
   /** The host's description (`host.describe`). */
   describe(): unknown;
+  /**
+   * Aborted when nobody waits for the answer any more (its connection closed); absent when the
+   * command has no connection that could close (`dispatch()`, HTTP). A handler that can stop
+   * early should: pass it to calls that take a signal, or check it between steps.
+   */
+  signal?: AbortSignal;
 }
 
 /**
