@@ -70,7 +70,8 @@ export interface NodeWritable {
  * Serves JSON lines over Node-style streams, e.g. the stdio of a child process whose
  * `CF_CMD_ENDPOINT=stdio`: `serveNodeStream(host, child.stdout, child.stdin)`. Resolves when
  * the input ends and every answer was handed to `output`. The input is paused while the child
- * leaves answers unread, with the limits of the host's `streams` option.
+ * leaves answers unread, with the limits of the host's `streams` option; a closed connection
+ * is logged to `options.logger` (default: warnings on stderr).
  */
 export function serveNodeStream(host: CommandHost, input: NodeReadable, output: NodeWritable, options: { logger?: ConsolaInstance } = {}): Promise<void> {
   let outputFailed = false;
@@ -88,7 +89,7 @@ export function serveNodeStream(host: CommandHost, input: NodeReadable, output: 
         output.destroy?.();
       },
     },
-    options.logger ? { logger: options.logger } : {},
+    { logger: options.logger ?? createDefaultLogger("containerflare:host") },
   );
   output.on("error", () => {
     outputFailed = true;
