@@ -64,6 +64,13 @@ export interface CommandHost {
    * encoded.
    */
   dispatchText(text: string, signal?: AbortSignal): Promise<string>;
+  /**
+   * Like {@link dispatchText}, but leaves the encoding of the answer to the caller: a stream
+   * session encodes an answer only when it is about to write it, so a burst of big results that
+   * finish together never exists as encoded text all at once, and the answers of a closed
+   * connection are never encoded at all.
+   */
+  dispatchDeferred(text: string, signal?: AbortSignal): Promise<() => string>;
   /** HTTP transport: `POST` one request frame, get the response frame as the body. */
   handle(request: Request): Promise<Response>;
   /**
@@ -98,6 +105,9 @@ export function detectBindingKind(binding: unknown): Exclude<BindingKind, "var">
 }
 
 const RESERVED_NAMESPACE_RE = /^(host|kv|d1|queue|r2|assets|env)\./;
+
+/** An answer that is text already. */
+const encoded = (text: string) => () => text;
 
 function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {
   return { code, message, retryable };
@@ -203,17 +213,17 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     return failure("INTERNAL", `${command}: ${message}`);
   };
 
-  const dispatchText = async (text: string, signal?: AbortSignal): Promise<string> => {
+  const dispatchDeferred = async (text: string, signal?: AbortSignal): Promise<() => string> => {
     if (exceedsBytes(text, maxFrameBytes)) {
       const id = leadingFrameId(text.slice(0, 256)) ?? 0;
       const size = formatBytes(utf8Length(text));
-      return encodeFailure(id, failure("TOO_LARGE", `request frame of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
+      return encoded(encodeFailure(id, failure("TOO_LARGE", `request frame of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`)));
     }
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch {
-      return encodeFailure(leadingFrameId(text.slice(0, 256)) ?? 0, failure("INVALID_PAYLOAD", "malformed frame: not JSON"));
+      return encoded(encodeFailure(leadingFrameId(text.slice(0, 256)) ?? 0, failure("INVALID_PAYLOAD", "malformed frame: not JSON")));
     }
     const frame = v.safeParse(RequestFrameSchema, data);
     if (!frame.success) {
@@ -224,29 +234,35 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
         version !== undefined && version !== PROTOCOL_VERSION
           ? `unsupported protocol version ${JSON.stringify(version)}; this host speaks v${PROTOCOL_VERSION}`
           : `malformed frame: ${issueText(frame.issues)}`;
-      return encodeFailure(id, failure("INVALID_PAYLOAD", message));
+      return encoded(encodeFailure(id, failure("INVALID_PAYLOAD", message)));
     }
     const { id, command, payload } = frame.output;
-    let answer: string;
+    let result: unknown;
     try {
-      const result = await run(command, payload, signal);
-      // Nobody will read it: a big result is not worth encoding.
-      signal?.throwIfAborted();
-      answer = encodeSuccess(id, result);
+      result = await run(command, payload, signal);
     } catch (error) {
-      return encodeFailure(id, toErrorBody(command, error));
+      return encoded(encodeFailure(id, toErrorBody(command, error)));
     }
-    if (exceedsBytes(answer, maxFrameBytes)) {
+    return () => {
+      let answer: string;
+      try {
+        answer = encodeSuccess(id, result);
+      } catch (error) {
+        return encodeFailure(id, toErrorBody(command, error));
+      }
+      if (!exceedsBytes(answer, maxFrameBytes)) return answer;
       const size = formatBytes(utf8Length(answer));
       return encodeFailure(id, failure("TOO_LARGE", `${command}: answer of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
-    }
-    return answer;
+    };
   };
+
+  const dispatchText = async (text: string, signal?: AbortSignal): Promise<string> => (await dispatchDeferred(text, signal))();
 
   const host: CommandHost = {
     maxFrameBytes,
     streamLimits,
     dispatchText,
+    dispatchDeferred,
     async dispatch(frame) {
       let text: string;
       try {

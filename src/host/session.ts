@@ -109,8 +109,8 @@ export interface StreamSession {
 }
 
 /** A frame refused at once (in-flight cap, buffer budget): the answer says when to retry. */
-function refusal(id: number, message: string): string {
-  return `${encodeFailure(id, { code: "UNAVAILABLE", message, retryable: true })}\n`;
+function refusal(id: number, message: string): () => string {
+  return () => encodeFailure(id, { code: "UNAVAILABLE", message, retryable: true });
 }
 
 /**
@@ -121,8 +121,11 @@ function refusal(id: number, message: string): string {
  *
  * Backpressure: while the peer leaves more than `outputHighWaterBytes` of answers unread, the
  * session pauses the input and starts no frame (frames already split wait, within the in-flight
- * cap); it closes the connection when the unread answers pass `maxOutputBytes` or the peer takes
- * nothing for `stalledOutputMs`. The input also pauses while the frames in flight hold more than
+ * cap), and answers that finish meanwhile wait unencoded until the peer reads again, so a burst
+ * of big results never becomes encoded text all at once and a healthy peer that asked for many
+ * is served in full. The connection is closed when the peer takes nothing for `stalledOutputMs`,
+ * or when the unread answers pass `maxOutputBytes` (only a single answer near the frame limit on
+ * top of the high-water mark gets there). The input also pauses while the frames in flight hold more than
  * `maxInFlightBytes`. When the connection closes, running commands see their signal abort and
  * waiting ones never start. Runtime-agnostic.
  */
@@ -140,6 +143,9 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
   let inFlightChars = 0;
   // Frames split while the output was blocked: started, in order, once it drains.
   let waiting: string[] = [];
+  // Answers finished while the output was blocked, not encoded yet: written, in order, once it
+  // drains. Their results are held as the bindings returned them (at most maxInFlight of them).
+  let held: (() => string)[] = [];
   let refusedBefore = false;
   let lastFlushAt = 0;
   let stallTimer: ReturnType<typeof setTimeout> | undefined;
@@ -160,7 +166,8 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
     if (!outputBlocked || closed || writer.pending > limits.outputHighWaterBytes / 2) return;
     outputBlocked = false;
     clearStallTimer();
-    startWaiting();
+    writeHeld();
+    if (!outputBlocked) startWaiting();
     updateInput();
   };
   const writer = createFrameWriter((text, flushed) => {
@@ -204,10 +211,16 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
     updateInput();
   };
 
-  const answer = (line: string) => {
+  /** Writes an answer, encoding it only now; above the high-water mark it waits in `held`. */
+  const answer = (encode: () => string) => {
     if (closed) return;
-    writer.push(line);
+    if (outputBlocked) return void held.push(encode);
+    writer.push(`${encode()}\n`);
     checkOutput();
+  };
+  const writeHeld = () => {
+    while (held.length > 0 && !outputBlocked && !closed) answer(held.shift()!);
+    if (held.length === 0 && running === 0 && waiting.length === 0) idle?.();
   };
 
   const settled = (chars: number) => {
@@ -218,13 +231,13 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
       updateInput();
     }
     if (!outputBlocked) startWaiting();
-    if (running === 0 && waiting.length === 0) idle?.();
+    if (running === 0 && waiting.length === 0 && held.length === 0) idle?.();
   };
   const start = (line: string) => {
     running++;
-    void host.dispatchText(line, abort.signal).then(
-      (text) => {
-        answer(`${text}\n`);
+    void host.dispatchDeferred(line, abort.signal).then(
+      (encode) => {
+        answer(encode);
         settled(line.length);
       },
       () => settled(line.length),
@@ -267,7 +280,7 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
       const id = leadingFrameId(prefix);
       const message = `request frame of ${formatBytes(bytes)} exceeds the ${formatBytes(host.maxFrameBytes)} frame limit`;
       logger?.warn(`${message}${id === undefined ? " (dropped: no id in its first bytes)" : ` (id ${id})`}`);
-      answer(`${encodeFailure(id ?? 0, { code: "TOO_LARGE", message, retryable: false })}\n`);
+      answer(() => encodeFailure(id ?? 0, { code: "TOO_LARGE", message, retryable: false }));
     },
     onRefused(prefix, bytes) {
       const id = leadingFrameId(prefix);
@@ -282,6 +295,7 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
     closed = true;
     for (const line of waiting) inFlightChars -= line.length;
     waiting = [];
+    held = [];
     writer.clear();
     splitter.release();
     clearStallTimer();
@@ -294,7 +308,7 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
       if (!closed) splitter.push(chunk);
     },
     drain() {
-      if (running === 0 && waiting.length === 0) return Promise.resolve();
+      if (running === 0 && waiting.length === 0 && held.length === 0) return Promise.resolve();
       // One promise for every caller: a second drain() must not replace the first one's resolver.
       draining ??= new Promise<void>((resolve) => {
         idle = () => {
