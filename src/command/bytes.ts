@@ -120,3 +120,42 @@ export function fromHex(hex: string): Uint8Array {
   for (let index = 0; index < bytes.length; index++) bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
   return bytes;
 }
+
+/** What {@link readBodyLimited} read: the whole body, or the first bytes of one above the limit. */
+export type LimitedBody = { tooLarge: false; bytes: Uint8Array } | { tooLarge: true; head: Uint8Array };
+
+/**
+ * Reads a request's body up to `limit` bytes. Reading stops at the limit (a declared
+ * `Content-Length` above it is refused before reading), so a body never costs more than `limit`;
+ * for a body above it the first bytes read are kept, enough to recover a frame id.
+ */
+export async function readBodyLimited(request: Request, limit: number): Promise<LimitedBody> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (!request.body) return { tooLarge: false, bytes: new Uint8Array(0) };
+  const reader = request.body.getReader();
+  if (Number.isFinite(declared) && declared > limit) {
+    const first = await reader.read().catch(() => undefined);
+    await reader.cancel().catch(() => undefined);
+    return { tooLarge: true, head: first?.value?.subarray(0, 256) ?? new Uint8Array(0) };
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    chunks.push(value);
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return { tooLarge: true, head: chunks[0]!.subarray(0, 256) };
+    }
+  }
+  if (chunks.length === 1) return { tooLarge: false, bytes: chunks[0]! };
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { tooLarge: false, bytes };
+}

@@ -1,6 +1,7 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
+import { readBodyLimited } from "../command/bytes.ts";
 import { CommandError, isCommandErrorCode } from "../command/errors.ts";
 import { createDefaultLogger } from "../command/logger.ts";
 import {
@@ -278,13 +279,13 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
         const body = encodeFailure(0, failure("INVALID_PAYLOAD", `use POST with one request frame as the body, not ${request.method}`));
         return new Response(body, { status: 405, headers: { ...json, allow: "POST" } });
       }
-      const body = await readLimited(request, maxFrameBytes);
+      const body = await readBodyLimited(request, maxFrameBytes);
       if (body.tooLarge) {
-        const id = leadingFrameId(body.prefix) ?? 0;
+        const id = leadingFrameId(new TextDecoder().decode(body.head)) ?? 0;
         const answer = encodeFailure(id, failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
         return new Response(answer, { status: id === 0 ? 413 : 200, headers: json });
       }
-      const answer = await dispatchText(body.text);
+      const answer = await dispatchText(new TextDecoder().decode(body.bytes));
       // An answer for id 0 means the frame could not be attributed: the request itself was bad.
       const status = answer.startsWith('{"v":1,"id":0,') ? 400 : 200;
       return new Response(answer, { status, headers: json });
@@ -294,37 +295,4 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     },
   };
   return host;
-}
-
-/** Reads a request body as text, stopping at `limit` bytes (keeping the first bytes to read an id). */
-async function readLimited(request: Request, limit: number): Promise<{ text: string; tooLarge: false } | { prefix: string; tooLarge: true }> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  const decoder = new TextDecoder();
-  if (Number.isFinite(declared) && declared > limit) {
-    const reader = request.body?.getReader();
-    const first = reader ? await reader.read() : undefined;
-    await reader?.cancel().catch(() => undefined);
-    return { prefix: first?.value ? decoder.decode(first.value.subarray(0, 256)) : "", tooLarge: true };
-  }
-  if (!request.body) return { text: "", tooLarge: false };
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    chunks.push(value);
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      return { prefix: decoder.decode(chunks[0]!.subarray(0, 256)), tooLarge: true };
-    }
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return { text: decoder.decode(bytes), tooLarge: false };
 }

@@ -1,3 +1,4 @@
+import { readBodyLimited } from "../command/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, formatBytes, leadingFrameId, type ErrorBody } from "../command/protocol.ts";
 import { createCommandHost, type CommandHost, type CommandHostOptions } from "../host/index.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestRejection, type RequestVerifier } from "../request-signature.ts";
@@ -89,10 +90,11 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
       );
     }
     if (!verifierFor) return hostFor(bindings).handle(request);
-    const body = await readBodyLimited(request, maxFrameBytes);
-    if (!body) {
+    const read = await readBodyLimited(request, maxFrameBytes);
+    if (read.tooLarge) {
       return refusal(413, 0, { code: "TOO_LARGE", message: `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`, retryable: false });
     }
+    const body = read.bytes;
     const id = leadingFrameId(new TextDecoder().decode(body.subarray(0, 256))) ?? 0;
     const verifier = verifierFor(bindings);
     const verdict = verifier
@@ -161,38 +163,4 @@ function signatureRefusal(id: number, reason: RequestRejection, configured: bool
     ? `request signature refused (${reason}): sign each request with CONTAINERFLARE_SECRET, see docs/protocol.md`
     : "request signature refused: the command host has no CONTAINERFLARE_SECRET to verify it with";
   return refusal(401, id, { code: "FORBIDDEN", message, retryable: false });
-}
-
-/**
- * A request's body, read up to `limit` bytes; undefined when it is larger (reading stops there,
- * so a body never costs more than `limit`). Shared with the dev Worker's own routes.
- */
-export async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) {
-    await request.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }

@@ -17,7 +17,7 @@
  */
 import * as v from "valibot";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
-import { readBodyLimited } from "../../worker/commands.ts";
+import { readBodyLimited } from "../../command/bytes.ts";
 import { commandHandler, forward, type CommandOutboundHandler } from "../../worker/index.ts";
 import { APP_STATE_PATH, AppStateSchema, createAppStateBoard, type AppState } from "./app-state.ts";
 
@@ -84,8 +84,9 @@ async function forwardToApp(request: Request, env: DevEnv): Promise<Response> {
 /** The CLI's app-state route: signed with the dev secret like a command request. */
 async function receiveAppState(request: Request, verifier: RequestVerifier): Promise<Response> {
   if (request.method !== "POST") return new Response(null, { status: 405, headers: { allow: "POST" } });
-  const body = await readBodyLimited(request, MAX_STATE_BYTES);
-  if (!body) return new Response(null, { status: 413 });
+  const read = await readBodyLimited(request, MAX_STATE_BYTES);
+  if (read.tooLarge) return new Response(null, { status: 413 });
+  const body = read.bytes;
   const url = new URL(request.url);
   const header = request.headers.get(REQUEST_SIGNATURE_HEADER);
   const verdict = await verifier.verify({ method: request.method, path: url.pathname + url.search, body, header });
