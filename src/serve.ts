@@ -10,7 +10,7 @@ import { ContainerflareError, isContainerflareError } from "./errors.ts";
 import { createLogger, resolveLogFormat } from "./log.ts";
 import { createMetadataVerifier, METADATA_HEADER, SIGNATURE_HEADER, type ContainerflareMetadata, type MetadataVerifier } from "./metadata.ts";
 import { FastResponse } from "./node/response.ts";
-import { reportStreamFailure, unsendableReason } from "./node/send.ts";
+import { reportStreamFailure, sendUnstreamed, unsendableReason } from "./node/send.ts";
 import { detectPlatform, enrichCloudRunInfo, resolveCommandEndpoint, type PlatformInfo } from "./platform.ts";
 
 /** A fetch handler that also receives the {@link ContainerContext}. */
@@ -148,7 +148,8 @@ function declaresOversizedBody(request: ServerRequest, limit: number): boolean {
 /**
  * The handler's response if it can be sent; else the error is logged with the request id and the
  * client gets the JSON 500 (see node/send.ts for what cannot be sent, and why on every runtime).
- * On Node a streamed body that fails after its head went out is logged too.
+ * On Node a fast response with a string or bytes body is sent right here (one write, see
+ * sendUnstreamed), and a streamed body that fails after its head went out is logged.
  */
 function checkResponse(response: unknown, ctx: ContainerContext, request: ServerRequest): Response {
   if (!(response instanceof Response)) {
@@ -161,8 +162,32 @@ function checkResponse(response: unknown, ctx: ContainerContext, request: Server
     ctx.log.error(new TypeError(`the handler returned a response that cannot be sent: ${problem}`));
     return internalError(ctx);
   }
-  if (nodeResponse) reportStreamFailure(response, nodeResponse, (error) => ctx.log.error("the response body failed after its head was sent:", error));
+  if (nodeResponse) {
+    try {
+      if (sendUnstreamed(response, nodeResponse)) return response;
+    } catch (error) {
+      ctx.log.error("the response could not be sent:", error);
+      return internalError(ctx);
+    }
+    reportStreamFailure(response, nodeResponse, (error) => ctx.log.error("the response body failed after its head was sent:", error));
+  }
   return response;
+}
+
+/**
+ * Whether Node's raw header list (name, value, name, value, …) names a metadata header. Cheaper
+ * than asking the request's Headers for both names on every request (srvx then builds Node's
+ * header object and tests each name against a pattern); requests from the Worker, which carry the
+ * headers, still read them the ordinary way.
+ */
+function namesMetadataHeader(rawHeaders: readonly string[]): boolean {
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!;
+    if (name.length !== METADATA_HEADER.length && name.length !== SIGNATURE_HEADER.length) continue;
+    const lower = name.toLowerCase();
+    if (lower === METADATA_HEADER || lower === SIGNATURE_HEADER) return true;
+  }
+  return false;
 }
 
 /** Removes the metadata headers; an incoming request whose headers are immutable is copied. */
@@ -334,7 +359,6 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     );
   }
 
-  /** The access log line goes through the request's logger, so it carries the request's trace. */
   /**
    * The access log line goes through the request's logger, so it carries the request's trace. On
    * Node it is written once the response is closed and records what was sent: the status on the
@@ -382,6 +406,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   }
 
   function fetch(request: ServerRequest): Response | Promise<Response> {
+    const rawHeaders = request.runtime?.node?.req?.rawHeaders;
+    if (rawHeaders && !namesMetadataHeader(rawHeaders)) return run(request, undefined);
     const value = request.headers.get(METADATA_HEADER);
     const signature = request.headers.get(SIGNATURE_HEADER);
     return value === null && signature === null ? run(request, undefined) : runWithMetadata(request, value, signature);

@@ -119,7 +119,7 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     `![Hello-world throughput per server and runtime](${chartFile})`,
     "",
-    "### Targets (issue 2)",
+    "### Targets (issues 2 and 10)",
     "",
     "| target | measured (req/s) | result | per-round range | cross-check: by server CPU per request |",
     "| --- | --- | --- | --- | ---: |",

@@ -481,6 +481,9 @@ class NodeFastResponse {
       };
     };
     toNodeParts = (response) => {
+      // Sent once already (serve() sends string and bytes bodies itself, see node/send.ts): the
+      // adapter's own pass then finds nothing left to write.
+      if (response.#sent) return { status: response.#status, statusText: response.#statusText, headers: [], body: null };
       let headers: string[];
       let hasLength = false;
       if (response.#headers) {
@@ -556,4 +559,15 @@ export const NativeResponseClass: typeof Response = NativeResponse;
  */
 export function fastResponseState(value: unknown): FastResponseState | undefined {
   return readState(value);
+}
+
+/**
+ * The status, flat header list and body of a fast response whose body is a string, bytes or
+ * nothing, marking it sent (its body then reads as consumed, as after srvx's own send); undefined
+ * for a streamed body or any other value.
+ */
+export function takeUnstreamedParts(value: unknown): NodeResponseParts | undefined {
+  const state = readState(value);
+  if (!state || state.streamed || state.bodyUnusable) return undefined;
+  return toNodeParts(value as NodeFastResponse);
 }

@@ -118,6 +118,8 @@ beforeAll(async () => {
           await response.text();
           return response;
         }
+        case "/sees-metadata":
+          return Response.json([request.headers.has("x-containerflare-metadata"), request.headers.has("x-containerflare-signature")]);
         case "/failing-stream":
           return new Response(failingStream());
         default:
@@ -285,6 +287,16 @@ describe("Node fast path: invalid responses and send failures are never silent",
     controller.abort();
     await expect.poll(() => linesOf(requestId).some((line) => line.httpRequest)).toBe(true);
     expect(linesOf(requestId).filter((line) => line.level === "error")).toEqual([]);
+  });
+});
+
+describe("Node: the metadata headers found without reading every request's headers", () => {
+  it("still removes them in any letter case, alone or together", async () => {
+    const seen = async (headers: Record<string, string>) => (await fetch(`${base}/sees-metadata`, { headers })).json();
+    expect(await seen({})).toEqual([false, false]);
+    expect(await seen({ "X-ContainerFlare-Metadata": "{}" })).toEqual([false, false]);
+    expect(await seen({ "x-containerflare-signature": "t=1,v1=00" })).toEqual([false, false]);
+    expect(await seen({ "x-containerflare-metadata": "{}", "X-CONTAINERFLARE-SIGNATURE": "t=1,v1=00", "x-other": "1" })).toEqual([false, false]);
   });
 });
 
