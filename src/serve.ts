@@ -138,11 +138,17 @@ function errorResponse(error: unknown, ctx: ContainerContext): Response {
   return internalError(ctx);
 }
 
-/** Whether the request declares a body above `limit` bytes (0: no limit); GET and HEAD carry none. */
-function declaresOversizedBody(request: ServerRequest, limit: number): boolean {
-  if (limit === 0 || request.method === "GET" || request.method === "HEAD") return false;
-  const length = request.headers.get("content-length");
-  return length !== null && Number(length) > limit;
+/**
+ * Applies the body limit (`limit` > 0) to a request that may carry a body (not GET or HEAD): a
+ * TOO_LARGE error for a declared length above it, else the request, its body stream limited here
+ * where serve() limits bodies itself.
+ */
+function limitBody(request: ServerRequest, limit: number): ServerRequest | ContainerflareError {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    return new ContainerflareError("TOO_LARGE", `request body of ${declared} bytes exceeds the ${limit}-byte limit`);
+  }
+  return limitsBodiesItself && request.body ? withLimitedBody(request, limit) : request;
 }
 
 /**
@@ -341,11 +347,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
 
   const bodyLimit = config.maxRequestBodyBytes;
   function respond(request: ServerRequest, ctx: RequestContext): Response | Promise<Response> {
-    if (declaresOversizedBody(request, bodyLimit)) {
-      const declared = request.headers.get("content-length");
-      return errorResponse(new ContainerflareError("TOO_LARGE", `request body of ${declared} bytes exceeds the ${bodyLimit}-byte limit`), ctx);
+    // One method read on the hot path: GET and HEAD carry no body.
+    if (bodyLimit > 0 && request.method !== "GET" && request.method !== "HEAD") {
+      const limited = limitBody(request, bodyLimit);
+      if (limited instanceof ContainerflareError) return errorResponse(limited, ctx);
+      request = limited;
     }
-    if (limitsBodiesItself && bodyLimit > 0 && request.body) request = withLimitedBody(request, bodyLimit);
     let result: Response | Promise<Response>;
     try {
       result = handler(request, ctx);

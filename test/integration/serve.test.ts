@@ -205,14 +205,9 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     app = await startApp(runtime, APP, JSON_LOGS);
     // Four concurrent 100 MiB uploads with Content-Length, streamed from here (never held in memory).
     const declared = await Promise.all(Array.from({ length: 4 }, () => upload(`${app!.url}/upload`, 100 * 2 ** 20, true)));
-    // Bun enforces the limit natively (srvx passes it on) and answers an empty 413 itself.
-    const expectTooLarge = (answer: { status: number; body: string }) => {
-      expect(answer.status).toBe(413);
-      if (runtime.name !== "bun") expect(JSON.parse(answer.body).error).toMatchObject({ code: "TOO_LARGE", message: "Payload Too Large" });
-    };
-    declared.forEach(expectTooLarge);
+    declared.forEach((answer) => expectTooLarge(runtime.name, answer));
     // Chunked: no length to check up front, so the read fails past the limit.
-    expectTooLarge(await upload(`${app.url}/upload`, 40 * 2 ** 20, false));
+    expectTooLarge(runtime.name, await upload(`${app.url}/upload`, 40 * 2 ** 20, false));
     // Below the limit bodies pass.
     expect(await upload(`${app.url}/upload`, 2 ** 20, false)).toMatchObject({ status: 200, body: JSON.stringify({ bytes: 2 ** 20 }) });
     const { maxRss } = await json(await fetch(`${app.url}/memory`));
@@ -221,8 +216,8 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
 
   it("takes the body limit from CONTAINERFLARE_MAX_BODY_SIZE", async () => {
     app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_MAX_BODY_SIZE: "1MiB" });
-    expect((await upload(`${app.url}/upload`, 2 ** 20 + 1, true)).status).toBe(413);
-    expect((await upload(`${app.url}/upload`, 2 ** 20 + 1, false)).status).toBe(413);
+    expectTooLarge(runtime.name, await upload(`${app.url}/upload`, 2 ** 20 + 1, true));
+    expectTooLarge(runtime.name, await upload(`${app.url}/upload`, 2 ** 20 + 1, false));
     expect((await upload(`${app.url}/upload`, 2 ** 20, true)).status).toBe(200);
   });
 
@@ -303,6 +298,17 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
 });
 
 /**
+ * An upload refused for its size: 413 with containerflare's JSON. Bun enforces the limit natively
+ * (srvx passes it on): it answers an empty 413 itself and resets the connection, sometimes before
+ * its answer can be read (status 0 here); the handler never saw the body either way.
+ */
+function expectTooLarge(runtime: string, answer: { status: number; body: string }) {
+  if (runtime === "bun") return expect([0, 413]).toContain(answer.status);
+  expect(answer.status).toBe(413);
+  expect(JSON.parse(answer.body).error).toMatchObject({ code: "TOO_LARGE", message: "Payload Too Large" });
+}
+
+/**
  * POSTs `bytes` zero bytes streamed in 64 KiB writes over a raw socket, with a Content-Length or
  * chunked, reading the answer while the upload still runs (a server may answer early and close the
  * connection: an EPIPE after the answer is no failure). Resolves with the status and body.
@@ -335,6 +341,8 @@ function upload(url: string, bytes: number, withLength: boolean): Promise<{ stat
       if (answer) return;
       const text = Buffer.concat(received).toString("utf8");
       const end = text.indexOf("\r\n\r\n");
+      // Closed before any answer arrived (status 0): see expectTooLarge.
+      if (text === "") return resolve({ status: 0, body: "" });
       if (!text.startsWith("HTTP/1.1 ") || end === -1) return reject(new Error(`no answer to the upload: ${JSON.stringify(text.slice(0, 200))}`));
       resolve({ status: Number(text.slice(9, 12)), body: text.slice(end + 4) });
     });
