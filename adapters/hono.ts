@@ -109,7 +109,7 @@ function honoEnvClass(bindings: object): HonoEnvClass {
 
 /**
  * Turns a Hono app into a containerflare handler: `serve(handle(app))`.
- * Hono's responses stay fast on Node because `serve()` installs srvx's `FastResponse`.
+ * Hono's responses stay fast on Node because `serve()` installs containerflare's fast `Response` (docs/fast-path.md).
  */
 export function handle<B = Bindings>(app: HonoApp): Handler<B> {
   let bindings: object | undefined;
