@@ -134,7 +134,7 @@ export function createConnectionDrain(): ConnectionDrain {
         const result = fetch(request);
         if (result instanceof Response) return draining ? withConnectionClose(result) : result;
         // The drain may begin while this response is pending: decide when it is ready.
-        return Promise.resolve(result).then(markIfDraining);
+        return result.then(markIfDraining);
       };
     },
     attach(server) {

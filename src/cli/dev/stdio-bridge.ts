@@ -17,6 +17,12 @@ export interface StdioBridgeOptions {
 }
 
 const FRAME_START = /^\s*\{\s*"v"\s*:/;
+/**
+ * Most frames relayed at once, like a stream host's per-connection cap: while this many are on
+ * their way the bridge stops reading the app's stdout, so the app's own client (which bounds what
+ * its host has not read) feels the backpressure instead of the bridge holding frames without end.
+ */
+const MAX_RELAYS_IN_FLIGHT = 256;
 
 /**
  * Carries the command bus of an app started with `CF_CMD_ENDPOINT=stdio`: each request frame
@@ -69,11 +75,25 @@ export function bridgeStdio(child: ChildProcess, options: StdioBridgeOptions): v
     }
   };
 
+  // Frames beyond the cap wait here while stdout is paused: at most what one chunk held past it.
+  let inFlight = 0;
+  const waiting: string[] = [];
+  const start = (frame: string) => {
+    inFlight++;
+    void relay(frame).finally(() => {
+      inFlight--;
+      const next = waiting.shift();
+      if (next !== undefined) start(next);
+      else if (stdout.isPaused()) stdout.resume();
+    });
+  };
   const splitter = createLineSplitter({
     maxLineBytes: maxFrameBytes,
     onLine(line) {
-      if (FRAME_START.test(line)) void relay(line);
-      else output(line);
+      if (!FRAME_START.test(line)) return output(line);
+      if (inFlight < MAX_RELAYS_IN_FLIGHT) return start(line);
+      waiting.push(line);
+      stdout.pause();
     },
     onOversized(prefix, bytes) {
       const id = leadingFrameId(prefix);
