@@ -15,8 +15,8 @@
  * @module
  */
 import type { H3Event, HTTPError, HTTPEvent } from "h3";
-import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
 import { isContainerflareError } from "../src/errors.ts";
+import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
 
 declare module "h3" {
   interface H3EventContext {
@@ -42,7 +42,10 @@ export function handle<B = Bindings>(app: H3App): Handler<B> {
 export function getContext<B = Bindings>(event: HTTPEvent): ContainerContext<B> {
   const context = (event as Partial<H3Event>).context ?? event.req.context;
   const ctx = context?.containerflare as ContainerContext<B> | undefined;
-  if (!ctx) throw new Error("getContext(event) found no containerflare context: serve the app with serve(handle(app)) from containerflare/h3");
+  if (!ctx)
+    throw new Error(
+      "getContext(event) found no containerflare context: serve the app with serve(handle(app)) from containerflare/h3",
+    );
   return ctx;
 }
 

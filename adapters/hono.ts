@@ -15,8 +15,9 @@
  *
  * @module
  */
-import type { Context, ExecutionContext } from "hono";
+
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, ExecutionContext } from "hono";
 import type { BunHttpServer, DenoServeHandlerInfo } from "srvx";
 import { isContainerflareError } from "../src/errors.ts";
 import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
@@ -120,7 +121,11 @@ export function handle<B = Bindings>(app: HonoApp): Handler<B> {
       bindings = env;
       HonoEnv = honoEnvClass(env);
     }
-    return app.fetch(request, new HonoEnv(request, ctx as ContainerContext<object>), new ContainerExecutionContext(ctx));
+    return app.fetch(
+      request,
+      new HonoEnv(request, ctx as ContainerContext<object>),
+      new ContainerExecutionContext(ctx),
+    );
   };
 }
 
@@ -144,6 +149,9 @@ export function onError(error: Error): Response {
  */
 export function getContext<B = Bindings>(c: Context<ContainerflareEnv<B, any>, any, any>): ContainerContext<B> {
   const ctx = (c.env as Partial<ContainerflareBindings<B>> | undefined)?.containerflare;
-  if (!ctx) throw new Error("getContext(c) found no containerflare context in c.env: serve the app with serve(handle(app)) from containerflare/hono");
+  if (!ctx)
+    throw new Error(
+      "getContext(c) found no containerflare context in c.env: serve the app with serve(handle(app)) from containerflare/hono",
+    );
   return ctx;
 }

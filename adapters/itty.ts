@@ -61,6 +61,9 @@ export function onError(cause: unknown): Response {
  */
 export function getContext<B = Bindings>(request: Request): ContainerContext<B> {
   const ctx = (request as ServerRequest).context?.containerflare as ContainerContext<B> | undefined;
-  if (!ctx) throw new Error("getContext(request) found no containerflare context: serve the router with serve(handle(router)) from containerflare/itty");
+  if (!ctx)
+    throw new Error(
+      "getContext(request) found no containerflare context: serve the router with serve(handle(router)) from containerflare/itty",
+    );
   return ctx;
 }

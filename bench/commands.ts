@@ -14,13 +14,13 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
+import { type AddressInfo, connect, createServer as createNetServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createCommandClient } from "../src/command/index.ts";
 import { parseCommandEndpoint } from "../src/config.ts";
-import { createCommandHost, type CommandHost } from "../src/host/index.ts";
+import { type CommandHost, createCommandHost } from "../src/host/index.ts";
 import { listenCommandHost, serveNodeStream } from "../src/host/node.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -114,7 +114,12 @@ async function drive(once: () => Promise<unknown>, inFlight: number, seconds: nu
   const counts = await Promise.all(Array.from({ length: inFlight }, () => worker(until, latencies)));
   const elapsed = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  return summarize(latencies, counts.reduce((sum, count) => sum + count, 0), elapsed, used.user + used.system);
+  return summarize(
+    latencies,
+    counts.reduce((sum, count) => sum + count, 0),
+    elapsed,
+    used.user + used.system,
+  );
 }
 
 /**
@@ -162,7 +167,8 @@ async function runClient(endpoint: string, kind: ClientKind, inFlight: number, s
         seconds,
       );
     } else if (target.kind === "unix" || target.kind === "tcp") {
-      const socket = target.kind === "unix" ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
+      const socket =
+        target.kind === "unix" ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
       await new Promise((resolve) => socket.once("connect", resolve));
       socket.setNoDelay(true);
       measurement = await drive(
@@ -223,7 +229,10 @@ async function serveHttp(host: CommandHost) {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/v1/commands`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}/v1/commands`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -234,7 +243,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function runScenario({ host, answered }: MemoryHost, scenario: Scenario, seconds: number, directory: string): Promise<Measurement> {
+async function runScenario(
+  { host, answered }: MemoryHost,
+  scenario: Scenario,
+  seconds: number,
+  directory: string,
+): Promise<Measurement> {
   let endpoint: string;
   let stop = async () => {};
   switch (scenario.transport) {
@@ -261,7 +275,10 @@ async function runScenario({ host, answered }: MemoryHost, scenario: Scenario, s
     }
   }
   const args = [SELF, "--client", endpoint, scenario.client, String(scenario.inFlight), String(seconds)];
-  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(process.execPath, args, {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   if (scenario.transport === "stdio") void serveNodeStream(host, child.stdout, child.stdin);
@@ -273,9 +290,13 @@ async function runScenario({ host, answered }: MemoryHost, scenario: Scenario, s
   const commands = answered() - answeredBefore;
   await stop();
   const line = stderr.split("\n").find((entry) => entry.startsWith(RESULT_PREFIX));
-  if (code !== 0 || !line) throw new Error(`client for ${describe(scenario)} failed (exit ${code}): ${stderr.slice(-2000)}`);
+  if (code !== 0 || !line)
+    throw new Error(`client for ${describe(scenario)} failed (exit ${code}): ${stderr.slice(-2000)}`);
   // Host CPU over the whole run (warm-up included) per command answered over the whole run.
-  return { ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement), hostCpuUs: (used.user + used.system) / commands };
+  return {
+    ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement),
+    hostCpuUs: (used.user + used.system) / commands,
+  };
 }
 
 function describe(scenario: Scenario): string {
@@ -302,7 +323,13 @@ function median(values: number[]): number {
 const number = (value: number) => Math.round(value).toLocaleString("en-US");
 const ms = (value: number) => (value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(2)} ms`);
 
-function render(results: Map<Scenario, Measurement[]>, seconds: number, rounds: number, load: [number, number], elapsed: number): string {
+function render(
+  results: Map<Scenario, Measurement[]>,
+  seconds: number,
+  rounds: number,
+  load: [number, number],
+  elapsed: number,
+): string {
   const row = (scenario: Scenario) => {
     const runs = results.get(scenario) ?? [];
     return {
@@ -314,7 +341,9 @@ function render(results: Map<Scenario, Measurement[]>, seconds: number, rounds: 
     };
   };
   const find = (transport: Transport, client: ClientKind, inFlight: number) =>
-    SCENARIOS.find((scenario) => scenario.transport === transport && scenario.client === client && scenario.inFlight === inFlight)!;
+    SCENARIOS.find(
+      (scenario) => scenario.transport === transport && scenario.client === client && scenario.inFlight === inFlight,
+    )!;
   const baseline = row(find("stdio", "sequential", 1)).perSecond;
   const cpuOf = (scenario: Scenario) => {
     const runs = results.get(scenario) ?? [];
@@ -342,8 +371,14 @@ function render(results: Map<Scenario, Measurement[]>, seconds: number, rounds: 
       `| ${scenario.transport} | ${client} | ${scenario.inFlight} | ${number(perSecond)} | ${(perSecond / baseline).toFixed(1)}x | ${ms(p50)} | ${ms(p99)} | ${cpu} | ${list} |`,
     );
   }
-  const best = Math.max(row(find("unix", "multiplexed", 64)).perSecond, row(find("stdio", "multiplexed", 64)).perSecond);
-  const which = row(find("unix", "multiplexed", 64)).perSecond >= row(find("stdio", "multiplexed", 64)).perSecond ? "unix" : "stdio";
+  const best = Math.max(
+    row(find("unix", "multiplexed", 64)).perSecond,
+    row(find("stdio", "multiplexed", 64)).perSecond,
+  );
+  const which =
+    row(find("unix", "multiplexed", 64)).perSecond >= row(find("stdio", "multiplexed", 64)).perSecond
+      ? "unix"
+      : "stdio";
   const pass = (ok: boolean) => (ok ? "**pass**" : "**FAIL**");
   lines.push(
     "",

@@ -8,13 +8,21 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cpuSeconds, killAllNow, rssMiB, startServer, stopAll, stopServer, type ServerProcess } from "./lib/processes.ts";
+import { fileURLToPath } from "node:url";
+import {
+  cpuSeconds,
+  killAllNow,
+  rssMiB,
+  type ServerProcess,
+  startServer,
+  stopAll,
+  stopServer,
+} from "./lib/processes.ts";
 import { composeBenchDoc, evaluateTargets, renderHttpMarkdown, runtimeTitles } from "./lib/report.ts";
 import type { ColdStartResult, HttpBenchReport, VariantResult } from "./lib/results.ts";
-import { resolveRuntimes, type Runtime } from "./lib/runtimes.ts";
-import { readSettings, type BenchSettings } from "./lib/settings.ts";
+import { type Runtime, resolveRuntimes } from "./lib/runtimes.ts";
+import { type BenchSettings, readSettings } from "./lib/settings.ts";
 import { formatInt, formatRatio, median } from "./lib/stats.ts";
 import { renderChart } from "./lib/svg.ts";
 import { COLD_START_APPS, VARIANTS, type Variant } from "./lib/variants.ts";
@@ -55,19 +63,30 @@ async function main(): Promise<void> {
 async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
   const wrk = findWrk();
   if (!wrk) {
-    throw new Error("wrk not found (looked for /usr/bin/wrk and on PATH): install the Debian package `wrk` to run the HTTP benchmark");
+    throw new Error(
+      "wrk not found (looked for /usr/bin/wrk and on PATH): install the Debian package `wrk` to run the HTTP benchmark",
+    );
   }
   const started = performance.now();
   const loadBefore = loadavg();
   const runtimes = resolveRuntimes(ROOT);
   const versions = collectVersions(runtimes, wrkVersion(wrk));
   const variants = VARIANTS.filter((v) => settings.only.length === 0 || settings.only.includes(v.id));
-  if (variants.length === 0) throw new Error(`BENCH_ONLY=${settings.only.join(",")} matches no variant; ids: ${VARIANTS.map((v) => v.id).join(", ")}`);
-  log(`runtimes: node ${versions.node ?? "missing"}, bun ${versions.bun ?? "missing"}, deno ${versions.deno ?? "missing"}; ${versions.wrk}`);
+  if (variants.length === 0)
+    throw new Error(
+      `BENCH_ONLY=${settings.only.join(",")} matches no variant; ids: ${VARIANTS.map((v) => v.id).join(", ")}`,
+    );
+  log(
+    `runtimes: node ${versions.node ?? "missing"}, bun ${versions.bun ?? "missing"}, deno ${versions.deno ?? "missing"}; ${versions.wrk}`,
+  );
   if (loadBefore[0]! > availableParallelism() * 0.5) {
-    log(`note: the machine is busy (1-min load ${loadBefore[0]!.toFixed(2)} on ${availableParallelism()} cores); absolute numbers will be noisy, compare within this run`);
+    log(
+      `note: the machine is busy (1-min load ${loadBefore[0]!.toFixed(2)} on ${availableParallelism()} cores); absolute numbers will be noisy, compare within this run`,
+    );
   }
-  log(`${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`);
+  log(
+    `${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`,
+  );
 
   const results = await measureThroughput(variants, runtimes, wrk, settings);
   const coldStarts = await measureColdStarts(variants, runtimes, settings);
@@ -96,8 +115,11 @@ async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
 
 /** Reads the raw results of the last run (JSON turns NaN into null; this turns it back). */
 function loadReport(): HttpBenchReport {
-  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${rel(RAW_RESULTS)} from an earlier run; run without --render first`);
-  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) => (value === null ? Number.NaN : value)) as HttpBenchReport;
+  if (!existsSync(RAW_RESULTS))
+    throw new Error(`--render needs ${rel(RAW_RESULTS)} from an earlier run; run without --render first`);
+  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) =>
+    value === null ? Number.NaN : value,
+  ) as HttpBenchReport;
 }
 
 /** Starts every server, warms each up, then runs the interleaved rounds; failures stay per variant. */
@@ -133,7 +155,12 @@ async function measureThroughput(
     const server = servers.get(result.variant.id);
     if (!server) continue;
     try {
-      await runWrk(wrk, { url: server.url, durationSeconds: settings.warmupSeconds, connections: settings.connections, threads: settings.threads });
+      await runWrk(wrk, {
+        url: server.url,
+        durationSeconds: settings.warmupSeconds,
+        connections: settings.connections,
+        threads: settings.threads,
+      });
     } catch (error) {
       result.failure = `warm-up failed: ${(error as Error).message}`;
     }
@@ -156,7 +183,12 @@ async function measureThroughput(
       }
       try {
         const cpuBefore = cpuSeconds(server.pid);
-        const measured = await runWrk(wrk, { url: server.url, durationSeconds: settings.durationSeconds, connections: settings.connections, threads: settings.threads });
+        const measured = await runWrk(wrk, {
+          url: server.url,
+          durationSeconds: settings.durationSeconds,
+          connections: settings.connections,
+          threads: settings.threads,
+        });
         const serverCpuUsPerRequest = ((cpuSeconds(server.pid) - cpuBefore) / measured.requests) * 1e6;
         result.rounds.push({ ...measured, serverCpuUsPerRequest });
         log(
@@ -189,12 +221,20 @@ async function measureColdStarts(
   settings: BenchSettings,
 ): Promise<ColdStartResult[]> {
   const wanted = COLD_START_APPS.filter((c) => variants.some((v) => v.runtime === c.runtime && v.app === c.app));
-  const results = wanted.map((c): ColdStartResult => ({ runtime: c.runtime, label: c.label, samplesMs: [], medianMs: Number.NaN }));
+  const results = wanted.map(
+    (c): ColdStartResult => ({ runtime: c.runtime, label: c.label, samplesMs: [], medianMs: Number.NaN }),
+  );
   for (let run = 0; run < settings.coldRuns; run++) {
     for (const [index, app] of wanted.entries()) {
       const result = results[index]!;
       if (result.failure) continue;
-      const variant = { id: `cold-${app.runtime}-${app.app}`, label: app.label, runtime: app.runtime, app: app.app, kind: "baseline" } as const;
+      const variant = {
+        id: `cold-${app.runtime}-${app.app}`,
+        label: app.label,
+        runtime: app.runtime,
+        app: app.app,
+        kind: "baseline",
+      } as const;
       const problem = precondition(variant, runtimes);
       if (problem) {
         result.failure = problem;
@@ -234,8 +274,10 @@ function precondition(variant: Variant, runtimes: Record<string, Runtime>): stri
   const runtime = runtimes[variant.runtime]!;
   if (!runtime.version) return `${variant.runtime} not found or not runnable at ${rel(runtime.binary)}`;
   if (variant.app.startsWith("containerflare")) {
-    if (!existsSync(CONTAINERFLARE_ENTRY)) return `containerflare is not built: ${rel(CONTAINERFLARE_ENTRY)} is missing (run npm run build)`;
-    if (!/\bserve\b/.test(readFileSync(CONTAINERFLARE_ENTRY, "utf8"))) return `${rel(CONTAINERFLARE_ENTRY)} does not export serve yet`;
+    if (!existsSync(CONTAINERFLARE_ENTRY))
+      return `containerflare is not built: ${rel(CONTAINERFLARE_ENTRY)} is missing (run npm run build)`;
+    if (!/\bserve\b/.test(readFileSync(CONTAINERFLARE_ENTRY, "utf8")))
+      return `${rel(CONTAINERFLARE_ENTRY)} does not export serve yet`;
   }
   return undefined;
 }
@@ -261,16 +303,22 @@ function collectVersions(runtimes: Record<string, Runtime>, wrk: string): Record
 function printSummary(report: HttpBenchReport): void {
   console.log("\nrequests/s (median of rounds)");
   for (const r of report.variants) {
-    const value = r.failure ? `FAILED: ${r.failure}` : `${formatInt(r.requestsPerSecond).padStart(8)}  (${r.serverCpuUsPerRequest.toFixed(1)} µs server CPU/req)`;
+    const value = r.failure
+      ? `FAILED: ${r.failure}`
+      : `${formatInt(r.requestsPerSecond).padStart(8)}  (${r.serverCpuUsPerRequest.toFixed(1)} µs server CPU/req)`;
     console.log(`  ${r.variant.runtime.padEnd(5)} ${r.variant.label.padEnd(28)} ${value}`);
   }
   console.log("targets");
   for (const t of evaluateTargets(report.variants)) {
-    console.log(`  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio, 3)} (by server CPU per request: ${formatRatio(t.cpuRatio, 3)})`);
+    console.log(
+      `  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio, 3)} (by server CPU per request: ${formatRatio(t.cpuRatio, 3)})`,
+    );
   }
   console.log("cold start (median)");
   for (const c of report.coldStarts) {
-    console.log(`  ${c.runtime.padEnd(5)} ${c.label.padEnd(28)} ${c.failure ? `FAILED: ${c.failure}` : `${c.medianMs.toFixed(0)} ms`}`);
+    console.log(
+      `  ${c.runtime.padEnd(5)} ${c.label.padEnd(28)} ${c.failure ? `FAILED: ${c.failure}` : `${c.medianMs.toFixed(0)} ms`}`,
+    );
   }
 }
 

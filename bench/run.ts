@@ -17,7 +17,9 @@ for (const step of steps) {
   const run = spawnSync(process.execPath, [step, ...process.argv.slice(2)], { stdio: "inherit" });
   if (run.status !== 0) {
     failed++;
-    console.error(`bench: ${step.slice(here.length + 1)} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`})`);
+    console.error(
+      `bench: ${step.slice(here.length + 1)} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`})`,
+    );
   }
 }
 process.exitCode = failed ? 1 : 0;

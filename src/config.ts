@@ -116,7 +116,16 @@ const flagSchema = v.pipe(
   v.transform((value) => ["1", "true", "yes", "on"].includes(value)),
 );
 const bindingNameSchema = v.pipe(v.string(), v.regex(BINDING_NAME_RE));
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, kib: 2 ** 10, mb: 1e6, mib: 2 ** 20, gb: 1e9, gib: 2 ** 30 };
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  kib: 2 ** 10,
+  mb: 1e6,
+  mib: 2 ** 20,
+  gb: 1e9,
+  gib: 2 ** 30,
+};
 const byteSizeSchema = v.pipe(
   trimmed,
   v.toLowerCase(),
@@ -213,7 +222,8 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
   let commandEndpoint: CommandEndpoint | undefined;
   if (env.CF_CMD_ENDPOINT) commandEndpoint = parseCommandEndpoint(env.CF_CMD_ENDPOINT);
   else if (env.CF_CMD_SOCKET) {
-    if (!env.CF_CMD_SOCKET.startsWith("/")) throw new ConfigError("CF_CMD_SOCKET", env.CF_CMD_SOCKET, "an absolute socket path");
+    if (!env.CF_CMD_SOCKET.startsWith("/"))
+      throw new ConfigError("CF_CMD_SOCKET", env.CF_CMD_SOCKET, "an absolute socket path");
     commandEndpoint = { kind: "unix", path: env.CF_CMD_SOCKET };
   }
 
@@ -237,8 +247,12 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
     accessLog: read(env, "CONTAINERFLARE_ACCESS_LOG", flagSchema, "1 or 0"),
     bindings: env.CONTAINERFLARE_BINDINGS ? parseBindingList(env.CONTAINERFLARE_BINDINGS) : undefined,
     maxRequestBodyBytes:
-      read(env, "CONTAINERFLARE_MAX_BODY_SIZE", byteSizeSchema, "a size in bytes such as 33554432, 32MiB or 10mb (0: no limit)") ??
-      DEFAULT_MAX_REQUEST_BODY_BYTES,
+      read(
+        env,
+        "CONTAINERFLARE_MAX_BODY_SIZE",
+        byteSizeSchema,
+        "a size in bytes such as 33554432, 32MiB or 10mb (0: no limit)",
+      ) ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
     forwardedHops: read(env, "CONTAINERFLARE_FORWARDED_HOPS", hopsSchema, "an integer from 1 to 16") ?? 1,
   };
   for (const [key, value] of Object.entries(overrides)) {

@@ -4,7 +4,7 @@ import type { Bindings, CommandClient } from "./command/index.ts";
 import { createRequestLogger } from "./log.ts";
 import type { ContainerflareMetadata } from "./metadata.ts";
 import type { PlatformInfo } from "./platform.ts";
-import { traceFromHeaders, type TraceContext } from "./trace.ts";
+import { type TraceContext, traceFromHeaders } from "./trace.ts";
 
 /** Where the request metadata came from. */
 export type MetadataSource = "worker" | "platform" | "http";
@@ -136,7 +136,9 @@ export function buildRequestMetadata(
   const headers = request.headers;
   const forwardedId = headers.get("x-request-id");
   const id =
-    metadata?.request_id || (forwardedId && REQUEST_ID_RE.test(forwardedId) ? forwardedId : undefined) || crypto.randomUUID();
+    metadata?.request_id ||
+    (forwardedId && REQUEST_ID_RE.test(forwardedId) ? forwardedId : undefined) ||
+    crypto.randomUUID();
   let clientIp = metadata?.client_ip ?? undefined;
   let source: MetadataSource = metadata ? "worker" : "http";
   if (!clientIp && platform.kind === "cloud-run") {
@@ -188,11 +190,19 @@ export class RequestContext implements ContainerContext {
   }
 
   get request(): RequestMetadata {
-    return (this.#requestMetadata ??= buildRequestMetadata(this.#request, this.#state.platform, this.#metadata, this.#state.clientAddress));
+    return (this.#requestMetadata ??= buildRequestMetadata(
+      this.#request,
+      this.#state.platform,
+      this.#metadata,
+      this.#state.clientAddress,
+    ));
   }
 
   get log(): ConsolaInstance {
-    return (this.#log ??= createRequestLogger(this.#state.logger, { requestId: this.request.id, trace: this.request.trace }));
+    return (this.#log ??= createRequestLogger(this.#state.logger, {
+      requestId: this.request.id,
+      trace: this.request.trace,
+    }));
   }
 
   get commands(): CommandClient {

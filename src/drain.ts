@@ -126,7 +126,8 @@ const marksResponses = "Bun" in globalThis || "Deno" in globalThis;
 export function createConnectionDrain(): ConnectionDrain {
   let draining = false;
   let node: ReturnType<typeof drainNodeServer> | undefined;
-  const markIfDraining = (response: Response) => (draining && response instanceof Response ? withConnectionClose(response) : response);
+  const markIfDraining = (response: Response) =>
+    draining && response instanceof Response ? withConnectionClose(response) : response;
   return {
     wrapFetch(fetch) {
       if (!marksResponses) return fetch;

@@ -1,5 +1,5 @@
-import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
 import { formatWithOptions } from "node:util";
+import { type ConsolaInstance, type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 import type { LogFormat } from "./config.ts";
 import type { PlatformInfo } from "./platform.ts";
 import type { TraceContext } from "./trace.ts";
@@ -95,7 +95,8 @@ export function plainJsonLine(logObj: LogObject): Record<string, unknown> {
 }
 
 function jsonReporter(platform: PlatformInfo, sink: LogSink): ConsolaReporter {
-  const toLine = platform.kind === "cloud-run" ? (logObj: LogObject) => cloudLoggingLine(logObj, platform) : plainJsonLine;
+  const toLine =
+    platform.kind === "cloud-run" ? (logObj: LogObject) => cloudLoggingLine(logObj, platform) : plainJsonLine;
   return {
     log(logObj) {
       let text: string;
@@ -138,7 +139,10 @@ function createPrettyLogger(level: number, stream: NodeJS.WriteStream): ConsolaI
     },
   };
   void import("consola")
-    .then(({ createConsola: createFancy }) => createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0])
+    .then(
+      ({ createConsola: createFancy }) =>
+        createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0],
+    )
     .catch(() => undefined)
     .then((loaded) => {
       // Should consola's full build be missing (a trimmed bundle), fall back to plain JSON lines.

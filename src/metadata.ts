@@ -3,7 +3,14 @@
  * request, signed with a secret both share. Web Crypto only: this module also runs in workerd.
  */
 import * as v from "valibot";
-import { createSignatureWindow, importHmacKey, parseSignatureHeader, signatureHeader, verifyMac, type SignatureWindowOptions } from "./hmac.ts";
+import {
+  createSignatureWindow,
+  importHmacKey,
+  parseSignatureHeader,
+  type SignatureWindowOptions,
+  signatureHeader,
+  verifyMac,
+} from "./hmac.ts";
 
 export { SIGNATURE_TOLERANCE_MS } from "./hmac.ts";
 
@@ -49,13 +56,14 @@ export type MetadataRejection =
   | "replay-cache-full";
 
 /** Outcome of {@link MetadataVerifier.verify}. */
-export type MetadataResult =
-  | { ok: true; metadata: ContainerflareMetadata }
-  | { ok: false; reason: MetadataRejection };
+export type MetadataResult = { ok: true; metadata: ContainerflareMetadata } | { ok: false; reason: MetadataRejection };
 
 /** Serializes metadata as the header value: JSON with every non-ASCII character escaped. */
 export function encodeMetadata(metadata: ContainerflareMetadata): string {
-  return JSON.stringify(metadata).replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(metadata).replace(
+    /[\u007f-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** Parses a header value; undefined when it is too large, not JSON or not of the schema. */
@@ -118,7 +126,8 @@ export function createMetadataVerifier(options: MetadataVerifierOptions): Metada
       const parsed = signature ? parseSignatureHeader(signature) : undefined;
       if (!parsed) return { ok: false, reason: "unsigned" };
       const valid = await verifyMac(key, parsed.mac, `${parsed.timestamp}.${value}`);
-      if (!valid || (metadata.ts !== undefined && metadata.ts !== parsed.timestamp)) return { ok: false, reason: "bad-signature" };
+      if (!valid || (metadata.ts !== undefined && metadata.ts !== parsed.timestamp))
+        return { ok: false, reason: "bad-signature" };
       const refused = window.accept(parsed);
       return refused ? { ok: false, reason: refused } : { ok: true, metadata };
     },

@@ -103,7 +103,8 @@ export function createReplayCache(options: ReplayCacheOptions = {}): ReplayCache
     },
     check(signature, timestamp) {
       const current = now();
-      if (!Number.isFinite(timestamp) || Math.abs(current - timestamp) > windowMs || timestamp < floor) return "expired";
+      if (!Number.isFinite(timestamp) || Math.abs(current - timestamp) > windowMs || timestamp < floor)
+        return "expired";
       prune(current);
       const second = Math.floor(timestamp / SECOND_MS);
       const key = fingerprint(signature);

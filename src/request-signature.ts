@@ -11,7 +11,14 @@
  * @module
  */
 import { toHex } from "./command/bytes.ts";
-import { createSignatureWindow, importHmacKey, parseSignatureHeader, signatureHeader, verifyMac, type SignatureWindowOptions } from "./hmac.ts";
+import {
+  createSignatureWindow,
+  importHmacKey,
+  parseSignatureHeader,
+  type SignatureWindowOptions,
+  signatureHeader,
+  verifyMac,
+} from "./hmac.ts";
 import { SIGNATURE_HEADER } from "./metadata.ts";
 
 /** The header that carries a request signature (the same name the metadata signature uses). */
@@ -68,7 +75,10 @@ async function signedText(timestamp: number, parts: SignedRequestParts): Promise
  * {@link REQUEST_SIGNATURE_HEADER} header. Sign each attempt anew: a verifier accepts a signature
  * once, so a retry that carries the first attempt's header is refused as `replayed`.
  */
-export async function signCommandRequest(secret: string, request: SignedRequestParts & { now?: number }): Promise<string> {
+export async function signCommandRequest(
+  secret: string,
+  request: SignedRequestParts & { now?: number },
+): Promise<string> {
   const timestamp = request.now ?? Date.now();
   return signatureHeader(secret, timestamp, await signedText(timestamp, request));
 }
@@ -89,7 +99,8 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
       const parsed = parseSignatureHeader(header);
       if (!parsed) return { ok: false, reason: "malformed" };
       if (!window.fresh(parsed.timestamp)) return { ok: false, reason: "expired" };
-      if (!(await verifyMac(key, parsed.mac, await signedText(parsed.timestamp, parts)))) return { ok: false, reason: "bad-signature" };
+      if (!(await verifyMac(key, parsed.mac, await signedText(parsed.timestamp, parts))))
+        return { ok: false, reason: "bad-signature" };
       const refused = window.accept(parsed);
       return refused ? { ok: false, reason: refused } : { ok: true };
     },

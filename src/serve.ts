@@ -1,20 +1,42 @@
-import type { ConsolaInstance } from "consola";
 import type { ServerResponse } from "node:http";
-import { serve as serveHttp, type Server, type ServerOptions, type ServerRequest } from "srvx";
+import type { ConsolaInstance } from "consola";
+import { type Server, type ServerOptions, type ServerRequest, serve as serveHttp } from "srvx";
 import { limitBodyStream } from "srvx/body-limit";
-import { createBindings, createCommandClient, loadBindings, type Bindings, type CommandClient } from "./command/index.ts";
-import { ConfigError, processEnv, resolveConfig, type CommandEndpoint, type EnvSource, type RuntimeConfig } from "./config.ts";
-import { RequestContext, type ContainerContext, type ContextState } from "./context.ts";
+import {
+  type Bindings,
+  type CommandClient,
+  createBindings,
+  createCommandClient,
+  loadBindings,
+} from "./command/index.ts";
+import {
+  type CommandEndpoint,
+  ConfigError,
+  type EnvSource,
+  processEnv,
+  type RuntimeConfig,
+  resolveConfig,
+} from "./config.ts";
+import { type ContainerContext, type ContextState, RequestContext } from "./context.ts";
 import { createConnectionDrain } from "./drain.ts";
 import { ContainerflareError, isContainerflareError } from "./errors.ts";
 import { createLogger, resolveLogFormat } from "./log.ts";
-import { createMetadataVerifier, METADATA_HEADER, SIGNATURE_HEADER, type ContainerflareMetadata, type MetadataVerifier } from "./metadata.ts";
+import {
+  type ContainerflareMetadata,
+  createMetadataVerifier,
+  METADATA_HEADER,
+  type MetadataVerifier,
+  SIGNATURE_HEADER,
+} from "./metadata.ts";
 import { FastResponse } from "./node/response.ts";
 import { reportStreamFailure, sendUnstreamed, unsendableReason } from "./node/send.ts";
-import { detectPlatform, enrichCloudRunInfo, resolveCommandEndpoint, type PlatformInfo } from "./platform.ts";
+import { detectPlatform, enrichCloudRunInfo, type PlatformInfo, resolveCommandEndpoint } from "./platform.ts";
 
 /** A fetch handler that also receives the {@link ContainerContext}. */
-export type Handler<Env = Bindings> = (request: ServerRequest, ctx: ContainerContext<Env>) => Response | Promise<Response>;
+export type Handler<Env = Bindings> = (
+  request: ServerRequest,
+  ctx: ContainerContext<Env>,
+) => Response | Promise<Response>;
 
 /** What `serve()` accepts: a handler, or an object with a `fetch` handler (Hono, H3, itty apps). */
 export type App<Env = Bindings> = Handler<Env> | { fetch: Handler<Env> };
@@ -159,7 +181,9 @@ function limitBody(request: ServerRequest, limit: number): ServerRequest | Conta
  */
 function checkResponse(response: unknown, ctx: ContainerContext, request: ServerRequest): Response {
   if (!(response instanceof Response)) {
-    ctx.log.error(new TypeError(`the handler returned ${response === null ? "null" : typeof response}, expected a Response`));
+    ctx.log.error(
+      new TypeError(`the handler returned ${response === null ? "null" : typeof response}, expected a Response`),
+    );
     return internalError(ctx);
   }
   const nodeResponse = request.runtime?.node?.res as ServerResponse | undefined;
@@ -175,7 +199,9 @@ function checkResponse(response: unknown, ctx: ContainerContext, request: Server
       ctx.log.error("the response could not be sent:", error);
       return internalError(ctx);
     }
-    reportStreamFailure(response, nodeResponse, (error) => ctx.log.error("the response body failed after its head was sent:", error));
+    reportStreamFailure(response, nodeResponse, (error) =>
+      ctx.log.error("the response body failed after its head was sent:", error),
+    );
   }
   return response;
 }
@@ -244,7 +270,11 @@ function createState(
   const pending = new Set<Promise<unknown>>();
   let commands: CommandClient | undefined;
   let env: Bindings | undefined;
-  const state: ContextState & { settle(): Promise<void>; closeCommands(): Promise<void>; preloadBindings(): Promise<void> } = {
+  const state: ContextState & {
+    settle(): Promise<void>;
+    closeCommands(): Promise<void>;
+    preloadBindings(): Promise<void>;
+  } = {
     platform,
     logger,
     clientAddress: { cloudflareHeader: !config.secret, forwardedHops: config.forwardedHops },
@@ -307,7 +337,8 @@ function createState(
  */
 export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {}): ContainerServer {
   const manageProcess = options.manageProcess ?? true;
-  const candidate = typeof app === "function" ? app : typeof app?.fetch === "function" ? app.fetch.bind(app) : undefined;
+  const candidate =
+    typeof app === "function" ? app : typeof app?.fetch === "function" ? app.fetch.bind(app) : undefined;
   if (!candidate) throw new TypeError("serve() expects a handler function or an object with a fetch method");
   const handler = candidate as unknown as Handler;
 
@@ -330,15 +361,16 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   const { endpoint, unavailableReason } = resolveCommandEndpoint(config, platform);
   const commandsOnStdio = endpoint.kind === "stdio";
   const sink = commandsOnStdio ? process.stderr : process.stdout;
-  const logger =
-    options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, platform, sink });
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, platform, sink });
   const accessLog = config.accessLog ?? resolveLogFormat(config.logFormat, Boolean(sink.isTTY)) === "pretty";
   const trustUnsigned = config.trustMetadata || (!config.secret && platform.kind === "cloudflare");
   const verifier: MetadataVerifier = createMetadataVerifier({
     secret: config.secret,
     trustUnsigned,
     onReplayWindowNarrowed: onceAMinute((floor) =>
-      logger.warn(`the replay cache is full: signed headers older than ${new Date(floor).toISOString()} are now refused`),
+      logger.warn(
+        `the replay cache is full: signed headers older than ${new Date(floor).toISOString()} are now refused`,
+      ),
     ),
   });
   // Where the header can never be trusted there is nothing to verify; it is still removed.
@@ -429,7 +461,9 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     hostname: config.hostname,
     silent: true,
     gracefulShutdown: false,
-    ...(bodyLimit > 0 && !limitsBodiesItself && options.srvx?.maxRequestBodySize === undefined ? { maxRequestBodySize: bodyLimit } : {}),
+    ...(bodyLimit > 0 && !limitsBodiesItself && options.srvx?.maxRequestBodySize === undefined
+      ? { maxRequestBodySize: bodyLimit }
+      : {}),
   });
   drain.attach(server);
 
@@ -490,7 +524,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   return containerServer;
 }
 
-function handleSignals(server: ContainerServer, config: RuntimeConfig, platform: PlatformInfo, logger: ConsolaInstance) {
+function handleSignals(
+  server: ContainerServer,
+  config: RuntimeConfig,
+  platform: PlatformInfo,
+  logger: ConsolaInstance,
+) {
   const timeoutMs = config.shutdownTimeoutMs ?? (platform.kind === "cloud-run" ? 9_000 : 30_000);
   let received: string | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

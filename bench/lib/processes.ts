@@ -86,7 +86,8 @@ export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
       if (performance.now() > deadline) throw new Error(`no 200 within ${spec.startTimeoutMs ?? 20_000} ms`);
       const answer = await probeOnce(url);
       if (answer?.status === 200) {
-        if (answer.body !== HELLO) throw new Error(`answered 200 with body ${JSON.stringify(answer.body.slice(0, 80))}`);
+        if (answer.body !== HELLO)
+          throw new Error(`answered 200 with body ${JSON.stringify(answer.body.slice(0, 80))}`);
         return { child, pid: child.pid!, port, url, startupMs: performance.now() - started, notes };
       }
       if (answer) throw new Error(`answered ${answer.status} instead of 200`);
@@ -101,7 +102,11 @@ export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
 
 /** The line of a failed child's output that says why (its first error line, else its last line). */
 function explainOutput(output: string): string {
-  const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = output
+    .replace(/\x1b\[[0-9;]*m/g, "")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   const line = lines.find((l) => /\b\w*error\b/i.test(l)) ?? lines.at(-1) ?? "";
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
@@ -133,7 +138,8 @@ export function rssMiB(pid: number): number {
   }
 }
 
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 5_000 }).stdout?.trim()) || 100;
+const clockTicks =
+  Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 5_000 }).stdout?.trim()) || 100;
 
 /**
  * CPU time (user + system, all threads) a process has used so far, in seconds, from

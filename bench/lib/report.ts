@@ -80,7 +80,8 @@ export function evaluateTargets(results: readonly VariantResult[]): TargetOutcom
       : "a side has no result";
     const cpuRatio = cpuRatioOf(results, target.subject, target.reference);
     const perRound = roundRatios(results, target.subject, target.reference, (round) => round.requestsPerSecond);
-    const roundRange: [number, number] = perRound.length > 0 ? [Math.min(...perRound), Math.max(...perRound)] : [Number.NaN, Number.NaN];
+    const roundRange: [number, number] =
+      perRound.length > 0 ? [Math.min(...perRound), Math.max(...perRound)] : [Number.NaN, Number.NaN];
     return { description, ratio, cpuRatio, minRatio: target.minRatio, roundRange, verdict, detail };
   });
 }
@@ -206,9 +207,11 @@ function coldStartRow(c: ColdStartResult, titles: Record<RuntimeName, string>): 
 
 function notes(results: readonly VariantResult[]): string[] {
   const out: string[] = [];
-  out.push("- \"vs baseline\" is against raw node:http on Node and against bare srvx on Bun and Deno.");
-  for (const r of results) for (const note of r.notes) out.push(`- ${RUNTIME_TITLES[r.variant.runtime]}, ${r.variant.label}: ${note}`);
-  for (const r of results) if (r.failure) out.push(`- ${RUNTIME_TITLES[r.variant.runtime]}, ${r.variant.label}: no result — ${r.failure}`);
+  out.push('- "vs baseline" is against raw node:http on Node and against bare srvx on Bun and Deno.');
+  for (const r of results)
+    for (const note of r.notes) out.push(`- ${RUNTIME_TITLES[r.variant.runtime]}, ${r.variant.label}: ${note}`);
+  for (const r of results)
+    if (r.failure) out.push(`- ${RUNTIME_TITLES[r.variant.runtime]}, ${r.variant.label}: no result — ${r.failure}`);
   return out;
 }
 
@@ -232,6 +235,7 @@ export function composeBenchDoc(existingPath: string, httpMarkdown: string): str
   const existing = existsSync(existingPath) ? readFileSync(existingPath, "utf8") : "";
   const start = existing.indexOf(COMMANDS_START);
   const end = existing.indexOf(COMMANDS_END, start + 1);
-  const commands = start >= 0 && end > start ? existing.slice(start, end + COMMANDS_END.length) : `${COMMANDS_START}\n${COMMANDS_END}`;
+  const commands =
+    start >= 0 && end > start ? existing.slice(start, end + COMMANDS_END.length) : `${COMMANDS_START}\n${COMMANDS_END}`;
   return `${httpMarkdown.trimEnd()}\n\n${commands}\n`;
 }

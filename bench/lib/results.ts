@@ -40,9 +40,23 @@ export interface ColdStartResult {
 /** Everything one `npm run bench` HTTP run measured. */
 export interface HttpBenchReport {
   date: string;
-  machine: { cpuModel: string; cores: number; memoryGiB: number; os: string; loadBefore: number[]; loadAfter: number[] };
+  machine: {
+    cpuModel: string;
+    cores: number;
+    memoryGiB: number;
+    os: string;
+    loadBefore: number[];
+    loadAfter: number[];
+  };
   versions: Record<string, string>;
-  settings: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number; threads: number; coldRuns: number };
+  settings: {
+    rounds: number;
+    durationSeconds: number;
+    warmupSeconds: number;
+    connections: number;
+    threads: number;
+    coldRuns: number;
+  };
   variants: VariantResult[];
   coldStarts: ColdStartResult[];
   elapsedSeconds: number;

@@ -50,7 +50,9 @@ export function readSettings(env: Record<string, string | undefined>): BenchSett
     connections: out.BENCH_CONNECTIONS,
     threads: out.BENCH_THREADS,
     coldRuns: out.BENCH_COLD_RUNS,
-    only: out.BENCH_ONLY.split(",").map((id) => id.trim()).filter(Boolean),
+    only: out.BENCH_ONLY.split(",")
+      .map((id) => id.trim())
+      .filter(Boolean),
     write: out.BENCH_WRITE === "1",
   };
 }

@@ -46,9 +46,13 @@ export function renderChart(results: readonly VariantResult[], runtimeTitles: Re
         parts.push(text(LABEL_WIDTH + 4, y + 14, "no result (see table)", { color: COLORS.muted, italic: true }));
       } else {
         const width = Math.max(1, scale(result.requestsPerSecond));
-        parts.push(`<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" rx="2" fill="${color}"/>`);
+        parts.push(
+          `<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" rx="2" fill="${color}"/>`,
+        );
         const label = `${formatInt(result.requestsPerSecond)} req/s`;
-        parts.push(`<rect x="${(LABEL_WIDTH + width + 3).toFixed(1)}" y="${y + 2}" width="${label.length * 7.5 + 6}" height="${BAR_HEIGHT - 4}" fill="#ffffff"/>`);
+        parts.push(
+          `<rect x="${(LABEL_WIDTH + width + 3).toFixed(1)}" y="${y + 2}" width="${label.length * 7.5 + 6}" height="${BAR_HEIGHT - 4}" fill="#ffffff"/>`,
+        );
         parts.push(text(LABEL_WIDTH + width + 6, y + 14, label));
       }
       y += BAR_HEIGHT + BAR_GAP;
@@ -68,7 +72,10 @@ export function renderChart(results: readonly VariantResult[], runtimeTitles: Re
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    text(12, 24, "Hello-world throughput (req/s, median of rounds, wrk on 127.0.0.1; higher is better)", { weight: "bold", size: 15 }),
+    text(12, 24, "Hello-world throughput (req/s, median of rounds, wrk on 127.0.0.1; higher is better)", {
+      weight: "bold",
+      size: 15,
+    }),
     ...parts,
     ...legend,
     `</svg>`,
@@ -99,5 +106,8 @@ function text(x: number, y: number, content: string, style: TextStyle = {}): str
 
 /** Escapes the five XML special characters. */
 export function escapeXml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
+  return value.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!,
+  );
 }

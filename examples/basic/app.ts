@@ -27,8 +27,13 @@ function notFound(message: string): Response {
 /** `GET /visits`: records this visit in D1 and answers how many there were so far. */
 async function visits(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
   const db = ctx.env.DB;
-  await db.prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)").run();
-  await db.prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)").bind(ctx.request.id, new Date().toISOString()).run();
+  await db
+    .prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)")
+    .run();
+  await db
+    .prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)")
+    .bind(ctx.request.id, new Date().toISOString())
+    .run();
   const count = await db.prepare("SELECT COUNT(*) AS count FROM visits").first<number>("count");
   return Response.json({ count });
 }

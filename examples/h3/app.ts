@@ -10,7 +10,7 @@
  */
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
 import { getContext, handle, onError } from "containerflare/h3";
-import { H3, getRouterParam, type H3Event } from "h3";
+import { getRouterParam, H3, type H3Event } from "h3";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
 interface Env {
@@ -46,8 +46,13 @@ const app = new H3({ onError })
   // Records this visit in D1 and answers how many there were so far.
   .get("/visits", async (event) => {
     const db = bindings(event).DB;
-    await db.prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)").run();
-    await db.prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)").bind(getContext(event).request.id, new Date().toISOString()).run();
+    await db
+      .prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)")
+      .run();
+    await db
+      .prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)")
+      .bind(getContext(event).request.id, new Date().toISOString())
+      .run();
     const count = await db.prepare("SELECT COUNT(*) AS count FROM visits").first<number>("count");
     return { count };
   })

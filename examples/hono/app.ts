@@ -9,7 +9,7 @@
  * lets containerflare answer it: 503 `{ error: { code: "UNAVAILABLE", … } }`.
  */
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
-import { getContext, handle, onError, type ContainerflareEnv } from "containerflare/hono";
+import { type ContainerflareEnv, getContext, handle, onError } from "containerflare/hono";
 import { Hono } from "hono";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -42,8 +42,13 @@ app.get("/kv/:key", async (c) => {
 /** Records this visit in D1 and answers how many there were so far. */
 app.get("/visits", async (c) => {
   const db = c.env.DB;
-  await db.prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)").run();
-  await db.prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)").bind(getContext(c).request.id, new Date().toISOString()).run();
+  await db
+    .prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)")
+    .run();
+  await db
+    .prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)")
+    .bind(getContext(c).request.id, new Date().toISOString())
+    .run();
   const count = await db.prepare("SELECT COUNT(*) AS count FROM visits").first<number>("count");
   return c.json({ count });
 });
@@ -60,7 +65,9 @@ app.post("/jobs", async (c) => {
   return c.json({ queued: true }, 202);
 });
 
-app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+app.notFound((c) =>
+  c.json({ error: { code: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+);
 app.onError(onError);
 
 export default handle(app);

@@ -10,8 +10,8 @@
  * Unavailable", requestId } }`, the reason in the log.
  */
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
-import { handle, onError, type ContainerflareArgs } from "containerflare/itty";
-import { AutoRouter, json, text, type IRequest } from "itty-router";
+import { type ContainerflareArgs, handle, onError } from "containerflare/itty";
+import { AutoRouter, type IRequest, json, text } from "itty-router";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
 interface Env {
@@ -41,8 +41,12 @@ router
   })
   // Records this visit in D1 and answers how many there were so far.
   .get("/visits", async (_request, env, ctx) => {
-    await env.DB.prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)").run();
-    await env.DB.prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)").bind(ctx.request.id, new Date().toISOString()).run();
+    await env.DB.prepare(
+      "CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)",
+    ).run();
+    await env.DB.prepare("INSERT INTO visits (request_id, at) VALUES (?, ?)")
+      .bind(ctx.request.id, new Date().toISOString())
+      .run();
     const count = await env.DB.prepare("SELECT COUNT(*) AS count FROM visits").first<number>("count");
     return { count };
   })

@@ -1,9 +1,9 @@
-import { build, type BuildFailure, type Message } from "esbuild";
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { type BuildFailure, build, type Message } from "esbuild";
 import { firstBuildError, resolveEntry, siblingModule } from "./entry.ts";
-import { nativeFetch } from "./fetch-plugin.ts";
 import { CliError } from "./errors.ts";
+import { nativeFetch } from "./fetch-plugin.ts";
 import { srvxRuntimeSwitch } from "./srvx-plugin.ts";
 
 /** Options of {@link bundleApp}. */
@@ -54,7 +54,9 @@ export function bootstrapSource(entryPath: string, entryName: string): string {
 }
 
 function oneLine(message: Message): string {
-  const where = message.location ? `${message.location.file}:${message.location.line}:${message.location.column + 1}: ` : "";
+  const where = message.location
+    ? `${message.location.file}:${message.location.line}:${message.location.column + 1}: `
+    : "";
   return `${where}${message.text}`;
 }
 
@@ -112,5 +114,10 @@ export async function bundleApp(options: BundleOptions): Promise<BundleResult> {
   } catch (error) {
     throw buildError(error, entryName);
   }
-  return { file, bytes: statSync(file).size, durationMs: performance.now() - started, warnings: result.warnings.map(oneLine) };
+  return {
+    file,
+    bytes: statSync(file).size,
+    durationMs: performance.now() - started,
+    warnings: result.warnings.map(oneLine),
+  };
 }

@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import * as v from "valibot";
+import { type DevSession, startDev } from "./dev/session.ts";
 import { CliError } from "./errors.ts";
 import { parseRuntime, RUNTIMES } from "./runtime.ts";
 import { parsePort } from "./serve.ts";
-import { startDev, type DevSession } from "./dev/session.ts";
 
 const commandsSchema = v.picklist(["http", "stdio"]);
 
@@ -24,10 +24,12 @@ function stopOnSignals(starting: Promise<DevSession>): void {
   const onSignal = () => {
     if (stopping) process.exit(1);
     stopping = true;
-    starting.then((session) => session.close()).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    starting
+      .then((session) => session.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
 }
@@ -39,16 +41,40 @@ function stopOnSignals(starting: Promise<DevSession>): void {
 export const devCommand = defineCommand({
   meta: {
     name: "dev",
-    description: "Run the app locally behind the containerflare Worker in workerd, with the bindings of its wrangler.jsonc",
+    description:
+      "Run the app locally behind the containerflare Worker in workerd, with the bindings of its wrangler.jsonc",
   },
   args: {
-    entry: { type: "positional", required: true, description: "File whose default export is the app (.ts, .js, .mjs, …)" },
-    runtime: { type: "string", valueHint: RUNTIMES.join("|"), description: "Runtime to run the app with (default: node)" },
+    entry: {
+      type: "positional",
+      required: true,
+      description: "File whose default export is the app (.ts, .js, .mjs, …)",
+    },
+    runtime: {
+      type: "string",
+      valueHint: RUNTIMES.join("|"),
+      description: "Runtime to run the app with (default: node)",
+    },
     port: { type: "string", default: "8787", valueHint: "N", description: "Port of the dev server" },
-    persist: { type: "string", default: ".containerflare", valueHint: "dir", description: "Where KV, D1 and R2 data are kept" },
-    commands: { type: "string", default: "http", valueHint: "http|stdio", description: "How the app reaches the command host" },
+    persist: {
+      type: "string",
+      default: ".containerflare",
+      valueHint: "dir",
+      description: "Where KV, D1 and R2 data are kept",
+    },
+    commands: {
+      type: "string",
+      default: "http",
+      valueHint: "http|stdio",
+      description: "How the app reaches the command host",
+    },
     config: { type: "string", valueHint: "file", description: "The app's wrangler.jsonc (default: next to the entry)" },
-    watch: { type: "boolean", default: true, description: "Restart the app when its files change", negativeDescription: "Do not watch files" },
+    watch: {
+      type: "boolean",
+      default: true,
+      description: "Restart the app when its files change",
+      negativeDescription: "Do not watch files",
+    },
   },
   async run({ args }) {
     const starting = startDev({

@@ -1,6 +1,6 @@
-import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { CliError } from "./errors.ts";
 import type { RuntimeName } from "./runtime.ts";
@@ -70,8 +70,9 @@ export async function prepareEntry(entryPath: string, runtime: RuntimeName): Pro
 
 /** `file:line:column: text` of the first esbuild error (or the error's message). */
 export function firstBuildError(error: unknown): string {
-  const errors = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] })
-    ?.errors;
+  const errors = (
+    error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }
+  )?.errors;
   const first = errors?.[0];
   if (!first) return error instanceof Error ? error.message : String(error);
   const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : "";

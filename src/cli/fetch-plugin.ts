@@ -1,24 +1,33 @@
-import type { ImportKind, Plugin, PluginBuild } from "esbuild";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { ImportKind, Plugin, PluginBuild } from "esbuild";
 
 /** The directory of the package that contains `file` (the nearest package.json named `name`). */
 function packageRoot(file: string, name: string): string | undefined {
   for (let directory = dirname(file); dirname(directory) !== directory; directory = dirname(directory)) {
     const manifest = join(directory, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === name) return directory;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === name)
+      return directory;
   }
   return undefined;
 }
 
 /** The entry a package exports under `condition` for its root (`exports["."][condition]`), if it is a plain path. */
 function conditionalEntry(root: string, condition: string): string | undefined {
-  const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { exports?: Record<string, unknown> };
+  const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    exports?: Record<string, unknown>;
+  };
   const entry = (manifest.exports?.["."] as Record<string, unknown> | undefined)?.[condition];
   return typeof entry === "string" ? join(root, entry) : undefined;
 }
 
-async function resolveThroughCondition(pluginBuild: PluginBuild, name: string, condition: string, kind: ImportKind, resolveDir: string) {
+async function resolveThroughCondition(
+  pluginBuild: PluginBuild,
+  name: string,
+  condition: string,
+  kind: ImportKind,
+  resolveDir: string,
+) {
   const resolved = await pluginBuild.resolve(name, { kind, resolveDir, pluginData: { skip: true } });
   if (resolved.errors.length > 0 || !resolved.path) return undefined;
   const root = packageRoot(resolved.path, name);

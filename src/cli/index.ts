@@ -1,14 +1,14 @@
 #!/usr/bin/env node
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 /**
  * The `containerflare` command line: `serve`, `build` (and `dev`). Each subcommand lives in its
  * own module and is loaded only when it runs.
  *
  * @module
  */
-import { defineCommand, runCommand, runMain, type CommandDef, type SubCommandsDef } from "citty";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type CommandDef, defineCommand, runCommand, runMain, type SubCommandsDef } from "citty";
 import { exitWithError } from "./errors.ts";
 
 /** containerflare's version, from the package.json above this file (src/cli or dist/src/cli). */
@@ -34,7 +34,8 @@ const main: CommandDef = defineCommand({
   meta: {
     name: "containerflare",
     version: packageVersion(),
-    description: "Run a fetch-style app in one container image on Cloudflare Containers and Cloud Run (node, bun or deno)",
+    description:
+      "Run a fetch-style app in one container image on Cloudflare Containers and Cloud Run (node, bun or deno)",
   },
   subCommands,
 });

@@ -1,10 +1,18 @@
-import { defineCommand } from "citty";
 import { basename, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { defineCommand } from "citty";
 import * as v from "valibot";
 import { prepareEntry, resolveEntry, siblingModule } from "./entry.ts";
 import { CliError } from "./errors.ts";
-import { currentRuntime, findRuntimeBinary, parseRuntime, runChild, runtimeArguments, RUNTIMES, type RuntimeName } from "./runtime.ts";
+import {
+  currentRuntime,
+  findRuntimeBinary,
+  parseRuntime,
+  RUNTIMES,
+  type RuntimeName,
+  runChild,
+  runtimeArguments,
+} from "./runtime.ts";
 import { startApp } from "./start.ts";
 
 const portSchema = v.pipe(v.string(), v.trim(), v.regex(/^\d{1,5}$/), v.transform(Number), v.maxValue(65535));
@@ -74,13 +82,21 @@ export const serveCommand = defineCommand({
     description: "Serve an app's default export (a fetch handler or an object with fetch) with containerflare",
   },
   args: {
-    entry: { type: "positional", required: true, description: "File whose default export is the app (.ts, .js, .mjs, …)" },
+    entry: {
+      type: "positional",
+      required: true,
+      description: "File whose default export is the app (.ts, .js, .mjs, …)",
+    },
     runtime: {
       type: "string",
       valueHint: RUNTIMES.join("|"),
       description: "Runtime to run the app with (default: the one running this CLI)",
     },
-    port: { type: "string", valueHint: "N", description: "Port to listen on (default: PORT, then CF_CONTAINER_PORT, then 8787)" },
+    port: {
+      type: "string",
+      valueHint: "N",
+      description: "Port to listen on (default: PORT, then CF_CONTAINER_PORT, then 8787)",
+    },
   },
   async run({ args }) {
     const runtime = parseRuntime(args.runtime);

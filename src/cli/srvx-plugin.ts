@@ -69,7 +69,8 @@ export function srvxRuntimeSwitch(): Plugin {
       }));
       pluginBuild.onLoad({ filter: /.*/, namespace: NAMESPACE }, async (args) => {
         const resolveDir = (args.pluginData as { resolveDir: string }).resolveDir;
-        const resolve = (adapter: string) => pluginBuild.resolve(`srvx/${adapter}`, { kind: "import-statement", resolveDir });
+        const resolve = (adapter: string) =>
+          pluginBuild.resolve(`srvx/${adapter}`, { kind: "import-statement", resolveDir });
         if (args.path === NODE_ADAPTER) {
           const node = await resolve("node");
           if (node.errors.length > 0) return { errors: node.errors };

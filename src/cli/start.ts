@@ -1,4 +1,4 @@
-import { serve, type App, type ContainerServer, type ServeOptions } from "../index.ts";
+import { type App, type ContainerServer, type ServeOptions, serve } from "../index.ts";
 
 /** A one-line description of what an entry must export. */
 const EXPECTED = 'expected "export default (request, ctx) => Response" or "export default { fetch }"';
@@ -16,7 +16,8 @@ function describe(value: unknown): string {
 export function appFromModule(module: Record<string, unknown>, entryName: string): App {
   const app = module.default;
   if (typeof app === "function") return app as App;
-  if (typeof app === "object" && app !== null && typeof (app as { fetch?: unknown }).fetch === "function") return app as App;
+  if (typeof app === "object" && app !== null && typeof (app as { fetch?: unknown }).fetch === "function")
+    return app as App;
   if (app === undefined) throw new TypeError(`${entryName} has no default export: ${EXPECTED}`);
   throw new TypeError(`the default export of ${entryName} is ${describe(app)}: ${EXPECTED}`);
 }
@@ -26,7 +27,11 @@ export function appFromModule(module: Record<string, unknown>, entryName: string
  * `containerflare serve` and the bundle from `containerflare build` run. A bad export prints one
  * line and exits with status 1.
  */
-export function startApp(module: Record<string, unknown>, entryName: string, options: ServeOptions = {}): ContainerServer {
+export function startApp(
+  module: Record<string, unknown>,
+  entryName: string,
+  options: ServeOptions = {},
+): ContainerServer {
   let app: App;
   try {
     app = appFromModule(module, entryName);

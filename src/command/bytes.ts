@@ -16,7 +16,11 @@ export const EncodedBytesSchema = v.object({
 export type BodyInput = string | ArrayBuffer | ArrayBufferView | ReadableStream | Blob | null | undefined;
 
 interface BufferLike {
-  from(data: ArrayBufferLike | string, offsetOrEncoding?: number | string, length?: number): Uint8Array & {
+  from(
+    data: ArrayBufferLike | string,
+    offsetOrEncoding?: number | string,
+    length?: number,
+  ): Uint8Array & {
     toString(encoding: string): string;
   };
 }
@@ -27,7 +31,8 @@ const NativeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
 
 /** Base64 of some bytes. */
 export function toBase64(bytes: Uint8Array): string {
-  if (NativeBuffer) return NativeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  if (NativeBuffer)
+    return NativeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("base64");
   let binary = "";
   const step = 0x8000;
   for (let index = 0; index < bytes.length; index += step) {
@@ -108,7 +113,8 @@ export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
 /** Lower-case hex of some bytes (R2 checksums travel as hex). */
 export function toHex(bytes: Uint8Array): string {
   // Native where there is a Buffer: a flat string, where `+=` builds a rope of many fragments.
-  if (NativeBuffer) return NativeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+  if (NativeBuffer)
+    return NativeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("hex");
   let hex = "";
   for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
   return hex;
@@ -117,7 +123,8 @@ export function toHex(bytes: Uint8Array): string {
 /** Bytes of a hex string. */
 export function fromHex(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length >> 1);
-  for (let index = 0; index < bytes.length; index++) bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+  for (let index = 0; index < bytes.length; index++)
+    bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
   return bytes;
 }
 

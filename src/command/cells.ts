@@ -5,7 +5,8 @@ import { asUint8Array, decodeBytes, encodeBytes, isEncodedBytes, toArrayBuffer }
  * bytes envelope and comes back as an ArrayBuffer. Rows are objects or arrays of such values.
  */
 export function encodeCell(value: unknown): unknown {
-  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return encodeBytes(asUint8Array(value as ArrayBufferView));
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value))
+    return encodeBytes(asUint8Array(value as ArrayBufferView));
   if (typeof value === "bigint") {
     if (!Number.isSafeInteger(Number(value))) throw new RangeError(`integer ${value} does not fit a JSON number`);
     return Number(value);
@@ -21,7 +22,13 @@ export function decodeCell(value: unknown): unknown {
 /** Applies `codec` to every cell of a row (object or array); other values pass through it whole. */
 export function mapRow(row: unknown, codec: (value: unknown) => unknown): unknown {
   if (Array.isArray(row)) return row.map(codec);
-  if (row !== null && typeof row === "object" && !ArrayBuffer.isView(row) && !(row instanceof ArrayBuffer) && !isEncodedBytes(row)) {
+  if (
+    row !== null &&
+    typeof row === "object" &&
+    !ArrayBuffer.isView(row) &&
+    !(row instanceof ArrayBuffer) &&
+    !isEncodedBytes(row)
+  ) {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(row)) out[key] = codec(value);
     return out;

@@ -13,7 +13,7 @@ import {
   ResponseFrameSchema,
   utf8Length,
 } from "./protocol.ts";
-import { DescribeResultSchema, type DescribeResult } from "./schemas.ts";
+import { type DescribeResult, DescribeResultSchema } from "./schemas.ts";
 import type { Transport, TransportContext, TransportSink } from "./transports/types.ts";
 
 /** Per-call options of {@link CommandClient.invoke}. */
@@ -64,7 +64,11 @@ async function loadTransport(options: CommandClientOptions, context: TransportCo
     case "unix":
       return (await import("./transports/socket.ts")).createSocketTransport(endpoint, context);
     case "http":
-      return (await import("./transports/http.ts")).createHttpTransport(endpoint.url, context, options.secret ? { secret: options.secret } : {});
+      return (await import("./transports/http.ts")).createHttpTransport(
+        endpoint.url,
+        context,
+        options.secret ? { secret: options.secret } : {},
+      );
     case "disabled":
       return (await import("./transports/disabled.ts")).createDisabledTransport(context, options.unavailableReason);
   }
@@ -136,7 +140,8 @@ export class CommandBusClient implements CommandClient {
    * reason of `options.signal`.
    */
   invoke<T = unknown>(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<T> {
-    if (this.#closed) return Promise.reject(new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command }));
+    if (this.#closed)
+      return Promise.reject(new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command }));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const id = this.#nextId;
     this.#nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
@@ -145,14 +150,20 @@ export class CommandBusClient implements CommandClient {
       text = encodeRequest(id, command, payload);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      return Promise.reject(new CommandError("INVALID_PAYLOAD", `${command}: payload is not JSON-serialisable (${reason})`, { command }));
+      return Promise.reject(
+        new CommandError("INVALID_PAYLOAD", `${command}: payload is not JSON-serialisable (${reason})`, { command }),
+      );
     }
     if (exceedsBytes(text, this.#maxFrameBytes)) {
       const size = formatBytes(utf8Length(text));
       return Promise.reject(
-        new CommandError("TOO_LARGE", `${command}: request frame of ${size} exceeds the ${formatBytes(this.#maxFrameBytes)} frame limit`, {
-          command,
-        }),
+        new CommandError(
+          "TOO_LARGE",
+          `${command}: request frame of ${size} exceeds the ${formatBytes(this.#maxFrameBytes)} frame limit`,
+          {
+            command,
+          },
+        ),
       );
     }
 
@@ -188,7 +199,9 @@ export class CommandBusClient implements CommandClient {
           (transport) => (this.#pending.has(id) ? transport.send(frame) : undefined),
           (error: unknown) => {
             const reason = error instanceof Error ? error.message : String(error);
-            this.#settle(id)?.reject(new CommandError("UNAVAILABLE", `${command}: cannot load the command transport (${reason})`, { command }));
+            this.#settle(id)?.reject(
+              new CommandError("UNAVAILABLE", `${command}: cannot load the command transport (${reason})`, { command }),
+            );
           },
         );
       }
@@ -200,17 +213,19 @@ export class CommandBusClient implements CommandClient {
    * a failed attempt is not cached.
    */
   describe(options?: InvokeOptions): Promise<DescribeResult> {
-    this.#describe ??= this.invoke("host.describe", null, options).then(
-      (result) => {
-        const parsed = v.safeParse(DescribeResultSchema, result);
-        if (!parsed.success) {
-          throw new CommandError("INTERNAL", `host.describe answered an invalid description: ${parsed.issues[0].message}`, {
+    this.#describe ??= this.invoke("host.describe", null, options).then((result) => {
+      const parsed = v.safeParse(DescribeResultSchema, result);
+      if (!parsed.success) {
+        throw new CommandError(
+          "INTERNAL",
+          `host.describe answered an invalid description: ${parsed.issues[0].message}`,
+          {
             command: "host.describe",
-          });
-        }
-        return parsed.output;
-      },
-    );
+          },
+        );
+      }
+      return parsed.output;
+    });
     const attempt = this.#describe;
     attempt.catch(() => {
       if (this.#describe === attempt) this.#describe = undefined;
@@ -226,7 +241,9 @@ export class CommandBusClient implements CommandClient {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#sweep) clearTimeout(this.#sweep);
-    this.#failAll(new CommandError("TRANSPORT_CLOSED", "the command client was closed while the command was in flight"));
+    this.#failAll(
+      new CommandError("TRANSPORT_CLOSED", "the command client was closed while the command was in flight"),
+    );
     const transport = this.#transport ?? (this.#loading ? await this.#loading.catch(() => undefined) : undefined);
     await transport?.close();
   }
@@ -277,10 +294,14 @@ export class CommandBusClient implements CommandClient {
       this.#cancel(id);
       this.#settle(id);
       pending.reject(
-        new CommandError("TIMEOUT", `${pending.command}: no answer from the command host within ${pending.timeout} ms`, {
-          command: pending.command,
-          retryable: isReadCommand(pending.command),
-        }),
+        new CommandError(
+          "TIMEOUT",
+          `${pending.command}: no answer from the command host within ${pending.timeout} ms`,
+          {
+            command: pending.command,
+            retryable: isReadCommand(pending.command),
+          },
+        ),
       );
     }
     if (next !== Number.POSITIVE_INFINITY) this.#scheduleSweep(next);
@@ -293,7 +314,12 @@ export class CommandBusClient implements CommandClient {
   #failAll(error: CommandError): void {
     for (const id of [...this.#pending.keys()]) {
       const pending = this.#settle(id);
-      pending?.reject(new CommandError(error.code, `${pending.command}: ${error.message}`, { retryable: error.retryable, command: pending.command }));
+      pending?.reject(
+        new CommandError(error.code, `${pending.command}: ${error.message}`, {
+          retryable: error.retryable,
+          command: pending.command,
+        }),
+      );
     }
   }
 
@@ -307,7 +333,9 @@ export class CommandBusClient implements CommandClient {
     }
     const parsed = v.safeParse(ResponseFrameSchema, data);
     if (!parsed.success) {
-      this.#logger.warn(`dropped a malformed frame from the command host (${parsed.issues[0].message}): ${preview(text)}`);
+      this.#logger.warn(
+        `dropped a malformed frame from the command host (${parsed.issues[0].message}): ${preview(text)}`,
+      );
       return;
     }
     const frame = parsed.output;
@@ -322,7 +350,9 @@ export class CommandBusClient implements CommandClient {
     }
     const pending = this.#settle(frame.id);
     if (!pending) {
-      this.#logger.debug(`dropped an answer for id ${frame.id}: nothing in flight with that id (late after a timeout, a duplicate, or never sent)`);
+      this.#logger.debug(
+        `dropped an answer for id ${frame.id}: nothing in flight with that id (late after a timeout, a duplicate, or never sent)`,
+      );
       return;
     }
     if (frame.ok) pending.resolve(frame.payload ?? null);
@@ -342,14 +372,20 @@ export class CommandBusClient implements CommandClient {
       const limit = formatBytes(this.#maxFrameBytes);
       const pending = id === undefined ? undefined : this.#settle(id);
       if (!pending) {
-        this.#logger.warn(`dropped a ${formatBytes(bytes)} frame from the command host: above the ${limit} frame limit`);
+        this.#logger.warn(
+          `dropped a ${formatBytes(bytes)} frame from the command host: above the ${limit} frame limit`,
+        );
         return;
       }
       this.#logger.warn(`answer to ${pending.command} #${id} is ${formatBytes(bytes)}, above the ${limit} frame limit`);
       pending.reject(
-        new CommandError("TOO_LARGE", `${pending.command}: answer of ${formatBytes(bytes)} exceeds the ${limit} frame limit`, {
-          command: pending.command,
-        }),
+        new CommandError(
+          "TOO_LARGE",
+          `${pending.command}: answer of ${formatBytes(bytes)} exceeds the ${limit} frame limit`,
+          {
+            command: pending.command,
+          },
+        ),
       );
     },
     fail: (id, error) => this.#settle(id)?.reject(error),

@@ -1,4 +1,4 @@
-import { createConsola, type ConsolaInstance } from "consola/core";
+import { type ConsolaInstance, createConsola } from "consola/core";
 
 /**
  * The logger used when none is given: warnings and errors only, on stderr through

@@ -97,15 +97,27 @@ const delaySeconds = v.optional(nonNegativeInt);
 /** One queue message; with `contentType: "bytes"` the body is a bytes envelope. */
 export const QueueMessageSchema = v.pipe(
   v.object({ body: v.unknown(), contentType: queueContentType, delaySeconds }),
-  v.check((message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body), "a bytes body must be a base64 envelope"),
-  v.check((message) => message.contentType !== "text" || typeof message.body === "string", "a text body must be a string"),
+  v.check(
+    (message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body),
+    "a bytes body must be a base64 envelope",
+  ),
+  v.check(
+    (message) => message.contentType !== "text" || typeof message.body === "string",
+    "a text body must be a string",
+  ),
 );
 
 /** `queue.send`. */
 export const QueueSendPayloadSchema = v.pipe(
   v.object({ ...withBinding, body: v.unknown(), contentType: queueContentType, delaySeconds }),
-  v.check((message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body), "a bytes body must be a base64 envelope"),
-  v.check((message) => message.contentType !== "text" || typeof message.body === "string", "a text body must be a string"),
+  v.check(
+    (message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body),
+    "a bytes body must be a base64 envelope",
+  ),
+  v.check(
+    (message) => message.contentType !== "text" || typeof message.body === "string",
+    "a text body must be a string",
+  ),
 );
 
 /** `queue.sendBatch`. */

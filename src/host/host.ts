@@ -1,11 +1,11 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
 import { readBodyLimited } from "../command/bytes.ts";
 import { CommandError, isCommandErrorCode } from "../command/errors.ts";
 import { createDefaultLogger } from "../command/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  type ErrorBody,
   encodeFailure,
   encodeSuccess,
   exceedsBytes,
@@ -13,17 +13,17 @@ import {
   leadingFrameId,
   PROTOCOL_VERSION,
   RequestFrameSchema,
-  utf8Length,
-  type ErrorBody,
   type ResponseFrame,
+  utf8Length,
 } from "../command/protocol.ts";
+import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
 import { d1Commands } from "./commands/d1.ts";
 import { kvCommands } from "./commands/kv.ts";
 import { miscCommands } from "./commands/misc.ts";
 import { queueCommands } from "./commands/queue.ts";
 import { r2Commands } from "./commands/r2.ts";
 import type { CommandDefinition, HandlerContext } from "./commands/types.ts";
-import { resolveStreamLimits, serveStream, type StreamLimits } from "./session.ts";
+import { resolveStreamLimits, type StreamLimits, serveStream } from "./session.ts";
 
 /** An extra command of a host: gets the raw payload, returns a JSON-serialisable result. */
 export type CustomCommand = (payload: unknown, context: HandlerContext) => unknown;
@@ -149,11 +149,15 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   }
   const custom: Record<string, CustomCommand> = { ...options.commands };
   for (const name of Object.keys(custom)) {
-    if (Object.hasOwn(BUILT_IN, name)) throw new TypeError(`commands.${name}: cannot replace the built-in command ${name}`);
+    if (Object.hasOwn(BUILT_IN, name))
+      throw new TypeError(`commands.${name}: cannot replace the built-in command ${name}`);
     if (RESERVED_NAMESPACE_RE.test(name)) {
-      throw new TypeError(`commands.${name}: the ${name.slice(0, name.indexOf(".") + 1)} namespace is reserved for built-in commands; use e.g. app.${name.slice(name.indexOf(".") + 1)}`);
+      throw new TypeError(
+        `commands.${name}: the ${name.slice(0, name.indexOf(".") + 1)} namespace is reserved for built-in commands; use e.g. app.${name.slice(name.indexOf(".") + 1)}`,
+      );
     }
-    if (!v.is(RequestFrameSchema.entries.command, name)) throw new TypeError(`commands: ${JSON.stringify(name)} is not a valid command name`);
+    if (!v.is(RequestFrameSchema.entries.command, name))
+      throw new TypeError(`commands: ${JSON.stringify(name)} is not a valid command name`);
   }
 
   // Detected once per binding: `allow` given as a list leaves the kind to the binding's methods.
@@ -193,19 +197,27 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     let binding: unknown;
     if (definition.kind) {
       const name = (parsed.output as { binding: string }).binding;
-      if (!(name in allowed)) throw new CommandError("FORBIDDEN", `${command}: binding ${name} is not allowed on this host`);
+      if (!(name in allowed))
+        throw new CommandError("FORBIDDEN", `${command}: binding ${name} is not allowed on this host`);
       binding = options.bindings[name];
-      if (binding === undefined || binding === null) throw new CommandError("NO_BINDING", `${command}: no binding named ${name}`);
+      if (binding === undefined || binding === null)
+        throw new CommandError("NO_BINDING", `${command}: no binding named ${name}`);
       const kind = kindOf(name);
       if (kind !== definition.kind) {
-        throw new CommandError("NO_BINDING", `${command}: binding ${name} is ${kind ? `a ${kind} binding` : "of an unknown kind"}, not ${definition.kind}`);
+        throw new CommandError(
+          "NO_BINDING",
+          `${command}: binding ${name} is ${kind ? `a ${kind} binding` : "of an unknown kind"}, not ${definition.kind}`,
+        );
       }
     }
     return definition.run(parsed.output, binding, handlerContext);
   };
 
   const toErrorBody = (command: string, error: unknown): ErrorBody => {
-    if (error instanceof CommandError || (error instanceof Error && isCommandErrorCode((error as { code?: unknown }).code))) {
+    if (
+      error instanceof CommandError ||
+      (error instanceof Error && isCommandErrorCode((error as { code?: unknown }).code))
+    ) {
       const typed = error as CommandError;
       return failure(typed.code, typed.message, typed.retryable ?? false);
     }
@@ -218,13 +230,20 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     if (exceedsBytes(text, maxFrameBytes)) {
       const id = leadingFrameId(text.slice(0, 256)) ?? 0;
       const size = formatBytes(utf8Length(text));
-      return encoded(encodeFailure(id, failure("TOO_LARGE", `request frame of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`)));
+      return encoded(
+        encodeFailure(
+          id,
+          failure("TOO_LARGE", `request frame of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
+        ),
+      );
     }
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch {
-      return encoded(encodeFailure(leadingFrameId(text.slice(0, 256)) ?? 0, failure("INVALID_PAYLOAD", "malformed frame: not JSON")));
+      return encoded(
+        encodeFailure(leadingFrameId(text.slice(0, 256)) ?? 0, failure("INVALID_PAYLOAD", "malformed frame: not JSON")),
+      );
     }
     const frame = v.safeParse(RequestFrameSchema, data);
     if (!frame.success) {
@@ -253,11 +272,15 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       }
       if (!exceedsBytes(answer, maxFrameBytes)) return answer;
       const size = formatBytes(utf8Length(answer));
-      return encodeFailure(id, failure("TOO_LARGE", `${command}: answer of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
+      return encodeFailure(
+        id,
+        failure("TOO_LARGE", `${command}: answer of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
+      );
     };
   };
 
-  const dispatchText = async (text: string, signal?: AbortSignal): Promise<string> => (await dispatchDeferred(text, signal))();
+  const dispatchText = async (text: string, signal?: AbortSignal): Promise<string> =>
+    (await dispatchDeferred(text, signal))();
 
   const host: CommandHost = {
     maxFrameBytes,
@@ -276,13 +299,19 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     async handle(request) {
       const json = { "content-type": "application/json" };
       if (request.method !== "POST") {
-        const body = encodeFailure(0, failure("INVALID_PAYLOAD", `use POST with one request frame as the body, not ${request.method}`));
+        const body = encodeFailure(
+          0,
+          failure("INVALID_PAYLOAD", `use POST with one request frame as the body, not ${request.method}`),
+        );
         return new Response(body, { status: 405, headers: { ...json, allow: "POST" } });
       }
       const body = await readBodyLimited(request, maxFrameBytes);
       if (body.tooLarge) {
         const id = leadingFrameId(new TextDecoder().decode(body.head)) ?? 0;
-        const answer = encodeFailure(id, failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`));
+        const answer = encodeFailure(
+          id,
+          failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
+        );
         return new Response(answer, { status: id === 0 ? 413 : 200, headers: json });
       }
       const answer = await dispatchText(new TextDecoder().decode(body.bytes));

@@ -3,19 +3,20 @@
  * answers commands inside the Cloudflare Worker (workerd), in Miniflare and in Node, Bun or Deno.
  * The tcp/unix/stdio listener lives in `./node.ts` (`containerflare/host/node`).
  */
+
+export type { HandlerContext } from "./commands/types.ts";
 export {
-  createCommandHost,
-  detectBindingKind,
   type CommandHost,
   type CommandHostOptions,
   type CustomCommand,
+  createCommandHost,
+  detectBindingKind,
 } from "./host.ts";
 export {
   createStreamSession,
-  serveStream,
   type StreamConnection,
   type StreamLimits,
   type StreamSession,
   type StreamSessionOptions,
+  serveStream,
 } from "./session.ts";
-export type { HandlerContext } from "./commands/types.ts";

@@ -3,13 +3,14 @@
  * process's stdio, for Node, Bun and Deno. Kept apart from `containerflare/host`, which has no
  * node: imports so that it bundles for workerd.
  */
-import type { ConsolaInstance } from "consola";
+
 import { unlink } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { createDefaultLogger } from "../command/logger.ts";
 import { createByteBudget } from "../command/lines.ts";
-import { parseCommandEndpoint, type CommandEndpoint } from "../config.ts";
+import { createDefaultLogger } from "../command/logger.ts";
+import { type CommandEndpoint, parseCommandEndpoint } from "../config.ts";
 import type { CommandHost } from "./host.ts";
 import { createStreamSession, type StreamConnection } from "./session.ts";
 
@@ -73,7 +74,12 @@ export interface NodeWritable {
  * leaves answers unread, with the limits of the host's `streams` option; a closed connection
  * is logged to `options.logger` (default: warnings on stderr).
  */
-export function serveNodeStream(host: CommandHost, input: NodeReadable, output: NodeWritable, options: { logger?: ConsolaInstance } = {}): Promise<void> {
+export function serveNodeStream(
+  host: CommandHost,
+  input: NodeReadable,
+  output: NodeWritable,
+  options: { logger?: ConsolaInstance } = {},
+): Promise<void> {
   let outputFailed = false;
   const session = createStreamSession(
     host,
@@ -159,7 +165,9 @@ function refusalLog(logger: ConsolaInstance, maxConnections: number): () => void
     unlogged++;
     const now = Date.now();
     if (now - lastAt < REFUSAL_LOG_INTERVAL_MS) return;
-    logger.warn(`command host: ${unlogged} connection${unlogged === 1 ? "" : "s"} refused: ${maxConnections} are open (maxConnections)`);
+    logger.warn(
+      `command host: ${unlogged} connection${unlogged === 1 ? "" : "s"} refused: ${maxConnections} are open (maxConnections)`,
+    );
     lastAt = now;
     unlogged = 0;
   };
@@ -181,10 +189,15 @@ export async function listenCommandHost(
   if (target.kind !== "tcp" && target.kind !== "unix") {
     throw new TypeError(`listenCommandHost() listens on tcp://host:port or unix:///path, not ${target.kind}`);
   }
-  const parsed = v.safeParse(ListenerOptionsSchema, { maxConnections: options.maxConnections, maxBufferedBytes: options.maxBufferedBytes });
+  const parsed = v.safeParse(ListenerOptionsSchema, {
+    maxConnections: options.maxConnections,
+    maxBufferedBytes: options.maxBufferedBytes,
+  });
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    throw new TypeError(`listenCommandHost() ${issue.path?.map((item) => String(item.key)).join(".")}: ${issue.message}`);
+    throw new TypeError(
+      `listenCommandHost() ${issue.path?.map((item) => String(item.key)).join(".")}: ${issue.message}`,
+    );
   }
   const maxConnections = parsed.output.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const budget = createByteBudget(parsed.output.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
@@ -217,7 +230,10 @@ export async function listenCommandHost(
   }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : undefined;
-  const url = target.kind === "tcp" ? `tcp://${target.host.includes(":") ? `[${target.host}]` : target.host}:${port}` : `unix://${target.path}`;
+  const url =
+    target.kind === "tcp"
+      ? `tcp://${target.host.includes(":") ? `[${target.host}]` : target.host}:${port}`
+      : `unix://${target.path}`;
   return {
     url,
     ...(port === undefined ? {} : { port }),

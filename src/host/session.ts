@@ -1,7 +1,7 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
 import { CommandError } from "../command/errors.ts";
-import { createLineSplitter, type ByteBudget } from "../command/lines.ts";
+import { type ByteBudget, createLineSplitter } from "../command/lines.ts";
 import { encodeFailure, formatBytes, leadingFrameId } from "../command/protocol.ts";
 import { createFrameWriter } from "../command/transports/framing.ts";
 import type { CommandHost } from "./host.ts";
@@ -73,7 +73,9 @@ export function resolveStreamLimits(options: Partial<StreamLimits> | undefined, 
     stalledOutputMs: given.stalledOutputMs ?? DEFAULT_STALLED_OUTPUT_MS,
   };
   if (limits.maxOutputBytes < maxFrameBytes) {
-    throw new TypeError(`streams.maxOutputBytes: ${limits.maxOutputBytes} is below the frame limit (${maxFrameBytes}): an answer at the limit could never be written`);
+    throw new TypeError(
+      `streams.maxOutputBytes: ${limits.maxOutputBytes} is below the frame limit (${maxFrameBytes}): an answer at the limit could never be written`,
+    );
   }
   return limits;
 }
@@ -129,7 +131,11 @@ function refusal(id: number, message: string): () => string {
  * `maxInFlightBytes`. When the connection closes, running commands see their signal abort and
  * waiting ones never start. Runtime-agnostic.
  */
-export function createStreamSession(host: CommandHost, connection: StreamConnection, options: StreamSessionOptions = {}): StreamSession {
+export function createStreamSession(
+  host: CommandHost,
+  connection: StreamConnection,
+  options: StreamSessionOptions = {},
+): StreamSession {
   const { logger, budget } = options;
   const limits = host.streamLimits ?? resolveStreamLimits(undefined, host.maxFrameBytes);
   const abort = new AbortController();
@@ -202,7 +208,9 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
   const checkOutput = () => {
     const pending = writer.pending;
     if (pending > limits.maxOutputBytes) {
-      return giveUp(`the client left ${formatBytes(pending)} of answers unread (limit ${formatBytes(limits.maxOutputBytes)})`);
+      return giveUp(
+        `the client left ${formatBytes(pending)} of answers unread (limit ${formatBytes(limits.maxOutputBytes)})`,
+      );
     }
     if (outputBlocked || pending <= limits.outputHighWaterBytes) return;
     outputBlocked = true;
@@ -258,7 +266,10 @@ export function createStreamSession(host: CommandHost, connection: StreamConnect
   const receive = (line: string) => {
     if (closed) return;
     if (running + waiting.length >= limits.maxInFlight) {
-      if (!refusedBefore) logger?.warn(`command stream: more than ${limits.maxInFlight} commands in flight on one connection; the excess is answered UNAVAILABLE (logged once per connection)`);
+      if (!refusedBefore)
+        logger?.warn(
+          `command stream: more than ${limits.maxInFlight} commands in flight on one connection; the excess is answered UNAVAILABLE (logged once per connection)`,
+        );
       refusedBefore = true;
       const message = `the host runs at most ${limits.maxInFlight} commands in flight per connection (maxInFlight); retry once some are answered`;
       return answer(refusal(leadingFrameId(line.slice(0, 256)) ?? 0, message));

@@ -43,7 +43,11 @@ function findNativeResponse(): typeof Response {
   const remembered = (globalThis as unknown as Record<symbol, unknown>)[NATIVE_RESPONSE_KEY];
   if (typeof remembered === "function") return remembered as typeof Response;
   let candidate: object = globalThis.Response;
-  for (let parent = Object.getPrototypeOf(candidate); typeof parent === "function" && parent.prototype; parent = Object.getPrototypeOf(parent)) {
+  for (
+    let parent = Object.getPrototypeOf(candidate);
+    typeof parent === "function" && parent.prototype;
+    parent = Object.getPrototypeOf(parent)
+  ) {
     candidate = parent as object;
   }
   return candidate as typeof Response;
@@ -126,7 +130,13 @@ const CLEAN_HEADER_VALUE = /^(?:[\x21-\x7E\x80-\xFF](?:[\t\x20-\x7E\x80-\xFF]*[\
 
 /** One name/value pair of a header list, validated and lowercased; false when it needs the native path. */
 function pushHeader(list: string[], name: unknown, value: unknown): boolean {
-  if (typeof name !== "string" || typeof value !== "string" || !HEADER_NAME.test(name) || !CLEAN_HEADER_VALUE.test(value)) return false;
+  if (
+    typeof name !== "string" ||
+    typeof value !== "string" ||
+    !HEADER_NAME.test(name) ||
+    !CLEAN_HEADER_VALUE.test(value)
+  )
+    return false;
   list.push(name.toLowerCase(), value);
   return true;
 }
@@ -220,7 +230,8 @@ class NodeFastResponse {
     if (body === JSON_BODY) {
       const json = init as JsonBody;
       this.#snapshot = json.text;
-      if (!this.#initialize(json.init, JSON_TYPE)) this.#adopt(NativeResponse.json(json.data, json.init as ResponseInit));
+      if (!this.#initialize(json.init, JSON_TYPE))
+        this.#adopt(NativeResponse.json(json.data, json.init as ResponseInit));
       return;
     }
     // The standard extracts the body before it reads init; so does this.
@@ -272,7 +283,8 @@ class NodeFastResponse {
         const source = init as { status?: unknown; statusText?: unknown; headers?: unknown };
         const rawStatus = source.status;
         if (rawStatus !== undefined) {
-          const converted = typeof rawStatus === "number" && Number.isInteger(rawStatus) ? rawStatus : convertStatus(rawStatus);
+          const converted =
+            typeof rawStatus === "number" && Number.isInteger(rawStatus) ? rawStatus : convertStatus(rawStatus);
           if (converted === undefined) return false;
           status = converted;
         }
@@ -483,7 +495,8 @@ class NodeFastResponse {
     toNodeParts = (response) => {
       // Sent once already (serve() sends string and bytes bodies itself, see node/send.ts): the
       // adapter's own pass then finds nothing left to write.
-      if (response.#sent) return { status: response.#status, statusText: response.#statusText, headers: [], body: null };
+      if (response.#sent)
+        return { status: response.#status, statusText: response.#statusText, headers: [], body: null };
       let headers: string[];
       let hasLength = false;
       if (response.#headers) {
@@ -504,7 +517,11 @@ class NodeFastResponse {
         body = response.#holder.body as ReadableStream<Uint8Array> | null;
       } else if (snapshot !== null && !response.#sent) {
         body = snapshot;
-        if (!hasLength) headers.push("content-length", String(typeof snapshot === "string" ? Buffer.byteLength(snapshot) : snapshot.byteLength));
+        if (!hasLength)
+          headers.push(
+            "content-length",
+            String(typeof snapshot === "string" ? Buffer.byteLength(snapshot) : snapshot.byteLength),
+          );
         response.#sent = true;
       }
       return { status: response.#status, statusText: response.#statusText, headers, body };
@@ -533,13 +550,20 @@ for (const key of Reflect.ownKeys(NodeFastResponse.prototype)) {
   const nativeDescriptor = Object.getOwnPropertyDescriptor(nativePrototype, key);
   const ownDescriptor = Object.getOwnPropertyDescriptor(NodeFastResponse.prototype, key);
   if (key !== "constructor" && nativeDescriptor && ownDescriptor) {
-    Object.defineProperty(NodeFastResponse.prototype, key, { ...ownDescriptor, enumerable: nativeDescriptor.enumerable ?? false });
+    Object.defineProperty(NodeFastResponse.prototype, key, {
+      ...ownDescriptor,
+      enumerable: nativeDescriptor.enumerable ?? false,
+    });
   }
 }
 for (const key of ["error", "json", "redirect"] as const) {
   const nativeDescriptor = Object.getOwnPropertyDescriptor(NativeResponse, key);
   const ownDescriptor = Object.getOwnPropertyDescriptor(NodeFastResponse, key);
-  if (nativeDescriptor && ownDescriptor) Object.defineProperty(NodeFastResponse, key, { ...ownDescriptor, enumerable: nativeDescriptor.enumerable ?? false });
+  if (nativeDescriptor && ownDescriptor)
+    Object.defineProperty(NodeFastResponse, key, {
+      ...ownDescriptor,
+      enumerable: nativeDescriptor.enumerable ?? false,
+    });
 }
 // "Response", like the native class: the class is named after what it stands in for.
 Object.defineProperty(NodeFastResponse, "name", { value: NativeResponse.name });

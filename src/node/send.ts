@@ -32,7 +32,9 @@ export function unsendableReason(response: Response, nodeChecks: boolean): strin
   const state = fastResponseState(response);
   const status = state ? state.status : response.status;
   if ((status < 200 || status > 599) && status !== 101) {
-    return status === 0 ? "status 0: Response.error() is a network error, not a response to send" : `status ${status} is outside 200-599`;
+    return status === 0
+      ? "status 0: Response.error() is a network error, not a response to send"
+      : `status ${status} is outside 200-599`;
   }
   if (!nodeChecks) return undefined;
   const headers = state ? state.headers : response.headers;
@@ -42,7 +44,8 @@ export function unsendableReason(response: Response, nodeChecks: boolean): strin
     }
   }
   const bodyUnusable = state ? state.bodyUnusable : response.bodyUsed || Boolean(response.body?.locked);
-  if (bodyUnusable) return "its body was already read or sent (send a Response once: build a new one, or a clone(), per request)";
+  if (bodyUnusable)
+    return "its body was already read or sent (send a Response once: build a new one, or a clone(), per request)";
   return undefined;
 }
 
@@ -57,7 +60,11 @@ function isStreamed(response: Response): boolean {
  * out, which srvx answers by destroying the connection without a word. A client that goes away
  * is no failure of ours and is not reported. Adds one `close` listener, to streamed bodies only.
  */
-export function reportStreamFailure(response: Response, nodeResponse: ServerResponse, report: (error: unknown) => void): void {
+export function reportStreamFailure(
+  response: Response,
+  nodeResponse: ServerResponse,
+  report: (error: unknown) => void,
+): void {
   if (!isStreamed(response)) return;
   nodeResponse.once("close", () => {
     const error = nodeResponse.errored;
@@ -68,7 +75,9 @@ export function reportStreamFailure(response: Response, nodeResponse: ServerResp
 /** Errors with which Node ends a response whose client went away. */
 function isClientGone(error: Error): boolean {
   const code = (error as Error & { code?: unknown }).code;
-  return code === "ECONNRESET" || code === "EPIPE" || code === "ERR_STREAM_PREMATURE_CLOSE" || error.name === "AbortError";
+  return (
+    code === "ECONNRESET" || code === "EPIPE" || code === "ERR_STREAM_PREMATURE_CLOSE" || error.name === "AbortError"
+  );
 }
 
 /**

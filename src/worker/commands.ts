@@ -1,7 +1,18 @@
 import { readBodyLimited } from "../command/bytes.ts";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, formatBytes, leadingFrameId, type ErrorBody } from "../command/protocol.ts";
-import { createCommandHost, type CommandHost, type CommandHostOptions } from "../host/index.ts";
-import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestRejection, type RequestVerifier } from "../request-signature.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  type ErrorBody,
+  encodeFailure,
+  formatBytes,
+  leadingFrameId,
+} from "../command/protocol.ts";
+import { type CommandHost, type CommandHostOptions, createCommandHost } from "../host/index.ts";
+import {
+  createRequestVerifier,
+  REQUEST_SIGNATURE_HEADER,
+  type RequestRejection,
+  type RequestVerifier,
+} from "../request-signature.ts";
 import type { OutboundContext } from "./types.ts";
 
 /** The made-up host name the container sends commands to; the Container class intercepts it. */
@@ -39,7 +50,11 @@ export interface CommandHandlerOptions {
 }
 
 /** An outbound handler of `@cloudflare/containers`: `(request, env, ctx)`. */
-export type CommandOutboundHandler<Env = unknown> = (request: Request, env: Env, ctx?: OutboundContext) => Promise<Response>;
+export type CommandOutboundHandler<Env = unknown> = (
+  request: Request,
+  env: Env,
+  ctx?: OutboundContext,
+) => Promise<Response>;
 
 function pickVars(env: Record<string, unknown>, vars: CommandHandlerOptions["vars"]): Record<string, unknown> {
   if (vars === undefined) return {};
@@ -80,25 +95,44 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
   return async (request, env) => {
     const bindings = (env ?? {}) as Record<string, unknown>;
     if (verifierFor && isBrowserRequest(request.headers)) {
-      return refusal(403, 0, { code: "FORBIDDEN", message: "the command host does not answer requests sent by a browser", retryable: false });
+      return refusal(403, 0, {
+        code: "FORBIDDEN",
+        message: "the command host does not answer requests sent by a browser",
+        retryable: false,
+      });
     }
     const url = new URL(request.url);
     if (url.pathname !== COMMAND_PATH) {
       return Response.json(
-        { error: { code: "UNKNOWN_COMMAND", message: `the command host answers POST ${COMMAND_PATH} only`, retryable: false } },
+        {
+          error: {
+            code: "UNKNOWN_COMMAND",
+            message: `the command host answers POST ${COMMAND_PATH} only`,
+            retryable: false,
+          },
+        },
         { status: 404 },
       );
     }
     if (!verifierFor) return hostFor(bindings).handle(request);
     const read = await readBodyLimited(request, maxFrameBytes);
     if (read.tooLarge) {
-      return refusal(413, 0, { code: "TOO_LARGE", message: `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`, retryable: false });
+      return refusal(413, 0, {
+        code: "TOO_LARGE",
+        message: `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`,
+        retryable: false,
+      });
     }
     const body = read.bytes;
     const id = leadingFrameId(new TextDecoder().decode(body.subarray(0, 256))) ?? 0;
     const verifier = verifierFor(bindings);
     const verdict = verifier
-      ? await verifier.verify({ method: request.method, path: url.pathname + url.search, body, header: request.headers.get(REQUEST_SIGNATURE_HEADER) })
+      ? await verifier.verify({
+          method: request.method,
+          path: url.pathname + url.search,
+          body,
+          header: request.headers.get(REQUEST_SIGNATURE_HEADER),
+        })
       : ({ ok: false, reason: "unsigned" } as const);
     if (!verdict.ok) return signatureRefusal(id, verdict.reason, verifier !== undefined);
     // The verified bytes are what the host reads: the body cannot change between check and use.
@@ -130,7 +164,9 @@ function isBrowserRequest(headers: Headers): boolean {
  * signatures are not required. A verifier of `undefined` means the env has no secret: every
  * request is refused.
  */
-function signatureVerifiers(required: CommandHandlerOptions["requireSignature"]): ((env: Record<string, unknown>) => RequestVerifier | undefined) | undefined {
+function signatureVerifiers(
+  required: CommandHandlerOptions["requireSignature"],
+): ((env: Record<string, unknown>) => RequestVerifier | undefined) | undefined {
   if (!required) return undefined;
   if (typeof required === "object") {
     const verifier = createRequestVerifier({ secret: required.secret });

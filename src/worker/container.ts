@@ -1,9 +1,11 @@
-import { COMMAND_HOSTNAME, commandHandler, type CommandHandlerOptions } from "./commands.ts";
-import { forward, type ForwardOptions } from "./forward.ts";
+import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
+import { type ForwardOptions, forward } from "./forward.ts";
 import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest } from "./types.ts";
 
 /** What {@link withContainerflare} needs of a `Container` subclass from `@cloudflare/containers`. */
-export type ContainerClass = (new (...args: any[]) => { envVars?: Record<string, string> | undefined }) & {
+export type ContainerClass = (new (
+  ...args: any[]
+) => { envVars?: Record<string, string> | undefined }) & {
   // Loosely typed: the class's own handlers are typed with @cloudflare/workers-types.
   outboundByHost?: Record<string, (...args: any[]) => unknown> | undefined;
 };
@@ -43,9 +45,12 @@ export type ContainerflareOptions = CommandHandlerOptions;
  */
 export function withContainerflare<T extends ContainerClass>(Base: T, options: ContainerflareOptions): T {
   const name = Base.name;
-  if (!name) throw new TypeError("withContainerflare() needs a named class: class AppContainer extends Container { … }");
+  if (!name)
+    throw new TypeError("withContainerflare() needs a named class: class AppContainer extends Container { … }");
   if (!options || options.allow === undefined) {
-    throw new TypeError('withContainerflare(): options.allow must list the bindings the container may use, e.g. { allow: ["CACHE"] }');
+    throw new TypeError(
+      'withContainerflare(): options.allow must list the bindings the container may use, e.g. { allow: ["CACHE"] }',
+    );
   }
   // The computed key names the subclass like its base: @cloudflare/containers keys its handler
   // registry and the container's outbound routing by the class name.

@@ -19,22 +19,30 @@
  *
  * @module
  */
-export { containerRequest, forward, type ForwardOptions, type ForwardTarget } from "./forward.ts";
-export { requestMetadata, type RequestMetadataOptions } from "./request-metadata.ts";
+
+export { type ContainerflareMetadata, METADATA_HEADER, SIGNATURE_HEADER } from "../metadata.ts";
 export {
   COMMAND_HOSTNAME,
   COMMAND_PATH,
-  commandHandler,
   type CommandHandlerOptions,
   type CommandOutboundHandler,
+  commandHandler,
 } from "./commands.ts";
 export {
-  DEFAULT_INSTANCE,
-  forwardTo,
-  withContainerflare,
   type ContainerClass,
   type ContainerflareOptions,
+  DEFAULT_INSTANCE,
   type ForwardToOptions,
+  forwardTo,
+  withContainerflare,
 } from "./container.ts";
-export type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, FetchTarget, OutboundContext, RequestCf, WorkerRequest } from "./types.ts";
-export { METADATA_HEADER, SIGNATURE_HEADER, type ContainerflareMetadata } from "../metadata.ts";
+export { containerRequest, type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
+export { type RequestMetadataOptions, requestMetadata } from "./request-metadata.ts";
+export type {
+  ContainerflareWorkerEnv,
+  DurableObjectNamespaceLike,
+  FetchTarget,
+  OutboundContext,
+  RequestCf,
+  WorkerRequest,
+} from "./types.ts";

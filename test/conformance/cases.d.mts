@@ -20,7 +20,13 @@ export interface ConformanceCase {
 export interface SentCase {
   id: string;
   respond(R: typeof Response): Response | Promise<Response>;
-  expected: { status: number; statusText: string; contentType: string | null; headers: Record<string, string>; body: string };
+  expected: {
+    status: number;
+    statusText: string;
+    contentType: string | null;
+    headers: Record<string, string>;
+    body: string;
+  };
 }
 
 export const CASES: ConformanceCase[];

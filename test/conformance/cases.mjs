@@ -81,8 +81,16 @@ const construction = [
     expected: value(202),
     deviations: { bun: error("RangeError"), node: error("RangeError") },
   },
-  { id: "status/valueOf is used", run: (R) => new R(null, { status: { valueOf: () => 204 } }).status, expected: value(204) },
-  { id: "status/Symbol cannot be converted", run: (R) => new R("x", { status: Symbol("s") }), expected: error("TypeError") },
+  {
+    id: "status/valueOf is used",
+    run: (R) => new R(null, { status: { valueOf: () => 204 } }).status,
+    expected: value(204),
+  },
+  {
+    id: "status/Symbol cannot be converted",
+    run: (R) => new R("x", { status: Symbol("s") }),
+    expected: error("TypeError"),
+  },
   {
     id: "status/BigInt cannot be converted",
     run: (R) => new R("x", { status: 201n }).status,
@@ -90,7 +98,11 @@ const construction = [
     deviations: { node: value(201), bun: value(201) },
   },
   { id: "status/NaN becomes 0", run: (R) => new R("x", { status: Number.NaN }), expected: error("RangeError") },
-  { id: "status/Infinity becomes 0", run: (R) => new R("x", { status: Number.POSITIVE_INFINITY }), expected: error("RangeError") },
+  {
+    id: "status/Infinity becomes 0",
+    run: (R) => new R("x", { status: Number.POSITIVE_INFINITY }),
+    expected: error("RangeError"),
+  },
   { id: "status/null becomes 0", run: (R) => new R("x", { status: null }), expected: error("RangeError") },
   { id: "status/true becomes 1", run: (R) => new R("x", { status: true }), expected: error("RangeError") },
   { id: "status/0", run: (R) => new R("x", { status: 0 }), expected: error("RangeError") },
@@ -101,25 +113,70 @@ const construction = [
     deviations: { bun: value(101), deno: value(101) },
   },
   { id: "status/199", run: (R) => new R("x", { status: 199 }), expected: error("RangeError") },
-  { id: "status/200 and 599 are the bounds", run: (R) => [new R("x", { status: 200 }).status, new R("x", { status: 599 }).status], expected: value([200, 599]) },
+  {
+    id: "status/200 and 599 are the bounds",
+    run: (R) => [new R("x", { status: 200 }).status, new R("x", { status: 599 }).status],
+    expected: value([200, 599]),
+  },
   { id: "status/600", run: (R) => new R("x", { status: 600 }), expected: error("RangeError") },
   { id: "status/1000", run: (R) => new R("x", { status: 1000 }), expected: error("RangeError") },
-  { id: "ok/299 and 300", run: (R) => [new R("x", { status: 299 }).ok, new R("x", { status: 300 }).ok], expected: value([true, false]) },
+  {
+    id: "ok/299 and 300",
+    run: (R) => [new R("x", { status: 299 }).ok, new R("x", { status: 300 }).ok],
+    expected: value([true, false]),
+  },
   { id: "statusText/kept", run: (R) => new R("x", { statusText: "Made It" }).statusText, expected: value("Made It") },
-  { id: "statusText/HTAB, SP and obs-text are allowed", run: (R) => new R("x", { statusText: "\tA é\u00ff" }).statusText, expected: value("\tA é\u00ff") },
-  { id: "statusText/number is converted", run: (R) => new R("x", { statusText: 42 }).statusText, expected: value("42") },
-  { id: "statusText/null is converted", run: (R) => new R("x", { statusText: null }).statusText, expected: value("null"), deviations: { bun: value("") } },
-  { id: "statusText/LF", run: (R) => new R("x", { statusText: "a\nb" }), expected: error("TypeError"), deviations: { bun: A_RESPONSE } },
-  { id: "statusText/CR", run: (R) => new R("x", { statusText: "a\rb" }), expected: error("TypeError"), deviations: { bun: A_RESPONSE } },
-  { id: "statusText/NUL", run: (R) => new R("x", { statusText: "a\0b" }), expected: error("TypeError"), deviations: { bun: A_RESPONSE } },
-  { id: "statusText/DEL is no VCHAR", run: (R) => new R("x", { statusText: "a\u007fb" }), expected: error("TypeError"), deviations: { bun: A_RESPONSE } },
+  {
+    id: "statusText/HTAB, SP and obs-text are allowed",
+    run: (R) => new R("x", { statusText: "\tA é\u00ff" }).statusText,
+    expected: value("\tA é\u00ff"),
+  },
+  {
+    id: "statusText/number is converted",
+    run: (R) => new R("x", { statusText: 42 }).statusText,
+    expected: value("42"),
+  },
+  {
+    id: "statusText/null is converted",
+    run: (R) => new R("x", { statusText: null }).statusText,
+    expected: value("null"),
+    deviations: { bun: value("") },
+  },
+  {
+    id: "statusText/LF",
+    run: (R) => new R("x", { statusText: "a\nb" }),
+    expected: error("TypeError"),
+    deviations: { bun: A_RESPONSE },
+  },
+  {
+    id: "statusText/CR",
+    run: (R) => new R("x", { statusText: "a\rb" }),
+    expected: error("TypeError"),
+    deviations: { bun: A_RESPONSE },
+  },
+  {
+    id: "statusText/NUL",
+    run: (R) => new R("x", { statusText: "a\0b" }),
+    expected: error("TypeError"),
+    deviations: { bun: A_RESPONSE },
+  },
+  {
+    id: "statusText/DEL is no VCHAR",
+    run: (R) => new R("x", { statusText: "a\u007fb" }),
+    expected: error("TypeError"),
+    deviations: { bun: A_RESPONSE },
+  },
   {
     id: "statusText/not a ByteString",
     run: (R) => new R("x", { statusText: "price €" }),
     expected: error("TypeError"),
     deviations: { bun: A_RESPONSE },
   },
-  { id: "statusText/Symbol cannot be converted", run: (R) => new R("x", { statusText: Symbol("s") }), expected: error("TypeError") },
+  {
+    id: "statusText/Symbol cannot be converted",
+    run: (R) => new R("x", { statusText: Symbol("s") }),
+    expected: error("TypeError"),
+  },
   {
     id: "null body status/204 with a body",
     run: (R) => new R("x", { status: 204 }),
@@ -190,7 +247,16 @@ const headerFill = [
   },
   {
     id: "headers/pairs, combined",
-    run: (R) => entries(new R(null, { headers: [["x-a", "1"], ["X-A", "2"], ["x-b", "3"]] }).headers),
+    run: (R) =>
+      entries(
+        new R(null, {
+          headers: [
+            ["x-a", "1"],
+            ["X-A", "2"],
+            ["x-b", "3"],
+          ],
+        }).headers,
+      ),
     expected: value([
       ["x-a", "1, 2"],
       ["x-b", "3"],
@@ -208,7 +274,13 @@ const headerFill = [
   },
   {
     id: "headers/set-cookie values stay apart",
-    run: (R) => new R(null, { headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] }).headers.getSetCookie(),
+    run: (R) =>
+      new R(null, {
+        headers: [
+          ["set-cookie", "a=1"],
+          ["set-cookie", "b=2"],
+        ],
+      }).headers.getSetCookie(),
     expected: value(["a=1", "b=2"]),
   },
   {
@@ -226,12 +298,28 @@ const headerFill = [
     run: (R) => new R(null, { headers: { "x-a": "a\u0001b" } }).headers.get("x-a"),
     expected: value("a\u0001b"),
   },
-  { id: "headers/invalid name", run: (R) => new R("x", { headers: { "bad name": "1" } }), expected: error("TypeError") },
+  {
+    id: "headers/invalid name",
+    run: (R) => new R("x", { headers: { "bad name": "1" } }),
+    expected: error("TypeError"),
+  },
   { id: "headers/empty name", run: (R) => new R("x", { headers: { "": "1" } }), expected: error("TypeError") },
   { id: "headers/LF in a value", run: (R) => new R("x", { headers: { "x-a": "a\nb" } }), expected: error("TypeError") },
-  { id: "headers/NUL in a value", run: (R) => new R("x", { headers: { "x-a": "a\0b" } }), expected: error("TypeError") },
-  { id: "headers/value not a ByteString", run: (R) => new R("x", { headers: { "x-a": "€" } }), expected: error("TypeError") },
-  { id: "headers/pair of three", run: (R) => new R("x", { headers: [["x-a", "1", "2"]] }), expected: error("TypeError") },
+  {
+    id: "headers/NUL in a value",
+    run: (R) => new R("x", { headers: { "x-a": "a\0b" } }),
+    expected: error("TypeError"),
+  },
+  {
+    id: "headers/value not a ByteString",
+    run: (R) => new R("x", { headers: { "x-a": "€" } }),
+    expected: error("TypeError"),
+  },
+  {
+    id: "headers/pair of three",
+    run: (R) => new R("x", { headers: [["x-a", "1", "2"]] }),
+    expected: error("TypeError"),
+  },
   { id: "headers/null", run: (R) => new R("x", { headers: null }), expected: error("TypeError") },
   { id: "headers/a number", run: (R) => new R("x", { headers: 5 }), expected: error("TypeError") },
   {
@@ -316,7 +404,14 @@ const extraction = [
     expected: value("abc"),
     deviations: { bun: value("\ufeffabc"), deno: value("\ufeffabc") },
   },
-  { id: "extract/empty string is a body", run: async (R) => { const r = new R(""); return [r.body !== null, await r.text()]; }, expected: value([true, ""]) },
+  {
+    id: "extract/empty string is a body",
+    run: async (R) => {
+      const r = new R("");
+      return [r.body !== null, await r.text()];
+    },
+    expected: value([true, ""]),
+  },
   {
     id: "extract/number is converted to a string",
     run: async (R) => {
@@ -357,7 +452,11 @@ const extraction = [
       const c = await new R(new Uint16Array(buffer, 2, 1)).arrayBuffer();
       return [bytesOf(a), bytesOf(b), bytesOf(c)];
     },
-    expected: value([[2, 3], [1, 2, 3], [2, 3]]),
+    expected: value([
+      [2, 3],
+      [1, 2, 3],
+      [2, 3],
+    ]),
   },
   {
     id: "extract/a detached ArrayBuffer is an empty body",
@@ -572,7 +671,14 @@ const cloning = [
     run: async (R) => {
       const r = new R("twice", { status: 201, statusText: "Made", headers: { "x-a": "1" } });
       const copy = r.clone();
-      return [await r.text(), await copy.text(), copy.status, copy.statusText, copy.headers.get("x-a"), copy instanceof R];
+      return [
+        await r.text(),
+        await copy.text(),
+        copy.status,
+        copy.statusText,
+        copy.headers.get("x-a"),
+        copy instanceof R,
+      ];
     },
     expected: value(["twice", "twice", 201, "Made", "1", true]),
   },
@@ -632,10 +738,21 @@ const statics = [
   {
     id: "json/init is applied; an explicit Content-Type wins",
     run: (R) => {
-      const r = R.json("x", { status: 202, statusText: "Queued", headers: { "content-type": "application/vnd.api+json", "x-a": "1" } });
+      const r = R.json("x", {
+        status: 202,
+        statusText: "Queued",
+        headers: { "content-type": "application/vnd.api+json", "x-a": "1" },
+      });
       return [r.status, r.statusText, entries(r.headers)];
     },
-    expected: value([202, "Queued", [["content-type", "application/vnd.api+json"], ["x-a", "1"]]]),
+    expected: value([
+      202,
+      "Queued",
+      [
+        ["content-type", "application/vnd.api+json"],
+        ["x-a", "1"],
+      ],
+    ]),
   },
   { id: "json/undefined is not JSON", run: (R) => R.json(undefined), expected: error("TypeError") },
   { id: "json/a function is not JSON", run: (R) => R.json(() => 1), expected: error("TypeError") },
@@ -649,13 +766,27 @@ const statics = [
     },
     expected: error("TypeError"),
   },
-  { id: "json/null body status", run: (R) => R.json(1, { status: 204 }), expected: error("TypeError"), deviations: { bun: A_RESPONSE } },
+  {
+    id: "json/null body status",
+    run: (R) => R.json(1, { status: 204 }),
+    expected: error("TypeError"),
+    deviations: { bun: A_RESPONSE },
+  },
   { id: "json/status out of range", run: (R) => R.json(1, { status: 0 }), expected: error("RangeError") },
   {
     id: "error/a network error with immutable headers",
     run: async (R) => {
       const r = R.error();
-      return [r.status, r.statusText, r.type, r.ok, r.body, entries(r.headers), await settle(() => r.headers.set("x-a", "1")), r instanceof R];
+      return [
+        r.status,
+        r.statusText,
+        r.type,
+        r.ok,
+        r.body,
+        entries(r.headers),
+        await settle(() => r.headers.set("x-a", "1")),
+        r instanceof R,
+      ];
     },
     expected: value([0, "", "error", false, null, [], "throws TypeError", true]),
     deviations: { bun: value([0, "", "error", false, null, [], "returns", true]) },
@@ -678,13 +809,21 @@ const statics = [
     expected: value([301, "http://example.test/a%20b?q=1", null, "default", "throws TypeError"]),
     deviations: { bun: value([301, "http://example.test/a%20b?q=1", null, "default", "returns"]) },
   },
-  { id: "redirect/default status 302", run: (R) => R.redirect(new URL("http://example.test/")).status, expected: value(302) },
+  {
+    id: "redirect/default status 302",
+    run: (R) => R.redirect(new URL("http://example.test/")).status,
+    expected: value(302),
+  },
   {
     id: "redirect/every redirect status",
     run: (R) => [301, 302, 303, 307, 308].map((status) => R.redirect("http://example.test/", status).status),
     expected: value([301, 302, 303, 307, 308]),
   },
-  { id: "redirect/200 is no redirect status", run: (R) => R.redirect("http://example.test/", 200), expected: error("RangeError") },
+  {
+    id: "redirect/200 is no redirect status",
+    run: (R) => R.redirect("http://example.test/", 200),
+    expected: error("RangeError"),
+  },
   {
     id: "redirect/a relative URL without a base",
     run: (R) => R.redirect("/relative"),
@@ -701,12 +840,29 @@ const statics = [
 
 /** The interface itself: name, instanceof, members. */
 const shape = [
-  { id: "interface/name", run: (R) => [R.name, new R().constructor === R, new R().constructor.name], expected: value(["Response", true, "Response"]) },
-  { id: "interface/lengths", run: (R) => [R.length, R.json.length, R.redirect.length, R.error.length], expected: value([0, 1, 1, 0]), deviations: { bun: value([0, 0, 0, 0]), deno: value([0, 0, 1, 0]) } },
-  { id: "interface/toStringTag", run: (R) => Object.prototype.toString.call(new R()), expected: value("[object Response]") },
+  {
+    id: "interface/name",
+    run: (R) => [R.name, new R().constructor === R, new R().constructor.name],
+    expected: value(["Response", true, "Response"]),
+  },
+  {
+    id: "interface/lengths",
+    run: (R) => [R.length, R.json.length, R.redirect.length, R.error.length],
+    expected: value([0, 1, 1, 0]),
+    deviations: { bun: value([0, 0, 0, 0]), deno: value([0, 0, 1, 0]) },
+  },
+  {
+    id: "interface/toStringTag",
+    run: (R) => Object.prototype.toString.call(new R()),
+    expected: value("[object Response]"),
+  },
   {
     id: "interface/instanceof for its own and native responses",
-    run: async (R, { NativeResponse }) => [new R() instanceof R, new R() instanceof NativeResponse, (await fetch("data:,x")) instanceof R],
+    run: async (R, { NativeResponse }) => [
+      new R() instanceof R,
+      new R() instanceof NativeResponse,
+      (await fetch("data:,x")) instanceof R,
+    ],
     expected: value([true, true, true]),
   },
   {
@@ -772,7 +928,13 @@ export const SENT_CASES = [
   {
     id: "sent/text with status, statusText and headers",
     respond: (R) => new R("hello", { status: 201, statusText: "Made", headers: { "x-a": "1" } }),
-    expected: { status: 201, statusText: "Made", contentType: "text/plain;charset=UTF-8", headers: { "x-a": "1" }, body: "hello" },
+    expected: {
+      status: 201,
+      statusText: "Made",
+      contentType: "text/plain;charset=UTF-8",
+      headers: { "x-a": "1" },
+      body: "hello",
+    },
   },
   {
     id: "sent/json",
@@ -799,17 +961,36 @@ export const SENT_CASES = [
       headers.set("x-late", "yes");
       return r;
     },
-    expected: { status: 200, statusText: "", contentType: "text/plain;charset=UTF-8", headers: { "x-late": "yes" }, body: "x" },
+    expected: {
+      status: 200,
+      statusText: "",
+      contentType: "text/plain;charset=UTF-8",
+      headers: { "x-late": "yes" },
+      body: "x",
+    },
   },
   {
     id: "sent/204 without a body",
-    respond: (R) => new R(null, { status: 204, headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] }),
+    respond: (R) =>
+      new R(null, {
+        status: 204,
+        headers: [
+          ["set-cookie", "a=1"],
+          ["set-cookie", "b=2"],
+        ],
+      }),
     expected: { status: 204, statusText: "", contentType: null, headers: { "set-cookie": "a=1, b=2" }, body: "" },
   },
   {
     id: "sent/URLSearchParams",
     respond: (R) => new R(new URLSearchParams("a=1&b=2")),
-    expected: { status: 200, statusText: "", contentType: "application/x-www-form-urlencoded;charset=UTF-8", headers: {}, body: "a=1&b=2" },
+    expected: {
+      status: 200,
+      statusText: "",
+      contentType: "application/x-www-form-urlencoded;charset=UTF-8",
+      headers: {},
+      body: "a=1&b=2",
+    },
   },
   {
     id: "sent/Blob",
@@ -824,6 +1005,12 @@ export const SENT_CASES = [
   {
     id: "sent/redirect",
     respond: (R) => R.redirect("http://example.test/next", 307),
-    expected: { status: 307, statusText: "", contentType: null, headers: { location: "http://example.test/next" }, body: "" },
+    expected: {
+      status: 307,
+      statusText: "",
+      contentType: null,
+      headers: { location: "http://example.test/next" },
+      body: "",
+    },
   },
 ];

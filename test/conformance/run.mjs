@@ -17,7 +17,11 @@ const CASE_TIMEOUT_MS = 5_000;
 /** The runtime's own Response: the root of the global's constructor chain. */
 function nativeResponseOf(current) {
   let candidate = current;
-  for (let parent = Object.getPrototypeOf(candidate); typeof parent === "function" && parent.prototype; parent = Object.getPrototypeOf(parent)) {
+  for (
+    let parent = Object.getPrototypeOf(candidate);
+    typeof parent === "function" && parent.prototype;
+    parent = Object.getPrototypeOf(parent)
+  ) {
     candidate = parent;
   }
   return candidate;

@@ -6,9 +6,9 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createCommandHost } from "../../src/host/index.ts";
-import { listenCommandHost, type CommandHostListener } from "../../src/host/node.ts";
+import { type CommandHostListener, listenCommandHost } from "../../src/host/node.ts";
 import { MemoryKV } from "../fixtures/command/memory-bindings.ts";
-import { freePort, ROOT, RUNTIMES, startApp, type RunningApp, type Runtime } from "./runtimes.ts";
+import { freePort, ROOT, RUNTIMES, type RunningApp, type Runtime, startApp } from "./runtimes.ts";
 
 const FIXTURES = `${ROOT}test/fixtures/adapters`;
 const ADAPTERS = ["hono", "h3", "itty"] as const;
@@ -26,7 +26,10 @@ const CACHE = new MemoryKV();
 
 let host: CommandHostListener;
 beforeAll(async () => {
-  host = await listenCommandHost(createCommandHost({ bindings: { CACHE }, allow: { CACHE: "kv" } }), `tcp://127.0.0.1:${await freePort()}`);
+  host = await listenCommandHost(
+    createCommandHost({ bindings: { CACHE }, allow: { CACHE: "kv" } }),
+    `tcp://127.0.0.1:${await freePort()}`,
+  );
 });
 afterAll(() => host?.close());
 
@@ -92,16 +95,23 @@ describe.each(RUNTIMES)("adapters on $name", (runtime: Runtime) => {
         expect({ status: teapot.status, body: await teapot.text() }).toEqual({ status: 418, body: "short and stout" });
         const thrown = await fetch(`${app.url}/throw`, { headers: { "x-request-id": "req-throw" } });
         expect(thrown.status).toBe(500);
-        expect(await thrown.json()).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "req-throw" } });
+        expect(await thrown.json()).toEqual({
+          error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "req-throw" },
+        });
       }
 
       if (adapter === "itty") {
         // onError keeps itty's own StatusError and hands every other error to serve().
         const teapot = await fetch(`${app.url}/teapot`);
-        expect({ status: teapot.status, body: await teapot.json() }).toEqual({ status: 418, body: { status: 418, error: "short and stout" } });
+        expect({ status: teapot.status, body: await teapot.json() }).toEqual({
+          status: 418,
+          body: { status: 418, error: "short and stout" },
+        });
         const thrown = await fetch(`${app.url}/throw`, { headers: { "x-request-id": "req-throw" } });
         expect(thrown.status).toBe(500);
-        expect(await thrown.json()).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "req-throw" } });
+        expect(await thrown.json()).toEqual({
+          error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "req-throw" },
+        });
       }
 
       // The work outlives the response and holds the SIGTERM drain until it is done.
@@ -112,9 +122,7 @@ describe.each(RUNTIMES)("adapters on $name", (runtime: Runtime) => {
       expect(await stopGracefully(app)).toBe(0);
       expect(app.stderr).toEqual(expect.arrayContaining(WAIT_MARKERS[adapter]));
     });
-
   });
-
 });
 
 describe.each(["Router", "IttyRouter"])("containerflare/itty with %s", (kind) => {
@@ -138,7 +146,10 @@ describe.each(["Router", "IttyRouter"])("containerflare/itty with %s", (kind) =>
 
 describe("typed apps", () => {
   it("type-check against the published declarations (tsc --noEmit -p test/types)", () => {
-    const tsc = spawnSync(`${ROOT}node_modules/.bin/tsc`, ["--noEmit", "-p", "test/types/tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
+    const tsc = spawnSync(`${ROOT}node_modules/.bin/tsc`, ["--noEmit", "-p", "test/types/tsconfig.json"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     expect(tsc.stdout + tsc.stderr).toBe("");
     expect(tsc.status).toBe(0);
   });

@@ -8,19 +8,19 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BIN,
-  CLI,
-  ROOT,
   baseEnv,
   basicApp,
+  CLI,
   freePort,
   platformKind,
   portInUse,
+  ROOT,
   requireBuiltCli,
   runToEnd,
+  type Spawned,
   spawnProcess,
   terminate,
   waitForHttp,
-  type Spawned,
 } from "../fixtures/cli/harness.ts";
 
 interface BundleRuntime {
@@ -36,7 +36,9 @@ const systemNode = ["/usr/local/bin/node", "/usr/bin/node"].find(
 
 const RUNTIMES: BundleRuntime[] = [
   { name: "node", adapter: "node", command: [`${BIN}/node`, ["server.mjs"]] },
-  ...(systemNode ? [{ name: "node 20", adapter: "node", command: [systemNode, ["server.mjs"]] as [string, string[]] }] : []),
+  ...(systemNode
+    ? [{ name: "node 20", adapter: "node", command: [systemNode, ["server.mjs"]] as [string, string[]] }]
+    : []),
   { name: "bun", adapter: "bun", command: [`${BIN}/bun`, ["server.mjs"]] },
   { name: "deno", adapter: "deno", command: [`${BIN}/deno`, ["run", "-A", "server.mjs"]] },
 ];
@@ -103,7 +105,9 @@ describe("the bundle has no dependencies left", () => {
       outfile: join(work, "rebundled.mjs"),
       logLevel: "silent",
     });
-    const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((entry) => entry.path));
+    const imports = Object.values(result.metafile.outputs).flatMap((output) =>
+      output.imports.map((entry) => entry.path),
+    );
     expect(imports.length).toBeGreaterThan(0);
     for (const specifier of imports) expect(specifier).toMatch(/^node:/);
   });
@@ -112,7 +116,12 @@ describe("the bundle has no dependencies left", () => {
 describe.each(RUNTIMES)("server.mjs on $name", (runtime) => {
   it("Cloud Run: reports cloud-run, answers on PORT, exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const server = start(runtime, { PORT: String(port), K_SERVICE: "shop", K_REVISION: "shop-00042-xyz", K_CONFIGURATION: "shop" });
+    const server = start(runtime, {
+      PORT: String(port),
+      K_SERVICE: "shop",
+      K_REVISION: "shop-00042-xyz",
+      K_CONFIGURATION: "shop",
+    });
     try {
       const { response, ms } = await waitForHttp(`http://127.0.0.1:${port}/`, server);
       coldStarts.push(`${runtime.name} ${Math.round(ms)} ms`);
@@ -158,7 +167,9 @@ describe("server.mjs without a port variable", () => {
 });
 
 const EXAMPLES = existsSync(`${ROOT}examples`)
-  ? readdirSync(`${ROOT}examples`).filter((name) => existsSync(`${ROOT}examples/${name}/app.ts`) && `${ROOT}examples/${name}/app.ts` !== APP)
+  ? readdirSync(`${ROOT}examples`).filter(
+      (name) => existsSync(`${ROOT}examples/${name}/app.ts`) && `${ROOT}examples/${name}/app.ts` !== APP,
+    )
   : [];
 
 describe.each(EXAMPLES)("examples/%s bundled", (example) => {
@@ -166,11 +177,17 @@ describe.each(EXAMPLES)("examples/%s bundled", (example) => {
     "serves GET / on $name from an empty directory",
     async (runtime) => {
       const directory = join(work, `example-${example}-${runtime.name}`);
-      const built = await runToEnd(`${BIN}/node`, [CLI, "build", `examples/${example}/app.ts`, "--out", directory], { cwd: ROOT, env: baseEnv() });
+      const built = await runToEnd(`${BIN}/node`, [CLI, "build", `examples/${example}/app.ts`, "--out", directory], {
+        cwd: ROOT,
+        env: baseEnv(),
+      });
       expect(built.status, built.stderr).toBe(0);
       const port = await freePort();
       const [command, args] = runtime.command;
-      const server = spawnProcess(command, args, { cwd: directory, env: baseEnv({ CF_CONTAINER_ADDR: "127.0.0.1", ...LOGS, PORT: String(port), K_SERVICE: "ex" }) });
+      const server = spawnProcess(command, args, {
+        cwd: directory,
+        env: baseEnv({ CF_CONTAINER_ADDR: "127.0.0.1", ...LOGS, PORT: String(port), K_SERVICE: "ex" }),
+      });
       try {
         const { response } = await waitForHttp(`http://127.0.0.1:${port}/`, server);
         expect(platformKind(await response.json())).toBe("cloud-run");

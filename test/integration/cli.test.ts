@@ -6,11 +6,11 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BIN,
-  CLI,
-  ROOT,
   baseEnv,
+  CLI,
   freePort,
   platformKind,
+  ROOT,
   requireBuiltCli,
   runToEnd,
   spawnProcess,
@@ -22,7 +22,11 @@ const NODE = `${BIN}/node`;
 const FIXTURES = `${ROOT}test/fixtures/cli`;
 
 function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; node?: string } = {}) {
-  return runToEnd(options.node ?? NODE, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? baseEnv(), timeoutMs: 30_000 });
+  return runToEnd(options.node ?? NODE, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? baseEnv(),
+    timeoutMs: 30_000,
+  });
 }
 
 /** Asserts a failure printed exactly one `containerflare: …` line (no stack trace) and exited 1. */
@@ -95,7 +99,10 @@ describe("containerflare errors: one line, exit 1", () => {
   });
 
   it("an unknown runtime", async () => {
-    expectOneLineError(await cli(["serve", "test/fixtures/cli/app.ts", "--runtime", "python"]), /unknown runtime "python": expected node, bun, deno/);
+    expectOneLineError(
+      await cli(["serve", "test/fixtures/cli/app.ts", "--runtime", "python"]),
+      /unknown runtime "python": expected node, bun, deno/,
+    );
   });
 
   it("a runtime that is not installed", async () => {
@@ -124,8 +131,16 @@ const SERVE_RUNTIMES = [
 describe.each(SERVE_RUNTIMES)("containerflare serve --runtime $runtime", ({ runtime, adapter }) => {
   it("serves a TypeScript entry with the Cloud Run env and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const env = baseEnv({ PORT: String(port), K_SERVICE: "api", K_REVISION: "api-00001-abc", CF_CONTAINER_ADDR: "127.0.0.1" });
-    const server = spawnProcess(NODE, [CLI, "serve", "test/fixtures/cli/app.ts", "--runtime", runtime], { cwd: ROOT, env });
+    const env = baseEnv({
+      PORT: String(port),
+      K_SERVICE: "api",
+      K_REVISION: "api-00001-abc",
+      CF_CONTAINER_ADDR: "127.0.0.1",
+    });
+    const server = spawnProcess(NODE, [CLI, "serve", "test/fixtures/cli/app.ts", "--runtime", runtime], {
+      cwd: ROOT,
+      env,
+    });
     try {
       const { response } = await waitForHttp(`http://127.0.0.1:${port}/`, server);
       const body = (await response.json()) as { adapter?: string; platform: { cloudRun?: unknown } };
@@ -149,7 +164,11 @@ describe.each([
   it("serves, forwards SIGTERM and exits 0", async () => {
     const port = await freePort();
     const env = baseEnv({ PORT: String(port), CF_CONTAINER_ADDR: "127.0.0.1", K_SERVICE: "api" });
-    const server = spawnProcess(command[0]!, [...command.slice(1), "serve", "test/fixtures/cli/app.ts", "--runtime", runtime], { cwd: ROOT, env });
+    const server = spawnProcess(
+      command[0]!,
+      [...command.slice(1), "serve", "test/fixtures/cli/app.ts", "--runtime", runtime],
+      { cwd: ROOT, env },
+    );
     try {
       const { response } = await waitForHttp(`http://127.0.0.1:${port}/`, server);
       expect(((await response.json()) as { adapter?: string }).adapter).toBe(runtime);
@@ -164,10 +183,14 @@ describe("containerflare serve options", () => {
   it("--port wins over PORT; an object with fetch is an app", async () => {
     const [port, ignored] = [await freePort(), await freePort()];
     const env = baseEnv({ PORT: String(ignored), CF_CONTAINER_ADDR: "127.0.0.1" });
-    const server = spawnProcess(NODE, [CLI, "serve", "test/fixtures/cli/fetch-object.mjs", "--runtime", "bun", "--port", String(port)], {
-      cwd: ROOT,
-      env,
-    });
+    const server = spawnProcess(
+      NODE,
+      [CLI, "serve", "test/fixtures/cli/fetch-object.mjs", "--runtime", "bun", "--port", String(port)],
+      {
+        cwd: ROOT,
+        env,
+      },
+    );
     try {
       const { response } = await waitForHttp(`http://127.0.0.1:${port}/hello`, server);
       expect(await response.text()).toBe("object app: /hello");

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { listenCommandHost, serveNodeStream } from "../../src/host/node.ts";
-import { CLIENT_SCRIPT, reportingHost, ROOT, type ClientReport } from "../fixtures/command/processes.ts";
+import { CLIENT_SCRIPT, type ClientReport, ROOT, reportingHost } from "../fixtures/command/processes.ts";
 import { RUNTIMES } from "./runtimes.ts";
 
 const directory = mkdtempSync(join(tmpdir(), "cf-runtimes-"));

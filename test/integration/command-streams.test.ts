@@ -11,19 +11,19 @@ import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCommandClient, type CommandClient, type CommandError } from "../../src/command/index.ts";
+import { type CommandClient, type CommandError, createCommandClient } from "../../src/command/index.ts";
 import { parseCommandEndpoint } from "../../src/config.ts";
 import { serveNodeStream } from "../../src/host/node.ts";
 import {
   CLIENT_SCRIPT,
+  type ClientReport,
   FLOOD_SCRIPT,
+  type HostProcess,
   kill,
   NODE,
-  reportingHost,
   ROOT,
+  reportingHost,
   startHostProcess,
-  type ClientReport,
-  type HostProcess,
 } from "../fixtures/command/processes.ts";
 import { freePort, RUNTIMES, type Runtime } from "./runtimes.ts";
 
@@ -56,10 +56,12 @@ describe.each(["unix", "tcp"] as const)("%s transport", (kind) => {
       const completion: number[] = [];
       const answers = await Promise.all(
         Array.from({ length: 1_000 }, (_, index) =>
-          client.invoke<{ value: number }>("test.echo", { value: index, delayMs: Math.floor(Math.random() * 30) }).then((answer) => {
-            completion.push(index);
-            return answer.value;
-          }),
+          client
+            .invoke<{ value: number }>("test.echo", { value: index, delayMs: Math.floor(Math.random() * 30) })
+            .then((answer) => {
+              completion.push(index);
+              return answer.value;
+            }),
         ),
       );
       expect(answers).toEqual(Array.from({ length: 1_000 }, (_, index) => index));
@@ -106,11 +108,13 @@ describe.each(["unix", "tcp"] as const)("%s transport", (kind) => {
       try {
         let answer: { value: string; pid: number } | undefined;
         for (let attempt = 0; attempt < 50 && !answer; attempt++) {
-          answer = await client.invoke<{ value: string; pid: number }>("test.echo", { value: "back" }).catch(async (error: CommandError) => {
-            expect(error.code).toBe("TRANSPORT_CLOSED");
-            await new Promise((resolve) => setTimeout(resolve, 50));
-            return undefined;
-          });
+          answer = await client
+            .invoke<{ value: string; pid: number }>("test.echo", { value: "back" })
+            .catch(async (error: CommandError) => {
+              expect(error.code).toBe("TRANSPORT_CLOSED");
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              return undefined;
+            });
         }
         expect(answer?.value).toBe("back");
         expect(answer?.pid).not.toBe(firstPid);
@@ -141,7 +145,14 @@ describe("stdio transport", () => {
     const code = await exited;
     await served;
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-    expect(report).toMatchObject({ runtime: "node", count: 1000, mismatches: 0, outOfOrder: true, cached: "hello from the test host", greeting: "hi" });
+    expect(report).toMatchObject({
+      runtime: "node",
+      count: 1000,
+      mismatches: 0,
+      outOfOrder: true,
+      cached: "hello from the test host",
+      greeting: "hi",
+    });
   });
 
   it("fails pending calls with TRANSPORT_CLOSED when the host side of stdio goes away", async () => {
@@ -170,7 +181,10 @@ describe("stdio transport", () => {
     child.stdin.end();
     const code = await new Promise((resolve) => child.once("exit", resolve));
     expect(code).toBe(0);
-    expect(JSON.parse(stderr.slice(stderr.indexOf("{")))).toEqual({ outcome: ["TRANSPORT_CLOSED", "TRANSPORT_CLOSED"], later: "TRANSPORT_CLOSED" });
+    expect(JSON.parse(stderr.slice(stderr.indexOf("{")))).toEqual({
+      outcome: ["TRANSPORT_CLOSED", "TRANSPORT_CLOSED"],
+      later: "TRANSPORT_CLOSED",
+    });
   });
 });
 
@@ -231,7 +245,8 @@ function rawConnection(url: string) {
   };
 }
 
-const frameLine = (id: number, command: string, payload: unknown) => `${JSON.stringify({ v: 1, id, command, payload })}\n`;
+const frameLine = (id: number, command: string, payload: unknown) =>
+  `${JSON.stringify({ v: 1, id, command, payload })}\n`;
 
 /** The host under `runtime`, with V8's GC exposed where test.stats can use it. */
 function hostLauncher(runtime: Runtime): (script: string) => [string, string[]] {
@@ -261,7 +276,10 @@ describe("a hostile client on a tcp host process", () => {
       for (let id = 1; id <= 300; id++) frames += frameLine(id, "kv.get", { binding: "CACHE", key: "big" });
       await stuck.send(frames);
       // 300 answers of 1 MiB: before the fix the host kept them all encoded (+295 MiB) and the connection open.
-      const logged = await waitFor(() => host.stderr().includes("closing the connection: the client took none"), 20_000);
+      const logged = await waitFor(
+        () => host.stderr().includes("closing the connection: the client took none"),
+        20_000,
+      );
       expect(logged, host.stderr()).toBe(true);
       expect(held(await statsOf(host)) - before).toBeLessThan(32 * MiB);
       expect(await writer.invoke("host.ping")).toMatchObject({ pong: true });
@@ -275,12 +293,17 @@ describe("a hostile client on a tcp host process", () => {
   });
 
   it("a healthy client asking for 64 answers of 1 MiB at once gets all of them (a burst is no reason to close)", async () => {
-    const host = await startHostProcess(`tcp://127.0.0.1:${await freePort()}`, { memoryBindings: true, launch: hostLauncher(RUNTIMES[0]!) });
+    const host = await startHostProcess(`tcp://127.0.0.1:${await freePort()}`, {
+      memoryBindings: true,
+      launch: hostLauncher(RUNTIMES[0]!),
+    });
     const client = clientFor(host.url);
     try {
       await client.invoke("kv.put", { binding: "CACHE", key: "big", value: "x".repeat(MiB) });
       const sizes = await Promise.all(
-        Array.from({ length: 64 }, () => client.invoke("kv.get", { binding: "CACHE", key: "big" }).then((answer) => JSON.stringify(answer).length)),
+        Array.from({ length: 64 }, () =>
+          client.invoke("kv.get", { binding: "CACHE", key: "big" }).then((answer) => JSON.stringify(answer).length),
+        ),
       );
       expect(sizes).toHaveLength(64);
       for (const size of sizes) expect(size).toBeGreaterThanOrEqual(MiB);
@@ -305,7 +328,8 @@ describe("a hostile client on a tcp host process", () => {
       for (const answer of client.answers) {
         expect(answer.error).toEqual({
           code: "UNAVAILABLE",
-          message: "the host runs at most 1024 commands in flight per connection (maxInFlight); retry once some are answered",
+          message:
+            "the host runs at most 1024 commands in flight per connection (maxInFlight); retry once some are answered",
           retryable: true,
         });
       }
@@ -333,7 +357,9 @@ describe("a hostile client on a tcp host process", () => {
       const head = '{"v":1,"id":1,"command":"test.echo","payload":{"value":"';
       const body = Buffer.alloc(4 * MiB - head.length - 64, "x");
       for (let index = 0; index < 16; index++) connections.push(rawConnection(host.url));
-      await Promise.all(connections.map(async (connection) => (await connection.opened, connection.send(`${head}${body}`))));
+      await Promise.all(
+        connections.map(async (connection) => (await connection.opened, connection.send(`${head}${body}`))),
+      );
       // Sampled while the lines are partial: 16 × 4 MiB (+64 MiB) before the fix.
       let highest = 0;
       for (let sample = 0; sample < 10; sample++) {
@@ -342,14 +368,18 @@ describe("a hostile client on a tcp host process", () => {
       }
       expect(highest).toBeLessThan(16 * MiB + 16 * 64 * 1024 + 8 * MiB);
       await Promise.all(connections.map((connection) => connection.send('"}}\n')));
-      expect(await waitFor(() => connections.every((connection) => connection.answers.length === 1), 20_000)).toBe(true);
+      expect(await waitFor(() => connections.every((connection) => connection.answers.length === 1), 20_000)).toBe(
+        true,
+      );
       const answers = connections.map((connection) => connection.answers[0]!);
       const refused = answers.filter((answer) => !answer.ok);
       expect(answers.filter((answer) => answer.ok).length).toBeGreaterThanOrEqual(1);
       expect(refused.length).toBeGreaterThanOrEqual(1);
       for (const answer of refused) {
         expect(answer).toMatchObject({ id: 1, error: { code: "UNAVAILABLE", retryable: true } });
-        expect(answer.error!.message).toMatch(/not read: the host's 16 MiB buffer for partial frames, shared by all connections, is in use; retry$/);
+        expect(answer.error!.message).toMatch(
+          /not read: the host's 16 MiB buffer for partial frames, shared by all connections, is in use; retry$/,
+        );
       }
     } finally {
       for (const connection of connections) connection.socket.destroy();
@@ -372,7 +402,10 @@ describe.each(RUNTIMES)("a tcp host process on $name", (runtime) => {
       let frames = "";
       for (let id = 1; id <= 40; id++) frames += frameLine(id, "test.blob", { chars: 256 * 1024 });
       await stuck.send(frames);
-      expect(await waitFor(() => host.stderr().includes("closing the connection: the client took none"), 15_000), host.stderr()).toBe(true);
+      expect(
+        await waitFor(() => host.stderr().includes("closing the connection: the client took none"), 15_000),
+        host.stderr(),
+      ).toBe(true);
       expect(await other.invoke("host.ping")).toMatchObject({ pong: true });
       stuck.socket.resume();
       expect(await waitFor(() => stuck.closed, 10_000)).toBe(true);
@@ -383,7 +416,10 @@ describe.each(RUNTIMES)("a tcp host process on $name", (runtime) => {
   });
 
   it("closes connections beyond maxConnections at once (logged) and keeps serving the first ones", async () => {
-    const host = await startHostProcess(`tcp://127.0.0.1:${await freePort()}`, { options: { listener: { maxConnections: 3 } }, launch: hostLauncher(runtime) });
+    const host = await startHostProcess(`tcp://127.0.0.1:${await freePort()}`, {
+      options: { listener: { maxConnections: 3 } },
+      launch: hostLauncher(runtime),
+    });
     const clients = [clientFor(host.url), clientFor(host.url), clientFor(host.url)];
     try {
       for (const client of clients) expect(await client.invoke("host.ping")).toMatchObject({ pong: true });
@@ -396,7 +432,9 @@ describe.each(RUNTIMES)("a tcp host process on $name", (runtime) => {
       await clients.pop()!.close();
       const later = clientFor(host.url);
       clients.push(later);
-      expect(await waitFor(async () => (await later.invoke("host.ping").catch(() => undefined)) !== undefined, 10_000, 100)).toBe(true);
+      expect(
+        await waitFor(async () => (await later.invoke("host.ping").catch(() => undefined)) !== undefined, 10_000, 100),
+      ).toBe(true);
     } finally {
       await Promise.all(clients.map((client) => client.close()));
       await kill(host.child, host.exited);
@@ -405,11 +443,21 @@ describe.each(RUNTIMES)("a tcp host process on $name", (runtime) => {
 });
 
 /** Runs flood-client.mjs under `runtime` against `endpoint`, returning the report it prints on stderr. */
-async function flood(runtime: Runtime, endpoint: string): Promise<{ codes: Record<string, number>; message?: { text: string; retryable: boolean } }> {
+async function flood(
+  runtime: Runtime,
+  endpoint: string,
+): Promise<{ codes: Record<string, number>; message?: { text: string; retryable: boolean } }> {
   const [command, args] = runtime.command(FLOOD_SCRIPT);
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, CF_CMD_ENDPOINT: endpoint, COUNT: "200", CHARS: String(256 * 1024), MAX_FRAME_BYTES: String(MiB) },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      CF_CMD_ENDPOINT: endpoint,
+      COUNT: "200",
+      CHARS: String(256 * 1024),
+      MAX_FRAME_BYTES: String(MiB),
+    },
     // stdin stays open (the stdio transport must not end) and stdout is never read.
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -431,7 +479,12 @@ describe.each(RUNTIMES)("a client on $name whose host does not read", (runtime) 
   // 200 requests of 256 KiB (50 MiB) with a 1 MiB frame limit: at most 2 MiB may wait unsent.
   const expectRefusals = (report: Awaited<ReturnType<typeof flood>>) => {
     expect(report.codes.UNAVAILABLE ?? 0).toBeGreaterThanOrEqual(100);
-    expect(report.message).toEqual({ text: expect.stringMatching(/^test\.echo: the command host is not reading: .* of requests wait to be sent \(limit 2 MiB\)$/), retryable: true });
+    expect(report.message).toEqual({
+      text: expect.stringMatching(
+        /^test\.echo: the command host is not reading: .* of requests wait to be sent \(limit 2 MiB\)$/,
+      ),
+      retryable: true,
+    });
   };
 
   it("over tcp refuses requests beyond its pending-write bound at once, retryable", async () => {
@@ -451,7 +504,10 @@ describe.each(RUNTIMES)("a client on $name whose host does not read", (runtime) 
   });
 
   // Deno's stdout blocks on a full pipe (the kernel's 64 KiB bound it): nothing piles up to refuse.
-  it.runIf(runtime.name !== "deno")("over stdio refuses requests beyond its pending-write bound at once, retryable", async () => {
-    expectRefusals(await flood(runtime, "stdio"));
-  });
+  it.runIf(runtime.name !== "deno")(
+    "over stdio refuses requests beyond its pending-write bound at once, retryable",
+    async () => {
+      expectRefusals(await flood(runtime, "stdio"));
+    },
+  );
 });

@@ -3,11 +3,21 @@
  * allowed) it runs inside workerd (Miniflare) over Miniflare's real KV, D1, R2 and Queue
  * bindings, and the container-side client reaches them over the HTTP transport.
  */
+
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBindings, createCommandClient, type CommandClient, type D1Database, type KVNamespace, type Queue, type R2Bucket, type R2ObjectBody } from "../../src/command/index.ts";
+import {
+  type CommandClient,
+  createBindings,
+  createCommandClient,
+  type D1Database,
+  type KVNamespace,
+  type Queue,
+  type R2Bucket,
+  type R2ObjectBody,
+} from "../../src/command/index.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -55,7 +65,10 @@ beforeAll(async () => {
     queueProducers: { JOBS: "jobs" },
   });
   const url = await miniflare.ready;
-  client = createCommandClient({ endpoint: { kind: "http", url: new URL("/v1/commands", url).href }, timeoutMs: 20_000 });
+  client = createCommandClient({
+    endpoint: { kind: "http", url: new URL("/v1/commands", url).href },
+    timeoutMs: 20_000,
+  });
 });
 
 afterAll(async () => {
@@ -77,17 +90,34 @@ describe("command host inside workerd", () => {
     const env = createBindings<Env>(client);
     await env.CACHE.put("user:1", JSON.stringify({ name: "Ada" }), { metadata: { v: 1 } });
     expect(await env.CACHE.get("user:1", "json")).toEqual({ name: "Ada" });
-    expect(await env.CACHE.getWithMetadata("user:1")).toEqual({ value: '{"name":"Ada"}', metadata: { v: 1 }, cacheStatus: null });
-    expect(await env.CACHE.list()).toMatchObject({ keys: [{ name: "user:1", metadata: { v: 1 } }], list_complete: true });
+    expect(await env.CACHE.getWithMetadata("user:1")).toEqual({
+      value: '{"name":"Ada"}',
+      metadata: { v: 1 },
+      cacheStatus: null,
+    });
+    expect(await env.CACHE.list()).toMatchObject({
+      keys: [{ name: "user:1", metadata: { v: 1 } }],
+      list_complete: true,
+    });
 
     await env.DB.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data BLOB)");
-    const run = await env.DB.prepare("INSERT INTO t (name, data) VALUES (?, ?)").bind("ada", new Uint8Array([1, 2, 3])).run();
+    const run = await env.DB.prepare("INSERT INTO t (name, data) VALUES (?, ?)")
+      .bind("ada", new Uint8Array([1, 2, 3]))
+      .run();
     expect(run).toMatchObject({ success: true, meta: { changes: 1, last_row_id: 1, changed_db: true } });
     expect((await env.DB.prepare("SELECT * FROM t").all()).results).toEqual([{ id: 1, name: "ada", data: [1, 2, 3] }]);
     expect(await env.DB.prepare("SELECT name FROM t").first("name")).toBe("ada");
 
-    const put = await env.FILES.put("a.txt", "hello workerd", { httpMetadata: { contentType: "text/plain" }, customMetadata: { owner: "ada" } });
-    expect(put).toMatchObject({ key: "a.txt", size: 13, httpMetadata: { contentType: "text/plain" }, customMetadata: { owner: "ada" } });
+    const put = await env.FILES.put("a.txt", "hello workerd", {
+      httpMetadata: { contentType: "text/plain" },
+      customMetadata: { owner: "ada" },
+    });
+    expect(put).toMatchObject({
+      key: "a.txt",
+      size: 13,
+      httpMetadata: { contentType: "text/plain" },
+      customMetadata: { owner: "ada" },
+    });
     expect(put.uploaded).toBeInstanceOf(Date);
     const object = (await env.FILES.get("a.txt", { range: { offset: 6, length: 7 } })) as R2ObjectBody;
     expect(await object.text()).toBe("workerd");
@@ -95,6 +125,8 @@ describe("command host inside workerd", () => {
 
     expect(await env.JOBS.send({ job: 1 })).toMatchObject({ metadata: { metrics: expect.any(Object) } });
     expect(() => env.PRIVATE).toThrow(/no binding named PRIVATE/);
-    await expect(client.invoke("kv.get", { binding: "PRIVATE", key: "k" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(client.invoke("kv.get", { binding: "PRIVATE", key: "k" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
   });
 });

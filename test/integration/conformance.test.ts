@@ -5,7 +5,7 @@
 // native class; on each Node the fast and the native runs must be identical, case for case.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { CASES, SENT_CASES, type ConformanceCase as Case, type Outcome } from "../conformance/cases.mjs";
+import { CASES, type ConformanceCase as Case, type Outcome, SENT_CASES } from "../conformance/cases.mjs";
 import { ROOT, RUNTIMES, type Runtime } from "./runtimes.ts";
 
 const RUNNER = `${ROOT}test/conformance/run.mjs`;
@@ -73,7 +73,10 @@ describe.each(others)("Response conformance on $name", (runtime) => {
     expectConformance(run);
     for (const testCase of SENT_CASES) {
       const sent = run.sent[testCase.id];
-      expect({ status: sent?.status, body: sent?.body }, testCase.id).toEqual({ status: testCase.expected.status, body: testCase.expected.body });
+      expect({ status: sent?.status, body: sent?.body }, testCase.id).toEqual({
+        status: testCase.expected.status,
+        body: testCase.expected.body,
+      });
     }
   });
 });

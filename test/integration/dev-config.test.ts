@@ -2,14 +2,15 @@
  * The pure parts of `containerflare dev`: reading wrangler.jsonc, the Miniflare options it
  * becomes, the app's environment, the watcher's filter and the flags.
  */
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { parseCommandsMode } from "../../src/cli/dev.ts";
 import { devWorkerOptions } from "../../src/cli/dev/miniflare.ts";
 import { appEnvironment, assertNodeVersion } from "../../src/cli/dev/session.ts";
 import { isSourceChange, watchDirectory } from "../../src/cli/dev/watch.ts";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { declaredBindingNames, devBindings, parseWranglerConfig, readDevBindings } from "../../src/cli/dev/wrangler.ts";
+import { parseCommandsMode } from "../../src/cli/dev.ts";
 import { ROOT } from "./runtimes.ts";
 
 const CONFIG = `// the app's bindings
@@ -64,19 +65,38 @@ describe("wrangler.jsonc", () => {
   it("is found next to the entry (examples/basic) or not at all", () => {
     const basic = readDevBindings(`${ROOT}examples/basic/app.ts`);
     expect(basic.file).toBe(`${ROOT}examples/basic/wrangler.jsonc`);
-    expect(basic).toMatchObject({ kv: { CACHE: "CACHE" }, d1: { DB: "containerflare-basic" }, queues: { JOBS: "containerflare-basic-jobs" } });
+    expect(basic).toMatchObject({
+      kv: { CACHE: "CACHE" },
+      d1: { DB: "containerflare-basic" },
+      queues: { JOBS: "containerflare-basic-jobs" },
+    });
     const none = readDevBindings(`${ROOT}test/fixtures/app.mjs`);
     expect(none.file).toBeUndefined();
     expect(declaredBindingNames(none)).toEqual([]);
-    expect(() => readDevBindings(`${ROOT}examples/basic/app.ts`, "nowhere.jsonc", ROOT)).toThrow(/^config not found: nowhere\.jsonc/);
+    expect(() => readDevBindings(`${ROOT}examples/basic/app.ts`, "nowhere.jsonc", ROOT)).toThrow(
+      /^config not found: nowhere\.jsonc/,
+    );
   });
 });
 
 describe("Miniflare options", () => {
   it("persist every store under --persist and consume every produced queue", () => {
     const bindings = devBindings(parseWranglerConfig(CONFIG, "wrangler.jsonc"), "/app");
-    const settings = { appUrl: "http://127.0.0.1:1234", allow: declaredBindingNames(bindings), vars: ["GREETING"], waitMs: 1 };
-    const options = devWorkerOptions({ bindings, script: "export default {}", host: "127.0.0.1", port: 8787, persist: "/state", secret: "s", settings });
+    const settings = {
+      appUrl: "http://127.0.0.1:1234",
+      allow: declaredBindingNames(bindings),
+      vars: ["GREETING"],
+      waitMs: 1,
+    };
+    const options = devWorkerOptions({
+      bindings,
+      script: "export default {}",
+      host: "127.0.0.1",
+      port: 8787,
+      persist: "/state",
+      secret: "s",
+      settings,
+    });
     expect(options).toMatchObject({
       host: "127.0.0.1",
       port: 8787,
@@ -119,7 +139,9 @@ describe("the app's environment", () => {
   });
 
   it("needs Node.js 22 or newer", () => {
-    expect(() => assertNodeVersion("20.19.0")).toThrow(/^dev needs Node\.js >= 22 for Miniflare, this is Node\.js 20\.19\.0/);
+    expect(() => assertNodeVersion("20.19.0")).toThrow(
+      /^dev needs Node\.js >= 22 for Miniflare, this is Node\.js 20\.19\.0/,
+    );
     expect(() => assertNodeVersion("22.0.0")).not.toThrow();
   });
 });
@@ -142,9 +164,13 @@ describe("flags and the watcher", () => {
 
   it("reports one burst of source changes, nothing from node_modules, hidden or ignored directories", async () => {
     const directory = mkdtempSync(`${tmpdir()}/containerflare-watch-`);
-    for (const sub of ["lib/deep", "node_modules/pkg", ".containerflare", "state"]) mkdirSync(`${directory}/${sub}`, { recursive: true });
+    for (const sub of ["lib/deep", "node_modules/pkg", ".containerflare", "state"])
+      mkdirSync(`${directory}/${sub}`, { recursive: true });
     const bursts: string[][] = [];
-    const stop = watchDirectory(directory, (paths) => bursts.push(paths.sort()), { debounceMs: 50, ignore: [`${directory}/state`] });
+    const stop = watchDirectory(directory, (paths) => bursts.push(paths.sort()), {
+      debounceMs: 50,
+      ignore: [`${directory}/state`],
+    });
     const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
     try {
       await settle();

@@ -5,7 +5,7 @@
  * everything. Each run works on a copy of the example inside the repository's .tmp directory (so
  * that `import "containerflare"` resolves to the package itself), removed afterwards.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -99,7 +99,11 @@ function processesMentioning(text: string): number[] {
     .map((entry) => entry.pid);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     const value = await probe();
@@ -128,20 +132,42 @@ interface DevOptions {
   readyLine?: string;
 }
 
-async function startDev(directory: string, runtime: string, extra: string[] = [], options: DevOptions = {}): Promise<Dev> {
+async function startDev(
+  directory: string,
+  runtime: string,
+  extra: string[] = [],
+  options: DevOptions = {},
+): Promise<Dev> {
   const port = await freePort();
   const readyLine = options.readyLine ?? "ready on";
   const child = spawn(
     NODE,
-    [CLI, "dev", `${directory}${options.entry ?? "app.ts"}`, "--runtime", runtime, "--port", String(port), "--persist", `${directory}.state`, ...extra],
-    { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+    [
+      CLI,
+      "dev",
+      `${directory}${options.entry ?? "app.ts"}`,
+      "--runtime",
+      runtime,
+      "--port",
+      String(port),
+      "--persist",
+      `${directory}.state`,
+      ...extra,
+    ],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   const output: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     stream.setEncoding("utf8");
     stream.on("data", (chunk: string) => output.push(...chunk.split("\n").filter(Boolean)));
   }
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const dev: Dev = {
     child,
     url: `http://127.0.0.1:${port}`,
@@ -157,7 +183,11 @@ async function startDev(directory: string, runtime: string, extra: string[] = []
     },
   };
   try {
-    await until("the dev server to be ready", () => (output.some((line) => line.includes(readyLine)) ? true : child.exitCode !== null ? false : undefined), 60_000);
+    await until(
+      "the dev server to be ready",
+      () => (output.some((line) => line.includes(readyLine)) ? true : child.exitCode !== null ? false : undefined),
+      60_000,
+    );
   } catch (error) {
     await dev.stop();
     throw new Error(`${(error as Error).message}\n${output.join("\n")}`);
@@ -179,9 +209,18 @@ async function checkRoutes(dev: Dev, tag: string): Promise<void> {
   const root = await request(dev, "/");
   expect(root.status).toBe(200);
   expect(root.body.platform).toMatchObject({ kind: "cloudflare", cloudflare: { applicationId: "containerflare-dev" } });
-  expect(root.body.request).toMatchObject({ source: "worker", workerName: "containerflare-basic", clientIp: "127.0.0.1", method: "GET", path: "/" });
+  expect(root.body.request).toMatchObject({
+    source: "worker",
+    workerName: "containerflare-basic",
+    clientIp: "127.0.0.1",
+    method: "GET",
+    path: "/",
+  });
 
-  expect(await request(dev, `/kv/${tag}`, { method: "PUT", body: `value of ${tag}` })).toEqual({ status: 200, body: { key: tag, stored: true } });
+  expect(await request(dev, `/kv/${tag}`, { method: "PUT", body: `value of ${tag}` })).toEqual({
+    status: 200,
+    body: { key: tag, stored: true },
+  });
   expect(await request(dev, `/kv/${tag}`)).toEqual({ status: 200, body: `value of ${tag}` });
   const missing = await request(dev, "/kv/never-stored");
   expect(missing.status).toBe(404);
@@ -190,10 +229,15 @@ async function checkRoutes(dev: Dev, tag: string): Promise<void> {
   expect(await request(dev, "/visits")).toEqual({ status: 200, body: { count: 2 } });
 
   const job = { task: "thumbnail", tag };
-  expect(await request(dev, "/jobs", { method: "POST", body: JSON.stringify(job) })).toEqual({ status: 202, body: { queued: true } });
+  expect(await request(dev, "/jobs", { method: "POST", body: JSON.stringify(job) })).toEqual({
+    status: 202,
+    body: { queued: true },
+  });
   // The dev Worker consumes the queue and logs each message.
   await until("the queued job to be consumed", () =>
-    dev.output.some((line) => line.includes(`queue containerflare-basic-jobs: ${JSON.stringify(job)}`)) ? true : undefined,
+    dev.output.some((line) => line.includes(`queue containerflare-basic-jobs: ${JSON.stringify(job)}`))
+      ? true
+      : undefined,
   );
 }
 
@@ -202,7 +246,11 @@ async function stopAndCheck(dev: Dev, directory: string): Promise<void> {
   const started = descendants(dev.child.pid!);
   expect(started.length).toBeGreaterThanOrEqual(2); // workerd and the app, at least
   expect(await dev.stop()).toBe(0);
-  await until("every child to be gone", () => (started.every((pid) => !isRunning(pid)) ? true : undefined), 10_000).catch(() => undefined);
+  await until(
+    "every child to be gone",
+    () => (started.every((pid) => !isRunning(pid)) ? true : undefined),
+    10_000,
+  ).catch(() => undefined);
   expect(started.filter(isRunning).map((pid) => `${pid} ${cmdline(pid)}`)).toEqual([]);
   expect(processesMentioning(directory)).toEqual([]);
   expect(dev.output.at(-1)).toMatch(/stopped/);
@@ -261,16 +309,24 @@ function copyFixture(name: string, tag: string): string {
 }
 
 /** A POST with exactly these headers (Node's fetch would add and replace some). */
-function rawPost(url: string, headers: Record<string, string>, body: Uint8Array): Promise<{ status: number; body: any }> {
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(url, { method: "POST", headers: { ...headers, "content-length": String(body.byteLength) }, timeout: 20_000 }, (incoming) => {
-      const chunks: Buffer[] = [];
-      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-      incoming.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: incoming.statusCode!, body: text.startsWith("{") ? JSON.parse(text) : text });
-      });
-    });
+    const outgoing = httpRequest(
+      url,
+      { method: "POST", headers: { ...headers, "content-length": String(body.byteLength) }, timeout: 20_000 },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+        incoming.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: incoming.statusCode!, body: text.startsWith("{") ? JSON.parse(text) : text });
+        });
+      },
+    );
     outgoing.on("error", reject);
     outgoing.on("timeout", () => outgoing.destroy(new Error("no answer within 20 s")));
     outgoing.end(body);
@@ -281,28 +337,47 @@ describe("containerflare dev: the command host accepts only the app's signed req
   it("refuses unsigned (401), browser (403) and replayed (401) requests; the app's own commands work", async () => {
     const secret = randomBytes(32).toString("hex");
     const directory = copyFixture("crash", "auth");
-    const dev = await startDev(directory, "node", ["--no-watch"], { entry: "app.mjs", env: { CONTAINERFLARE_SECRET: secret } });
+    const dev = await startDev(directory, "node", ["--no-watch"], {
+      entry: "app.mjs",
+      env: { CONTAINERFLARE_SECRET: secret },
+    });
     try {
       const value = async () => (await request(dev, "/kv/k")).body.value;
-      expect(await request(dev, "/kv/k", { method: "PUT", body: "by the app" })).toEqual({ status: 200, body: { stored: "k" } });
+      expect(await request(dev, "/kv/k", { method: "PUT", body: "by the app" })).toEqual({
+        status: 200,
+        body: { stored: "k" },
+      });
       const endpoint = (await request(dev, "/endpoint")).body.endpoint as string;
       expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/commands$/);
       const path = new URL(endpoint).pathname;
       const frame = (id: number, text: string) =>
-        new TextEncoder().encode(JSON.stringify({ v: 1, id, command: "kv.put", payload: { binding: "CACHE", key: "k", value: text } }));
+        new TextEncoder().encode(
+          JSON.stringify({ v: 1, id, command: "kv.put", payload: { binding: "CACHE", key: "k", value: text } }),
+        );
 
       // Any local process, or a page's `text/plain` POST, without the secret.
-      const unsigned = await fetch(endpoint, { method: "POST", body: frame(1, "unsigned"), headers: { "content-type": "text/plain" } });
+      const unsigned = await fetch(endpoint, {
+        method: "POST",
+        body: frame(1, "unsigned"),
+        headers: { "content-type": "text/plain" },
+      });
       expect(unsigned.status).toBe(401);
       expect(await unsigned.json()).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
       expect(await value()).toBe("by the app");
 
       // A browser's request, even carrying a valid signature.
-      const browsers: Record<string, string>[] = [{ origin: "http://evil.example" }, { "sec-fetch-site": "cross-site" }];
+      const browsers: Record<string, string>[] = [
+        { origin: "http://evil.example" },
+        { "sec-fetch-site": "cross-site" },
+      ];
       for (const browser of browsers) {
         const body = frame(2, "from a browser");
         const signature = await signCommandRequest(secret, { method: "POST", path, body });
-        const answer = await rawPost(endpoint, { "content-type": "text/plain", [REQUEST_SIGNATURE_HEADER]: signature, ...browser }, body);
+        const answer = await rawPost(
+          endpoint,
+          { "content-type": "text/plain", [REQUEST_SIGNATURE_HEADER]: signature, ...browser },
+          body,
+        );
         expect(answer.status, JSON.stringify(browser)).toBe(403);
         expect(answer.body).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
       }
@@ -310,8 +385,14 @@ describe("containerflare dev: the command host accepts only the app's signed req
 
       // A signed request is accepted once; sent again it is refused.
       const body = frame(3, "signed by the test");
-      const headers = { "content-type": "application/json", [REQUEST_SIGNATURE_HEADER]: await signCommandRequest(secret, { method: "POST", path, body }) };
-      expect(await rawPost(endpoint, headers, body)).toEqual({ status: 200, body: { v: 1, id: 3, ok: true, payload: null } });
+      const headers = {
+        "content-type": "application/json",
+        [REQUEST_SIGNATURE_HEADER]: await signCommandRequest(secret, { method: "POST", path, body }),
+      };
+      expect(await rawPost(endpoint, headers, body)).toEqual({
+        status: 200,
+        body: { v: 1, id: 3, ok: true, payload: null },
+      });
       expect(await value()).toBe("signed by the test");
       await request(dev, "/kv/k", { method: "PUT", body: "by the app again" });
       const replayed = await rawPost(endpoint, headers, body);
@@ -337,7 +418,10 @@ describe.each(RUNTIMES)("containerflare dev --runtime %s: an app that crashes", 
       const crash = await request(dev, "/crash", { method: "POST", body: "the one request" });
       const elapsed = Date.now() - started;
       expect(crash.status).toBe(502);
-      expect(crash.body.error).toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/^the app exited with code 1\b/) });
+      expect(crash.body.error).toMatchObject({
+        code: "UNAVAILABLE",
+        message: expect.stringMatching(/^the app exited with code 1\b/),
+      });
       // The Worker used to resend for 10 s before answering; now it answers as soon as the exit is known.
       expect(elapsed).toBeLessThan(8_000);
 
@@ -346,7 +430,10 @@ describe.each(RUNTIMES)("containerflare dev --runtime %s: an app that crashes", 
         return answer?.status === 200 && answer.body.pid !== first.body.pid ? answer : undefined;
       });
       expect(restarted.body.pid).toBeTypeOf("number");
-      expect(await request(dev, "/kv/after", { method: "PUT", body: "restarted" })).toEqual({ status: 200, body: { stored: "after" } });
+      expect(await request(dev, "/kv/after", { method: "PUT", body: "restarted" })).toEqual({
+        status: 200,
+        body: { stored: "after" },
+      });
       expect(await request(dev, "/kv/after")).toEqual({ status: 200, body: { value: "restarted" } });
       expect(readFileSync(hits, "utf8")).toBe("the one request\n");
       expect(dev.output.some((line) => line.includes("the app exited with code 1 (restarting in"))).toBe(true);
@@ -359,17 +446,25 @@ describe.each(RUNTIMES)("containerflare dev --runtime %s: an app that crashes", 
 describe("containerflare dev: an app that crashes at start-up", () => {
   it("answers 502 at once with the exit, never the app's error, and keeps restarting it", async () => {
     const directory = copyFixture("boot-crash", "boot-crash");
-    const dev = await startDev(directory, "node", ["--no-watch"], { entry: "app.mjs", readyLine: "the app is not running yet" });
+    const dev = await startDev(directory, "node", ["--no-watch"], {
+      entry: "app.mjs",
+      readyLine: "the app is not running yet",
+    });
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         const started = Date.now();
         const answer = await request(dev, `/attempt-${attempt}`);
         expect(Date.now() - started).toBeLessThan(8_000);
         expect(answer.status).toBe(502);
-        expect(answer.body.error).toEqual({ code: "UNAVAILABLE", message: expect.stringMatching(/^the app exited with code 1 \(restarting in [\d.]+m?s\)$/), retryable: true });
+        expect(answer.body.error).toEqual({
+          code: "UNAVAILABLE",
+          message: expect.stringMatching(/^the app exited with code 1 \(restarting in [\d.]+m?s\)$/),
+          retryable: true,
+        });
         expect(JSON.stringify(answer.body)).not.toMatch(/boot failed|internal detail|at /);
       }
-      const restarts = () => dev.output.filter((line) => line.includes("the app exited with code 1 (restarting in")).length;
+      const restarts = () =>
+        dev.output.filter((line) => line.includes("the app exited with code 1 (restarting in")).length;
       await until("three restarts", () => (restarts() >= 3 ? true : undefined));
       expect(dev.output.some((line) => line.includes("restarting in 500ms"))).toBe(true);
     } finally {
@@ -391,7 +486,12 @@ describe("examples/basic without a command host (Cloud Run)", () => {
       const dev = { url: `http://127.0.0.1:${port}` } as Dev;
       const root = await until("the app", () => request(dev, "/").catch(() => undefined));
       expect(root.body.platform).toMatchObject({ kind: "cloud-run", cloudRun: { service: "basic" } });
-      for (const [path, init] of [["/kv/key", {}], ["/kv/key", { method: "PUT", body: "v" }], ["/visits", {}], ["/jobs", { method: "POST", body: "{}" }]] as const) {
+      for (const [path, init] of [
+        ["/kv/key", {}],
+        ["/kv/key", { method: "PUT", body: "v" }],
+        ["/visits", {}],
+        ["/jobs", { method: "POST", body: "{}" }],
+      ] as const) {
         const answer = await request(dev, path, init);
         expect(answer.status, `${init.method ?? "GET"} ${path}`).toBe(503);
         expect(answer.body.error).toMatchObject({ code: "UNAVAILABLE", message: "Service Unavailable" });
@@ -411,8 +511,14 @@ describe("containerflare dev on an old Node", () => {
   });
 
   it.runIf(system)("says in one line that Node.js >= 22 is needed and exits 1", () => {
-    const result = spawnSync(system!, [CLI, "dev", "examples/basic/app.ts"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    const result = spawnSync(system!, [CLI, "dev", "examples/basic/app.ts"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(result.status).toBe(1);
-    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^containerflare: dev needs Node\.js >= 22 for Miniflare, this is Node\.js 2\d\./)]);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^containerflare: dev needs Node\.js >= 22 for Miniflare, this is Node\.js 2\d\./),
+    ]);
   });
 });

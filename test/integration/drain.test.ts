@@ -6,7 +6,7 @@
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ROOT, RUNTIMES, startApp, type RunningApp } from "./runtimes.ts";
+import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/drain-app.mjs`;
 const ENV = { CONTAINERFLARE_LOG_FORMAT: "json", CONTAINERFLARE_SHUTDOWN_TIMEOUT: "25" };
@@ -88,7 +88,10 @@ function parseResponses(raw: string): { status: number; headers: Record<string, 
     if (end === -1) break;
     const [statusLine = "", ...lines] = rest.slice(0, end).split("\r\n");
     const headers = Object.fromEntries(
-      lines.map((line) => [line.slice(0, line.indexOf(":")).trim().toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
+      lines.map((line) => [
+        line.slice(0, line.indexOf(":")).trim().toLowerCase(),
+        line.slice(line.indexOf(":") + 1).trim(),
+      ]),
     );
     const length = Number(headers["content-length"] ?? 0);
     if (rest.length < end + 4 + length) break;
@@ -126,7 +129,9 @@ describe.each(RUNTIMES)("graceful drain on $name", (runtime) => {
     app = undefined;
   });
 
-  it("under continuous keep-alive load: closes every connection, answers every started request, exits 0 fast", { timeout: 60_000 }, async () => {
+  it("under continuous keep-alive load: closes every connection, answers every started request, exits 0 fast", {
+    timeout: 60_000,
+  }, async () => {
     const running = (app = await startApp(runtime, APP, ENV));
     const agent = new Agent({ keepAlive: true, maxSockets: SOCKETS });
     const slowAgent = new Agent({ keepAlive: true, maxSockets: 2 });
@@ -186,9 +191,13 @@ describe.each(RUNTIMES)("graceful drain on $name", (runtime) => {
     expect(drainMs).toBeLessThan(DRAIN_LIMIT_MS);
     // Every request the handler started was answered: the ones that failed never started.
     expect(report).toBeDefined();
-    expect(work.length + [slowAnswer, redirectAnswer].filter((answer) => !("error" in answer)).length).toBe(report!.started);
+    expect(work.length + [slowAnswer, redirectAnswer].filter((answer) => !("error" in answer)).length).toBe(
+      report!.started,
+    );
     expect(answers.every((answer) => answer.status === 200 || answer.status === 302)).toBe(true);
-    expect([...new Set(failures)].filter((error) => !["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(error))).toEqual([]);
+    expect([...new Set(failures)].filter((error) => !["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(error))).toEqual(
+      [],
+    );
     // Every response built or requested after SIGTERM told its client to close the connection.
     expect(afterSignal.length).toBeGreaterThan(0);
     expect(afterSignal.filter((answer) => answer.connection?.toLowerCase() !== "close")).toEqual([]);
@@ -227,27 +236,31 @@ describe.each(RUNTIMES)("graceful drain on $name", (runtime) => {
 
   // Bun 1.4 closes a connection, dropping the pending response, whenever a request is pipelined
   // behind an asynchronous one, with or without a drain (upstream: oven-sh/bun#38128).
-  it.skipIf(runtime.name === "bun")("answers or never starts requests pipelined behind the one in flight at SIGTERM", { timeout: 60_000 }, async () => {
-    const running = (app = await startApp(runtime, APP, ENV));
-    const connection = rawConnection(running);
-    // Two pipelined before the signal (Node starts both at once, Deno one after the other), two after it.
-    connection.socket.write(rawRequest("/work?ms=800&announce=first") + rawRequest("/work?ms=5"));
-    await waitForLine(running, "started first");
-    running.child.kill("SIGTERM");
-    await waitForLine(running, "signal SIGTERM");
-    connection.socket.write(rawRequest("/work?ms=5&after=1") + rawRequest("/work?ms=5&after=2"));
+  it.skipIf(runtime.name === "bun")(
+    "answers or never starts requests pipelined behind the one in flight at SIGTERM",
+    { timeout: 60_000 },
+    async () => {
+      const running = (app = await startApp(runtime, APP, ENV));
+      const connection = rawConnection(running);
+      // Two pipelined before the signal (Node starts both at once, Deno one after the other), two after it.
+      connection.socket.write(rawRequest("/work?ms=800&announce=first") + rawRequest("/work?ms=5"));
+      await waitForLine(running, "started first");
+      running.child.kill("SIGTERM");
+      await waitForLine(running, "signal SIGTERM");
+      connection.socket.write(rawRequest("/work?ms=5&after=1") + rawRequest("/work?ms=5&after=2"));
 
-    const code = await Promise.race([running.exited, sleep(40_000).then(() => "still running")]);
-    await connection.close();
-    const responses = parseResponses(connection.raw());
-    const report = drainReport(running);
-    expect(code).toBe(0);
-    expect(report).toBeDefined();
-    // Every request that started was answered, in order, and the connection ended after the last.
-    expect(responses.map((response) => response.status)).toEqual(Array.from({ length: report!.started }, () => 200));
-    expect(responses[0]?.body).toBe("done 800");
-    expect(responses.at(-1)?.headers.connection?.toLowerCase()).toBe("close");
-  });
+      const code = await Promise.race([running.exited, sleep(40_000).then(() => "still running")]);
+      await connection.close();
+      const responses = parseResponses(connection.raw());
+      const report = drainReport(running);
+      expect(code).toBe(0);
+      expect(report).toBeDefined();
+      // Every request that started was answered, in order, and the connection ended after the last.
+      expect(responses.map((response) => response.status)).toEqual(Array.from({ length: report!.started }, () => 200));
+      expect(responses[0]?.body).toBe("done 800");
+      expect(responses.at(-1)?.headers.connection?.toLowerCase()).toBe("close");
+    },
+  );
 
   it("still force-closes a stuck handler at the deadline and exits 1", { timeout: 60_000 }, async () => {
     const running = (app = await startApp(runtime, APP, { ...ENV, CONTAINERFLARE_SHUTDOWN_TIMEOUT: "1" }));

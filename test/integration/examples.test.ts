@@ -8,8 +8,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BIN, CLI, baseEnv, requireBuiltCli, runToEnd, spawnProcess, terminate, waitForHttp } from "../fixtures/cli/harness.ts";
-import { freePort, ROOT, RUNTIMES, startApp, type RunningApp } from "./runtimes.ts";
+import {
+  BIN,
+  baseEnv,
+  CLI,
+  requireBuiltCli,
+  runToEnd,
+  spawnProcess,
+  terminate,
+  waitForHttp,
+} from "../fixtures/cli/harness.ts";
+import { freePort, ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
 
 /** Each example, and the runtime its `containerflare dev` run uses (one each, all three covered). */
 const EXAMPLES = [
@@ -37,7 +46,18 @@ describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntim
     const port = await freePort();
     const dev = spawnProcess(
       `${BIN}/node`,
-      [CLI, "dev", `examples/${name}/app.ts`, "--runtime", devRuntime, "--port", String(port), "--persist", join(work, `dev-${name}`), "--no-watch"],
+      [
+        CLI,
+        "dev",
+        `examples/${name}/app.ts`,
+        "--runtime",
+        devRuntime,
+        "--port",
+        String(port),
+        "--persist",
+        join(work, `dev-${name}`),
+        "--no-watch",
+      ],
       { cwd: ROOT, env: baseEnv() },
     );
     const url = `http://127.0.0.1:${port}`;
@@ -48,7 +68,12 @@ describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntim
       const root = (await first.json()) as RootBody;
       // The request went through the Worker, which signed the metadata header.
       expect(root.platform.kind).toBe("cloudflare");
-      expect(root.request).toMatchObject({ method: "GET", path: "/", source: "worker", workerName: `containerflare-${name}` });
+      expect(root.request).toMatchObject({
+        method: "GET",
+        path: "/",
+        source: "worker",
+        workerName: `containerflare-${name}`,
+      });
 
       const put = await fetch(`${url}/kv/greeting%20one`, { method: "PUT", body: `hello from ${name}` });
       expect(await put.json()).toEqual({ key: "greeting one", stored: true });
@@ -57,25 +82,36 @@ describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntim
       expect(await get.text()).toBe(`hello from ${name}`);
       const missing = await fetch(`${url}/kv/never-written`);
       expect(missing.status).toBe(404);
-      expect(await missing.json()).toEqual({ error: { code: "NOT_FOUND", message: "no value stored under never-written" } });
+      expect(await missing.json()).toEqual({
+        error: { code: "NOT_FOUND", message: "no value stored under never-written" },
+      });
 
       const visits = [];
-      for (let i = 0; i < 2; i++) visits.push(((await (await fetch(`${url}/visits`)).json()) as { count: number }).count);
+      for (let i = 0; i < 2; i++)
+        visits.push(((await (await fetch(`${url}/visits`)).json()) as { count: number }).count);
       expect(visits[1]).toBe(visits[0]! + 1);
 
       const job = { example: name, at: 42 };
-      const queued = await fetch(`${url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
+      const queued = await fetch(`${url}/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(job),
+      });
       expect(queued.status).toBe(202);
       expect(await queued.json()).toEqual({ queued: true });
       // The dev Worker consumes the queue and logs each message it receives.
-      await expect.poll(() => dev.stdout.concat(dev.stderr).join("\n"), { timeout: 15_000 }).toContain(JSON.stringify(job));
+      await expect
+        .poll(() => dev.stdout.concat(dev.stderr).join("\n"), { timeout: 15_000 })
+        .toContain(JSON.stringify(job));
       const invalid = await fetch(`${url}/jobs`, { method: "POST", body: "not json" });
       expect(invalid.status).toBe(400);
       await invalid.body?.cancel();
 
       const unknown = await fetch(`${url}/no/such/route`);
       expect(unknown.status).toBe(404);
-      expect(await unknown.json()).toEqual({ error: { code: "NOT_FOUND", message: "no route for GET /no/such/route" } });
+      expect(await unknown.json()).toEqual({
+        error: { code: "NOT_FOUND", message: "no route for GET /no/such/route" },
+      });
     } finally {
       expect(await terminate(dev)).toBe(0);
     }
@@ -89,7 +125,10 @@ describe("the image's bundle under a Cloud Run environment", () => {
   beforeAll(async () => {
     for (const { name } of EXAMPLES) {
       const out = join(work, `bundle-${name}`);
-      const built = await runToEnd(`${BIN}/node`, [CLI, "build", `examples/${name}/app.ts`, "--out", out], { cwd: ROOT, env: baseEnv() });
+      const built = await runToEnd(`${BIN}/node`, [CLI, "build", `examples/${name}/app.ts`, "--out", out], {
+        cwd: ROOT,
+        env: baseEnv(),
+      });
       expect(built.status, built.stderr).toBe(0);
       bundles[name] = join(out, "server.mjs");
     }
@@ -111,7 +150,9 @@ describe("the image's bundle under a Cloud Run environment", () => {
         GOOGLE_CLOUD_PROJECT: "demo-project",
         CONTAINERFLARE_LOG_FORMAT: "json",
       });
-      const root = await fetch(`${app.url}/`, { headers: { "x-forwarded-for": "6.6.6.6, 203.0.113.9", "x-request-id": "run-1" } });
+      const root = await fetch(`${app.url}/`, {
+        headers: { "x-forwarded-for": "6.6.6.6, 203.0.113.9", "x-request-id": "run-1" },
+      });
       expect(root.status).toBe(200);
       expect((await root.json()) as RootBody).toMatchObject({
         platform: { kind: "cloud-run", cloudRun: { service: `containerflare-${name}`, projectId: "demo-project" } },
@@ -127,7 +168,10 @@ describe("the image's bundle under a Cloud Run environment", () => {
       for (const [path, init] of bindingRoutes) {
         const response = await fetch(`${app.url}${path}`, init);
         const text = await response.text();
-        expect({ route: `${init.method} ${path}`, status: response.status }).toEqual({ route: `${init.method} ${path}`, status: 503 });
+        expect({ route: `${init.method} ${path}`, status: response.status }).toEqual({
+          route: `${init.method} ${path}`,
+          status: 503,
+        });
         expect(response.headers.get("content-type")).toMatch(/application\/json/);
         expect(text).toContain("UNAVAILABLE");
         // The reason (no command host, set CF_CMD_ENDPOINT) is for the log, not the client.
@@ -141,13 +185,18 @@ describe("the image's bundle under a Cloud Run environment", () => {
 describe.each(EXAMPLES.map(({ name }) => name))("examples/%s/deploy-cloudrun.sh", (name) => {
   const script = `${ROOT}examples/${name}/deploy-cloudrun.sh`;
   const dryRun = (extra: Record<string, string> = {}) =>
-    runToEnd("bash", [script], { cwd: ROOT, env: baseEnv({ DRY_RUN: "1", PROJECT: "demo-project", REGION: "europe-west1", TAG: "t1", ...extra }) });
+    runToEnd("bash", [script], {
+      cwd: ROOT,
+      env: baseEnv({ DRY_RUN: "1", PROJECT: "demo-project", REGION: "europe-west1", TAG: "t1", ...extra }),
+    });
   const image = `europe-west1-docker.pkg.dev/demo-project/containerflare/containerflare-${name}:t1`;
 
   it("builds the example's linux/amd64 image with Cloud Build and deploys it private by default", async () => {
     const { status, stdout, stderr } = await dryRun();
     expect(status, stderr).toBe(0);
-    expect(stdout).toContain(`"--platform", "linux/amd64", "-f", "Containerfile", "--build-arg", "APP=examples/${name}/app.ts", "--build-arg", "RUNTIME=node", "-t", "${image}"`);
+    expect(stdout).toContain(
+      `"--platform", "linux/amd64", "-f", "Containerfile", "--build-arg", "APP=examples/${name}/app.ts", "--build-arg", "RUNTIME=node", "-t", "${image}"`,
+    );
     expect(stdout).toMatch(/^gcloud builds submit --project demo-project --region europe-west1 --config \S+ \.\s*$/m);
     const deploy = stdout.split("\n").find((line) => line.startsWith("gcloud run deploy"));
     expect(deploy).toBe(
@@ -158,7 +207,9 @@ describe.each(EXAMPLES.map(({ name }) => name))("examples/%s/deploy-cloudrun.sh"
   it("opens the service only when asked, builds locally on request, and rejects an unknown runtime", async () => {
     const open = await dryRun({ PUBLIC: "1", LOCAL_BUILD: "1", RUNTIME: "bun" });
     expect(open.status, open.stderr).toBe(0);
-    expect(open.stdout).toContain(`docker build --platform linux/amd64 -f Containerfile --build-arg APP=examples/${name}/app.ts --build-arg RUNTIME=bun -t ${image} .`);
+    expect(open.stdout).toContain(
+      `docker build --platform linux/amd64 -f Containerfile --build-arg APP=examples/${name}/app.ts --build-arg RUNTIME=bun -t ${image} .`,
+    );
     expect(open.stdout).toContain(`docker push ${image}`);
     expect(open.stdout).toMatch(/--allow-unauthenticated/);
     expect(open.stdout).not.toMatch(/--no-allow-unauthenticated/);

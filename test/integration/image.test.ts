@@ -12,7 +12,16 @@
 // would install every devDependency (node, bun, deno and workerd binaries: ~600 MB) into vfs
 // layers for each run, minutes of I/O that would test npm rather than the Containerfile.
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,17 +29,17 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BIN,
-  ROOT,
   baseEnv,
   basicApp,
   freePort,
   platformKind,
+  ROOT,
   requireBuiltCli,
   runToEnd,
+  type Spawned,
   spawnProcess,
   terminate,
   waitForHttp,
-  type Spawned,
 } from "../fixtures/cli/harness.ts";
 
 const RUNTIMES = ["node", "bun", "deno"] as const;
@@ -40,13 +49,15 @@ const IMAGE_STEP_MS = 5 * 60_000;
 /** Why buildah cannot build images here, or undefined when it can. */
 function buildahUnavailable(): string | undefined {
   for (const tool of ["buildah", "busybox"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install buildah busybox-static)`;
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      return `${tool} is not installed (apt-get install buildah busybox-static)`;
   }
   const probe = mkdtempSync(join(tmpdir(), "cf-buildah-probe-"));
   try {
     const options = ["--root", join(probe, "root"), "--runroot", join(probe, "run"), "--storage-driver", "vfs"];
     const from = spawnSync("buildah", [...options, "from", "--pull-never", "scratch"], { encoding: "utf8" });
-    if (from.status !== 0) return `buildah cannot create a container: ${(from.stderr || from.error?.message || "").trim().split("\n")[0]}`;
+    if (from.status !== 0)
+      return `buildah cannot create a container: ${(from.stderr || from.error?.message || "").trim().split("\n")[0]}`;
     spawnSync("buildah", [...options, "rm", "--all"]);
     return undefined;
   } finally {
@@ -64,7 +75,11 @@ const images = {} as Record<Runtime, string>;
 const timings: string[] = [];
 
 function buildah(args: string[], timeoutMs = IMAGE_STEP_MS): string {
-  return execFileSync("buildah", [...storage, ...args], { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync("buildah", [...storage, ...args], {
+    encoding: "utf8",
+    timeout: timeoutMs,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 async function timed<T>(label: string, step: () => T | Promise<T>): Promise<T> {
@@ -103,11 +118,15 @@ async function createContext(directory: string, packages: string): Promise<void>
     join(directory, "package.json"),
     `${JSON.stringify({ name: "image-fixture", private: true, type: "module", dependencies }, null, 2)}\n`,
   );
-  const locked = await runToEnd("npm", ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"], {
-    cwd: directory,
-    env: { ...process.env } as Record<string, string>,
-    timeoutMs: 180_000,
-  });
+  const locked = await runToEnd(
+    "npm",
+    ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"],
+    {
+      cwd: directory,
+      env: { ...process.env } as Record<string, string>,
+      timeoutMs: 180_000,
+    },
+  );
   if (locked.status !== 0) throw new Error(`npm install --package-lock-only failed: ${locked.stderr}`);
   copyFileSync(basicApp(), join(directory, "app.ts"));
   copyFileSync(join(ROOT, "Containerfile"), join(directory, "Containerfile"));
@@ -119,31 +138,38 @@ async function createContext(directory: string, packages: string): Promise<void>
 async function buildImage(runtime: Runtime, context: string): Promise<string> {
   const tag = `localhost/cf-image-test-${runtime}`;
   // Asynchronous: npm ci inside the build fetches the tarball from this process's file server.
-  const built = await runToEnd("buildah", [
-    ...storage,
-    "bud",
-    "--isolation",
-    "chroot",
-    "--pull-never",
-    // Reuse the build stage (npm ci, bundle) across the three runtime images.
-    "--layers",
-    "--build-arg",
-    `RUNTIME=${runtime}`,
-    "--build-arg",
-    "APP=app.ts",
-    "--build-arg",
-    "NODE_IMAGE=localhost/cf-standin-node",
-    "--build-arg",
-    "BUN_IMAGE=localhost/cf-standin-bun",
-    "--build-arg",
-    "DENO_IMAGE=localhost/cf-standin-deno",
-    "-f",
-    join(context, "Containerfile"),
-    "-t",
-    tag,
-    context,
-  ], { cwd: work, env: { ...process.env } as Record<string, string>, timeoutMs: IMAGE_STEP_MS });
-  if (built.status !== 0) throw new Error(`buildah bud for RUNTIME=${runtime} failed (${built.status}):\n${built.stderr.slice(-4000)}\n${built.stdout.slice(-4000)}`);
+  const built = await runToEnd(
+    "buildah",
+    [
+      ...storage,
+      "bud",
+      "--isolation",
+      "chroot",
+      "--pull-never",
+      // Reuse the build stage (npm ci, bundle) across the three runtime images.
+      "--layers",
+      "--build-arg",
+      `RUNTIME=${runtime}`,
+      "--build-arg",
+      "APP=app.ts",
+      "--build-arg",
+      "NODE_IMAGE=localhost/cf-standin-node",
+      "--build-arg",
+      "BUN_IMAGE=localhost/cf-standin-bun",
+      "--build-arg",
+      "DENO_IMAGE=localhost/cf-standin-deno",
+      "-f",
+      join(context, "Containerfile"),
+      "-t",
+      tag,
+      context,
+    ],
+    { cwd: work, env: { ...process.env } as Record<string, string>, timeoutMs: IMAGE_STEP_MS },
+  );
+  if (built.status !== 0)
+    throw new Error(
+      `buildah bud for RUNTIME=${runtime} failed (${built.status}):\n${built.stderr.slice(-4000)}\n${built.stdout.slice(-4000)}`,
+    );
   return tag;
 }
 
@@ -157,7 +183,8 @@ interface ImageConfig {
 }
 
 function imageConfig(image: string): ImageConfig {
-  return (JSON.parse(buildah(["inspect", "--type", "image", image])) as { OCIv1: { config: ImageConfig } }).OCIv1.config;
+  return (JSON.parse(buildah(["inspect", "--type", "image", image])) as { OCIv1: { config: ImageConfig } }).OCIv1
+    .config;
 }
 
 /** Pids of all processes below `pid`, with their argv. */
@@ -192,22 +219,34 @@ function descendants(pid: number): { pid: number; argv: string[] }[] {
  * working directory and env, plus `env`. `buildah run` shares the host network under chroot
  * isolation, so the app is reachable on 127.0.0.1.
  */
-function runImage(image: string, env: Record<string, string>): { server: Spawned; runtimePid: () => Promise<number>; cleanup: () => void } {
+function runImage(
+  image: string,
+  env: Record<string, string>,
+): { server: Spawned; runtimePid: () => Promise<number>; cleanup: () => void } {
   const config = imageConfig(image);
   const command = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
   const container = buildah(["from", "--pull-never", image]).trim();
-  const envArgs = Object.entries({ CF_CONTAINER_ADDR: "127.0.0.1", ...env }).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
-  const server = spawnProcess("buildah", [...storage, "run", "--isolation", "chroot", ...envArgs, container, "--", ...command], {
-    cwd: work,
-    env: baseEnv(),
-  });
+  const envArgs = Object.entries({ CF_CONTAINER_ADDR: "127.0.0.1", ...env }).flatMap(([key, value]) => [
+    "--env",
+    `${key}=${value}`,
+  ]);
+  const server = spawnProcess(
+    "buildah",
+    [...storage, "run", "--isolation", "chroot", ...envArgs, container, "--", ...command],
+    {
+      cwd: work,
+      env: baseEnv(),
+    },
+  );
   return {
     server,
     // A container runtime signals the container's PID 1, which is the image's CMD: find that process.
     async runtimePid() {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
-        const match = descendants(server.child.pid!).find(({ argv }) => argv[0] && basename(argv[0]) === basename(command[0]!));
+        const match = descendants(server.child.pid!).find(
+          ({ argv }) => argv[0] && basename(argv[0]) === basename(command[0]!),
+        );
         if (match) return match.pid;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -228,16 +267,21 @@ describe.skipIf(unavailable !== undefined)("the Containerfile, built with builda
     const binaries: Record<Runtime, string> = { node: `${BIN}/node`, bun: `${BIN}/bun`, deno: `${BIN}/deno` };
     await timed("stand-in bases", () => {
       for (const runtime of RUNTIMES) {
-        execFileSync(join(ROOT, "test/fixtures/image/standin.sh"), [runtime, `localhost/cf-standin-${runtime}`, binaries[runtime]], {
-          env: standinEnv,
-          stdio: ["ignore", "ignore", "pipe"],
-          timeout: IMAGE_STEP_MS,
-        });
+        execFileSync(
+          join(ROOT, "test/fixtures/image/standin.sh"),
+          [runtime, `localhost/cf-standin-${runtime}`, binaries[runtime]],
+          {
+            env: standinEnv,
+            stdio: ["ignore", "ignore", "pipe"],
+            timeout: IMAGE_STEP_MS,
+          },
+        );
       }
     });
     const context = join(work, "context");
     await timed("context (npm pack + lock)", () => createContext(context, join(work, "packages")));
-    for (const runtime of RUNTIMES) images[runtime] = await timed(`image ${runtime}`, () => buildImage(runtime, context));
+    for (const runtime of RUNTIMES)
+      images[runtime] = await timed(`image ${runtime}`, () => buildImage(runtime, context));
   }, 20 * 60_000);
 
   afterAll(async () => {

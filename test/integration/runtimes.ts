@@ -1,7 +1,7 @@
 /** Spawns the test fixtures under real node, bun and deno processes and talks HTTP to them. */
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { baseEnv, BIN, freePort, ROOT, spawnProcess } from "../fixtures/cli/harness.ts";
+import { BIN, baseEnv, freePort, ROOT, spawnProcess } from "../fixtures/cli/harness.ts";
 
 export { freePort, ROOT };
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createCommandHost } from "../../src/host/index.ts";
 import { listenCommandHost } from "../../src/host/node.ts";
 import { signMetadata } from "../../src/metadata.ts";
-import { freePort, ROOT, RUNTIMES, spawnApp, startApp, type RunningApp } from "./runtimes.ts";
+import { freePort, ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/app.mjs`;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -27,7 +27,12 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     expect(body.platform).toEqual({ kind: "generic" });
     // Not trusted without a secret off Cloudflare, and still removed before the app sees it.
     expect(body.headers).not.toContain("x-containerflare-metadata");
-    expect(body.request).toMatchObject({ method: "GET", path: "/", source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
+    expect(body.request).toMatchObject({
+      method: "GET",
+      path: "/",
+      source: "http",
+      clientIp: expect.stringMatching(/127\.0\.0\.1$/),
+    });
     expect(body.request.id).toMatch(/^[\da-f-]{36}$/);
   });
 
@@ -49,7 +54,13 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const body = await json(await fetch(`${app.url}/`, { headers }));
     expect(body.platform).toEqual({
       kind: "cloud-run",
-      cloudRun: { resource: "service", service: "api", revision: "api-00007-abc", configuration: "api", projectId: "demo-project" },
+      cloudRun: {
+        resource: "service",
+        service: "api",
+        revision: "api-00007-abc",
+        configuration: "api",
+        projectId: "demo-project",
+      },
     });
     expect(body.request).toMatchObject({
       id: "req-42",
@@ -64,11 +75,20 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     await expect.poll(() => handlerLines().length).toBe(2);
     const [info, warn] = handlerLines();
     await expect.poll(() => app!.jsonLogs().filter((line) => line.httpRequest).length).toBe(3);
-    expect(app.jsonLogs().find((line) => (line.httpRequest as { requestUrl?: string } | undefined)?.requestUrl?.endsWith("/log"))).toMatchObject({
+    expect(
+      app
+        .jsonLogs()
+        .find((line) => (line.httpRequest as { requestUrl?: string } | undefined)?.requestUrl?.endsWith("/log")),
+    ).toMatchObject({
       severity: "INFO",
       requestId: info!.requestId,
       "logging.googleapis.com/trace": `projects/demo-project/traces/${TRACE_ID}`,
-      httpRequest: { requestMethod: "GET", status: 200, remoteIp: "127.0.0.1", latency: expect.stringMatching(/^\d+\.\d+s$/) },
+      httpRequest: {
+        requestMethod: "GET",
+        status: 200,
+        remoteIp: "127.0.0.1",
+        latency: expect.stringMatching(/^\d+\.\d+s$/),
+      },
     });
     expect(info).toMatchObject({
       severity: "INFO",
@@ -79,12 +99,19 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     });
     expect(Date.parse(info!.time as string)).not.toBeNaN();
     expect(warn).toMatchObject({ severity: "WARNING", message: "with fields", answer: 42 });
-    expect(app.jsonLogs().find((line) => String(line.message).startsWith("listening on"))).toMatchObject({ severity: "INFO" });
+    expect(app.jsonLogs().find((line) => String(line.message).startsWith("listening on"))).toMatchObject({
+      severity: "INFO",
+    });
   });
 
   it("on Cloudflare: trusts only a valid signed metadata header and strips it", async () => {
     const secret = "shared-secret";
-    app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CLOUDFLARE_LOCATION: "fra06", CONTAINERFLARE_SECRET: secret });
+    app = await startApp(runtime, APP, {
+      ...JSON_LOGS,
+      CLOUDFLARE_APPLICATION_ID: "app-1",
+      CLOUDFLARE_LOCATION: "fra06",
+      CONTAINERFLARE_SECRET: secret,
+    });
     const signed = await signMetadata(secret, {
       request_id: "cf-ray-1",
       client_ip: "198.51.100.23",
@@ -96,10 +123,15 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       path: "/",
       raw_url: "https://example.com/",
     });
-    const trusted = await json(await fetch(`${app.url}/`, {
+    const trusted = await json(
+      await fetch(`${app.url}/`, {
         headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
-      }));
-    expect(trusted.platform).toMatchObject({ kind: "cloudflare", cloudflare: { applicationId: "app-1", location: "fra06" } });
+      }),
+    );
+    expect(trusted.platform).toMatchObject({
+      kind: "cloudflare",
+      cloudflare: { applicationId: "app-1", location: "fra06" },
+    });
     expect(trusted.request).toMatchObject({
       id: "cf-ray-1",
       clientIp: "198.51.100.23",
@@ -134,18 +166,29 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
   });
 
   it("serves a POST with a body and a signed metadata header (the header is stripped, the body intact)", async () => {
-    app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CONTAINERFLARE_SECRET: "shared-secret" });
+    app = await startApp(runtime, APP, {
+      ...JSON_LOGS,
+      CLOUDFLARE_APPLICATION_ID: "app-1",
+      CONTAINERFLARE_SECRET: "shared-secret",
+    });
     const signed = await signMetadata("shared-secret", { request_id: "post-1", method: "POST", path: "/upload" });
     const response = await fetch(`${app.url}/upload`, {
       method: "POST",
       headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
       body: "x".repeat(100_000),
     });
-    expect({ status: response.status, body: await response.text() }).toEqual({ status: 200, body: JSON.stringify({ bytes: 100_000 }) });
+    expect({ status: response.status, body: await response.text() }).toEqual({
+      status: 200,
+      body: JSON.stringify({ bytes: 100_000 }),
+    });
   });
 
   it("on Cloudflare with a secret: a client-sent cf-connecting-ip never becomes the client ip", async () => {
-    app = await startApp(runtime, APP, { ...JSON_LOGS, CLOUDFLARE_APPLICATION_ID: "app-1", CONTAINERFLARE_SECRET: "shared-secret" });
+    app = await startApp(runtime, APP, {
+      ...JSON_LOGS,
+      CLOUDFLARE_APPLICATION_ID: "app-1",
+      CONTAINERFLARE_SECRET: "shared-secret",
+    });
     const direct = await json(await fetch(`${app.url}/`, { headers: { "cf-connecting-ip": "6.6.6.6" } }));
     expect(direct.request).toMatchObject({ source: "http", clientIp: expect.stringMatching(/127\.0\.0\.1$/) });
   });
@@ -155,13 +198,21 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const response = await fetch(`${app.url}/throw`, { headers: { "x-request-id": "broken-1" } });
     expect(response.status).toBe(500);
     const text = await response.text();
-    expect(JSON.parse(text)).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-1" } });
+    expect(JSON.parse(text)).toEqual({
+      error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-1" },
+    });
     expect(text).not.toContain("boom");
     const internal = await fetch(`${app.url}/internal`, { headers: { "x-request-id": "broken-2" } });
     expect(internal.status).toBe(500);
-    expect(await json(internal)).toEqual({ error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-2" } });
-    await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-2")?.message).toMatch(/secret_table/);
-    await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-1")).toMatchObject({ level: "error" });
+    expect(await json(internal)).toEqual({
+      error: { code: "INTERNAL", message: "Internal Server Error", retryable: false, requestId: "broken-2" },
+    });
+    await expect
+      .poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-2")?.message)
+      .toMatch(/secret_table/);
+    await expect
+      .poll(() => app!.jsonLogs().find((line) => line.requestId === "broken-1"))
+      .toMatchObject({ level: "error" });
     const logged = app.jsonLogs().find((line) => line.requestId === "broken-1")!;
     expect(logged.message).toMatch(/boom in handler[\s\S]*at /);
   });
@@ -171,8 +222,15 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const response = await fetch(`${app.url}/binding`, { headers: { "x-request-id": "no-host-1" } });
     expect(response.status).toBe(503);
     const body = await json(response);
-    expect(body.error).toEqual({ code: "UNAVAILABLE", message: "Service Unavailable", retryable: false, requestId: "no-host-1" });
-    await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "no-host-1")?.message).toMatch(/no command host on Cloud Run/);
+    expect(body.error).toEqual({
+      code: "UNAVAILABLE",
+      message: "Service Unavailable",
+      retryable: false,
+      requestId: "no-host-1",
+    });
+    await expect
+      .poll(() => app!.jsonLogs().find((line) => line.requestId === "no-host-1")?.message)
+      .toMatch(/no command host on Cloud Run/);
   });
 
   it("never shows a command error's own text to the client: unreachable host, binding not allowed", async () => {
@@ -185,17 +243,27 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       const forbidden = await fetch(`${app.url}/binding`, { headers: { "x-request-id": "forbidden-1" } });
       const forbiddenText = await forbidden.text();
       expect(forbidden.status).toBe(403);
-      expect(JSON.parse(forbiddenText).error).toMatchObject({ code: "FORBIDDEN", message: "Forbidden", requestId: "forbidden-1" });
+      expect(JSON.parse(forbiddenText).error).toMatchObject({
+        code: "FORBIDDEN",
+        message: "Forbidden",
+        requestId: "forbidden-1",
+      });
       expect(forbiddenText).not.toMatch(/CACHE|allowed/);
       await app.stop();
 
-      app = await startApp(runtime, APP, { ...JSON_LOGS, ...described, CF_CMD_ENDPOINT: `tcp://127.0.0.1:${closedPort}` });
+      app = await startApp(runtime, APP, {
+        ...JSON_LOGS,
+        ...described,
+        CF_CMD_ENDPOINT: `tcp://127.0.0.1:${closedPort}`,
+      });
       const unreachable = await fetch(`${app.url}/binding`, { headers: { "x-request-id": "unreachable-1" } });
       const unreachableText = await unreachable.text();
       expect(unreachable.status).toBeGreaterThanOrEqual(500);
       expect(JSON.parse(unreachableText).error.requestId).toBe("unreachable-1");
       expect(unreachableText).not.toMatch(/127\.0\.0\.1|tcp:|ECONNREFUSED|command host/);
-      await expect.poll(() => app!.jsonLogs().find((line) => line.requestId === "unreachable-1")?.message).toMatch(/127\.0\.0\.1/);
+      await expect
+        .poll(() => app!.jsonLogs().find((line) => line.requestId === "unreachable-1")?.message)
+        .toMatch(/127\.0\.0\.1/);
     } finally {
       await listener.close();
     }
@@ -204,12 +272,17 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
   it("refuses request bodies above the limit with 413, declared or chunked, without buffering them", async () => {
     app = await startApp(runtime, APP, JSON_LOGS);
     // Four concurrent 100 MiB uploads with Content-Length, streamed from here (never held in memory).
-    const declared = await Promise.all(Array.from({ length: 4 }, () => upload(`${app!.url}/upload`, 100 * 2 ** 20, true)));
+    const declared = await Promise.all(
+      Array.from({ length: 4 }, () => upload(`${app!.url}/upload`, 100 * 2 ** 20, true)),
+    );
     declared.forEach((answer) => expectTooLarge(runtime.name, answer));
     // Chunked: no length to check up front, so the read fails past the limit.
     expectTooLarge(runtime.name, await upload(`${app.url}/upload`, 40 * 2 ** 20, false));
     // Below the limit bodies pass.
-    expect(await upload(`${app.url}/upload`, 2 ** 20, false)).toMatchObject({ status: 200, body: JSON.stringify({ bytes: 2 ** 20 }) });
+    expect(await upload(`${app.url}/upload`, 2 ** 20, false)).toMatchObject({
+      status: 200,
+      body: JSON.stringify({ bytes: 2 ** 20 }),
+    });
     const { maxRss } = await json(await fetch(`${app.url}/memory`));
     expect(maxRss).toBeLessThan(400 * 2 ** 20);
   });
@@ -285,8 +358,16 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
   it("exits 1 with one line for a bad environment variable", async () => {
     for (const [name, value, expected] of [
       ["PORT", "abc", 'containerflare: invalid PORT="abc": expected an integer port from 0 to 65535'],
-      ["CF_CMD_ENDPOINT", "ftp://x", 'containerflare: invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled'],
-      ["CONTAINERFLARE_PLATFORM", "aws", 'containerflare: invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic'],
+      [
+        "CF_CMD_ENDPOINT",
+        "ftp://x",
+        'containerflare: invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled',
+      ],
+      [
+        "CONTAINERFLARE_PLATFORM",
+        "aws",
+        'containerflare: invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic',
+      ],
     ] as const) {
       const bad = spawnApp(runtime, APP, { [name]: value });
       expect(await bad.exited).toBe(1);
@@ -343,7 +424,8 @@ function upload(url: string, bytes: number, withLength: boolean): Promise<{ stat
       const end = text.indexOf("\r\n\r\n");
       // Closed before any answer arrived (status 0): see expectTooLarge.
       if (text === "") return resolve({ status: 0, body: "" });
-      if (!text.startsWith("HTTP/1.1 ") || end === -1) return reject(new Error(`no answer to the upload: ${JSON.stringify(text.slice(0, 200))}`));
+      if (!text.startsWith("HTTP/1.1 ") || end === -1)
+        return reject(new Error(`no answer to the upload: ${JSON.stringify(text.slice(0, 200))}`));
       resolve({ status: Number(text.slice(9, 12)), body: text.slice(end + 4) });
     });
     socket.write(
@@ -359,7 +441,9 @@ function upload(url: string, bytes: number, withLength: boolean): Promise<{ stat
       const size = Math.min(chunk.length, bytes - sent);
       sent += size;
       const data = size === chunk.length ? chunk : chunk.subarray(0, size);
-      const framed = withLength ? data : Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
+      const framed = withLength
+        ? data
+        : Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
       socket.write(framed, () => setImmediate(pump));
     };
     setTimeout(pump, withLength ? 300 : 0);

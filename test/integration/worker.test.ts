@@ -3,16 +3,17 @@
  * with a signed metadata header the app verifies, and answers the app's command bus with real
  * Miniflare KV, D1 and Queue bindings, limited to its allowlist.
  */
-import type { Miniflare } from "miniflare";
+
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConsola } from "consola";
-import { serve, type ContainerServer } from "../../src/index.ts";
-import { CommandError, envGet } from "../../src/command/index.ts";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, nodeImports } from "../../src/cli/dev/bundle.ts";
 import { COMMANDS_ENTRYPOINT } from "../../src/cli/dev/miniflare.ts";
 import { freePort } from "../../src/cli/dev/ports.ts";
+import { CommandError, envGet } from "../../src/command/index.ts";
+import { type ContainerServer, serve } from "../../src/index.ts";
 import { signMetadata } from "../../src/metadata.ts";
 import { containerRequest, requestMetadata, withContainerflare } from "../../src/worker/index.ts";
 
@@ -59,12 +60,16 @@ async function handler(request: Request, ctx: import("../../src/index.ts").Conta
         await ctx.commands.invoke("kv.get", { binding: "SECRET_KV", key: "token" });
         return Response.json({ leaked: true });
       case "/var":
-        return Response.json({ greeting: await envGet(ctx.commands, "GREETING"), secret: await envGet(ctx.commands, "CONTAINERFLARE_SECRET").catch((e: CommandError) => e.code) });
+        return Response.json({
+          greeting: await envGet(ctx.commands, "GREETING"),
+          secret: await envGet(ctx.commands, "CONTAINERFLARE_SECRET").catch((e: CommandError) => e.code),
+        });
       default:
         return Response.json({ request: ctx.request, platform: ctx.platform, headers: [...request.headers.keys()] });
     }
   } catch (error) {
-    if (error instanceof CommandError) return Response.json({ code: error.code, message: error.message }, { status: 299 });
+    if (error instanceof CommandError)
+      return Response.json({ code: error.code, message: error.message }, { status: 299 });
     throw error;
   }
 }
@@ -120,7 +125,11 @@ describe("forward(): the signed metadata header", () => {
     const forged = JSON.stringify({ client_ip: "6.6.6.6", country: "XX" });
     const body = await json(
       await viaWorker("/meta?x=1", {
-        headers: { "cf-connecting-ip": CLIENT_IP, "x-containerflare-metadata": forged, "x-containerflare-signature": "t=1,v1=00" },
+        headers: {
+          "cf-connecting-ip": CLIENT_IP,
+          "x-containerflare-metadata": forged,
+          "x-containerflare-signature": "t=1,v1=00",
+        },
       }),
     );
     expect(body.request).toMatchObject({
@@ -149,19 +158,25 @@ describe("forward(): the signed metadata header", () => {
 
     const wrongKey = await signMetadata("not-the-secret", { client_ip: "6.6.6.6" });
     const forgedSignature = await json(
-      await fetch(`${appUrl}/meta`, { headers: { "x-containerflare-metadata": wrongKey.metadata, "x-containerflare-signature": wrongKey.signature } }),
+      await fetch(`${appUrl}/meta`, {
+        headers: { "x-containerflare-metadata": wrongKey.metadata, "x-containerflare-signature": wrongKey.signature },
+      }),
     );
     expect(forgedSignature.request).toMatchObject({ source: "http", clientIp: "127.0.0.1" });
 
     const stale = await signMetadata(SECRET, { client_ip: "6.6.6.6" }, Date.now() - 10 * 60_000);
     const expired = await json(
-      await fetch(`${appUrl}/meta`, { headers: { "x-containerflare-metadata": stale.metadata, "x-containerflare-signature": stale.signature } }),
+      await fetch(`${appUrl}/meta`, {
+        headers: { "x-containerflare-metadata": stale.metadata, "x-containerflare-signature": stale.signature },
+      }),
     );
     expect(expired.request).toMatchObject({ source: "http", clientIp: "127.0.0.1" });
   });
 
   it("signed by the Worker is accepted once: a replay or a tampered copy is not trusted", async () => {
-    const signed = await json<Record<string, string>>(await viaWorker("/__signed", { headers: { "cf-connecting-ip": CLIENT_IP } }));
+    const signed = await json<Record<string, string>>(
+      await viaWorker("/__signed", { headers: { "cf-connecting-ip": CLIENT_IP } }),
+    );
     const headers = {
       "x-containerflare-metadata": signed["x-containerflare-metadata"]!,
       "x-containerflare-signature": signed["x-containerflare-signature"]!,
@@ -170,7 +185,9 @@ describe("forward(): the signed metadata header", () => {
 
     const tampered = headers["x-containerflare-metadata"].replace(CLIENT_IP, "6.6.6.6");
     expect(tampered).not.toBe(headers["x-containerflare-metadata"]);
-    const changed = await json(await fetch(`${appUrl}/meta`, { headers: { ...headers, "x-containerflare-metadata": tampered } }));
+    const changed = await json(
+      await fetch(`${appUrl}/meta`, { headers: { ...headers, "x-containerflare-metadata": tampered } }),
+    );
     expect(changed.request).toMatchObject({ source: "http", clientIp: "127.0.0.1" });
 
     const first = await json(await fetch(`${appUrl}/meta`, { headers }));
@@ -185,7 +202,12 @@ describe("containerRequest()", () => {
     const request = new Request("https://shop.example/cart?item=7", {
       method: "POST",
       body: "payload",
-      headers: { "cf-connecting-ip": CLIENT_IP, "cf-ray": "8c1f-FRA", "x-containerflare-metadata": "{}", "x-containerflare-signature": "t=1,v1=00" },
+      headers: {
+        "cf-connecting-ip": CLIENT_IP,
+        "cf-ray": "8c1f-FRA",
+        "x-containerflare-metadata": "{}",
+        "x-containerflare-signature": "t=1,v1=00",
+      },
     });
     return Object.assign(request, { cf: { colo: "FRA", country: "DE", city: "Zürich", region: "Zurich" } });
   };
@@ -220,7 +242,12 @@ describe("containerRequest()", () => {
     expect(forwarded.headers.get("x-containerflare-signature")).toBeNull();
     const header = forwarded.headers.get("x-containerflare-metadata")!;
     expect(header).toContain("Z\\u00fcrich");
-    expect(JSON.parse(header)).toMatchObject({ v: 1, ts: 1_780_000_000_000, client_ip: CLIENT_IP, request_id: "8c1f-FRA" });
+    expect(JSON.parse(header)).toMatchObject({
+      v: 1,
+      ts: 1_780_000_000_000,
+      client_ip: CLIENT_IP,
+      request_id: "8c1f-FRA",
+    });
   });
 });
 
@@ -238,7 +265,9 @@ describe("commandHandler(): the app's bindings are the Worker's", () => {
   });
 
   it("D1 prepare().bind().all() answers a D1Result", async () => {
-    const result = await json<{ success: boolean; results: unknown[]; meta: Record<string, unknown> }>(await viaWorker("/d1"));
+    const result = await json<{ success: boolean; results: unknown[]; meta: Record<string, unknown> }>(
+      await viaWorker("/d1"),
+    );
     expect(result.success).toBe(true);
     expect(result.results[0]).toEqual({ name: "apple", price: 1.5 });
     expect(result.meta).toMatchObject({ rows_read: expect.any(Number), changes: 0 });
@@ -264,7 +293,10 @@ describe("commandHandler(): the app's bindings are the Worker's", () => {
     expect(forbidden.status).toBe(299);
     expect(await forbidden.json()).toMatchObject({ code: "FORBIDDEN", message: expect.stringContaining("SECRET_KV") });
     // Vars not listed (the secret above all) do not exist for the app.
-    expect(await json<unknown>(await viaWorker("/var"))).toEqual({ greeting: "hello from the Worker", secret: "NO_BINDING" });
+    expect(await json<unknown>(await viaWorker("/var"))).toEqual({
+      greeting: "hello from the Worker",
+      secret: "NO_BINDING",
+    });
   });
 });
 
@@ -295,7 +327,10 @@ describe("withContainerflare()", () => {
     const Wired = withContainerflare(Sidecar, { allow: ["CACHE"] });
     expect(Wired.name).toBe("Sidecar");
     expect(Object.keys(Wired.outboundByHost!)).toEqual(["api.internal", "containerflare.internal"]);
-    expect(new Wired({}, { CONTAINERFLARE_SECRET: "s3cret" }).envVars).toEqual({ LOG_LEVEL: "debug", CONTAINERFLARE_SECRET: "s3cret" });
+    expect(new Wired({}, { CONTAINERFLARE_SECRET: "s3cret" }).envVars).toEqual({
+      LOG_LEVEL: "debug",
+      CONTAINERFLARE_SECRET: "s3cret",
+    });
     expect(new Wired({}, {}).envVars).toEqual({ LOG_LEVEL: "debug" });
     expect(() => withContainerflare(Sidecar, {} as never)).toThrow(/options\.allow/);
   });
@@ -384,12 +419,17 @@ describe("the dev Worker (containerflare dev) in workerd", () => {
     await states.flush();
   }
 
-  const viaDev = (path: string, init: RequestInit = {}) => fetch(new URL(path, dev.url), { ...init, signal: AbortSignal.timeout(20_000) });
+  const viaDev = (path: string, init: RequestInit = {}) =>
+    fetch(new URL(path, dev.url), { ...init, signal: AbortSignal.timeout(20_000) });
 
   it("takes the app's state only signed with the dev secret", async () => {
     await setState({ status: "up" });
     const forged = JSON.stringify({ seq: 1_000, status: "down", reason: "forged" });
-    const unsigned = await fetch(stateUrl, { method: "POST", body: forged, headers: { "content-type": "application/json" } });
+    const unsigned = await fetch(stateUrl, {
+      method: "POST",
+      body: forged,
+      headers: { "content-type": "application/json" },
+    });
     expect(unsigned.status).toBe(401);
     const before = received;
     expect((await viaDev("/")).status).toBe(200);
@@ -403,7 +443,9 @@ describe("the dev Worker (containerflare dev) in workerd", () => {
     const answer = await viaDev("/", { method: "POST", body: "not for a dead app" });
     expect(Date.now() - started).toBeLessThan(WAIT_MS);
     expect(answer.status).toBe(502);
-    expect(await answer.json()).toEqual({ error: { code: "UNAVAILABLE", message: "the app exited with code 1 (restarting in 250ms)", retryable: true } });
+    expect(await answer.json()).toEqual({
+      error: { code: "UNAVAILABLE", message: "the app exited with code 1 (restarting in 250ms)", retryable: true },
+    });
     expect(received).toBe(before);
   });
 
@@ -424,7 +466,9 @@ describe("the dev Worker (containerflare dev) in workerd", () => {
     await setState({ status: "starting" });
     const late = await viaDev("/");
     expect(late.status).toBe(502);
-    expect(((await late.json()) as { error: { message: string } }).error.message).toMatch(/^the app is still starting after 3s/);
+    expect(((await late.json()) as { error: { message: string } }).error.message).toMatch(
+      /^the app is still starting after 3s/,
+    );
     expect(received).toBe(before + 1);
     await setState({ status: "up" });
   });
@@ -434,7 +478,9 @@ describe("the dev Worker (containerflare dev) in workerd", () => {
     const before = received;
     const dropped = await viaDev("/drop", { method: "POST", body: "run me once" });
     expect(dropped.status).toBe(502);
-    expect(((await dropped.json()) as { error: { message: string } }).error.message).toMatch(/^the app closed the connection without answering/);
+    expect(((await dropped.json()) as { error: { message: string } }).error.message).toMatch(
+      /^the app closed the connection without answering/,
+    );
     expect(received).toBe(before + 1);
 
     // The app goes away and the CLI reports its exit, as when a handler calls process.exit(1).
@@ -442,29 +488,57 @@ describe("the dev Worker (containerflare dev) in workerd", () => {
     const crashed = await viaDev("/drop", { method: "POST", body: "run me once too" });
     beforeDrop = async () => {};
     expect(crashed.status).toBe(502);
-    expect(((await crashed.json()) as { error: unknown }).error).toEqual({ code: "UNAVAILABLE", message: "the app exited with code 1 (restarting in 250ms)", retryable: true });
+    expect(((await crashed.json()) as { error: unknown }).error).toEqual({
+      code: "UNAVAILABLE",
+      message: "the app exited with code 1 (restarting in 250ms)",
+      retryable: true,
+    });
     expect(received).toBe(before + 2);
     await setState({ status: "up" });
   });
 
   it("answers on its commands socket only signed requests that no browser sent, each once", async () => {
     const { REQUEST_SIGNATURE_HEADER, signCommandRequest } = await import("../../src/request-signature.ts");
-    const kv = (await dev.miniflare.getKVNamespace("CACHE")) as unknown as { get(key: string): Promise<string | null>; put(key: string, value: string): Promise<void> };
+    const kv = (await dev.miniflare.getKVNamespace("CACHE")) as unknown as {
+      get(key: string): Promise<string | null>;
+      put(key: string, value: string): Promise<void>;
+    };
     await kv.put("k", "before");
     const endpoint = dev.commandsUrl;
-    const frame = (id: number, value: string) => new TextEncoder().encode(JSON.stringify({ v: 1, id, command: "kv.put", payload: { binding: "CACHE", key: "k", value } }));
+    const frame = (id: number, value: string) =>
+      new TextEncoder().encode(
+        JSON.stringify({ v: 1, id, command: "kv.put", payload: { binding: "CACHE", key: "k", value } }),
+      );
     const sign = (body: Uint8Array) => signCommandRequest(devSecret, { method: "POST", path: endpoint.pathname, body });
 
-    const unsigned = await fetch(endpoint, { method: "POST", body: frame(1, "unsigned"), headers: { "content-type": "text/plain" } });
+    const unsigned = await fetch(endpoint, {
+      method: "POST",
+      body: frame(1, "unsigned"),
+      headers: { "content-type": "text/plain" },
+    });
     expect(unsigned.status).toBe(401);
     expect(await unsigned.json()).toMatchObject({ v: 1, id: 1, ok: false, error: { code: "FORBIDDEN" } });
 
     const wrongSecret = frame(2, "wrong secret");
-    const forged = await fetch(endpoint, { method: "POST", body: wrongSecret, headers: { [REQUEST_SIGNATURE_HEADER]: await signCommandRequest("guessed", { method: "POST", path: endpoint.pathname, body: wrongSecret }) } });
+    const forged = await fetch(endpoint, {
+      method: "POST",
+      body: wrongSecret,
+      headers: {
+        [REQUEST_SIGNATURE_HEADER]: await signCommandRequest("guessed", {
+          method: "POST",
+          path: endpoint.pathname,
+          body: wrongSecret,
+        }),
+      },
+    });
     expect(forged.status).toBe(401);
 
     const fromPage = frame(3, "from a page");
-    const browser = await fetch(endpoint, { method: "POST", body: fromPage, headers: { origin: "http://evil.example", [REQUEST_SIGNATURE_HEADER]: await sign(fromPage) } });
+    const browser = await fetch(endpoint, {
+      method: "POST",
+      body: fromPage,
+      headers: { origin: "http://evil.example", [REQUEST_SIGNATURE_HEADER]: await sign(fromPage) },
+    });
     expect(browser.status).toBe(403);
     expect(await kv.get("k")).toBe("before");
 

@@ -1,6 +1,6 @@
-import { serve, type ContainerContext } from "containerflare";
+import { type ContainerContext, serve } from "containerflare";
 import { getContext, handle, onError } from "containerflare/h3";
-import { H3, getRouterParam, readBody } from "h3";
+import { getRouterParam, H3, readBody } from "h3";
 import type { Env } from "./env.ts";
 
 const app = new H3({ onError })

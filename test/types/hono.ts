@@ -1,6 +1,6 @@
 import { getConnInfo } from "@hono/node-server/conninfo";
-import { serve, type ContainerContext } from "containerflare";
-import { getContext, handle, type ContainerflareEnv } from "containerflare/hono";
+import { type ContainerContext, serve } from "containerflare";
+import { type ContainerflareEnv, getContext, handle } from "containerflare/hono";
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Env } from "./env.ts";

@@ -1,6 +1,6 @@
-import { serve, type ContainerContext } from "containerflare";
-import { getContext, handle, type ContainerflareArgs } from "containerflare/itty";
-import { AutoRouter, IttyRouter, Router, type IRequest } from "itty-router";
+import { type ContainerContext, serve } from "containerflare";
+import { type ContainerflareArgs, getContext, handle } from "containerflare/itty";
+import { AutoRouter, type IRequest, IttyRouter, Router } from "itty-router";
 import type { Env } from "./env.ts";
 
 const auto = AutoRouter<IRequest, ContainerflareArgs<Env>>();
@@ -16,7 +16,11 @@ const router = Router<IRequest, ContainerflareArgs<Env>>();
 router.get("/", (request, _env, ctx) => ({ request: ctx.request, same: getContext<Env>(request) === ctx }));
 
 const itty = IttyRouter<IRequest, ContainerflareArgs<Env>>();
-itty.get("/", (_request, env: Env, ctx: ContainerContext<Env>) => env.DB.prepare("SELECT 1").first().then((row) => ({ row, id: ctx.request.id })));
+itty.get("/", (_request, env: Env, ctx: ContainerContext<Env>) =>
+  env.DB.prepare("SELECT 1")
+    .first()
+    .then((row) => ({ row, id: ctx.request.id })),
+);
 
 serve(handle(auto));
 serve(handle(router));

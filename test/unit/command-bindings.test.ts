@@ -1,24 +1,24 @@
-import type { D1Database, KVNamespace, Queue, R2Bucket, R2Object, R2ObjectBody } from "@cloudflare/workers-types";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { D1Database, KVNamespace, Queue, R2Bucket, R2Object, R2ObjectBody } from "@cloudflare/workers-types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type Bindings,
+  type CommandClient,
   CommandError,
   createBindings,
   createCommandClient,
   d1Query,
   envGet,
+  type Fetcher,
   fetchAsset,
   kvGet,
   loadBindings,
   queueSend,
-  type Bindings,
-  type CommandClient,
-  type Fetcher,
 } from "../../src/command/index.ts";
 import { createCommandHost } from "../../src/host/index.ts";
-import { listenCommandHost, type CommandHostListener } from "../../src/host/node.ts";
+import { type CommandHostListener, listenCommandHost } from "../../src/host/node.ts";
 import { memoryBindings } from "../fixtures/command/memory-bindings.ts";
 
 /** What a Worker developer declares: the bindings' Workers types, unchanged. */
@@ -98,7 +98,9 @@ describe("KV over the command bus", () => {
     expect(buffer).toBeInstanceOf(ArrayBuffer);
     expect([...new Uint8Array(buffer!)]).toEqual([0, 1, 255]);
     const stream = await env.CACHE.get("bytes", "stream");
-    expect([...new Uint8Array(await new Response(stream as unknown as ReadableStream).arrayBuffer())]).toEqual([0, 1, 255]);
+    expect([...new Uint8Array(await new Response(stream as unknown as ReadableStream).arrayBuffer())]).toEqual([
+      0, 1, 255,
+    ]);
     expect(await env.CACHE.get("missing")).toBeNull();
     expect(await env.CACHE.get("missing", "arrayBuffer")).toBeNull();
     const many = await env.CACHE.get(["text", "missing"]);
@@ -113,9 +115,15 @@ describe("KV over the command bus", () => {
     await env.CACHE.put("meta/b", "2", { expirationTtl: 600 });
     await env.CACHE.put("meta/c", new Blob(["3"]).stream() as never);
     expect(await env.CACHE.getWithMetadata("meta/a")).toEqual(await real.CACHE.getWithMetadata("meta/a"));
-    expect(await env.CACHE.getWithMetadata("meta/a")).toEqual({ value: "1", metadata: { owner: "a" }, cacheStatus: null });
+    expect(await env.CACHE.getWithMetadata("meta/a")).toEqual({
+      value: "1",
+      metadata: { owner: "a" },
+      cacheStatus: null,
+    });
     expect(await env.CACHE.getWithMetadata("meta/b", "json")).toEqual({ value: 2, metadata: null, cacheStatus: null });
-    expect(await env.CACHE.getWithMetadata(["meta/a", "meta/b"])).toEqual(await real.CACHE.getWithMetadata(["meta/a", "meta/b"]));
+    expect(await env.CACHE.getWithMetadata(["meta/a", "meta/b"])).toEqual(
+      await real.CACHE.getWithMetadata(["meta/a", "meta/b"]),
+    );
     const listed = await env.CACHE.list({ prefix: "meta/" });
     expect(listed).toEqual(await real.CACHE.list({ prefix: "meta/" }));
     expect(listed).toMatchObject({ list_complete: true, cacheStatus: null });
@@ -132,21 +140,41 @@ describe("KV over the command bus", () => {
 
 describe("D1 over the command bus", () => {
   it("exec, prepare/bind/run/all/first/raw and batch give D1's result shapes", async () => {
-    const exec = await env.DB.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, avatar BLOB)");
+    const exec = await env.DB.exec(
+      "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, avatar BLOB)",
+    );
     expect(exec).toEqual({ count: 1, duration: expect.any(Number) });
 
     const insert = env.DB.prepare("INSERT INTO users (name, score, avatar) VALUES (?, ?, ?)");
     const run = await insert.bind("ada", 9.5, new Uint8Array([1, 2, 3])).run();
     expect(run).toMatchObject({ success: true, results: [], meta: { changes: 1, last_row_id: 1, changed_db: true } });
-    expect(Object.keys(run.meta)).toEqual(expect.arrayContaining(["duration", "size_after", "rows_read", "rows_written", "last_row_id", "changed_db", "changes"]));
+    expect(Object.keys(run.meta)).toEqual(
+      expect.arrayContaining([
+        "duration",
+        "size_after",
+        "rows_read",
+        "rows_written",
+        "last_row_id",
+        "changed_db",
+        "changes",
+      ]),
+    );
 
-    const batch = await env.DB.batch([insert.bind("grace", 8, null), insert.bind("linus", 7.25, null), env.DB.prepare("SELECT count(*) AS n FROM users")]);
+    const batch = await env.DB.batch([
+      insert.bind("grace", 8, null),
+      insert.bind("linus", 7.25, null),
+      env.DB.prepare("SELECT count(*) AS n FROM users"),
+    ]);
     expect(batch).toHaveLength(3);
     expect(batch[2]).toMatchObject({ success: true, results: [{ n: 3 }] });
 
     const select = env.DB.prepare("SELECT id, name, score, avatar FROM users WHERE score > ? ORDER BY id");
     const all = await select.bind(7.5).all();
-    expect(withoutTimings(all)).toEqual(withoutTimings(await real.DB.prepare("SELECT id, name, score, avatar FROM users WHERE score > ? ORDER BY id").bind(7.5).all()));
+    expect(withoutTimings(all)).toEqual(
+      withoutTimings(
+        await real.DB.prepare("SELECT id, name, score, avatar FROM users WHERE score > ? ORDER BY id").bind(7.5).all(),
+      ),
+    );
     expect(all.results).toEqual([
       { id: 1, name: "ada", score: 9.5, avatar: [1, 2, 3] },
       { id: 2, name: "grace", score: 8, avatar: null },
@@ -189,10 +217,17 @@ describe("Queues over the command bus", () => {
     expect(sent.metadata.metrics.oldestMessageTimestamp).toBeInstanceOf(Date);
     await env.JOBS.send("plain", { contentType: "text" });
     await env.JOBS.send(new Uint8Array([9, 8, 7]));
-    const batch = await env.JOBS.sendBatch([{ body: { n: 1 } }, { body: { n: 2 }, delaySeconds: 1 }], { delaySeconds: 2 });
+    const batch = await env.JOBS.sendBatch([{ body: { n: 1 } }, { body: { n: 2 }, delaySeconds: 1 }], {
+      delaySeconds: 2,
+    });
     expect(batch.metadata.metrics.backlogCount).toBe(5);
     await queueSend(client, "JOBS", { via: "helper" }, { contentType: "json" });
-    expect(real.JOBS.messages.map((message) => ({ ...message, body: message.body instanceof Uint8Array ? [...message.body] : message.body }))).toEqual([
+    expect(
+      real.JOBS.messages.map((message) => ({
+        ...message,
+        body: message.body instanceof Uint8Array ? [...message.body] : message.body,
+      })),
+    ).toEqual([
       { body: { job: "resize", id: 7 }, delaySeconds: 5 },
       { body: "plain", contentType: "text" },
       { body: [9, 8, 7], contentType: "bytes" },
@@ -213,7 +248,9 @@ describe("R2 over the command bus", () => {
     expect(r2Shape(put)).toEqual(r2Shape((await real.FILES.head("docs/a.txt")) as unknown as R2Object));
     expect(put.httpMetadata).toEqual({ contentType: "text/plain", cacheExpiry });
     await env.FILES.put("docs/b.bin", new Uint8Array([1, 2, 3, 4, 5]).buffer);
-    await env.FILES.put("docs/sub/c.txt", new Blob(["c"]) as never, { httpMetadata: new Headers({ "content-type": "text/x-c" }) as never });
+    await env.FILES.put("docs/sub/c.txt", new Blob(["c"]) as never, {
+      httpMetadata: new Headers({ "content-type": "text/x-c" }) as never,
+    });
     await env.FILES.put("empty", null);
 
     const head = await env.FILES.head("docs/a.txt");
@@ -237,21 +274,35 @@ describe("R2 over the command bus", () => {
     const suffix = (await env.FILES.get("docs/b.bin", { range: { suffix: 2 } })) as R2ObjectBody;
     expect([...(await suffix.bytes())]).toEqual([4, 5]);
     const streamed = (await env.FILES.get("docs/b.bin")) as R2ObjectBody;
-    expect([...new Uint8Array(await new Response(streamed.body as unknown as ReadableStream).arrayBuffer())]).toEqual([1, 2, 3, 4, 5]);
+    expect([...new Uint8Array(await new Response(streamed.body as unknown as ReadableStream).arrayBuffer())]).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
     expect(await ((await env.FILES.get("docs/sub/c.txt")) as R2ObjectBody).blob()).toMatchObject({ size: 1 });
     expect(await ((await env.FILES.get("empty")) as R2ObjectBody).text()).toBe("");
 
     const unmodified = await env.FILES.get("docs/a.txt", { onlyIf: { etagDoesNotMatch: head!.etag } });
     expect(unmodified).not.toBeNull();
     expect("body" in unmodified!).toBe(false);
-    const conditional = await env.FILES.get("docs/a.txt", { onlyIf: new Headers({ "if-match": head!.httpEtag }) as never });
+    const conditional = await env.FILES.get("docs/a.txt", {
+      onlyIf: new Headers({ "if-match": head!.httpEtag }) as never,
+    });
     expect(await (conditional as R2ObjectBody).text()).toBe("hello r2");
     expect(await env.FILES.put("docs/a.txt", "overwrite", { onlyIf: { etagMatches: "not-the-etag" } })).toBeNull();
     expect(await env.FILES.put("docs/a.txt", "hello r2", { onlyIf: { uploadedAfter: new Date(0) } })).not.toBeNull();
-    await expect(env.FILES.put("docs/a.txt", "x", { md5: new Uint8Array(16) })).rejects.toMatchObject({ code: "INTERNAL" });
+    await expect(env.FILES.put("docs/a.txt", "x", { md5: new Uint8Array(16) })).rejects.toMatchObject({
+      code: "INTERNAL",
+    });
 
-    const listed = await env.FILES.list({ prefix: "docs/", delimiter: "/", include: ["httpMetadata", "customMetadata"] });
-    const direct = await real.FILES.list({ prefix: "docs/", delimiter: "/", include: ["httpMetadata", "customMetadata"] });
+    const listed = await env.FILES.list({
+      prefix: "docs/",
+      delimiter: "/",
+      include: ["httpMetadata", "customMetadata"],
+    });
+    const direct = await real.FILES.list({
+      prefix: "docs/",
+      delimiter: "/",
+      include: ["httpMetadata", "customMetadata"],
+    });
     expect(listed.objects.map(r2Shape)).toEqual(direct.objects.map((entry) => r2Shape(entry as unknown as R2Object)));
     expect(listed.delimitedPrefixes).toEqual(["docs/sub/"]);
     expect(listed.truncated).toBe(false);
@@ -273,7 +324,9 @@ describe("assets and vars over the command bus", () => {
     expect(await page.text()).toBe("<h1>hello</h1>");
     const binary = await env.ASSETS.fetch(new Request("http://example.invalid/logo.bin") as never);
     expect([...new Uint8Array(await binary.arrayBuffer())]).toEqual([0, 1, 2, 254, 255]);
-    const notModified = await fetchAsset(client, "ASSETS", "/index.html", { headers: { "if-none-match": page.headers.get("etag")! } });
+    const notModified = await fetchAsset(client, "ASSETS", "/index.html", {
+      headers: { "if-none-match": page.headers.get("etag")! },
+    });
     expect(notModified.status).toBe(304);
     expect(notModified.body).toBeNull();
     const head = await env.ASSETS.fetch("/index.html", { method: "HEAD" });
@@ -293,7 +346,10 @@ describe("assets and vars over the command bus", () => {
 describe("binding names", () => {
   it("a binding the host does not offer is NO_BINDING, synchronously once kinds are known", async () => {
     const fresh = createBindings<Env>(client);
-    await expect(fresh.SECRET_KV.get("k")).rejects.toMatchObject({ code: "NO_BINDING", message: expect.stringContaining("no binding named SECRET_KV") });
+    await expect(fresh.SECRET_KV.get("k")).rejects.toMatchObject({
+      code: "NO_BINDING",
+      message: expect.stringContaining("no binding named SECRET_KV"),
+    });
     expect(() => fresh.SECRET_KV).toThrow(/env\.SECRET_KV: no binding named SECRET_KV \(available: /);
     expect("SECRET_KV" in fresh).toBe(false);
     expect("CACHE" in fresh).toBe(true);
@@ -306,7 +362,9 @@ describe("binding names", () => {
     expect(error).toBeInstanceOf(CommandError);
     expect(error.code).toBe("FORBIDDEN");
     expect(error.message).toBe("kv.get: binding SECRET_KV is not allowed on this host");
-    await expect(client.invoke("kv.get", { binding: "SECRET_KV", key: "k" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(client.invoke("kv.get", { binding: "SECRET_KV", key: "k" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
   });
 
   it("handles wait for host.describe, then act by kind; kinds from CONTAINERFLARE_BINDINGS need no describe", async () => {
@@ -316,6 +374,8 @@ describe("binding names", () => {
     expect(await (lazy.DB as D1Database).prepare("SELECT 1 AS one").first("one")).toBe(1);
     const declared = createBindings<{ CACHE: KVNamespace }>(client, { bindings: { CACHE: "kv" } });
     expect(await declared.CACHE.get("text")).toBe("héllo");
-    expect(() => (declared as unknown as Record<string, unknown>).OTHER).toThrow(/no binding named OTHER \(available: CACHE\)/);
+    expect(() => (declared as unknown as Record<string, unknown>).OTHER).toThrow(
+      /no binding named OTHER \(available: CACHE\)/,
+    );
   });
 });

@@ -1,10 +1,10 @@
-import { createConsola, type LogObject } from "consola";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createConsola, type LogObject } from "consola";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CommandError, createCommandClient, type CommandClient } from "../../src/command/index.ts";
+import { type CommandClient, CommandError, createCommandClient } from "../../src/command/index.ts";
 
 const directory = mkdtempSync(join(tmpdir(), "cf-client-"));
 let sockets = 0;
@@ -62,7 +62,10 @@ function capturingLogger() {
   return { logger, logs, text: () => logs.map((log) => `${log.type}: ${log.args.join(" ")}`) };
 }
 
-function clientFor(path: string, options: { timeoutMs?: number; logger?: ReturnType<typeof capturingLogger>["logger"]; maxFrameBytes?: number } = {}): CommandClient {
+function clientFor(
+  path: string,
+  options: { timeoutMs?: number; logger?: ReturnType<typeof capturingLogger>["logger"]; maxFrameBytes?: number } = {},
+): CommandClient {
   const client = createCommandClient({ endpoint: { kind: "unix", path }, ...options });
   cleanups.push(() => client.close());
   return client;
@@ -73,7 +76,8 @@ describe("CommandClient over a stream", () => {
     const held: RequestFrame[] = [];
     const host = await scriptedHost((frame, socket) => {
       held.push(frame);
-      if (held.length === 3) for (const pending of held.reverse()) answer(socket, pending.id, { echo: pending.payload });
+      if (held.length === 3)
+        for (const pending of held.reverse()) answer(socket, pending.id, { echo: pending.payload });
     });
     const client = clientFor(host.path);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -106,7 +110,8 @@ describe("CommandClient over a stream", () => {
 
   it("fails the caller with TOO_LARGE when its answer is a 20 MiB line, and keeps working", async () => {
     const host = await scriptedHost((frame, socket) => {
-      if (frame.command === "big") socket.write(`{"v":1,"id":${frame.id},"ok":true,"payload":"${"x".repeat(20 * 1024 * 1024)}"}\n`);
+      if (frame.command === "big")
+        socket.write(`{"v":1,"id":${frame.id},"ok":true,"payload":"${"x".repeat(20 * 1024 * 1024)}"}\n`);
       else answer(socket, frame.id, "small");
     });
     const { logger, text } = capturingLogger();
@@ -131,7 +136,9 @@ describe("CommandClient over a stream", () => {
   it("refuses to send a frame above the limit: TOO_LARGE, nothing sent", async () => {
     const host = await scriptedHost((frame, socket) => answer(socket, frame.id, "ok"));
     const client = clientFor(host.path, { maxFrameBytes: 1024 });
-    const error = (await client.invoke("kv.put", { value: "z".repeat(2048) }).catch((caught: unknown) => caught)) as CommandError;
+    const error = (await client
+      .invoke("kv.put", { value: "z".repeat(2048) })
+      .catch((caught: unknown) => caught)) as CommandError;
     expect(error.code).toBe("TOO_LARGE");
     expect(await client.invoke("x.y", "small")).toBe("ok");
     expect(host.frames.map((frame) => frame.command)).toEqual(["x.y"]);
@@ -147,7 +154,9 @@ describe("CommandClient over a stream", () => {
     const { logger, text } = capturingLogger();
     const client = clientFor(host.path, { timeoutMs: 5_000, logger });
     const started = Date.now();
-    const error = (await client.invoke("slow", null, { timeout: 150 }).catch((caught: unknown) => caught)) as CommandError;
+    const error = (await client
+      .invoke("slow", null, { timeout: 150 })
+      .catch((caught: unknown) => caught)) as CommandError;
     expect(error.code).toBe("TIMEOUT");
     expect(error.retryable).toBe(false);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
@@ -155,7 +164,9 @@ describe("CommandClient over a stream", () => {
     expect(await client.invoke("fast")).toBe("fast");
     expect(client.inFlight).toBe(0);
     expect(text().some((line) => line.includes("nothing in flight with that id"))).toBe(true);
-    const read = (await client.invoke("kv.get", null, { timeout: 50 }).catch((caught: unknown) => caught)) as CommandError;
+    const read = (await client
+      .invoke("kv.get", null, { timeout: 50 })
+      .catch((caught: unknown) => caught)) as CommandError;
     expect(read.code).toBe("TIMEOUT");
     expect(read.retryable).toBe(true);
   });
@@ -180,11 +191,19 @@ describe("CommandClient over a stream", () => {
 
   it("turns error frames into CommandErrors, unknown codes into INTERNAL", async () => {
     const host = await scriptedHost((frame, socket) => {
-      const error = frame.command === "odd" ? { code: "TEAPOT", message: "short and stout" } : { code: "FORBIDDEN", message: "nope", retryable: false };
+      const error =
+        frame.command === "odd"
+          ? { code: "TEAPOT", message: "short and stout" }
+          : { code: "FORBIDDEN", message: "nope", retryable: false };
       socket.write(`${JSON.stringify({ v: 1, id: frame.id, ok: false, error })}\n`);
     });
     const client = clientFor(host.path);
-    await expect(client.invoke("x.y")).rejects.toMatchObject({ code: "FORBIDDEN", message: "nope", command: "x.y", status: 403 });
+    await expect(client.invoke("x.y")).rejects.toMatchObject({
+      code: "FORBIDDEN",
+      message: "nope",
+      command: "x.y",
+      status: 403,
+    });
     await expect(client.invoke("odd")).rejects.toMatchObject({ code: "INTERNAL", message: "TEAPOT: short and stout" });
   });
 
@@ -256,8 +275,13 @@ describe("CommandClient over a stream", () => {
 
 describe("disabled endpoint", () => {
   it("rejects at once with UNAVAILABLE and says why", async () => {
-    const client = createCommandClient({ endpoint: { kind: "disabled" }, unavailableReason: "no command host on Cloud Run; set CF_CMD_ENDPOINT to reach one" });
-    const error = (await client.invoke("kv.get", { binding: "CACHE", key: "k" }).catch((caught: unknown) => caught)) as CommandError;
+    const client = createCommandClient({
+      endpoint: { kind: "disabled" },
+      unavailableReason: "no command host on Cloud Run; set CF_CMD_ENDPOINT to reach one",
+    });
+    const error = (await client
+      .invoke("kv.get", { binding: "CACHE", key: "k" })
+      .catch((caught: unknown) => caught)) as CommandError;
     expect(error).toBeInstanceOf(CommandError);
     expect(error.code).toBe("UNAVAILABLE");
     expect(error.message).toBe("kv.get: no command host on Cloud Run; set CF_CMD_ENDPOINT to reach one");

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createBindings, createCommandClient, type CommandClient } from "../../src/command/index.ts";
+import { type CommandClient, createBindings, createCommandClient } from "../../src/command/index.ts";
 import { createCommandHost } from "../../src/host/index.ts";
 import { memoryBindings } from "../fixtures/command/memory-bindings.ts";
 
@@ -28,7 +28,11 @@ async function httpHost(steps: Step[] = []) {
     const step = steps.shift();
     if (step?.(request, response, body)) return;
     const answer = await host.handle(
-      new Request(`http://127.0.0.1${request.url}`, { method: request.method, headers: request.headers as Record<string, string>, body }),
+      new Request(`http://127.0.0.1${request.url}`, {
+        method: request.method,
+        headers: request.headers as Record<string, string>,
+        body,
+      }),
     );
     response.writeHead(answer.status, Object.fromEntries(answer.headers));
     response.end(await answer.text());
@@ -85,14 +89,19 @@ describe("HTTP transport", () => {
   it("gives up on a read after the bounded retries with a retryable UNAVAILABLE", async () => {
     const { url, seen } = await httpHost([unavailable, unavailable, unavailable, unavailable]);
     const client = clientFor(url);
-    await expect(client.invoke("kv.get", { binding: "CACHE", key: "k" })).rejects.toMatchObject({ code: "UNAVAILABLE", retryable: true });
+    await expect(client.invoke("kv.get", { binding: "CACHE", key: "k" })).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      retryable: true,
+    });
     expect(seen).toHaveLength(3);
   });
 
   it("never sends a write twice: a 503 or a network error fails it at once", async () => {
     const { url, seen, bindings } = await httpHost([unavailable, networkError]);
     const client = clientFor(url);
-    await expect(client.invoke("kv.put", { binding: "CACHE", key: "k", value: "v" })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(client.invoke("kv.put", { binding: "CACHE", key: "k", value: "v" })).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+    });
     await expect(client.invoke("kv.put", { binding: "CACHE", key: "k", value: "v" })).rejects.toMatchObject({
       code: "TRANSPORT_CLOSED",
       retryable: true,
@@ -111,6 +120,9 @@ describe("HTTP transport", () => {
       },
     ]);
     const client = clientFor(url);
-    await expect(client.invoke("host.ping")).rejects.toMatchObject({ code: "INTERNAL", message: expect.stringContaining("without a valid answer frame") });
+    await expect(client.invoke("host.ping")).rejects.toMatchObject({
+      code: "INTERNAL",
+      message: expect.stringContaining("without a valid answer frame"),
+    });
   });
 });

@@ -24,7 +24,12 @@ function splitter(maxLineBytes = 1024) {
     onLine: (line) => lines.push(line),
     onOversized: (prefix, bytes) => oversized.push({ prefix, bytes }),
   });
-  return { lines, oversized, push: (text: string | Uint8Array) => split.push(typeof text === "string" ? encoder.encode(text) : text), split };
+  return {
+    lines,
+    oversized,
+    push: (text: string | Uint8Array) => split.push(typeof text === "string" ? encoder.encode(text) : text),
+    split,
+  };
 }
 
 describe("line splitter", () => {
@@ -70,10 +75,25 @@ describe("frames", () => {
   it("encodes requests and answers with v and id first, valid under the schemas", () => {
     const request = encodeRequest(7, "kv.get", { binding: "CACHE", key: "k" });
     expect(request.startsWith('{"v":1,"id":7,')).toBe(true);
-    expect(v.parse(RequestFrameSchema, JSON.parse(request))).toEqual({ v: 1, id: 7, command: "kv.get", payload: { binding: "CACHE", key: "k" } });
-    expect(v.parse(ResponseFrameSchema, JSON.parse(encodeSuccess(7, { value: null })))).toEqual({ v: 1, id: 7, ok: true, payload: { value: null } });
+    expect(v.parse(RequestFrameSchema, JSON.parse(request))).toEqual({
+      v: 1,
+      id: 7,
+      command: "kv.get",
+      payload: { binding: "CACHE", key: "k" },
+    });
+    expect(v.parse(ResponseFrameSchema, JSON.parse(encodeSuccess(7, { value: null })))).toEqual({
+      v: 1,
+      id: 7,
+      ok: true,
+      payload: { value: null },
+    });
     const failure = JSON.parse(encodeFailure(7, { code: "FORBIDDEN", message: "no", retryable: false }));
-    expect(v.parse(ResponseFrameSchema, failure)).toEqual({ v: 1, id: 7, ok: false, error: { code: "FORBIDDEN", message: "no", retryable: false } });
+    expect(v.parse(ResponseFrameSchema, failure)).toEqual({
+      v: 1,
+      id: 7,
+      ok: false,
+      error: { code: "FORBIDDEN", message: "no", retryable: false },
+    });
   });
 
   it("refuses payloads that are not JSON", () => {

@@ -64,7 +64,13 @@ describe("resolveConfig", () => {
   });
 
   it("accepts names in any case, with spaces around", () => {
-    expect(resolveConfig({ CONTAINERFLARE_LOG_LEVEL: " DEBUG ", CONTAINERFLARE_PLATFORM: "Cloud-Run", CONTAINERFLARE_LOG_FORMAT: "JSON" })).toMatchObject({
+    expect(
+      resolveConfig({
+        CONTAINERFLARE_LOG_LEVEL: " DEBUG ",
+        CONTAINERFLARE_PLATFORM: "Cloud-Run",
+        CONTAINERFLARE_LOG_FORMAT: "JSON",
+      }),
+    ).toMatchObject({
       logLevel: 4,
       platform: "cloud-run",
       logFormat: "json",
@@ -82,23 +88,44 @@ describe("resolveConfig", () => {
     [{ PORT: "70000" }, 'invalid PORT="70000": expected an integer port from 0 to 65535'],
     [{ PORT: "-1" }, 'invalid PORT="-1": expected an integer port from 0 to 65535'],
     [{ CF_CONTAINER_PORT: "80.5" }, 'invalid CF_CONTAINER_PORT="80.5": expected an integer port from 0 to 65535'],
-    [{ CF_CMD_ENDPOINT: "ftp://x" }, 'invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled'],
+    [
+      { CF_CMD_ENDPOINT: "ftp://x" },
+      'invalid CF_CMD_ENDPOINT="ftp://x": expected stdio, tcp://host:port, unix:///path, http(s)://host/path or disabled',
+    ],
     [{ CF_CMD_ENDPOINT: "tcp://host" }, 'invalid CF_CMD_ENDPOINT="tcp://host"'],
     [{ CF_CMD_ENDPOINT: "unix://relative" }, 'invalid CF_CMD_ENDPOINT="unix://relative"'],
     [{ CF_CMD_ENDPOINT: "unix:///tmp/%zz" }, 'invalid CF_CMD_ENDPOINT="unix:///tmp/%zz"'],
     [{ CF_CMD_SOCKET: "relative.sock" }, 'invalid CF_CMD_SOCKET="relative.sock": expected an absolute socket path'],
-    [{ CONTAINERFLARE_PLATFORM: "aws" }, 'invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic'],
-    [{ CONTAINERFLARE_SHUTDOWN_TIMEOUT: "soon" }, 'invalid CONTAINERFLARE_SHUTDOWN_TIMEOUT="soon": expected a number of seconds'],
+    [
+      { CONTAINERFLARE_PLATFORM: "aws" },
+      'invalid CONTAINERFLARE_PLATFORM="aws": expected cloudflare, cloud-run or generic',
+    ],
+    [
+      { CONTAINERFLARE_SHUTDOWN_TIMEOUT: "soon" },
+      'invalid CONTAINERFLARE_SHUTDOWN_TIMEOUT="soon": expected a number of seconds',
+    ],
     [{ CONTAINERFLARE_LOG_LEVEL: "loud" }, 'invalid CONTAINERFLARE_LOG_LEVEL="loud": expected a log level'],
     [{ CONTAINERFLARE_LOG_FORMAT: "xml" }, 'invalid CONTAINERFLARE_LOG_FORMAT="xml": expected json, pretty or auto'],
     [{ CONTAINERFLARE_TRUST_METADATA: "maybe" }, 'invalid CONTAINERFLARE_TRUST_METADATA="maybe": expected 1 or 0'],
-    [{ CONTAINERFLARE_BINDINGS: "CACHE:redis" }, 'invalid CONTAINERFLARE_BINDINGS="CACHE:redis": expected NAME:kind pairs'],
-    [{ CONTAINERFLARE_COMMAND_TIMEOUT_MS: "0" }, 'invalid CONTAINERFLARE_COMMAND_TIMEOUT_MS="0": expected a positive integer'],
+    [
+      { CONTAINERFLARE_BINDINGS: "CACHE:redis" },
+      'invalid CONTAINERFLARE_BINDINGS="CACHE:redis": expected NAME:kind pairs',
+    ],
+    [
+      { CONTAINERFLARE_COMMAND_TIMEOUT_MS: "0" },
+      'invalid CONTAINERFLARE_COMMAND_TIMEOUT_MS="0": expected a positive integer',
+    ],
     [{ CONTAINERFLARE_MAX_BODY_SIZE: "big" }, 'invalid CONTAINERFLARE_MAX_BODY_SIZE="big": expected a size in bytes'],
     [{ CONTAINERFLARE_MAX_BODY_SIZE: "10tb" }, 'invalid CONTAINERFLARE_MAX_BODY_SIZE="10tb": expected a size in bytes'],
     [{ CONTAINERFLARE_MAX_BODY_SIZE: "-1" }, 'invalid CONTAINERFLARE_MAX_BODY_SIZE="-1": expected a size in bytes'],
-    [{ CONTAINERFLARE_FORWARDED_HOPS: "0" }, 'invalid CONTAINERFLARE_FORWARDED_HOPS="0": expected an integer from 1 to 16'],
-    [{ CONTAINERFLARE_FORWARDED_HOPS: "17" }, 'invalid CONTAINERFLARE_FORWARDED_HOPS="17": expected an integer from 1 to 16'],
+    [
+      { CONTAINERFLARE_FORWARDED_HOPS: "0" },
+      'invalid CONTAINERFLARE_FORWARDED_HOPS="0": expected an integer from 1 to 16',
+    ],
+    [
+      { CONTAINERFLARE_FORWARDED_HOPS: "17" },
+      'invalid CONTAINERFLARE_FORWARDED_HOPS="17": expected an integer from 1 to 16',
+    ],
   ];
   it.each(bad)("rejects %j with one line naming the variable", (env, message) => {
     let caught: unknown;
@@ -122,7 +149,9 @@ describe("request limits", () => {
     expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "64MiB" }).maxRequestBodyBytes).toBe(64 * 2 ** 20);
     expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "10 mb" }).maxRequestBodyBytes).toBe(10_000_000);
     expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "0" }).maxRequestBodyBytes).toBe(0);
-    expect(resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "1gib" }, { maxRequestBodyBytes: 5 }).maxRequestBodyBytes).toBe(5);
+    expect(
+      resolveConfig({ CONTAINERFLARE_MAX_BODY_SIZE: "1gib" }, { maxRequestBodyBytes: 5 }).maxRequestBodyBytes,
+    ).toBe(5);
   });
 
   it("trusts one X-Forwarded-For hop by default", () => {

@@ -3,13 +3,14 @@
 // behaves like the native class where srvx's FastResponse did not (each "regression" test fails
 // with srvx's class installed instead), and that a response that cannot be sent is never silent.
 // The full Fetch-standard suite runs on every runtime in test/integration/conformance.test.ts.
-import { Hono } from "hono";
-import { compress } from "hono/compress";
+
 import { inspect } from "node:util";
 import { gunzipSync } from "node:zlib";
+import { Hono } from "hono";
+import { compress } from "hono/compress";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handle } from "../../adapters/hono.ts";
-import { serve, type ContainerServer } from "../../src/index.ts";
+import { type ContainerServer, serve } from "../../src/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { FastResponse, fastResponseState, NativeResponseClass } from "../../src/node/response.ts";
 
@@ -72,7 +73,9 @@ beforeAll(async () => {
         case "/redirect":
           return Response.redirect("http://127.0.0.1/elsewhere", 307);
         case "/bytes":
-          return new Response(new Uint8Array([1, 2, 3, 4]), { headers: { "content-type": "application/octet-stream" } });
+          return new Response(new Uint8Array([1, 2, 3, 4]), {
+            headers: { "content-type": "application/octet-stream" },
+          });
         case "/blob":
           return new Response(new Blob(["blob-body"], { type: "text/x-blob" }));
         case "/cookies": {
@@ -119,7 +122,10 @@ beforeAll(async () => {
           return response;
         }
         case "/sees-metadata":
-          return Response.json([request.headers.has("x-containerflare-metadata"), request.headers.has("x-containerflare-signature")]);
+          return Response.json([
+            request.headers.has("x-containerflare-metadata"),
+            request.headers.has("x-containerflare-signature"),
+          ]);
         case "/failing-stream":
           return new Response(failingStream());
         default:
@@ -240,7 +246,9 @@ describe("Node fast path: invalid responses and send failures are never silent",
     return { response, body, requestId, lines: linesOf(requestId) };
   }
 
-  const internal = (requestId: string) => ({ error: expect.objectContaining({ code: "INTERNAL", message: "Internal Server Error", requestId }) });
+  const internal = (requestId: string) => ({
+    error: expect.objectContaining({ code: "INTERNAL", message: "Internal Server Error", requestId }),
+  });
 
   it.each([
     ["/status?status=0", "RangeError"],
@@ -282,7 +290,10 @@ describe("Node fast path: invalid responses and send failures are never silent",
   it("logs nothing for a streamed body whose client goes away", async () => {
     const requestId = "req-client-gone";
     const controller = new AbortController();
-    const response = await fetch(`${base}/stream`, { headers: { "x-request-id": requestId }, signal: controller.signal });
+    const response = await fetch(`${base}/stream`, {
+      headers: { "x-request-id": requestId },
+      signal: controller.signal,
+    });
     await response.body!.getReader().read();
     controller.abort();
     await expect.poll(() => linesOf(requestId).some((line) => line.httpRequest)).toBe(true);
@@ -296,7 +307,9 @@ describe("Node: the metadata headers found without reading every request's heade
     expect(await seen({})).toEqual([false, false]);
     expect(await seen({ "X-ContainerFlare-Metadata": "{}" })).toEqual([false, false]);
     expect(await seen({ "x-containerflare-signature": "t=1,v1=00" })).toEqual([false, false]);
-    expect(await seen({ "x-containerflare-metadata": "{}", "X-CONTAINERFLARE-SIGNATURE": "t=1,v1=00", "x-other": "1" })).toEqual([false, false]);
+    expect(
+      await seen({ "x-containerflare-metadata": "{}", "X-CONTAINERFLARE-SIGNATURE": "t=1,v1=00", "x-other": "1" }),
+    ).toEqual([false, false]);
   });
 });
 
@@ -339,7 +352,9 @@ describe("Node fast path: the class", () => {
 
   it("regression: the implicit Content-Type is in the headers at once; status is coerced", () => {
     expect(new FastResponse("x").headers.get("content-type")).toBe("text/plain;charset=UTF-8");
-    expect(new FastResponse(new URLSearchParams("a=1")).headers.get("content-type")).toBe("application/x-www-form-urlencoded;charset=UTF-8");
+    expect(new FastResponse(new URLSearchParams("a=1")).headers.get("content-type")).toBe(
+      "application/x-www-form-urlencoded;charset=UTF-8",
+    );
     expect(new FastResponse("x", { status: "201" as unknown as number }).status).toBe(201);
   });
 
@@ -353,12 +368,22 @@ describe("Node fast path: the class", () => {
 
   it("keeps a string body without creating headers or a stream until asked", () => {
     const response = new FastResponse("lazy");
-    expect(fastResponseState(response)).toEqual({ status: 200, headers: undefined, bodyUnusable: false, streamed: false });
+    expect(fastResponseState(response)).toEqual({
+      status: 200,
+      headers: undefined,
+      bodyUnusable: false,
+      streamed: false,
+    });
     expect(fastResponseState(new NativeResponse("x"))).toBeUndefined();
   });
 
   it("restores the native Response once the last server closes", async () => {
-    const other = serve(() => new Response("x"), { port: 0, hostname: "127.0.0.1", manageProcess: false, config: { logLevel: -999 } });
+    const other = serve(() => new Response("x"), {
+      port: 0,
+      hostname: "127.0.0.1",
+      manageProcess: false,
+      config: { logLevel: -999 },
+    });
     await other.ready();
     await other.close();
     expect(globalThis.Response).toBe(FastResponse);

@@ -1,8 +1,21 @@
 import type { ConsolaInstance } from "consola";
 import { describe, expect, it } from "vitest";
 import { CommandError } from "../../src/command/errors.ts";
-import { createCommandHost, createStreamSession, detectBindingKind, serveStream, type StreamConnection } from "../../src/host/index.ts";
-import { MemoryAssets, MemoryD1, MemoryKV, MemoryQueue, MemoryR2, memoryBindings } from "../fixtures/command/memory-bindings.ts";
+import {
+  createCommandHost,
+  createStreamSession,
+  detectBindingKind,
+  type StreamConnection,
+  serveStream,
+} from "../../src/host/index.ts";
+import {
+  MemoryAssets,
+  MemoryD1,
+  MemoryKV,
+  MemoryQueue,
+  MemoryR2,
+  memoryBindings,
+} from "../fixtures/command/memory-bindings.ts";
 
 function hostWith(options: Partial<Parameters<typeof createCommandHost>[0]> = {}) {
   const bindings = memoryBindings();
@@ -20,14 +33,27 @@ const frame = (id: number, command: string, payload?: unknown) => ({ v: 1, id, c
 describe("createCommandHost().dispatch", () => {
   it("answers host.ping and describes allowed bindings and vars", async () => {
     const { host } = hostWith();
-    expect(await host.dispatch(frame(1, "host.ping"))).toMatchObject({ v: 1, id: 1, ok: true, payload: { pong: true } });
+    expect(await host.dispatch(frame(1, "host.ping"))).toMatchObject({
+      v: 1,
+      id: 1,
+      ok: true,
+      payload: { pong: true },
+    });
     expect(await host.dispatch(frame(2, "host.describe", null))).toEqual({
       v: 1,
       id: 2,
       ok: true,
       payload: {
         v: 1,
-        bindings: { CACHE: "kv", DB: "d1", JOBS: "queue", FILES: "r2", ASSETS: "assets", GREETING: "var", LIMITS: "var" },
+        bindings: {
+          CACHE: "kv",
+          DB: "d1",
+          JOBS: "queue",
+          FILES: "r2",
+          ASSETS: "assets",
+          GREETING: "var",
+          LIMITS: "var",
+        },
         vars: { GREETING: "hello", LIMITS: { max: 3 } },
         limits: { maxFrameBytes: 16 * 1024 * 1024 },
       },
@@ -56,7 +82,9 @@ describe("createCommandHost().dispatch", () => {
       id: 4,
       error: { code: "INVALID_PAYLOAD", message: expect.stringMatching(/^kv\.get: key: /) },
     });
-    expect(await host.dispatch(frame(5, "kv.get", { binding: "CACHE", key: ["a"], type: "arrayBuffer" }))).toMatchObject({
+    expect(
+      await host.dispatch(frame(5, "kv.get", { binding: "CACHE", key: ["a"], type: "arrayBuffer" })),
+    ).toMatchObject({
       error: { code: "INVALID_PAYLOAD", message: "kv.get: a list of keys can only be read as text or json" },
     });
     expect(await host.dispatch(frame(6, "kv.get", { binding: "SECRET_KV", key: "k" }))).toMatchObject({
@@ -75,13 +103,20 @@ describe("createCommandHost().dispatch", () => {
         error: { code: "UNKNOWN_COMMAND", message: `unknown command ${inherited}` },
       });
     }
-    expect(await host.dispatch(frame(9, "env.get", { binding: "NOPE" }))).toMatchObject({ error: { code: "NO_BINDING" } });
-    expect(await host.dispatch(frame(10, "env.get", { binding: "LIMITS" }))).toMatchObject({ ok: true, payload: { value: { max: 3 } } });
+    expect(await host.dispatch(frame(9, "env.get", { binding: "NOPE" }))).toMatchObject({
+      error: { code: "NO_BINDING" },
+    });
+    expect(await host.dispatch(frame(10, "env.get", { binding: "LIMITS" }))).toMatchObject({
+      ok: true,
+      payload: { value: { max: 3 } },
+    });
   });
 
   it("answers INTERNAL with the binding's message when a binding throws", async () => {
     const { host } = hostWith();
-    expect(await host.dispatch(frame(11, "d1.query", { binding: "DB", sql: "SELECT * FROM no_such_table" }))).toMatchObject({
+    expect(
+      await host.dispatch(frame(11, "d1.query", { binding: "DB", sql: "SELECT * FROM no_such_table" })),
+    ).toMatchObject({
       id: 11,
       ok: false,
       error: { code: "INTERNAL", message: expect.stringContaining("no such table: no_such_table"), retryable: false },
@@ -90,13 +125,23 @@ describe("createCommandHost().dispatch", () => {
 
   it("answers malformed frames with id 0 (or the id when readable) and other versions with a clear message", async () => {
     const { host } = hostWith();
-    expect(JSON.parse(await host.dispatchText("{nope"))).toMatchObject({ id: 0, ok: false, error: { code: "INVALID_PAYLOAD", message: "malformed frame: not JSON" } });
-    expect(JSON.parse(await host.dispatchText('{"v":1,"id":5,"command":'))).toMatchObject({ id: 5, error: { code: "INVALID_PAYLOAD" } });
+    expect(JSON.parse(await host.dispatchText("{nope"))).toMatchObject({
+      id: 0,
+      ok: false,
+      error: { code: "INVALID_PAYLOAD", message: "malformed frame: not JSON" },
+    });
+    expect(JSON.parse(await host.dispatchText('{"v":1,"id":5,"command":'))).toMatchObject({
+      id: 5,
+      error: { code: "INVALID_PAYLOAD" },
+    });
     expect(await host.dispatch({ v: 2, id: 6, command: "host.ping" })).toMatchObject({
       id: 6,
       error: { code: "INVALID_PAYLOAD", message: "unsupported protocol version 2; this host speaks v1" },
     });
-    expect(await host.dispatch({ v: 1, id: -1, command: "host.ping" })).toMatchObject({ id: 0, error: { code: "INVALID_PAYLOAD" } });
+    expect(await host.dispatch({ v: 1, id: -1, command: "host.ping" })).toMatchObject({
+      id: 0,
+      error: { code: "INVALID_PAYLOAD" },
+    });
   });
 
   it("refuses frames above the size limit in both directions with TOO_LARGE", async () => {
@@ -111,7 +156,10 @@ describe("createCommandHost().dispatch", () => {
     await bindings.CACHE.put("large", "y".repeat(2000));
     expect(await host.dispatch(frame(13, "kv.get", { binding: "CACHE", key: "large" }))).toMatchObject({
       id: 13,
-      error: { code: "TOO_LARGE", message: expect.stringMatching(/^kv\.get: answer of 2 KiB exceeds the 1 KiB frame limit$/) },
+      error: {
+        code: "TOO_LARGE",
+        message: expect.stringMatching(/^kv\.get: answer of 2 KiB exceeds the 1 KiB frame limit$/),
+      },
     });
   });
 
@@ -125,16 +173,28 @@ describe("createCommandHost().dispatch", () => {
       },
     });
     expect(await host.dispatch(frame(14, "app.sum", [1, 2, 3]))).toMatchObject({ ok: true, payload: 6 });
-    expect(await host.dispatch(frame(15, "app.busy"))).toMatchObject({ error: { code: "UNAVAILABLE", message: "try later", retryable: true } });
-    expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.get": () => 1 } })).toThrow(/cannot replace the built-in command kv\.get/);
-    expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.getMany": () => 1 } })).toThrow(/the kv\. namespace is reserved/);
-    expect(() => createCommandHost({ bindings: {}, allow: { CACHE: "cache" as never } })).toThrow(/allow\.CACHE: expected one of/);
+    expect(await host.dispatch(frame(15, "app.busy"))).toMatchObject({
+      error: { code: "UNAVAILABLE", message: "try later", retryable: true },
+    });
+    expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.get": () => 1 } })).toThrow(
+      /cannot replace the built-in command kv\.get/,
+    );
+    expect(() => createCommandHost({ bindings: {}, allow: [], commands: { "kv.getMany": () => 1 } })).toThrow(
+      /the kv\. namespace is reserved/,
+    );
+    expect(() => createCommandHost({ bindings: {}, allow: { CACHE: "cache" as never } })).toThrow(
+      /allow\.CACHE: expected one of/,
+    );
   });
 });
 
 describe("createCommandHost().handle (HTTP transport)", () => {
   const post = (body: string, headers: Record<string, string> = {}) =>
-    new Request("http://containerflare.internal/v1/commands", { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+    new Request("http://containerflare.internal/v1/commands", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", ...headers },
+    });
 
   it("answers a POSTed frame with its response frame", async () => {
     const { host } = hostWith();
@@ -178,12 +238,17 @@ describe("createCommandHost().serveStream", () => {
     const served = host.serveStream(input.readable, output.writable);
     const writer = input.writable.getWriter();
     const encoder = new TextEncoder();
-    await writer.write(encoder.encode(`${JSON.stringify(frame(1, "test.wait", 60))}\n${JSON.stringify(frame(2, "test.wait", 1))}\n`));
+    await writer.write(
+      encoder.encode(`${JSON.stringify(frame(1, "test.wait", 60))}\n${JSON.stringify(frame(2, "test.wait", 1))}\n`),
+    );
     await writer.write(encoder.encode(`${JSON.stringify(frame(3, "host.ping"))}\nnot json\n`));
     await writer.close();
     const text = await new Response(output.readable).text();
     await served;
-    const answers = text.trim().split("\n").map((line) => JSON.parse(line) as { id: number; ok: boolean });
+    const answers = text
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { id: number; ok: boolean });
     expect(answers.map((answer) => answer.id).sort()).toEqual([0, 1, 2, 3]);
     expect(answers.at(-1)!.id).toBe(1);
     expect(answers.find((answer) => answer.id === 0)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
@@ -209,13 +274,23 @@ function manualConnection() {
       .join("")
       .split("\n")
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as { id: number; ok: boolean; error?: { code: string; message: string; retryable: boolean } });
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            id: number;
+            ok: boolean;
+            error?: { code: string; message: string; retryable: boolean };
+          },
+      );
   return { connection, state, answers, flush: () => unflushed.splice(0).forEach((flushed) => flushed()) };
 }
 
 function logRecorder() {
   const warnings: string[] = [];
-  const logger = { warn: (...args: unknown[]) => void warnings.push(args.join(" ")), debug: () => undefined } as unknown as ConsolaInstance;
+  const logger = {
+    warn: (...args: unknown[]) => void warnings.push(args.join(" ")),
+    debug: () => undefined,
+  } as unknown as ConsolaInstance;
   return { logger, warnings };
 }
 
@@ -247,7 +322,8 @@ function streamHost(streams: Record<string, number>, maxFrameBytes = 8 * 1024) {
   return { host, started, aborted };
 }
 
-const line = (id: number, command: string, payload?: unknown) => new TextEncoder().encode(`${JSON.stringify(frame(id, command, payload))}\n`);
+const line = (id: number, command: string, payload?: unknown) =>
+  new TextEncoder().encode(`${JSON.stringify(frame(id, command, payload))}\n`);
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe("createStreamSession limits", () => {
@@ -276,10 +352,14 @@ describe("createStreamSession limits", () => {
     const { logger, warnings } = logRecorder();
     const session = createStreamSession(host, peer.connection, { logger });
     // Below the high-water mark, then one answer that takes the unread total past the maximum.
-    session.push(new Uint8Array([...line(1, "test.hold", 1), ...line(2, "test.blob", 900), ...line(3, "test.blob", 8000)]));
+    session.push(
+      new Uint8Array([...line(1, "test.hold", 1), ...line(2, "test.blob", 900), ...line(3, "test.blob", 8000)]),
+    );
     await settle();
     expect(peer.state.destroyed).toBe(true);
-    expect(warnings).toEqual([expect.stringMatching(/closing the connection: the client left \d+\.\d KiB of answers unread \(limit 8 KiB\)/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/closing the connection: the client left \d+\.\d KiB of answers unread \(limit 8 KiB\)/),
+    ]);
     expect(aborted).toEqual([1]);
     await session.drain();
   });
@@ -312,9 +392,12 @@ describe("createStreamSession limits", () => {
     // The peer never takes anything: nothing is flushed.
     const session = createStreamSession(host, peer.connection, { logger });
     session.push(line(1, "test.blob", 2000));
-    for (let waited = 0; waited < 5_000 && !peer.state.destroyed; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let waited = 0; waited < 5_000 && !peer.state.destroyed; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(peer.state.destroyed).toBe(true);
-    expect(warnings).toEqual([expect.stringMatching(/closing the connection: the client took none of its 2 KiB of unread answers for \d+ ms/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/closing the connection: the client took none of its 2 KiB of unread answers for \d+ ms/),
+    ]);
   });
 
   it("answers frames beyond maxInFlight at once with a retryable UNAVAILABLE naming the limit; closing aborts the running ones", async () => {
@@ -329,7 +412,8 @@ describe("createStreamSession limits", () => {
     for (const answer of refused) {
       expect(answer.error).toEqual({
         code: "UNAVAILABLE",
-        message: "the host runs at most 4 commands in flight per connection (maxInFlight); retry once some are answered",
+        message:
+          "the host runs at most 4 commands in flight per connection (maxInFlight); retry once some are answered",
         retryable: true,
       });
     }
@@ -365,17 +449,23 @@ describe("createStreamSession limits", () => {
   });
 
   it("checks its limits when the host is created", () => {
-    expect(() => createCommandHost({ bindings: {}, allow: [], streams: { maxInFlight: 0 } })).toThrow(/^streams\.maxInFlight: /);
-    expect(() => createCommandHost({ bindings: {}, allow: [], streams: { stalledOutputMs: 1.5 } })).toThrow(/^streams\.stalledOutputMs: /);
-    expect(() => createCommandHost({ bindings: {}, allow: [], maxFrameBytes: 2048, streams: { maxOutputBytes: 1024 } })).toThrow(
-      /^streams\.maxOutputBytes: 1024 is below the frame limit \(2048\)/,
+    expect(() => createCommandHost({ bindings: {}, allow: [], streams: { maxInFlight: 0 } })).toThrow(
+      /^streams\.maxInFlight: /,
     );
+    expect(() => createCommandHost({ bindings: {}, allow: [], streams: { stalledOutputMs: 1.5 } })).toThrow(
+      /^streams\.stalledOutputMs: /,
+    );
+    expect(() =>
+      createCommandHost({ bindings: {}, allow: [], maxFrameBytes: 2048, streams: { maxOutputBytes: 1024 } }),
+    ).toThrow(/^streams\.maxOutputBytes: 1024 is below the frame limit \(2048\)/);
   });
 
   it("does not run a command whose signal is already aborted", async () => {
     const { host, started } = streamHost({});
     const reason = new CommandError("UNAVAILABLE", "the connection of this command closed");
-    const answer = JSON.parse(await host.dispatchText(JSON.stringify(frame(1, "test.blob", 10)), AbortSignal.abort(reason)));
+    const answer = JSON.parse(
+      await host.dispatchText(JSON.stringify(frame(1, "test.blob", 10)), AbortSignal.abort(reason)),
+    );
     expect(answer).toMatchObject({ id: 1, ok: false, error: { code: "UNAVAILABLE" } });
     expect(started).toEqual([]);
   });
@@ -399,7 +489,10 @@ describe("serveStream backpressure (Web streams)", () => {
     // Nobody reads the output side.
     const output = new TransformStream<Uint8Array, Uint8Array>();
     const served = serveStream(host, input, output.writable, logger);
-    const outcome = await Promise.race([served.then(() => "served"), new Promise((resolve) => setTimeout(resolve, 5_000, "still serving"))]);
+    const outcome = await Promise.race([
+      served.then(() => "served"),
+      new Promise((resolve) => setTimeout(resolve, 5_000, "still serving")),
+    ]);
     expect(outcome).toBe("served");
     expect(pulls).toBeLessThan(100);
     expect(warnings).toEqual([expect.stringMatching(/closing the connection: the client took none/)]);

@@ -117,10 +117,17 @@ describe("createLineSplitter framing", () => {
     ]);
     expect(reference.buffered).toBe("tail without a newline".length);
     const fixed = [1, 2, 3, 7, 64, 255, 256, 257, 1023, 1024, 1025, 4096];
-    for (const size of fixed) expect(split(() => size), `chunks of ${size}`).toEqual(reference);
+    for (const size of fixed)
+      expect(
+        split(() => size),
+        `chunks of ${size}`,
+      ).toEqual(reference);
     for (let seed = 1; seed <= 20; seed++) {
       const next = random(seed);
-      expect(split(() => Math.floor(next() * 300)), `random chunks, seed ${seed}`).toEqual(reference);
+      expect(
+        split(() => Math.floor(next() * 300)),
+        `random chunks, seed ${seed}`,
+      ).toEqual(reference);
     }
   });
 });

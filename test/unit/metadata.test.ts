@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
+  type ContainerflareMetadata,
   createMetadataVerifier,
   decodeMetadata,
   encodeMetadata,
   signMetadata,
-  type ContainerflareMetadata,
 } from "../../src/metadata.ts";
 
 const SECRET = "test-secret";
@@ -47,7 +47,9 @@ describe("decodeMetadata", () => {
   });
 
   it("drops __proto__ and unknown keys without polluting prototypes", () => {
-    const decoded = decodeMetadata('{"__proto__":{"polluted":true},"constructor":{"prototype":{"bad":1}},"request_id":"r"}');
+    const decoded = decodeMetadata(
+      '{"__proto__":{"polluted":true},"constructor":{"prototype":{"bad":1}},"request_id":"r"}',
+    );
     expect(decoded).toEqual({ request_id: "r" });
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -94,7 +96,12 @@ describe("createMetadataVerifier", () => {
     const once = verifier();
     expect((await once.verify(signed.metadata, signed.signature)).ok).toBe(true);
     const [t, v1] = signed.signature.split(",");
-    for (const variant of [`${v1},${t}`, `${t},${v1!.toUpperCase().replace("V1=", "v1=")}`, `${t},${v1},x=1`, ` ${t} , ${v1} `]) {
+    for (const variant of [
+      `${v1},${t}`,
+      `${t},${v1!.toUpperCase().replace("V1=", "v1=")}`,
+      `${t},${v1},x=1`,
+      ` ${t} , ${v1} `,
+    ]) {
       expect(await once.verify(signed.metadata, variant)).toEqual({ ok: false, reason: "replayed" });
     }
   });
@@ -125,7 +132,10 @@ describe("createMetadataVerifier", () => {
   it("trusts unsigned headers only when told to", async () => {
     const value = encodeMetadata(sample);
     expect(await createMetadataVerifier({}).verify(value, null)).toEqual({ ok: false, reason: "unsigned" });
-    expect(await createMetadataVerifier({ trustUnsigned: true }).verify(value, null)).toEqual({ ok: true, metadata: sample });
+    expect(await createMetadataVerifier({ trustUnsigned: true }).verify(value, null)).toEqual({
+      ok: true,
+      metadata: sample,
+    });
   });
 
   it("ignores malformed and 64 KiB headers", async () => {

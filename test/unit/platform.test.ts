@@ -1,7 +1,12 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { detectPlatform, enrichCloudRunInfo, fetchCloudRunMetadata, resolveCommandEndpoint } from "../../src/platform.ts";
+import {
+  detectPlatform,
+  enrichCloudRunInfo,
+  fetchCloudRunMetadata,
+  resolveCommandEndpoint,
+} from "../../src/platform.ts";
 
 describe("detectPlatform", () => {
   it("detects Cloudflare from any of its variables", () => {
@@ -31,12 +36,19 @@ describe("detectPlatform", () => {
   });
 
   it("detects Cloud Run services, jobs and worker pools", () => {
-    expect(detectPlatform({ K_SERVICE: "api", K_REVISION: "api-00001", K_CONFIGURATION: "api", GOOGLE_CLOUD_PROJECT: "p" })).toEqual({
+    expect(
+      detectPlatform({ K_SERVICE: "api", K_REVISION: "api-00001", K_CONFIGURATION: "api", GOOGLE_CLOUD_PROJECT: "p" }),
+    ).toEqual({
       kind: "cloud-run",
       cloudRun: { resource: "service", service: "api", revision: "api-00001", configuration: "api", projectId: "p" },
     });
     expect(
-      detectPlatform({ CLOUD_RUN_JOB: "nightly", CLOUD_RUN_EXECUTION: "nightly-x", CLOUD_RUN_TASK_INDEX: "2", CLOUD_RUN_TASK_COUNT: "4" }),
+      detectPlatform({
+        CLOUD_RUN_JOB: "nightly",
+        CLOUD_RUN_EXECUTION: "nightly-x",
+        CLOUD_RUN_TASK_INDEX: "2",
+        CLOUD_RUN_TASK_COUNT: "4",
+      }),
     ).toEqual({
       kind: "cloud-run",
       cloudRun: { resource: "job", job: "nightly", execution: "nightly-x", taskIndex: 2, taskCount: 4 },

@@ -6,14 +6,16 @@
 import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createCommandClient, type CommandClient } from "../../src/command/index.ts";
+import { type CommandClient, createCommandClient } from "../../src/command/index.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
 import { commandHandler } from "../../src/worker/commands.ts";
 import { memoryBindings } from "../fixtures/command/memory-bindings.ts";
 
 const SECRET = "a dev secret of the tests";
 const NOW = 1_800_000_000_000;
-const body = new TextEncoder().encode('{"v":1,"id":1,"command":"kv.put","payload":{"binding":"CACHE","key":"k","value":"v"}}');
+const body = new TextEncoder().encode(
+  '{"v":1,"id":1,"command":"kv.put","payload":{"binding":"CACHE","key":"k","value":"v"}}',
+);
 const request = { method: "POST", path: "/v1/commands", body };
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -44,7 +46,8 @@ describe("signCommandRequest / createRequestVerifier", () => {
       { ...request, header: flipped },
       { ...request, header: await signCommandRequest("another secret", { ...request, now: NOW }) },
     ];
-    for (const tampered of cases) expect(await verifier.verify(tampered)).toEqual({ ok: false, reason: "bad-signature" });
+    for (const tampered of cases)
+      expect(await verifier.verify(tampered)).toEqual({ ok: false, reason: "bad-signature" });
     // None of the refused ones took the original's place in the replay cache.
     expect(await verifier.verify({ ...request, header })).toEqual({ ok: true });
   });
@@ -53,11 +56,26 @@ describe("signCommandRequest / createRequestVerifier", () => {
     const verifier = createRequestVerifier({ secret: SECRET, now: () => NOW });
     for (const offset of [-300_001, 300_001, -3_600_000]) {
       const header = await signCommandRequest(SECRET, { ...request, now: NOW + offset });
-      expect(await verifier.verify({ ...request, header }), `offset ${offset}`).toEqual({ ok: false, reason: "expired" });
+      expect(await verifier.verify({ ...request, header }), `offset ${offset}`).toEqual({
+        ok: false,
+        reason: "expired",
+      });
     }
-    expect(await verifier.verify({ ...request, header: await signCommandRequest(SECRET, { ...request, now: NOW - 299_000 }) })).toEqual({ ok: true });
-    for (const header of [null, undefined, ""]) expect(await verifier.verify({ ...request, header })).toEqual({ ok: false, reason: "unsigned" });
-    for (const header of ["t=1", "v1=00", `t=abc,v1=${"0".repeat(64)}`, `t=${NOW},v1=${"0".repeat(63)}`, `t=${NOW},v1=${"0".repeat(64)}${" ".repeat(200)}`]) {
+    expect(
+      await verifier.verify({
+        ...request,
+        header: await signCommandRequest(SECRET, { ...request, now: NOW - 299_000 }),
+      }),
+    ).toEqual({ ok: true });
+    for (const header of [null, undefined, ""])
+      expect(await verifier.verify({ ...request, header })).toEqual({ ok: false, reason: "unsigned" });
+    for (const header of [
+      "t=1",
+      "v1=00",
+      `t=abc,v1=${"0".repeat(64)}`,
+      `t=${NOW},v1=${"0".repeat(63)}`,
+      `t=${NOW},v1=${"0".repeat(64)}${" ".repeat(200)}`,
+    ]) {
       expect(await verifier.verify({ ...request, header }), header.trim()).toEqual({ ok: false, reason: "malformed" });
     }
   });
@@ -98,7 +116,11 @@ async function listen(handle: (request: Request) => Promise<Response>) {
     const bytes = new Uint8Array(Buffer.concat(chunks));
     received.push({ signature: incoming.headers[REQUEST_SIGNATURE_HEADER] as string | undefined, body: bytes });
     const answer = await handle(
-      new Request(`http://127.0.0.1${incoming.url}`, { method: incoming.method!, headers: incoming.headers as Record<string, string>, body: bytes }),
+      new Request(`http://127.0.0.1${incoming.url}`, {
+        method: incoming.method!,
+        headers: incoming.headers as Record<string, string>,
+        body: bytes,
+      }),
     );
     outgoing.writeHead(answer.status, Object.fromEntries(answer.headers));
     outgoing.end(Buffer.from(await answer.arrayBuffer()));
@@ -115,20 +137,34 @@ async function listen(handle: (request: Request) => Promise<Response>) {
 }
 
 /** A POST with exactly these headers (Node's fetch would replace `Sec-Fetch-Mode` with its own). */
-function rawPost(url: string, headers: Record<string, string>, body: Uint8Array): Promise<{ status: number; json: unknown }> {
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(url, { method: "POST", headers: { ...headers, "content-length": String(body.byteLength) } }, (incoming) => {
-      const chunks: Buffer[] = [];
-      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-      incoming.on("end", () => resolve({ status: incoming.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
-    });
+    const outgoing = httpRequest(
+      url,
+      { method: "POST", headers: { ...headers, "content-length": String(body.byteLength) } },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+        incoming.on("end", () =>
+          resolve({ status: incoming.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }),
+        );
+      },
+    );
     outgoing.on("error", reject);
     outgoing.end(body);
   });
 }
 
 function client(url: string, secret?: string): CommandClient {
-  const created = createCommandClient({ endpoint: { kind: "http", url }, timeoutMs: 5_000, ...(secret ? { secret } : {}) });
+  const created = createCommandClient({
+    endpoint: { kind: "http", url },
+    timeoutMs: 5_000,
+    ...(secret ? { secret } : {}),
+  });
   cleanups.push(() => created.close());
   return created;
 }
@@ -139,7 +175,12 @@ describe("the HTTP transport with a secret", () => {
     let calls = 0;
     const { url, received } = await listen(async (incoming) => {
       const bytes = new Uint8Array(await incoming.arrayBuffer());
-      const verdict = await verifier.verify({ method: incoming.method, path: new URL(incoming.url).pathname, body: bytes, header: incoming.headers.get(REQUEST_SIGNATURE_HEADER) });
+      const verdict = await verifier.verify({
+        method: incoming.method,
+        path: new URL(incoming.url).pathname,
+        body: bytes,
+        header: incoming.headers.get(REQUEST_SIGNATURE_HEADER),
+      });
       if (!verdict.ok) return new Response(verdict.reason, { status: 401 });
       // The first attempt fails as a container that is still starting would.
       if (calls++ === 0) return new Response("starting", { status: 503 });
@@ -169,39 +210,61 @@ describe("commandHandler({ requireSignature })", () => {
     return { ...host, kv: bindings.CACHE as { get(key: string): Promise<string | null> } };
   }
 
-  it.each([[{ secret: SECRET }], [true]] as const)("with %j: the signing client works, an unsigned one is FORBIDDEN and changes nothing", async (requireSignature) => {
-    const { url, kv } = await signedHost(requireSignature);
-    await client(url, SECRET).invoke("kv.put", { binding: "CACHE", key: "k", value: "by the app" });
-    expect(await kv.get("k")).toBe("by the app");
-    await expect(client(url).invoke("kv.put", { binding: "CACHE", key: "k", value: "by anyone" })).rejects.toMatchObject({
-      code: "FORBIDDEN",
-      message: expect.stringContaining("unsigned"),
-    });
-    await expect(client(url, "a guessed secret").invoke("kv.delete", { binding: "CACHE", key: "k" })).rejects.toMatchObject({ code: "FORBIDDEN" });
-    expect(await kv.get("k")).toBe("by the app");
-  });
+  it.each([[{ secret: SECRET }], [true]] as const)(
+    "with %j: the signing client works, an unsigned one is FORBIDDEN and changes nothing",
+    async (requireSignature) => {
+      const { url, kv } = await signedHost(requireSignature);
+      await client(url, SECRET).invoke("kv.put", { binding: "CACHE", key: "k", value: "by the app" });
+      expect(await kv.get("k")).toBe("by the app");
+      await expect(
+        client(url).invoke("kv.put", { binding: "CACHE", key: "k", value: "by anyone" }),
+      ).rejects.toMatchObject({
+        code: "FORBIDDEN",
+        message: expect.stringContaining("unsigned"),
+      });
+      await expect(
+        client(url, "a guessed secret").invoke("kv.delete", { binding: "CACHE", key: "k" }),
+      ).rejects.toMatchObject({ code: "FORBIDDEN" });
+      expect(await kv.get("k")).toBe("by the app");
+    },
+  );
 
   it("refuses everything when `true` finds no CONTAINERFLARE_SECRET in env", async () => {
     const bindings = memoryBindings();
     const handler = commandHandler({ allow: ["CACHE"], requireSignature: true });
     const { url } = await listen((incoming) => handler(incoming, bindings));
-    await expect(client(url, SECRET).invoke("host.ping")).rejects.toMatchObject({ code: "FORBIDDEN", message: expect.stringContaining("no CONTAINERFLARE_SECRET") });
+    await expect(client(url, SECRET).invoke("host.ping")).rejects.toMatchObject({
+      code: "FORBIDDEN",
+      message: expect.stringContaining("no CONTAINERFLARE_SECRET"),
+    });
   });
 
   it("answers 403 to a browser's request even with a valid signature, 413 above the frame limit", async () => {
     const { url, kv } = await signedHost({ secret: SECRET });
-    const frame = new TextEncoder().encode(JSON.stringify({ v: 1, id: 9, command: "kv.put", payload: { binding: "CACHE", key: "k", value: "evil" } }));
-    const browsers: Record<string, string>[] = [{ origin: "http://evil.example" }, { "sec-fetch-site": "cross-site" }, { "sec-fetch-mode": "no-cors" }];
+    const frame = new TextEncoder().encode(
+      JSON.stringify({ v: 1, id: 9, command: "kv.put", payload: { binding: "CACHE", key: "k", value: "evil" } }),
+    );
+    const browsers: Record<string, string>[] = [
+      { origin: "http://evil.example" },
+      { "sec-fetch-site": "cross-site" },
+      { "sec-fetch-mode": "no-cors" },
+    ];
     for (const browser of browsers) {
       const signature = await signCommandRequest(SECRET, { method: "POST", path: "/v1/commands", body: frame });
-      const response = await rawPost(url, { "content-type": "text/plain", [REQUEST_SIGNATURE_HEADER]: signature, ...browser }, frame);
+      const response = await rawPost(
+        url,
+        { "content-type": "text/plain", [REQUEST_SIGNATURE_HEADER]: signature, ...browser },
+        frame,
+      );
       expect(response.status, JSON.stringify(browser)).toBe(403);
       expect(response.json).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     }
     expect(await kv.get("k")).toBeNull();
     // What Node's own fetch adds to every request is no browser's mark.
     const signature = await signCommandRequest(SECRET, { method: "POST", path: "/v1/commands", body: frame });
-    expect((await rawPost(url, { [REQUEST_SIGNATURE_HEADER]: signature, "sec-fetch-mode": "cors" }, frame)).status).toBe(200);
+    expect(
+      (await rawPost(url, { [REQUEST_SIGNATURE_HEADER]: signature, "sec-fetch-mode": "cors" }, frame)).status,
+    ).toBe(200);
     expect(await kv.get("k")).toBe("evil");
     const big = new Uint8Array(16 * 1024 * 1024 + 1).fill(32);
     const tooLarge = await fetch(url, { method: "POST", body: big });

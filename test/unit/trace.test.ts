@@ -33,7 +33,11 @@ describe("parseTraceparent", () => {
 
 describe("parseCloudTraceContext", () => {
   it("converts the decimal span id to 16 hex digits", () => {
-    expect(parseCloudTraceContext(`${TRACE}/1;o=1`)).toEqual({ traceId: TRACE, spanId: "0000000000000001", sampled: true });
+    expect(parseCloudTraceContext(`${TRACE}/1;o=1`)).toEqual({
+      traceId: TRACE,
+      spanId: "0000000000000001",
+      sampled: true,
+    });
     expect(parseCloudTraceContext(`${TRACE}/18446744073709551615;o=0`)).toEqual({
       traceId: TRACE,
       spanId: "ffffffffffffffff",
@@ -46,12 +50,17 @@ describe("parseCloudTraceContext", () => {
     });
   });
 
-  it.each(["", "nope", `${TRACE}/18446744073709551616;o=1`, `${TRACE}/12a;o=1`, `${TRACE}/1;o=2`, `${"0".repeat(32)}/1;o=1`, "abc/1;o=1"])(
-    "rejects %j",
-    (value) => {
-      expect(parseCloudTraceContext(value)).toBeUndefined();
-    },
-  );
+  it.each([
+    "",
+    "nope",
+    `${TRACE}/18446744073709551616;o=1`,
+    `${TRACE}/12a;o=1`,
+    `${TRACE}/1;o=2`,
+    `${"0".repeat(32)}/1;o=1`,
+    "abc/1;o=1",
+  ])("rejects %j", (value) => {
+    expect(parseCloudTraceContext(value)).toBeUndefined();
+  });
 });
 
 describe("traceFromHeaders", () => {

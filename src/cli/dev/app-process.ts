@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import type { ConsolaInstance } from "consola";
-import { prepareEntry, siblingModule, type LoadableEntry } from "../entry.ts";
+import { type LoadableEntry, prepareEntry, siblingModule } from "../entry.ts";
 import { errorLine } from "../errors.ts";
-import { runtimeArguments, type RuntimeName } from "../runtime.ts";
-import { exitReason, formatDelay, type AppStatus } from "./app-state.ts";
+import { type RuntimeName, runtimeArguments } from "../runtime.ts";
+import { type AppStatus, exitReason, formatDelay } from "./app-state.ts";
 import { isListening } from "./ports.ts";
 
 /**
@@ -22,7 +22,12 @@ export interface RestartPolicy {
 }
 
 /** 250 ms doubling to 10 s, reset after 10 s up; five crashes in a row logged, then quiet. */
-export const DEFAULT_RESTART_POLICY: RestartPolicy = { firstDelayMs: 250, maxDelayMs: 10_000, stableMs: 10_000, loggedCrashes: 5 };
+export const DEFAULT_RESTART_POLICY: RestartPolicy = {
+  firstDelayMs: 250,
+  maxDelayMs: 10_000,
+  stableMs: 10_000,
+  loggedCrashes: 5,
+};
 
 /** Delay before restarting after the `crashes`-th crash in a row (1-based), in ms. */
 export function restartDelay(crashes: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number {
@@ -142,12 +147,22 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
       loadable = await prepareEntry(options.entryPath, options.runtime);
     } catch (error) {
       logger.error(`${errorLine(error)}; waiting for a change`);
-      report({ status: "down", reason: "the app failed to build; waiting for a change (see the dev command's output)" });
+      report({
+        status: "down",
+        reason: "the app failed to build; waiting for a change (see the dev command's output)",
+      });
       return undefined;
     }
     if (stopped) return undefined;
-    const args = runtimeArguments(options.runtime, runnerPath(), [loadable.path, String(options.port), options.entryName]);
-    const stdio = options.commands === "stdio" ? (["pipe", "pipe", "inherit"] as const) : (["ignore", "inherit", "inherit"] as const);
+    const args = runtimeArguments(options.runtime, runnerPath(), [
+      loadable.path,
+      String(options.port),
+      options.entryName,
+    ]);
+    const stdio =
+      options.commands === "stdio"
+        ? (["pipe", "pipe", "inherit"] as const)
+        : (["ignore", "inherit", "inherit"] as const);
     const spawned = spawn(options.binary, args, { env: options.env, stdio: [...stdio], detached: true });
     const current = spawned;
     exited = new Promise((resolve) => {
@@ -156,7 +171,8 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
         if (ended) return;
         ended = true;
         logger.error(`cannot start ${options.binary}: ${error.message}`);
-        if (child === current && !stopped) report({ status: "down", reason: "the app's runtime could not be started; waiting for a change" });
+        if (child === current && !stopped)
+          report({ status: "down", reason: "the app's runtime could not be started; waiting for a change" });
         resolve();
       });
       spawned.once("exit", (code, signal) => {
@@ -182,7 +198,10 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
       await sleep(Math.min(25 * 2 ** attempt, 200));
     }
     logger.warn(`the app did not listen on port ${options.port} within ${readyTimeoutMs / 1000}s`);
-    report({ status: "down", reason: `the app did not listen on its port within ${readyTimeoutMs / 1000}s; waiting for a change` });
+    report({
+      status: "down",
+      reason: `the app did not listen on its port within ${readyTimeoutMs / 1000}s; waiting for a change`,
+    });
     return false;
   }
 

@@ -44,7 +44,8 @@ export const INITIAL_APP_STATE: AppState = { seq: 0, status: "starting" };
  */
 export function nextAppState(previous: AppState, change: AppStatus): AppState {
   const seq = previous.seq + 1;
-  if (change.status === "down") return { seq, status: "down", reason: change.reason.slice(0, MAX_REASON_LENGTH), exitSeq: seq };
+  if (change.status === "down")
+    return { seq, status: "down", reason: change.reason.slice(0, MAX_REASON_LENGTH), exitSeq: seq };
   return {
     seq,
     status: change.status,
@@ -113,7 +114,9 @@ export function createAppStatePusher(options: AppStatePusherOptions): AppStatePu
         throw new Error(`HTTP ${response.status}`);
       } catch (error) {
         if (attempt >= attempts || unsent !== undefined) {
-          options.logger.debug(`cannot tell the dev Worker that the app is ${next.status}: ${error instanceof Error ? error.message : String(error)}`);
+          options.logger.debug(
+            `cannot tell the dev Worker that the app is ${next.status}: ${error instanceof Error ? error.message : String(error)}`,
+          );
           return;
         }
         await sleep(200);

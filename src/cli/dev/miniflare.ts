@@ -1,5 +1,5 @@
-import type { Miniflare, MiniflareOptions } from "miniflare";
 import { join } from "node:path";
+import type { Miniflare, MiniflareOptions } from "miniflare";
 import { CliError, errorLine } from "../errors.ts";
 import type { DevWorkerSettings } from "./worker.ts";
 import type { DevBindings } from "./wrangler.ts";
@@ -66,7 +66,14 @@ export function devWorkerOptions(options: DevWorkerOptions): MiniflareOptions {
     r2Persist: join(options.persist, "r2"),
     queueProducers: bindings.queues,
     queueConsumers: Object.fromEntries(queueNames.map((queue) => [queue, { maxBatchTimeout: 0 }])),
-    ...(bindings.assets ? { assets: { directory: bindings.assets.directory, ...(bindings.assets.binding ? { binding: bindings.assets.binding } : {}) } } : {}),
+    ...(bindings.assets
+      ? {
+          assets: {
+            directory: bindings.assets.directory,
+            ...(bindings.assets.binding ? { binding: bindings.assets.binding } : {}),
+          },
+        }
+      : {}),
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: COMMANDS_ENTRYPOINT }],
   };
 }
@@ -75,7 +82,9 @@ async function loadMiniflare(): Promise<typeof import("miniflare")> {
   try {
     return await import("miniflare");
   } catch (error) {
-    throw new CliError(`containerflare dev needs the miniflare package (npm install -D miniflare): ${errorLine(error)}`);
+    throw new CliError(
+      `containerflare dev needs the miniflare package (npm install -D miniflare): ${errorLine(error)}`,
+    );
   }
 }
 
@@ -93,7 +102,8 @@ async function withoutSignalExits<T>(start: () => Promise<T>): Promise<T> {
     return await start();
   } finally {
     for (const signal of EXIT_SIGNALS) {
-      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+      for (const listener of process.listeners(signal))
+        if (!before.get(signal)!.has(listener)) process.off(signal, listener);
     }
   }
 }

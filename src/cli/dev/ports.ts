@@ -1,4 +1,4 @@
-import { connect, createServer, type AddressInfo } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 
 /** A TCP port on `host` that was free a moment ago (the OS picks it). */
 export function freePort(host = "127.0.0.1"): Promise<number> {

@@ -1,17 +1,17 @@
-import { consola, type ConsolaInstance } from "consola";
 import { randomBytes } from "node:crypto";
 import { dirname, relative, resolve } from "node:path";
+import { type ConsolaInstance, consola } from "consola";
 import { resolveEntry } from "../entry.ts";
 import { CliError } from "../errors.ts";
 import { findRuntimeBinary, type RuntimeName } from "../runtime.ts";
-import { createAppProcess, type AppProcess } from "./app-process.ts";
+import { type AppProcess, createAppProcess } from "./app-process.ts";
 import { APP_STATE_PATH, createAppStatePusher } from "./app-state.ts";
 import { bundleWorker } from "./bundle.ts";
-import { startDevWorker, type DevWorker } from "./miniflare.ts";
+import { type DevWorker, startDevWorker } from "./miniflare.ts";
 import { freePort } from "./ports.ts";
 import { bridgeStdio } from "./stdio-bridge.ts";
 import { watchDirectory } from "./watch.ts";
-import { declaredBindingNames, readDevBindings, type DevBindings } from "./wrangler.ts";
+import { type DevBindings, declaredBindingNames, readDevBindings } from "./wrangler.ts";
 
 /** Lowest Node.js major version Miniflare runs on. */
 export const MIN_NODE_MAJOR = 22;
@@ -89,7 +89,15 @@ export function appEnvironment(options: {
 }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...options.base };
   // A developer's shell may carry another platform's markers; the app runs "on Cloudflare" here.
-  for (const name of ["K_SERVICE", "K_REVISION", "K_CONFIGURATION", "CLOUD_RUN_JOB", "CLOUD_RUN_WORKER_POOL", "PORT", "CF_CMD_SOCKET"]) {
+  for (const name of [
+    "K_SERVICE",
+    "K_REVISION",
+    "K_CONFIGURATION",
+    "CLOUD_RUN_JOB",
+    "CLOUD_RUN_WORKER_POOL",
+    "PORT",
+    "CF_CMD_SOCKET",
+  ]) {
     delete env[name];
   }
   return {
@@ -181,7 +189,9 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
       commands,
       logger,
       onStatus: (change) => appState.push(change),
-      ...(commands === "stdio" ? { onSpawn: (child) => bridgeStdio(child, { url: worker.commandsUrl.href, secret }) } : {}),
+      ...(commands === "stdio"
+        ? { onSpawn: (child) => bridgeStdio(child, { url: worker.commandsUrl.href, secret }) }
+        : {}),
     });
   } catch (error) {
     await worker.dispose();

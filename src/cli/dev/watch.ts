@@ -1,4 +1,4 @@
-import { readdirSync, watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, readdirSync, watch } from "node:fs";
 import { join, relative, sep } from "node:path";
 
 /** Options of {@link watchDirectory}. */
@@ -23,9 +23,15 @@ export function isSourceChange(path: string): boolean {
  * its node_modules costs a handful of watches, not one per installed package directory.
  * Returns a function that stops watching.
  */
-export function watchDirectory(directory: string, onChange: (paths: string[]) => void, options: WatchOptions = {}): () => void {
+export function watchDirectory(
+  directory: string,
+  onChange: (paths: string[]) => void,
+  options: WatchOptions = {},
+): () => void {
   const debounceMs = options.debounceMs ?? 100;
-  const ignored = (options.ignore ?? []).map((path) => relative(directory, path)).filter((path) => path && !path.startsWith(".."));
+  const ignored = (options.ignore ?? [])
+    .map((path) => relative(directory, path))
+    .filter((path) => path && !path.startsWith(".."));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let changed = new Set<string>();
 
@@ -43,7 +49,9 @@ export function watchDirectory(directory: string, onChange: (paths: string[]) =>
   const watchers: FSWatcher[] = [];
   const add = (path: string, prefix: string, recursive: boolean) => {
     try {
-      const watcher = watch(path, { recursive }, (_event, filename) => record(join(prefix, filename?.toString() ?? "")));
+      const watcher = watch(path, { recursive }, (_event, filename) =>
+        record(join(prefix, filename?.toString() ?? "")),
+      );
       // The directory went away: nothing left to watch there.
       watcher.on("error", () => watcher.close());
       watchers.push(watcher);

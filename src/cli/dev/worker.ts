@@ -16,10 +16,10 @@
  * @module
  */
 import * as v from "valibot";
-import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
 import { readBodyLimited } from "../../command/bytes.ts";
-import { commandHandler, forward, type CommandOutboundHandler } from "../../worker/index.ts";
-import { APP_STATE_PATH, AppStateSchema, createAppStateBoard, type AppState } from "./app-state.ts";
+import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
+import { type CommandOutboundHandler, commandHandler, forward } from "../../worker/index.ts";
+import { APP_STATE_PATH, type AppState, AppStateSchema, createAppStateBoard } from "./app-state.ts";
 
 /** What the dev command passes to this Worker in the `CONTAINERFLARE_DEV` binding. */
 export interface DevWorkerSettings {
@@ -69,7 +69,8 @@ async function forwardToApp(request: Request, env: DevEnv): Promise<Response> {
   const options = settings.workerName ? { workerName: settings.workerName } : {};
   const state = await appState.waitFor((current) => current.status !== "starting", settings.waitMs);
   if (state.status === "down") return unavailable(state.reason ?? `the app is not running; ${SEE_OUTPUT}`);
-  if (state.status === "starting") return unavailable(`the app is still starting after ${settings.waitMs / 1000}s; ${SEE_OUTPUT}`);
+  if (state.status === "starting")
+    return unavailable(`the app is still starting after ${settings.waitMs / 1000}s; ${SEE_OUTPUT}`);
   try {
     return await forward(request, settings.appUrl, env, options);
   } catch {
@@ -116,7 +117,11 @@ function commandsSocket(env: DevEnv): CommandsSocket {
   if (!socket) {
     socket = {
       // The dev secret is env.CONTAINERFLARE_SECRET: the app signs with it, nothing else has it.
-      commands: commandHandler<DevEnv>({ allow: env.CONTAINERFLARE_DEV.allow, vars: env.CONTAINERFLARE_DEV.vars, requireSignature: true }),
+      commands: commandHandler<DevEnv>({
+        allow: env.CONTAINERFLARE_DEV.allow,
+        vars: env.CONTAINERFLARE_DEV.vars,
+        requireSignature: true,
+      }),
       stateVerifier: createRequestVerifier({ secret: env.CONTAINERFLARE_SECRET }),
     };
     sockets.set(env, socket);

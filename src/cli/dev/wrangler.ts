@@ -1,6 +1,6 @@
-import { parseJSONC } from "confbox/jsonc";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { parseJSONC } from "confbox/jsonc";
 import * as v from "valibot";
 import { BINDING_NAME_RE } from "../../config.ts";
 import { CliError, errorLine } from "../errors.ts";
@@ -82,7 +82,8 @@ export function parseWranglerConfig(text: string, file: string): WranglerConfig 
   } catch (error) {
     throw new CliError(`cannot parse ${file}: ${errorLine(error)}`);
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new CliError(`${file} must hold a JSON object`);
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new CliError(`${file} must hold a JSON object`);
   const result = v.safeParse(WranglerConfigSchema, json);
   if (!result.success) {
     const issue = result.issues[0];
@@ -97,9 +98,13 @@ export function devBindings(config: WranglerConfig, baseDir: string, file?: stri
     compatibilityFlags: config.compatibility_flags ?? [],
     vars: { ...config.vars },
     kv: Object.fromEntries((config.kv_namespaces ?? []).map((kv) => [kv.binding, kv.id ?? kv.binding])),
-    d1: Object.fromEntries((config.d1_databases ?? []).map((db) => [db.binding, db.database_id ?? db.database_name ?? db.binding])),
+    d1: Object.fromEntries(
+      (config.d1_databases ?? []).map((db) => [db.binding, db.database_id ?? db.database_name ?? db.binding]),
+    ),
     queues: Object.fromEntries((config.queues?.producers ?? []).map((queue) => [queue.binding, queue.queue])),
-    r2: Object.fromEntries((config.r2_buckets ?? []).map((bucket) => [bucket.binding, bucket.bucket_name ?? bucket.binding])),
+    r2: Object.fromEntries(
+      (config.r2_buckets ?? []).map((bucket) => [bucket.binding, bucket.bucket_name ?? bucket.binding]),
+    ),
   };
   if (config.name) bindings.workerName = config.name;
   if (config.compatibility_date) bindings.compatibilityDate = config.compatibility_date;

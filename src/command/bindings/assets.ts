@@ -1,14 +1,13 @@
 import { decodeBytes } from "../bytes.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
 import { CommandError } from "../errors.ts";
-import { NULL_BODY_STATUSES, type AssetResponseJson } from "../schemas.ts";
+import { type AssetResponseJson, NULL_BODY_STATUSES } from "../schemas.ts";
 
 /** Request options of {@link fetchAsset}. */
 export interface FetchAssetInit extends InvokeOptions {
   method?: string;
   headers?: ConstructorParameters<typeof Headers>[0];
 }
-
 
 /** `"/a?b"`, `"https://host/a?b"` or a URL → `"/a?b"`: the assets binding only looks at the path. */
 function assetPath(input: string | URL): string {
@@ -21,7 +20,12 @@ function assetPath(input: string | URL): string {
  * Fetches a static asset through the host's assets binding (typed helper of the original
  * design): `fetchAsset(client, "ASSETS", "/index.html")` → a Response.
  */
-export async function fetchAsset(client: CommandClient, binding: string, path: string | URL, init: FetchAssetInit = {}): Promise<Response> {
+export async function fetchAsset(
+  client: CommandClient,
+  binding: string,
+  path: string | URL,
+  init: FetchAssetInit = {},
+): Promise<Response> {
   const { method, headers, ...invokeOptions } = init;
   const result = await client.invoke<AssetResponseJson>(
     "assets.fetch",
@@ -52,7 +56,10 @@ export class AssetsBinding {
   }
 
   /** Fetches an asset: a path, a URL or a Request (only its method, path and headers travel). */
-  fetch(input: string | URL | Request, init: { method?: string; headers?: ConstructorParameters<typeof Headers>[0] } = {}): Promise<Response> {
+  fetch(
+    input: string | URL | Request,
+    init: { method?: string; headers?: ConstructorParameters<typeof Headers>[0] } = {},
+  ): Promise<Response> {
     if (typeof input === "object" && "url" in input) {
       return fetchAsset(this.#client, this.#binding, input.url, {
         method: init.method ?? input.method,

@@ -1,4 +1,10 @@
-import type { D1Database, D1DatabaseSession, D1ExecResult, D1PreparedStatement, D1Result } from "@cloudflare/workers-types";
+import type {
+  D1Database,
+  D1DatabaseSession,
+  D1ExecResult,
+  D1PreparedStatement,
+  D1Result,
+} from "@cloudflare/workers-types";
 import { decodeCell, encodeCell, mapRow } from "../cells.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
 import { CommandError } from "../errors.ts";
@@ -12,7 +18,10 @@ function decodeResult<T>(result: D1Result<T>): D1Result<T> {
 
 function encodeParams(params: readonly unknown[]): unknown[] {
   return params.map((value, index) => {
-    if (value === undefined) throw new TypeError(`D1_TYPE_ERROR: Type 'undefined' not supported for value 'undefined' (parameter ${index + 1})`);
+    if (value === undefined)
+      throw new TypeError(
+        `D1_TYPE_ERROR: Type 'undefined' not supported for value 'undefined' (parameter ${index + 1})`,
+      );
     return encodeCell(value);
   });
 }
@@ -28,7 +37,11 @@ export async function d1Query<T = Record<string, unknown>>(
   params: readonly unknown[] = [],
   options?: InvokeOptions,
 ): Promise<D1Result<T>> {
-  const result = await client.invoke<D1Result<T>>("d1.query", { binding, sql, params: encodeParams(params), mode: "all" }, options);
+  const result = await client.invoke<D1Result<T>>(
+    "d1.query",
+    { binding, sql, params: encodeParams(params), mode: "all" },
+    options,
+  );
   return decodeResult(result);
 }
 

@@ -90,7 +90,10 @@ export async function loadBindings<Env extends object>(env: Env): Promise<Env> {
  * until they are known a property is a handle whose methods wait for them. A name the host does
  * not offer throws (or, before the kinds are known, rejects) NO_BINDING naming it.
  */
-export function createBindings<Env extends object = DefaultBindings>(client: CommandClient, options: BindingsOptions = {}): Bindings<Env> {
+export function createBindings<Env extends object = DefaultBindings>(
+  client: CommandClient,
+  options: BindingsOptions = {},
+): Bindings<Env> {
   let kinds: Record<string, BindingKind> | undefined = options.bindings ? { ...options.bindings } : undefined;
   let vars: Record<string, unknown> | undefined;
   let loading: Promise<void> | undefined;
@@ -132,7 +135,8 @@ export function createBindings<Env extends object = DefaultBindings>(client: Com
     if (!kinds) await load();
     const kind = kinds![name];
     if (kind === undefined) throw missing(name);
-    if (kind === "var") throw new TypeError(`env.${name} is a var, not a binding: read its value after loadBindings(env)`);
+    if (kind === "var")
+      throw new TypeError(`env.${name} is a var, not a binding: read its value after loadBindings(env)`);
     return bindingFor(name, kind) as BindingObject;
   };
 
@@ -210,7 +214,8 @@ class LazyBinding {
         value: async (...args: unknown[]) => {
           const target = (await resolve()) as unknown as Record<string, unknown>;
           const fn = target[method];
-          if (typeof fn !== "function") throw new TypeError(`env.${name} has no ${method}() (it is a ${target.constructor.name})`);
+          if (typeof fn !== "function")
+            throw new TypeError(`env.${name} has no ${method}() (it is a ${target.constructor.name})`);
           return (fn as (...values: unknown[]) => unknown).apply(target, args);
         },
       });

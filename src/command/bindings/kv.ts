@@ -1,5 +1,13 @@
 import type { KVNamespace } from "@cloudflare/workers-types";
-import { bytesStream, decodeBytes, encodeBytes, isEncodedBytes, readBody, toArrayBuffer, type BodyInput } from "../bytes.ts";
+import {
+  type BodyInput,
+  bytesStream,
+  decodeBytes,
+  encodeBytes,
+  isEncodedBytes,
+  readBody,
+  toArrayBuffer,
+} from "../bytes.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
 
 /** How a KV value is returned: the `type` of `KVNamespace.get`. */
@@ -40,10 +48,34 @@ export function decodeKvValue(value: unknown, type: KvValueType): unknown {
  * Reads one KV value (typed helper of the original design): `kvGet(client, "CACHE", "k")` →
  * string or null; `type` as in `KVNamespace.get`.
  */
-export function kvGet(client: CommandClient, binding: string, key: string, type?: "text", options?: KvGetOptions): Promise<string | null>;
-export function kvGet<T = unknown>(client: CommandClient, binding: string, key: string, type: "json", options?: KvGetOptions): Promise<T | null>;
-export function kvGet(client: CommandClient, binding: string, key: string, type: "arrayBuffer", options?: KvGetOptions): Promise<ArrayBuffer | null>;
-export function kvGet(client: CommandClient, binding: string, key: string, type: "stream", options?: KvGetOptions): Promise<ReadableStream | null>;
+export function kvGet(
+  client: CommandClient,
+  binding: string,
+  key: string,
+  type?: "text",
+  options?: KvGetOptions,
+): Promise<string | null>;
+export function kvGet<T = unknown>(
+  client: CommandClient,
+  binding: string,
+  key: string,
+  type: "json",
+  options?: KvGetOptions,
+): Promise<T | null>;
+export function kvGet(
+  client: CommandClient,
+  binding: string,
+  key: string,
+  type: "arrayBuffer",
+  options?: KvGetOptions,
+): Promise<ArrayBuffer | null>;
+export function kvGet(
+  client: CommandClient,
+  binding: string,
+  key: string,
+  type: "stream",
+  options?: KvGetOptions,
+): Promise<ReadableStream | null>;
 export async function kvGet(
   client: CommandClient,
   binding: string,
@@ -70,7 +102,12 @@ export class KvBinding implements KVNamespace {
   async get(key: string | string[], typeOrOptions?: unknown): Promise<any> {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
     if (!Array.isArray(key)) return kvGet(this.#client, this.#binding, key, type as "text", { cacheTtl });
-    const result = await this.#client.invoke<{ values: [string, unknown][] }>("kv.get", { binding: this.#binding, key, type, cacheTtl });
+    const result = await this.#client.invoke<{ values: [string, unknown][] }>("kv.get", {
+      binding: this.#binding,
+      key,
+      type,
+      cacheTtl,
+    });
     return new Map(result.values.map(([name, value]) => [name, decodeKvValue(value, type)]));
   }
 
@@ -79,23 +116,37 @@ export class KvBinding implements KVNamespace {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
     const payload = { binding: this.#binding, key, type, cacheTtl };
     if (Array.isArray(key)) {
-      const result = await this.#client.invoke<{ values: [string, { value: unknown; metadata: unknown; cacheStatus?: string | null }][] }>(
-        "kv.getWithMetadata",
-        payload,
-      );
+      const result = await this.#client.invoke<{
+        values: [string, { value: unknown; metadata: unknown; cacheStatus?: string | null }][];
+      }>("kv.getWithMetadata", payload);
       return new Map(
         result.values.map(([name, entry]) => [
           name,
-          { value: decodeKvValue(entry.value, type), metadata: entry.metadata ?? null, cacheStatus: entry.cacheStatus ?? null },
+          {
+            value: decodeKvValue(entry.value, type),
+            metadata: entry.metadata ?? null,
+            cacheStatus: entry.cacheStatus ?? null,
+          },
         ]),
       );
     }
-    const result = await this.#client.invoke<{ value: unknown; metadata: unknown; cacheStatus?: string | null }>("kv.getWithMetadata", payload);
-    return { value: decodeKvValue(result.value, type), metadata: result.metadata ?? null, cacheStatus: result.cacheStatus ?? null };
+    const result = await this.#client.invoke<{ value: unknown; metadata: unknown; cacheStatus?: string | null }>(
+      "kv.getWithMetadata",
+      payload,
+    );
+    return {
+      value: decodeKvValue(result.value, type),
+      metadata: result.metadata ?? null,
+      cacheStatus: result.cacheStatus ?? null,
+    };
   }
 
   /** `put(key, value, { expiration, expirationTtl, metadata })`; streams are read into memory first. */
-  async put(key: string, value: BodyInput | Parameters<KVNamespace["put"]>[1], options: { expiration?: number; expirationTtl?: number; metadata?: unknown } = {}): Promise<void> {
+  async put(
+    key: string,
+    value: BodyInput | Parameters<KVNamespace["put"]>[1],
+    options: { expiration?: number; expirationTtl?: number; metadata?: unknown } = {},
+  ): Promise<void> {
     const wire = typeof value === "string" ? value : encodeBytes(await readBody(value));
     await this.#client.invoke("kv.put", {
       binding: this.#binding,

@@ -1,4 +1,11 @@
-import type { MessageSendRequest, Queue, QueueSendBatchOptions, QueueSendBatchResponse, QueueSendOptions, QueueSendResponse } from "@cloudflare/workers-types";
+import type {
+  MessageSendRequest,
+  Queue,
+  QueueSendBatchOptions,
+  QueueSendBatchResponse,
+  QueueSendOptions,
+  QueueSendResponse,
+} from "@cloudflare/workers-types";
 import { encodeBytes } from "../bytes.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
 import { CommandError } from "../errors.ts";
@@ -24,8 +31,10 @@ function wireMessage(body: unknown, contentType?: string, delaySeconds?: number)
 
 /** Revives `oldestMessageTimestamp` (an ISO string on the wire) as a Date. */
 function reviveSendResponse<T>(response: T): T {
-  const metrics = (response as { metadata?: { metrics?: { oldestMessageTimestamp?: unknown } } } | null)?.metadata?.metrics;
-  if (metrics && typeof metrics.oldestMessageTimestamp === "string") metrics.oldestMessageTimestamp = new Date(metrics.oldestMessageTimestamp);
+  const metrics = (response as { metadata?: { metrics?: { oldestMessageTimestamp?: unknown } } } | null)?.metadata
+    ?.metrics;
+  if (metrics && typeof metrics.oldestMessageTimestamp === "string")
+    metrics.oldestMessageTimestamp = new Date(metrics.oldestMessageTimestamp);
   return (response ?? undefined) as T;
 }
 
@@ -64,7 +73,10 @@ export class QueueBinding implements Queue {
   }
 
   /** `sendBatch([{ body, contentType, delaySeconds }], { delaySeconds })`. */
-  async sendBatch(messages: Iterable<MessageSendRequest>, options: QueueSendBatchOptions = {}): Promise<QueueSendBatchResponse> {
+  async sendBatch(
+    messages: Iterable<MessageSendRequest>,
+    options: QueueSendBatchOptions = {},
+  ): Promise<QueueSendBatchResponse> {
     const wire = [...messages].map((message) => wireMessage(message.body, message.contentType, message.delaySeconds));
     const result = await this.#client.invoke<QueueSendBatchResponse>("queue.sendBatch", {
       binding: this.#binding,

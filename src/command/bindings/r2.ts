@@ -11,7 +11,17 @@ import type {
   R2PutOptions,
   R2Range,
 } from "@cloudflare/workers-types";
-import { asUint8Array, bytesStream, decodeBytes, encodeBytes, fromHex, readBody, toArrayBuffer, toHex, type EncodedBytes } from "../bytes.ts";
+import {
+  asUint8Array,
+  bytesStream,
+  decodeBytes,
+  type EncodedBytes,
+  encodeBytes,
+  fromHex,
+  readBody,
+  toArrayBuffer,
+  toHex,
+} from "../bytes.ts";
 import type { CommandClient } from "../client.ts";
 import { CommandError } from "../errors.ts";
 import type { R2ObjectJson } from "../schemas.ts";
@@ -134,7 +144,10 @@ export class RemoteR2ObjectBody extends RemoteR2Object {
   }
 
   #consume(): Uint8Array {
-    if (this.#used) throw new TypeError("Body has already been used. It can only be used once. Use tee() first if you need to read it twice.");
+    if (this.#used)
+      throw new TypeError(
+        "Body has already been used. It can only be used once. Use tee() first if you need to read it twice.",
+      );
     this.#used = true;
     return this.#bytes;
   }
@@ -179,7 +192,8 @@ export class R2Binding implements R2Bucket {
 
   /** `get(key, { range, onlyIf })`: the object with its body, without it when `onlyIf` fails, or null. */
   async get(key: string, options: { range?: R2Range | Headers; onlyIf?: R2Conditional | Headers } = {}): Promise<any> {
-    const range = options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
+    const range =
+      options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
     const result = await this.#client.invoke<{ object: R2ObjectJson; body?: EncodedBytes } | null>("r2.get", {
       binding: this.#binding,
       key,
@@ -222,16 +236,25 @@ export class R2Binding implements R2Bucket {
       binding: this.#binding,
       ...options,
     });
-    return { ...result, objects: result.objects.map((json) => new RemoteR2Object(json) as unknown as R2Object) } as R2Objects;
+    return {
+      ...result,
+      objects: result.objects.map((json) => new RemoteR2Object(json) as unknown as R2Object),
+    } as R2Objects;
   }
 
   /** Not available over the command bus. */
   async createMultipartUpload(): Promise<R2MultipartUpload> {
-    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.createMultipartUpload() is not available over the command bus`);
+    throw new CommandError(
+      "UNKNOWN_COMMAND",
+      `env.${this.#binding}.createMultipartUpload() is not available over the command bus`,
+    );
   }
 
   /** Not available over the command bus. */
   resumeMultipartUpload(): R2MultipartUpload {
-    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.resumeMultipartUpload() is not available over the command bus`);
+    throw new CommandError(
+      "UNKNOWN_COMMAND",
+      `env.${this.#binding}.resumeMultipartUpload() is not available over the command bus`,
+    );
   }
 }

@@ -8,7 +8,10 @@ export const DEFAULT_UNAVAILABLE_REASON = "no command host is configured; set CF
 export function createDisabledTransport(context: TransportContext, reason = DEFAULT_UNAVAILABLE_REASON): Transport {
   return {
     send(frame: OutgoingFrame) {
-      context.sink.fail(frame.id, new CommandError("UNAVAILABLE", `${frame.command}: ${reason}`, { command: frame.command }));
+      context.sink.fail(
+        frame.id,
+        new CommandError("UNAVAILABLE", `${frame.command}: ${reason}`, { command: frame.command }),
+      );
     },
     async close() {},
   };

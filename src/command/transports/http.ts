@@ -1,7 +1,7 @@
 import { ofetch } from "ofetch";
+import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 import { CommandError } from "../errors.ts";
 import { exceedsBytes, utf8Length } from "../protocol.ts";
-import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
@@ -53,7 +53,11 @@ function displayUrl(url: string): string {
  * network error or a 502/503/504, with backoff and jitter: a write is never sent twice. With
  * `options.secret` each request is signed (see {@link HttpTransportOptions.secret}).
  */
-export function createHttpTransport(url: string, context: TransportContext, options: HttpTransportOptions = {}): Transport {
+export function createHttpTransport(
+  url: string,
+  context: TransportContext,
+  options: HttpTransportOptions = {},
+): Transport {
   const shownUrl = displayUrl(url);
   const { sink, logger, maxFrameBytes } = context;
   const retries = options.retries ?? 2;
@@ -68,7 +72,11 @@ export function createHttpTransport(url: string, context: TransportContext, opti
   const attemptRequest = async (text: string, bytes: Uint8Array | undefined) => {
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
     if (!secret || !bytes) return { body: text, headers };
-    headers[REQUEST_SIGNATURE_HEADER] = await signCommandRequest(secret, { method: "POST", path: signedPath, body: bytes });
+    headers[REQUEST_SIGNATURE_HEADER] = await signCommandRequest(secret, {
+      method: "POST",
+      path: signedPath,
+      body: bytes,
+    });
     return { body: bytes, headers };
   };
 
@@ -94,7 +102,8 @@ export function createHttpTransport(url: string, context: TransportContext, opti
         body = response._data;
       } catch (error) {
         if (signal.aborted || !sink.isPending(frame.id)) return;
-        const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+        const reason =
+          error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
         if (mayRetry) {
           logger.debug(`${frame.command} #${frame.id}: ${reason}; retrying`);
           await sleep(backoffDelay(attempt + 1, backoff), signal);
@@ -102,7 +111,10 @@ export function createHttpTransport(url: string, context: TransportContext, opti
         }
         sink.fail(
           frame.id,
-          new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${shownUrl}: ${reason}`, { retryable: true, command: frame.command }),
+          new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${shownUrl}: ${reason}`, {
+            retryable: true,
+            command: frame.command,
+          }),
         );
         return;
       }
@@ -139,7 +151,10 @@ export function createHttpTransport(url: string, context: TransportContext, opti
   return {
     send(frame) {
       if (closed) {
-        sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }));
+        sink.fail(
+          frame.id,
+          new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }),
+        );
         return;
       }
       const controller = new AbortController();

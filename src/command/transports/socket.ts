@@ -1,8 +1,15 @@
 import { createConnection, type Socket } from "node:net";
 import type { CommandEndpoint } from "../../config.ts";
 import { CommandError } from "../errors.ts";
-import { backoffDelay, type BackoffOptions } from "./backoff.ts";
-import { createFrameReader, createFrameWriter, fitsPending, hostNotReadingError, maxPendingRequestChars, type FrameWriter } from "./framing.ts";
+import { type BackoffOptions, backoffDelay } from "./backoff.ts";
+import {
+  createFrameReader,
+  createFrameWriter,
+  type FrameWriter,
+  fitsPending,
+  hostNotReadingError,
+  maxPendingRequestChars,
+} from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** A tcp or unix endpoint. */
@@ -98,13 +105,21 @@ export function createSocketTransport(
       if (opened) {
         nextAttemptAt = 0;
         logger.warn(`command host at ${where} closed the connection${reason}; commands in flight failed`);
-        sink.drop(new CommandError("TRANSPORT_CLOSED", `connection to the command host at ${where} closed${reason}`, { retryable: true }));
+        sink.drop(
+          new CommandError("TRANSPORT_CLOSED", `connection to the command host at ${where} closed${reason}`, {
+            retryable: true,
+          }),
+        );
       } else {
         failures++;
         const wait = backoffDelay(failures, backoff);
         nextAttemptAt = Date.now() + wait;
         logger.debug(`cannot reach the command host at ${where}${reason}; next attempt in ${wait} ms`);
-        sink.drop(new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${where}${reason}`, { retryable: true }));
+        sink.drop(
+          new CommandError("TRANSPORT_CLOSED", `cannot reach the command host at ${where}${reason}`, {
+            retryable: true,
+          }),
+        );
       }
     });
   };
@@ -117,7 +132,8 @@ export function createSocketTransport(
   };
 
   const enqueue = (frame: OutgoingFrame) => {
-    if (!fitsPending(queuedChars, frame.text.length + 1, maxPending)) return sink.fail(frame.id, hostNotReadingError(frame, queuedChars, maxPending));
+    if (!fitsPending(queuedChars, frame.text.length + 1, maxPending))
+      return sink.fail(frame.id, hostNotReadingError(frame, queuedChars, maxPending));
     queued.push(frame);
     queuedChars += frame.text.length + 1;
   };
@@ -132,7 +148,10 @@ export function createSocketTransport(
           writer!.push(`${frame.text}\n`);
           return;
         case "closed":
-          sink.fail(frame.id, new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }));
+          sink.fail(
+            frame.id,
+            new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command: frame.command }),
+          );
           return;
         case "idle":
           enqueue(frame);

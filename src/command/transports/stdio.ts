@@ -1,5 +1,11 @@
 import { CommandError } from "../errors.ts";
-import { createFrameReader, createFrameWriter, fitsPending, hostNotReadingError, maxPendingRequestChars } from "./framing.ts";
+import {
+  createFrameReader,
+  createFrameWriter,
+  fitsPending,
+  hostNotReadingError,
+  maxPendingRequestChars,
+} from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** The readable half: `process.stdin` or any Node-style stream of bytes. */
@@ -47,7 +53,9 @@ export function createStdioTransport(context: TransportContext, streams: StdioSt
     state = "ended";
     writer.clear();
     logger.warn(`command host on stdio went away (${why}); commands in flight failed`);
-    sink.drop(new CommandError("TRANSPORT_CLOSED", `the command host on stdio went away (${why})`, { retryable: false }));
+    sink.drop(
+      new CommandError("TRANSPORT_CLOSED", `the command host on stdio went away (${why})`, { retryable: false }),
+    );
   };
 
   const reader = createFrameReader(context);
@@ -71,7 +79,12 @@ export function createStdioTransport(context: TransportContext, streams: StdioSt
     send(frame: OutgoingFrame) {
       if (state === "idle") {
         if (!input || !output) {
-          sink.fail(frame.id, new CommandError("UNAVAILABLE", "no stdin/stdout in this runtime for the stdio command transport", { command: frame.command }));
+          sink.fail(
+            frame.id,
+            new CommandError("UNAVAILABLE", "no stdin/stdout in this runtime for the stdio command transport", {
+              command: frame.command,
+            }),
+          );
           return;
         }
         open();

@@ -1,7 +1,7 @@
 import { decodeBytes, isEncodedBytes, toArrayBuffer } from "../../command/bytes.ts";
 import { encodeCell, mapRow } from "../../command/cells.ts";
 import { D1BatchPayloadSchema, D1ExecPayloadSchema, D1QueryPayloadSchema } from "../../command/schemas.ts";
-import { defineCommand, type CommandDefinition } from "./types.ts";
+import { type CommandDefinition, defineCommand } from "./types.ts";
 
 interface D1Like {
   prepare(sql: string): StatementLike;

@@ -1,6 +1,11 @@
 import { decodeBytes, encodeBytes } from "../../command/bytes.ts";
-import { KvDeletePayloadSchema, KvGetPayloadSchema, KvListPayloadSchema, KvPutPayloadSchema } from "../../command/schemas.ts";
-import { defineCommand, defined, type CommandDefinition } from "./types.ts";
+import {
+  KvDeletePayloadSchema,
+  KvGetPayloadSchema,
+  KvListPayloadSchema,
+  KvPutPayloadSchema,
+} from "../../command/schemas.ts";
+import { type CommandDefinition, defineCommand, defined } from "./types.ts";
 
 type WireType = "text" | "json" | "arrayBuffer" | "stream";
 
@@ -39,7 +44,10 @@ export const kvCommands: Record<string, CommandDefinition> = {
         cacheStatus: entry.cacheStatus ?? null,
       });
       if (Array.isArray(payload.key)) {
-        const entries: Map<string, { value: unknown; metadata?: unknown }> = await kv.getWithMetadata(payload.key, options);
+        const entries: Map<string, { value: unknown; metadata?: unknown }> = await kv.getWithMetadata(
+          payload.key,
+          options,
+        );
         return { values: [...entries].map(([key, entry]) => [key, wire(entry)]) };
       }
       return wire(await kv.getWithMetadata(payload.key, options));
@@ -50,7 +58,11 @@ export const kvCommands: Record<string, CommandDefinition> = {
     kind: "kv",
     async run(payload, kv) {
       const value = typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
-      const options = defined({ expiration: payload.expiration, expirationTtl: payload.expirationTtl, metadata: payload.metadata });
+      const options = defined({
+        expiration: payload.expiration,
+        expirationTtl: payload.expirationTtl,
+        metadata: payload.metadata,
+      });
       await kv.put(payload.key, value, options);
       return null;
     },
@@ -67,7 +79,9 @@ export const kvCommands: Record<string, CommandDefinition> = {
     schema: KvListPayloadSchema,
     kind: "kv",
     run(payload, kv) {
-      return kv.list(defined({ prefix: payload.prefix ?? undefined, limit: payload.limit, cursor: payload.cursor ?? undefined }));
+      return kv.list(
+        defined({ prefix: payload.prefix ?? undefined, limit: payload.limit, cursor: payload.cursor ?? undefined }),
+      );
     },
   }),
 };

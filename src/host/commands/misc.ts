@@ -1,7 +1,12 @@
 import { encodeBytes } from "../../command/bytes.ts";
 import { CommandError } from "../../command/errors.ts";
-import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema, NULL_BODY_STATUSES } from "../../command/schemas.ts";
-import { defineCommand, type CommandDefinition } from "./types.ts";
+import {
+  AssetsFetchPayloadSchema,
+  EmptyPayloadSchema,
+  EnvGetPayloadSchema,
+  NULL_BODY_STATUSES,
+} from "../../command/schemas.ts";
+import { type CommandDefinition, defineCommand } from "./types.ts";
 
 /** The assets binding ignores the host name: only the path (and query) matter. */
 const ASSETS_ORIGIN = "https://assets.local";
@@ -25,7 +30,8 @@ export const miscCommands: Record<string, CommandDefinition> = {
         headers: payload.headers,
         ...(context.signal ? { signal: context.signal } : {}),
       });
-      const bytes = payload.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) ? null : await response.arrayBuffer();
+      const bytes =
+        payload.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) ? null : await response.arrayBuffer();
       return {
         status: response.status,
         statusText: response.statusText,

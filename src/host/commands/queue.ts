@@ -1,6 +1,6 @@
 import { decodeBytes, type EncodedBytes } from "../../command/bytes.ts";
 import { QueueSendBatchPayloadSchema, QueueSendPayloadSchema } from "../../command/schemas.ts";
-import { defineCommand, defined, type CommandDefinition } from "./types.ts";
+import { type CommandDefinition, defineCommand, defined } from "./types.ts";
 
 function body(value: unknown, contentType: string | undefined): unknown {
   return contentType === "bytes" ? decodeBytes(value as EncodedBytes) : value;
@@ -18,7 +18,9 @@ function wireResponse(response: unknown): unknown {
       ...(response as { metadata: object }).metadata,
       metrics: {
         ...rest,
-        ...(oldestMessageTimestamp instanceof Date ? { oldestMessageTimestamp: oldestMessageTimestamp.toISOString() } : {}),
+        ...(oldestMessageTimestamp instanceof Date
+          ? { oldestMessageTimestamp: oldestMessageTimestamp.toISOString() }
+          : {}),
       },
     },
   };
@@ -39,7 +41,11 @@ export const queueCommands: Record<string, CommandDefinition> = {
     kind: "queue",
     async run(payload, queue) {
       const messages = payload.messages.map((message) =>
-        defined({ body: body(message.body, message.contentType), contentType: message.contentType, delaySeconds: message.delaySeconds }),
+        defined({
+          body: body(message.body, message.contentType),
+          contentType: message.contentType,
+          delaySeconds: message.delaySeconds,
+        }),
       );
       return wireResponse(await queue.sendBatch(messages, defined({ delaySeconds: payload.delaySeconds })));
     },

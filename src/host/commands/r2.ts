@@ -4,10 +4,10 @@ import {
   R2GetPayloadSchema,
   R2HeadPayloadSchema,
   R2ListPayloadSchema,
-  R2PutPayloadSchema,
   type R2ObjectJson,
+  R2PutPayloadSchema,
 } from "../../command/schemas.ts";
-import { defineCommand, defined, type CommandDefinition } from "./types.ts";
+import { type CommandDefinition, defineCommand, defined } from "./types.ts";
 
 interface R2ObjectLike {
   key: string;
@@ -91,7 +91,8 @@ export const r2Commands: Record<string, CommandDefinition> = {
     schema: R2PutPayloadSchema,
     kind: "r2",
     async run(payload, bucket) {
-      const value = payload.value === null || typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
+      const value =
+        payload.value === null || typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
       const options = defined({
         httpMetadata: headersOr(payload.httpMetadata, httpMetadata),
         customMetadata: payload.customMetadata,

@@ -31,7 +31,9 @@ export interface CommandDefinition<TSchema extends v.GenericSchema = v.GenericSc
 }
 
 /** Keeps the payload type of `run` tied to its schema. */
-export function defineCommand<TSchema extends v.GenericSchema>(definition: CommandDefinition<TSchema>): CommandDefinition {
+export function defineCommand<TSchema extends v.GenericSchema>(
+  definition: CommandDefinition<TSchema>,
+): CommandDefinition {
   return definition as unknown as CommandDefinition;
 }
 
