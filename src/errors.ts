@@ -1,17 +1,6 @@
-/**
- * Error codes shared by the runtime and the command protocol (see docs/protocol.md).
- */
-export type ErrorCode =
-  | "UNKNOWN_COMMAND"
-  | "INVALID_PAYLOAD"
-  | "NO_BINDING"
-  | "FORBIDDEN"
-  | "TOO_LARGE"
-  | "INTERNAL"
-  | "UNAVAILABLE"
-  | "TIMEOUT"
-  | "TRANSPORT_CLOSED"
-  | "INVALID_CONFIG";
+import type { CommandErrorCode, ErrorCode } from "./protocol/errors.ts";
+
+export type { CommandErrorCode, ErrorCode } from "./protocol/errors.ts";
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   UNKNOWN_COMMAND: 501,
@@ -112,4 +101,28 @@ export function isContainerflareError(error: unknown): error is ContainerflareEr
       Object.hasOwn(STATUS_BY_CODE, (error as { code: string }).code) &&
       typeof (error as { toResponse?: unknown }).toResponse === "function")
   );
+}
+
+/** Options of a {@link CommandError}. */
+export interface CommandErrorOptions extends ContainerflareErrorOptions {
+  /** The command that failed, when known. */
+  command?: string;
+}
+
+/**
+ * A command failed: either the host answered with an error frame, or the client gave up on it
+ * (timeout, transport closed, frame too large). `code` is one of the protocol's error codes and
+ * `retryable` says whether sending the same command again may succeed.
+ */
+export class CommandError extends ContainerflareError {
+  override readonly name = "CommandError";
+  override readonly code: CommandErrorCode;
+  /** The command that failed, when known. */
+  readonly command: string | undefined;
+
+  constructor(code: CommandErrorCode, message: string, options: CommandErrorOptions = {}) {
+    super(code, message, options);
+    this.code = code;
+    this.command = options.command;
+  }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fromHex, toHex } from "./command/bytes.ts";
+import { fromHex, toHex } from "./protocol/bytes.ts";
 import { createReplayCache, type ReplayCacheOptions } from "./replay-cache.ts";
 
 /** How far a signature timestamp may be from now, in milliseconds. */

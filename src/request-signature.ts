@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { toHex } from "./command/bytes.ts";
+
 import {
   createSignatureWindow,
   importHmacKey,
@@ -20,6 +20,7 @@ import {
   verifyMac,
 } from "./hmac.ts";
 import { SIGNATURE_HEADER } from "./metadata.ts";
+import { toHex } from "./protocol/bytes.ts";
 
 /** The header that carries a request signature (the same name the metadata signature uses). */
 export const REQUEST_SIGNATURE_HEADER = SIGNATURE_HEADER;

@@ -1,7 +1,7 @@
 import { relative } from "node:path";
 import { defineCommand } from "citty";
 import { consola } from "consola";
-import { formatBytes } from "../command/protocol.ts";
+import { formatBytes } from "../protocol/bytes.ts";
 import { bundleApp } from "./bundle.ts";
 
 /** `containerflare build <entry> [--out .output]` */

@@ -1,4 +1,4 @@
-import { asUint8Array, decodeBytes, encodeBytes, isEncodedBytes, toArrayBuffer } from "./bytes.ts";
+import { asUint8Array, decodeBytes, encodeBytes, isEncodedBytes, toArrayBuffer } from "../protocol/bytes.ts";
 
 /**
  * SQL values on the wire. D1 takes and returns primitives; an ArrayBuffer (or view) travels as a

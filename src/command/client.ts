@@ -1,18 +1,17 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
 import type { CommandEndpoint } from "../config.ts";
-import { CommandError, isCommandErrorCode } from "./errors.ts";
-import { createDefaultLogger } from "./logger.ts";
+import { createDefaultLogger } from "../default-logger.ts";
+import { CommandError } from "../errors.ts";
+import { exceedsBytes, formatBytes, utf8Length } from "../protocol/bytes.ts";
+import { isCommandErrorCode } from "../protocol/errors.ts";
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   encodeRequest,
-  exceedsBytes,
-  formatBytes,
   isReadCommand,
   ResponseFrameSchema,
-  utf8Length,
-} from "./protocol.ts";
+} from "../protocol/frames.ts";
 import { type DescribeResult, DescribeResultSchema } from "./schemas.ts";
 import type { Transport, TransportContext, TransportSink } from "./transports/types.ts";
 

@@ -15,6 +15,20 @@ export type {
   R2ObjectBody,
 } from "@cloudflare/workers-types";
 export type { BindingKind, CommandEndpoint } from "../config.ts";
+export { CommandError, type CommandErrorOptions } from "../errors.ts";
+export type { EncodedBytes } from "../protocol/bytes.ts";
+export { COMMAND_ERROR_CODES, type CommandErrorCode, isCommandErrorCode } from "../protocol/errors.ts";
+export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  isReadCommand,
+  PROTOCOL_VERSION,
+  READ_COMMANDS,
+  type RequestFrame,
+  RequestFrameSchema,
+  type ResponseFrame,
+  ResponseFrameSchema,
+} from "../protocol/frames.ts";
 export { AssetsBinding, type FetchAssetInit, fetchAsset } from "./bindings/assets.ts";
 export { D1Binding, type D1QueryMode, D1Statement, d1Query } from "./bindings/d1.ts";
 export {
@@ -28,7 +42,6 @@ export {
 export { KvBinding, type KvGetOptions, type KvValueType, kvGet } from "./bindings/kv.ts";
 export { QueueBinding, queueSend } from "./bindings/queue.ts";
 export { R2Binding, RemoteR2Object, RemoteR2ObjectBody } from "./bindings/r2.ts";
-export type { EncodedBytes } from "./bytes.ts";
 export {
   CommandBusClient,
   type CommandClient,
@@ -36,22 +49,4 @@ export {
   createCommandClient,
   type InvokeOptions,
 } from "./client.ts";
-export {
-  COMMAND_ERROR_CODES,
-  CommandError,
-  type CommandErrorCode,
-  type CommandErrorOptions,
-  isCommandErrorCode,
-} from "./errors.ts";
-export {
-  DEFAULT_COMMAND_TIMEOUT_MS,
-  DEFAULT_MAX_FRAME_BYTES,
-  isReadCommand,
-  PROTOCOL_VERSION,
-  READ_COMMANDS,
-  type RequestFrame,
-  RequestFrameSchema,
-  type ResponseFrame,
-  ResponseFrameSchema,
-} from "./protocol.ts";
 export type { CommandName, CommandPayloads, DescribeResult } from "./schemas.ts";

@@ -5,7 +5,7 @@
  */
 import * as v from "valibot";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
-import { EncodedBytesSchema } from "./bytes.ts";
+import { EncodedBytesSchema } from "../protocol/bytes.ts";
 
 /** Binding kinds, as `host.describe` reports them. */
 

@@ -1,22 +1,20 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { readBodyLimited } from "../command/bytes.ts";
-import { CommandError, isCommandErrorCode } from "../command/errors.ts";
-import { createDefaultLogger } from "../command/logger.ts";
+import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
+import { createDefaultLogger } from "../default-logger.ts";
+import { CommandError } from "../errors.ts";
+import { exceedsBytes, formatBytes, readBodyLimited, utf8Length } from "../protocol/bytes.ts";
+import { isCommandErrorCode } from "../protocol/errors.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   type ErrorBody,
   encodeFailure,
   encodeSuccess,
-  exceedsBytes,
-  formatBytes,
   leadingFrameId,
   PROTOCOL_VERSION,
   RequestFrameSchema,
   type ResponseFrame,
-  utf8Length,
-} from "../command/protocol.ts";
-import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
+} from "../protocol/frames.ts";
 import { d1Commands } from "./commands/d1.ts";
 import { kvCommands } from "./commands/kv.ts";
 import { miscCommands } from "./commands/misc.ts";

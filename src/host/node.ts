@@ -8,9 +8,9 @@ import { unlink } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { createByteBudget } from "../command/lines.ts";
-import { createDefaultLogger } from "../command/logger.ts";
 import { type CommandEndpoint, parseCommandEndpoint } from "../config.ts";
+import { createDefaultLogger } from "../default-logger.ts";
+import { createByteBudget } from "../protocol/lines.ts";
 import type { CommandHost } from "./host.ts";
 import { createStreamSession, type StreamConnection } from "./session.ts";
 

@@ -1,9 +1,9 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { CommandError } from "../command/errors.ts";
-import { type ByteBudget, createLineSplitter } from "../command/lines.ts";
-import { encodeFailure, formatBytes, leadingFrameId } from "../command/protocol.ts";
-import { createFrameWriter } from "../command/transports/framing.ts";
+import { CommandError } from "../errors.ts";
+import { formatBytes } from "../protocol/bytes.ts";
+import { encodeFailure, leadingFrameId } from "../protocol/frames.ts";
+import { type ByteBudget, createFrameWriter, createLineSplitter } from "../protocol/lines.ts";
 import type { CommandHost } from "./host.ts";
 
 /**

@@ -1,12 +1,6 @@
-import { readBodyLimited } from "../command/bytes.ts";
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  type ErrorBody,
-  encodeFailure,
-  formatBytes,
-  leadingFrameId,
-} from "../command/protocol.ts";
 import { type CommandHost, type CommandHostOptions, createCommandHost } from "../host/index.ts";
+import { formatBytes, readBodyLimited } from "../protocol/bytes.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type ErrorBody, encodeFailure, leadingFrameId } from "../protocol/frames.ts";
 import {
   createRequestVerifier,
   REQUEST_SIGNATURE_HEADER,

@@ -1,18 +1,24 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { decodeBytes, encodeBytes, fromHex, readBody, toHex } from "../../src/command/bytes.ts";
-import { createLineSplitter } from "../../src/command/lines.ts";
+import { backoffDelay } from "../../src/command/transports/backoff.ts";
+import {
+  decodeBytes,
+  encodeBytes,
+  exceedsBytes,
+  fromHex,
+  readBody,
+  toHex,
+  utf8Length,
+} from "../../src/protocol/bytes.ts";
 import {
   encodeFailure,
   encodeRequest,
   encodeSuccess,
-  exceedsBytes,
   leadingFrameId,
   RequestFrameSchema,
   ResponseFrameSchema,
-  utf8Length,
-} from "../../src/command/protocol.ts";
-import { backoffDelay } from "../../src/command/transports/backoff.ts";
+} from "../../src/protocol/frames.ts";
+import { createLineSplitter } from "../../src/protocol/lines.ts";
 
 const encoder = new TextEncoder();
 

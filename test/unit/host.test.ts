@@ -1,6 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import { describe, expect, it } from "vitest";
-import { CommandError } from "../../src/command/errors.ts";
+import { CommandError } from "../../src/errors.ts";
 import {
   createCommandHost,
   createStreamSession,

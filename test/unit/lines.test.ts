@@ -6,10 +6,10 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { createByteBudget, createLineSplitter, type LineSplitterOptions } from "../../src/command/lines.ts";
+import { createByteBudget, createLineSplitter, type LineSplitterOptions } from "../../src/protocol/lines.ts";
 
 const NODE = fileURLToPath(new URL("../../node_modules/.bin/node", import.meta.url));
-const LINES_MODULE = fileURLToPath(new URL("../../src/command/lines.ts", import.meta.url));
+const LINES_MODULE = fileURLToPath(new URL("../../src/protocol/lines.ts", import.meta.url));
 const MiB = 1024 * 1024;
 const encoder = new TextEncoder();
 

@@ -1,7 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import { ofetch } from "ofetch";
-import { createLineSplitter } from "../../command/lines.ts";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, formatBytes, leadingFrameId } from "../../command/protocol.ts";
+import { formatBytes } from "../../protocol/bytes.ts";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, leadingFrameId } from "../../protocol/frames.ts";
+import { createLineSplitter } from "../../protocol/lines.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 
 /** Options of {@link bridgeStdio}. */

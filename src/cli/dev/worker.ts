@@ -16,7 +16,7 @@
  * @module
  */
 import * as v from "valibot";
-import { readBodyLimited } from "../../command/bytes.ts";
+import { readBodyLimited } from "../../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
 import { type CommandOutboundHandler, commandHandler, forward } from "../../worker/index.ts";
 import { APP_STATE_PATH, type AppState, AppStateSchema, createAppStateBoard } from "./app-state.ts";

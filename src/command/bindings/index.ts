@@ -1,6 +1,6 @@
 import type { BindingKind } from "../../config.ts";
+import { CommandError } from "../../errors.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
-import { CommandError } from "../errors.ts";
 import { AssetsBinding } from "./assets.ts";
 import { D1Binding } from "./d1.ts";
 import { KvBinding } from "./kv.ts";

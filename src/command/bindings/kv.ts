@@ -7,7 +7,7 @@ import {
   isEncodedBytes,
   readBody,
   toArrayBuffer,
-} from "../bytes.ts";
+} from "../../protocol/bytes.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
 
 /** How a KV value is returned: the `type` of `KVNamespace.get`. */

@@ -6,9 +6,9 @@ import type {
   QueueSendOptions,
   QueueSendResponse,
 } from "@cloudflare/workers-types";
-import { encodeBytes } from "../bytes.ts";
+import { CommandError } from "../../errors.ts";
+import { encodeBytes } from "../../protocol/bytes.ts";
 import type { CommandClient, InvokeOptions } from "../client.ts";
-import { CommandError } from "../errors.ts";
 
 interface WireMessage {
   body: unknown;

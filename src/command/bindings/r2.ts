@@ -11,6 +11,7 @@ import type {
   R2PutOptions,
   R2Range,
 } from "@cloudflare/workers-types";
+import { CommandError } from "../../errors.ts";
 import {
   asUint8Array,
   bytesStream,
@@ -21,9 +22,8 @@ import {
   readBody,
   toArrayBuffer,
   toHex,
-} from "../bytes.ts";
+} from "../../protocol/bytes.ts";
 import type { CommandClient } from "../client.ts";
-import { CommandError } from "../errors.ts";
 import type { R2ObjectJson } from "../schemas.ts";
 
 type HeaderPairs = { headers: [string, string][] };

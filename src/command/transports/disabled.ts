@@ -1,4 +1,4 @@
-import { CommandError } from "../errors.ts";
+import { CommandError } from "../../errors.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** The default reason when none is given. */

@@ -1,7 +1,7 @@
 import { ofetch } from "ofetch";
+import { CommandError } from "../../errors.ts";
+import { exceedsBytes, utf8Length } from "../../protocol/bytes.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
-import { CommandError } from "../errors.ts";
-import { exceedsBytes, utf8Length } from "../protocol.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 

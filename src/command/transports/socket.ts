@@ -1,15 +1,9 @@
 import { createConnection, type Socket } from "node:net";
 import type { CommandEndpoint } from "../../config.ts";
-import { CommandError } from "../errors.ts";
+import { CommandError } from "../../errors.ts";
+import { createFrameWriter, type FrameWriter } from "../../protocol/lines.ts";
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
-import {
-  createFrameReader,
-  createFrameWriter,
-  type FrameWriter,
-  fitsPending,
-  hostNotReadingError,
-  maxPendingRequestChars,
-} from "./framing.ts";
+import { createFrameReader, fitsPending, hostNotReadingError, maxPendingRequestChars } from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** A tcp or unix endpoint. */

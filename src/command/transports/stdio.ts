@@ -1,11 +1,6 @@
-import { CommandError } from "../errors.ts";
-import {
-  createFrameReader,
-  createFrameWriter,
-  fitsPending,
-  hostNotReadingError,
-  maxPendingRequestChars,
-} from "./framing.ts";
+import { CommandError } from "../../errors.ts";
+import { createFrameWriter } from "../../protocol/lines.ts";
+import { createFrameReader, fitsPending, hostNotReadingError, maxPendingRequestChars } from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** The readable half: `process.stdin` or any Node-style stream of bytes. */

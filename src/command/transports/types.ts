@@ -1,5 +1,5 @@
 import type { ConsolaInstance } from "consola";
-import type { CommandError } from "../errors.ts";
+import type { CommandError } from "../../errors.ts";
 
 /** One encoded request frame on its way out. */
 export interface OutgoingFrame {

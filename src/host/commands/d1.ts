@@ -1,6 +1,6 @@
-import { decodeBytes, isEncodedBytes, toArrayBuffer } from "../../command/bytes.ts";
 import { encodeCell, mapRow } from "../../command/cells.ts";
 import { D1BatchPayloadSchema, D1ExecPayloadSchema, D1QueryPayloadSchema } from "../../command/schemas.ts";
+import { decodeBytes, isEncodedBytes, toArrayBuffer } from "../../protocol/bytes.ts";
 import { type CommandDefinition, defineCommand } from "./types.ts";
 
 interface D1Like {

@@ -1,10 +1,10 @@
-import { decodeBytes, encodeBytes } from "../../command/bytes.ts";
 import {
   KvDeletePayloadSchema,
   KvGetPayloadSchema,
   KvListPayloadSchema,
   KvPutPayloadSchema,
 } from "../../command/schemas.ts";
+import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
 import { type CommandDefinition, defineCommand, defined } from "./types.ts";
 
 type WireType = "text" | "json" | "arrayBuffer" | "stream";

@@ -1,11 +1,11 @@
-import { encodeBytes } from "../../command/bytes.ts";
-import { CommandError } from "../../command/errors.ts";
 import {
   AssetsFetchPayloadSchema,
   EmptyPayloadSchema,
   EnvGetPayloadSchema,
   NULL_BODY_STATUSES,
 } from "../../command/schemas.ts";
+import { CommandError } from "../../errors.ts";
+import { encodeBytes } from "../../protocol/bytes.ts";
 import { type CommandDefinition, defineCommand } from "./types.ts";
 
 /** The assets binding ignores the host name: only the path (and query) matter. */

@@ -1,5 +1,5 @@
-import { decodeBytes, type EncodedBytes } from "../../command/bytes.ts";
 import { QueueSendBatchPayloadSchema, QueueSendPayloadSchema } from "../../command/schemas.ts";
+import { decodeBytes, type EncodedBytes } from "../../protocol/bytes.ts";
 import { type CommandDefinition, defineCommand, defined } from "./types.ts";
 
 function body(value: unknown, contentType: string | undefined): unknown {

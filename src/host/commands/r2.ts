@@ -1,4 +1,3 @@
-import { decodeBytes, encodeBytes } from "../../command/bytes.ts";
 import {
   R2DeletePayloadSchema,
   R2GetPayloadSchema,
@@ -7,6 +6,7 @@ import {
   type R2ObjectJson,
   R2PutPayloadSchema,
 } from "../../command/schemas.ts";
+import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
 import { type CommandDefinition, defineCommand, defined } from "./types.ts";
 
 interface R2ObjectLike {
