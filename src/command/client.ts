@@ -1,5 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
+import { type DescribeResult, DescribeResultSchema } from "../bindings/schemas.ts";
 import type { CommandEndpoint } from "../config.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
@@ -12,7 +13,6 @@ import {
   isReadCommand,
   ResponseFrameSchema,
 } from "../protocol/frames.ts";
-import { type DescribeResult, DescribeResultSchema } from "./schemas.ts";
 import type { Transport, TransportContext, TransportSink } from "./transports/types.ts";
 
 /** Per-call options of {@link CommandClient.invoke}. */

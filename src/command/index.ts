@@ -14,6 +14,20 @@ export type {
   R2Object,
   R2ObjectBody,
 } from "@cloudflare/workers-types";
+export { AssetsBinding, type FetchAssetInit, fetchAsset } from "../bindings/assets/client.ts";
+export { D1Binding, type D1QueryMode, D1Statement, d1Query } from "../bindings/d1/client.ts";
+export {
+  type Bindings,
+  type BindingsOptions,
+  createBindings,
+  type DefaultBindings,
+  envGet,
+  loadBindings,
+} from "../bindings/env.ts";
+export { KvBinding, type KvGetOptions, type KvValueType, kvGet } from "../bindings/kv/client.ts";
+export { QueueBinding, queueSend } from "../bindings/queue/client.ts";
+export { R2Binding, RemoteR2Object, RemoteR2ObjectBody } from "../bindings/r2/client.ts";
+export type { CommandName, CommandPayloads, DescribeResult } from "../bindings/schemas.ts";
 export type { BindingKind, CommandEndpoint } from "../config.ts";
 export { CommandError, type CommandErrorOptions } from "../errors.ts";
 export type { EncodedBytes } from "../protocol/bytes.ts";
@@ -29,19 +43,6 @@ export {
   type ResponseFrame,
   ResponseFrameSchema,
 } from "../protocol/frames.ts";
-export { AssetsBinding, type FetchAssetInit, fetchAsset } from "./bindings/assets.ts";
-export { D1Binding, type D1QueryMode, D1Statement, d1Query } from "./bindings/d1.ts";
-export {
-  type Bindings,
-  type BindingsOptions,
-  createBindings,
-  type DefaultBindings,
-  envGet,
-  loadBindings,
-} from "./bindings/index.ts";
-export { KvBinding, type KvGetOptions, type KvValueType, kvGet } from "./bindings/kv.ts";
-export { QueueBinding, queueSend } from "./bindings/queue.ts";
-export { R2Binding, RemoteR2Object, RemoteR2ObjectBody } from "./bindings/r2.ts";
 export {
   CommandBusClient,
   type CommandClient,
@@ -49,4 +50,3 @@ export {
   createCommandClient,
   type InvokeOptions,
 } from "./client.ts";
-export type { CommandName, CommandPayloads, DescribeResult } from "./schemas.ts";

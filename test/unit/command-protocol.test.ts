@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { backoffDelay } from "../../src/command/transports/backoff.ts";
+import { backoffDelay } from "../../src/internal/backoff.ts";
 import {
   decodeBytes,
   encodeBytes,

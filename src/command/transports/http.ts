@@ -1,8 +1,9 @@
 import { ofetch } from "ofetch";
 import { CommandError } from "../../errors.ts";
+import { backoffDelay } from "../../internal/backoff.ts";
+import { sleep } from "../../internal/sleep.ts";
 import { exceedsBytes, utf8Length } from "../../protocol/bytes.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
-import { backoffDelay } from "./backoff.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** Options of the HTTP transport. */
@@ -24,18 +25,6 @@ const RETRY_STATUSES = new Set([502, 503, 504]);
 /** Statuses of a host that refused the request itself (signature, browser origin): FORBIDDEN, not INTERNAL. */
 const REFUSED_STATUSES = new Set([401, 403]);
 const encoder = new TextEncoder();
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** The endpoint as error messages show it: without credentials or query (they may hold a token). */
 function displayUrl(url: string): string {

@@ -1,8 +1,8 @@
 import { createConnection, type Socket } from "node:net";
 import type { CommandEndpoint } from "../../config.ts";
 import { CommandError } from "../../errors.ts";
+import { type BackoffOptions, backoffDelay } from "../../internal/backoff.ts";
 import { createFrameWriter, type FrameWriter } from "../../protocol/lines.ts";
-import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { createFrameReader, fitsPending, hostNotReadingError, maxPendingRequestChars } from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
