@@ -1,11 +1,11 @@
-import type { BindingKind } from "../../config.ts";
-import { CommandError } from "../../errors.ts";
-import type { CommandClient, InvokeOptions } from "../client.ts";
-import { AssetsBinding } from "./assets.ts";
-import { D1Binding } from "./d1.ts";
-import { KvBinding } from "./kv.ts";
-import { QueueBinding } from "./queue.ts";
-import { R2Binding } from "./r2.ts";
+import type { CommandClient, InvokeOptions } from "../command/client.ts";
+import type { BindingKind } from "../config.ts";
+import { CommandError } from "../errors.ts";
+import { AssetsBinding } from "./assets/client.ts";
+import { D1Binding } from "./d1/client.ts";
+import { KvBinding } from "./kv/client.ts";
+import { QueueBinding } from "./queue/client.ts";
+import { R2Binding } from "./r2/client.ts";
 
 /** `env` when the app does not declare its own Env type: any binding name. */
 export type DefaultBindings = Record<string, any>;

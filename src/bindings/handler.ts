@@ -1,6 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import type * as v from "valibot";
-import type { BindingKind } from "../../config.ts";
+import type { BindingKind } from "../config.ts";
 
 /** What a command handler may read besides its payload. */
 export interface HandlerContext {

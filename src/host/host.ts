@@ -1,5 +1,11 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
+import { miscCommands } from "../bindings/assets/host.ts";
+import { d1Commands } from "../bindings/d1/host.ts";
+import type { CommandDefinition, HandlerContext } from "../bindings/handler.ts";
+import { kvCommands } from "../bindings/kv/host.ts";
+import { queueCommands } from "../bindings/queue/host.ts";
+import { r2Commands } from "../bindings/r2/host.ts";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
@@ -15,12 +21,6 @@ import {
   RequestFrameSchema,
   type ResponseFrame,
 } from "../protocol/frames.ts";
-import { d1Commands } from "./commands/d1.ts";
-import { kvCommands } from "./commands/kv.ts";
-import { miscCommands } from "./commands/misc.ts";
-import { queueCommands } from "./commands/queue.ts";
-import { r2Commands } from "./commands/r2.ts";
-import type { CommandDefinition, HandlerContext } from "./commands/types.ts";
 import { resolveStreamLimits, type StreamLimits, serveStream } from "./session.ts";
 
 /** An extra command of a host: gets the raw payload, returns a JSON-serialisable result. */

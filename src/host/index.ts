@@ -4,7 +4,7 @@
  * The tcp/unix/stdio listener lives in `./node.ts` (`containerflare/host/node`).
  */
 
-export type { HandlerContext } from "./commands/types.ts";
+export type { HandlerContext } from "../bindings/handler.ts";
 export {
   type CommandHost,
   type CommandHostOptions,

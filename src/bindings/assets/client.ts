@@ -1,6 +1,6 @@
+import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { decodeBytes } from "../../protocol/bytes.ts";
-import type { CommandClient, InvokeOptions } from "../client.ts";
 import { type AssetResponseJson, NULL_BODY_STATUSES } from "../schemas.ts";
 
 /** Request options of {@link fetchAsset}. */

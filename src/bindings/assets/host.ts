@@ -1,12 +1,7 @@
-import {
-  AssetsFetchPayloadSchema,
-  EmptyPayloadSchema,
-  EnvGetPayloadSchema,
-  NULL_BODY_STATUSES,
-} from "../../command/schemas.ts";
 import { CommandError } from "../../errors.ts";
 import { encodeBytes } from "../../protocol/bytes.ts";
-import { type CommandDefinition, defineCommand } from "./types.ts";
+import { type CommandDefinition, defineCommand } from "../handler.ts";
+import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema, NULL_BODY_STATUSES } from "../schemas.ts";
 
 /** The assets binding ignores the host name: only the path (and query) matter. */
 const ASSETS_ORIGIN = "https://assets.local";

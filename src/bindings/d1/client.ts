@@ -5,9 +5,9 @@ import type {
   D1PreparedStatement,
   D1Result,
 } from "@cloudflare/workers-types";
+import { decodeCell, encodeCell, mapRow } from "../../command/cells.ts";
+import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
-import { decodeCell, encodeCell, mapRow } from "../cells.ts";
-import type { CommandClient, InvokeOptions } from "../client.ts";
 
 /** How `d1.query` runs a statement. */
 export type D1QueryMode = "all" | "first" | "run" | "raw";

@@ -1,7 +1,7 @@
 import { encodeCell, mapRow } from "../../command/cells.ts";
-import { D1BatchPayloadSchema, D1ExecPayloadSchema, D1QueryPayloadSchema } from "../../command/schemas.ts";
 import { decodeBytes, isEncodedBytes, toArrayBuffer } from "../../protocol/bytes.ts";
-import { type CommandDefinition, defineCommand } from "./types.ts";
+import { type CommandDefinition, defineCommand } from "../handler.ts";
+import { D1BatchPayloadSchema, D1ExecPayloadSchema, D1QueryPayloadSchema } from "../schemas.ts";
 
 interface D1Like {
   prepare(sql: string): StatementLike;

@@ -1,4 +1,5 @@
 import type { KVNamespace } from "@cloudflare/workers-types";
+import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import {
   type BodyInput,
   bytesStream,
@@ -8,7 +9,6 @@ import {
   readBody,
   toArrayBuffer,
 } from "../../protocol/bytes.ts";
-import type { CommandClient, InvokeOptions } from "../client.ts";
 
 /** How a KV value is returned: the `type` of `KVNamespace.get`. */
 export type KvValueType = "text" | "json" | "arrayBuffer" | "stream";

@@ -1,11 +1,6 @@
-import {
-  KvDeletePayloadSchema,
-  KvGetPayloadSchema,
-  KvListPayloadSchema,
-  KvPutPayloadSchema,
-} from "../../command/schemas.ts";
 import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
-import { type CommandDefinition, defineCommand, defined } from "./types.ts";
+import { type CommandDefinition, defineCommand, defined } from "../handler.ts";
+import { KvDeletePayloadSchema, KvGetPayloadSchema, KvListPayloadSchema, KvPutPayloadSchema } from "../schemas.ts";
 
 type WireType = "text" | "json" | "arrayBuffer" | "stream";
 

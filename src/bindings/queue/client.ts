@@ -6,9 +6,9 @@ import type {
   QueueSendOptions,
   QueueSendResponse,
 } from "@cloudflare/workers-types";
+import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { encodeBytes } from "../../protocol/bytes.ts";
-import type { CommandClient, InvokeOptions } from "../client.ts";
 
 interface WireMessage {
   body: unknown;

@@ -1,6 +1,6 @@
-import { QueueSendBatchPayloadSchema, QueueSendPayloadSchema } from "../../command/schemas.ts";
 import { decodeBytes, type EncodedBytes } from "../../protocol/bytes.ts";
-import { type CommandDefinition, defineCommand, defined } from "./types.ts";
+import { type CommandDefinition, defineCommand, defined } from "../handler.ts";
+import { QueueSendBatchPayloadSchema, QueueSendPayloadSchema } from "../schemas.ts";
 
 function body(value: unknown, contentType: string | undefined): unknown {
   return contentType === "bytes" ? decodeBytes(value as EncodedBytes) : value;

@@ -11,6 +11,7 @@ import type {
   R2PutOptions,
   R2Range,
 } from "@cloudflare/workers-types";
+import type { CommandClient } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import {
   asUint8Array,
@@ -23,7 +24,6 @@ import {
   toArrayBuffer,
   toHex,
 } from "../../protocol/bytes.ts";
-import type { CommandClient } from "../client.ts";
 import type { R2ObjectJson } from "../schemas.ts";
 
 type HeaderPairs = { headers: [string, string][] };

@@ -1,3 +1,5 @@
+import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
+import { type CommandDefinition, defineCommand, defined } from "../handler.ts";
 import {
   R2DeletePayloadSchema,
   R2GetPayloadSchema,
@@ -5,9 +7,7 @@ import {
   R2ListPayloadSchema,
   type R2ObjectJson,
   R2PutPayloadSchema,
-} from "../../command/schemas.ts";
-import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
-import { type CommandDefinition, defineCommand, defined } from "./types.ts";
+} from "../schemas.ts";
 
 interface R2ObjectLike {
   key: string;
