@@ -280,6 +280,3 @@ export interface CommandPayloads {
 
 /** The names of the built-in commands of protocol v1. */
 export type CommandName = keyof CommandPayloads;
-
-/** Statuses whose responses have no body: `assets.fetch` sends none and a Response takes none. */
-export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);

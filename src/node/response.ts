@@ -30,7 +30,7 @@
  *
  * @module
  */
-import { NULL_BODY_STATUSES } from "../bindings/schemas.ts";
+import { NULL_BODY_STATUSES } from "../internal/http.ts";
 
 /** Where srvx remembers the runtime's own Response class; reading it means both agree on it. */
 const NATIVE_RESPONSE_KEY = Symbol.for("srvx.nativeResponse");

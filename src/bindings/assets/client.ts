@@ -1,7 +1,8 @@
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
+import { NULL_BODY_STATUSES } from "../../internal/http.ts";
 import { decodeBytes } from "../../protocol/bytes.ts";
-import { type AssetResponseJson, NULL_BODY_STATUSES } from "../schemas.ts";
+import type { AssetResponseJson } from "../schemas.ts";
 
 /** Request options of {@link fetchAsset}. */
 export interface FetchAssetInit extends InvokeOptions {

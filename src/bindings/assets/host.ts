@@ -1,7 +1,8 @@
 import { CommandError } from "../../errors.ts";
+import { NULL_BODY_STATUSES } from "../../internal/http.ts";
 import { encodeBytes } from "../../protocol/bytes.ts";
 import { type CommandDefinition, defineCommand } from "../handler.ts";
-import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema, NULL_BODY_STATUSES } from "../schemas.ts";
+import { AssetsFetchPayloadSchema, EmptyPayloadSchema, EnvGetPayloadSchema } from "../schemas.ts";
 
 /** The assets binding ignores the host name: only the path (and query) matter. */
 const ASSETS_ORIGIN = "https://assets.local";
