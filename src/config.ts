@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "./bindings/registry.ts";
 import { ContainerflareError } from "./errors.ts";
 
 /** Where the command bus connects (`CF_CMD_ENDPOINT`). */
@@ -8,9 +9,6 @@ export type CommandEndpoint =
   | { kind: "unix"; path: string }
   | { kind: "http"; url: string }
   | { kind: "disabled" };
-
-/** Kind of a binding reachable through the command bus. */
-export type BindingKind = "kv" | "d1" | "queue" | "r2" | "assets" | "var";
 
 /** Platform names accepted by `CONTAINERFLARE_PLATFORM`. */
 export type PlatformKind = "cloudflare" | "cloud-run" | "generic";
@@ -80,12 +78,6 @@ export const LOG_LEVELS = {
   trace: 5,
   verbose: 999,
 } as const;
-
-/** Every binding kind the command bus knows. */
-export const BINDING_KINDS: readonly BindingKind[] = ["kv", "d1", "queue", "r2", "assets", "var"];
-
-/** What a binding name looks like (a JavaScript identifier without `$`): `CACHE`, `DB`, `my_kv`. */
-export const BINDING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Thrown for a bad environment value: its message is the one line shown to the user. */
 export class ConfigError extends ContainerflareError {

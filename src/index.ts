@@ -7,7 +7,8 @@
 
 export type { ServerRequest } from "srvx";
 export { type Bindings, type CommandClient, CommandError } from "./command/index.ts";
-export type { BindingKind, CommandEndpoint, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
+export type { BindingKind } from "./bindings/registry.ts";
+export type { CommandEndpoint, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
 export { ConfigError, resolveConfig } from "./config.ts";
 export type { ContainerContext, MetadataSource, RequestMetadata } from "./context.ts";
 export { ContainerflareError, type ErrorCode, isContainerflareError } from "./errors.ts";

@@ -1,11 +1,9 @@
 import type { CommandClient, InvokeOptions } from "../command/client.ts";
-import type { BindingKind } from "../config.ts";
 import { CommandError } from "../errors.ts";
-import { AssetsBinding } from "./assets/client.ts";
-import { D1Binding } from "./d1/client.ts";
-import { KvBinding } from "./kv/client.ts";
-import { QueueBinding } from "./queue/client.ts";
-import { R2Binding } from "./r2/client.ts";
+import { BINDING_CLIENTS, type BindingClient } from "./clients.ts";
+import type { BindingKind, ObjectBindingKind } from "./registry.ts";
+
+export { envGet } from "./vars/client.ts";
 
 /** `env` when the app does not declare its own Env type: any binding name. */
 export type DefaultBindings = Record<string, any>;
@@ -22,47 +20,31 @@ export interface BindingsOptions {
   bindings?: Record<string, BindingKind>;
 }
 
-/**
- * The value of a var exposed by the host (typed helper): `envGet(client, "API_BASE")`.
- */
-export async function envGet<T = unknown>(client: CommandClient, name: string, options?: InvokeOptions): Promise<T> {
-  const result = await client.invoke<{ value: T }>("env.get", { binding: name }, options);
-  return result.value;
+/** A client class instance: `KvBinding`, `D1Binding`, … */
+type BindingObject = object;
+
+function createBinding(client: CommandClient, name: string, kind: ObjectBindingKind): BindingObject {
+  return new BINDING_CLIENTS[kind].Binding(client, name);
 }
 
-type BindingObject = KvBinding | D1Binding | QueueBinding | R2Binding | AssetsBinding;
-
-function createBinding(client: CommandClient, name: string, kind: Exclude<BindingKind, "var">): BindingObject {
-  switch (kind) {
-    case "kv":
-      return new KvBinding(client, name);
-    case "d1":
-      return new D1Binding(client, name);
-    case "queue":
-      return new QueueBinding(client, name);
-    case "r2":
-      return new R2Binding(client, name);
-    case "assets":
-      return new AssetsBinding(client, name);
+/** Every method of every client class, by name: what a handle of unknown kind offers. */
+function clientMethods(): { asyncMethods: string[]; syncMethods: Map<string, ObjectBindingKind> } {
+  const sync = new Map<string, ObjectBindingKind>();
+  const names = new Set<string>();
+  for (const [kind, entry] of Object.entries(BINDING_CLIENTS) as [ObjectBindingKind, BindingClient][]) {
+    for (const method of entry.syncMethods ?? []) if (!sync.has(method)) sync.set(method, kind);
+    for (const name of Object.getOwnPropertyNames(entry.Binding.prototype)) {
+      if (
+        name !== "constructor" &&
+        typeof Object.getOwnPropertyDescriptor(entry.Binding.prototype, name)?.value === "function"
+      )
+        names.add(name);
+    }
   }
+  return { asyncMethods: [...names].filter((name) => !sync.has(name)), syncMethods: sync };
 }
 
-const ASYNC_METHODS = [
-  "get",
-  "getWithMetadata",
-  "put",
-  "delete",
-  "list",
-  "head",
-  "createMultipartUpload",
-  "batch",
-  "exec",
-  "dump",
-  "send",
-  "sendBatch",
-  "metrics",
-  "fetch",
-] as const;
+let methods: ReturnType<typeof clientMethods> | undefined;
 
 interface BindingsState {
   load(): Promise<void>;
@@ -96,25 +78,19 @@ export function createBindings<Env extends object = DefaultBindings>(
 ): Bindings<Env> {
   let kinds: Record<string, BindingKind> | undefined = options.bindings ? { ...options.bindings } : undefined;
   let vars: Record<string, unknown> | undefined;
-  let loading: Promise<void> | undefined;
   const cache = new Map<string, unknown>();
 
-  const load = (): Promise<void> => {
-    loading ??= client.describe().then(
-      (description) => {
-        // Explicit kinds (CONTAINERFLARE_BINDINGS) win; the description still brings the vars.
-        if (kinds) {
-          for (const [name, kind] of Object.entries(description.bindings)) if (kind === "var") kinds[name] ??= "var";
-        } else kinds = description.bindings;
-        vars = description.vars ?? {};
-      },
-      (error: unknown) => {
-        loading = undefined;
-        throw error;
-      },
-    );
-    return loading;
-  };
+  // The client owns the host.describe cache (one request however many envs and handles ask);
+  // what is kept here is only what the description says, applied once.
+  const load = (): Promise<void> =>
+    client.describe().then((description) => {
+      if (vars) return;
+      // Explicit kinds (CONTAINERFLARE_BINDINGS) win; the description still brings the vars.
+      if (kinds) {
+        for (const [name, kind] of Object.entries(description.bindings)) if (kind === "var") kinds[name] ??= "var";
+      } else kinds = description.bindings;
+      vars = description.vars ?? {};
+    });
 
   const missing = (name: string) =>
     new CommandError(
@@ -144,7 +120,7 @@ export function createBindings<Env extends object = DefaultBindings>(
     if (kind === "var") return varValue(name);
     let binding = cache.get(name);
     if (binding === undefined || binding instanceof LazyBinding) {
-      binding = createBinding(client, name, kind);
+      binding = createBinding(client, name, kind as ObjectBindingKind);
       cache.set(name, binding);
     }
     return binding;
@@ -197,22 +173,19 @@ export function createBindings<Env extends object = DefaultBindings>(
 }
 
 /**
- * The handle of a binding whose kind is not known yet: every method of every binding kind,
- * each waiting for `host.describe` and then delegating (or failing with NO_BINDING).
- * `prepare()` is synchronous in D1, so it returns a statement at once; the host checks the kind.
+ * The handle of a binding whose kind is not known yet: every method of every client class, each
+ * waiting for `host.describe` and then delegating (or failing with NO_BINDING). A method a kind
+ * answers synchronously (D1's `prepare()`) returns that kind's answer at once; the host checks
+ * the kind when the command is sent.
  */
 class LazyBinding {
-  readonly #client: CommandClient;
-  readonly #name: string;
-
   constructor(client: CommandClient, name: string, resolve: () => Promise<BindingObject>) {
-    this.#client = client;
-    this.#name = name;
-    for (const method of ASYNC_METHODS) {
+    methods ??= clientMethods();
+    for (const method of methods.asyncMethods) {
       Object.defineProperty(this, method, {
         enumerable: false,
         value: async (...args: unknown[]) => {
-          const target = (await resolve()) as unknown as Record<string, unknown>;
+          const target = (await resolve()) as Record<string, unknown>;
           const fn = target[method];
           if (typeof fn !== "function")
             throw new TypeError(`env.${name} has no ${method}() (it is a ${target.constructor.name})`);
@@ -220,21 +193,14 @@ class LazyBinding {
         },
       });
     }
-  }
-
-  prepare(query: string) {
-    return new D1Binding(this.#client, this.#name).prepare(query);
-  }
-
-  withSession() {
-    return new D1Binding(this.#client, this.#name).withSession();
-  }
-
-  resumeMultipartUpload() {
-    return new R2Binding(this.#client, this.#name).resumeMultipartUpload();
-  }
-
-  connect(): never {
-    return new AssetsBinding(this.#client, this.#name).connect();
+    for (const [method, kind] of methods.syncMethods) {
+      Object.defineProperty(this, method, {
+        enumerable: false,
+        value: (...args: unknown[]) => {
+          const target = createBinding(client, name, kind) as Record<string, (...values: unknown[]) => unknown>;
+          return target[method]!(...args);
+        },
+      });
+    }
   }
 }

@@ -1,6 +1,7 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { type DescribeResult, DescribeResultSchema } from "../bindings/schemas.ts";
+import { type DescribeResult, DescribeResultSchema } from "../bindings/describe.ts";
+import { type CommandName, type CommandPayload, type CommandResult, isReadCommand } from "../bindings/registry.ts";
 import type { CommandEndpoint } from "../config.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
@@ -10,10 +11,20 @@ import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   encodeRequest,
-  isReadCommand,
   ResponseFrameSchema,
 } from "../protocol/frames.ts";
 import type { Transport, TransportContext, TransportSink } from "./transports/types.ts";
+
+/**
+ * A command name that is not a built-in one: what the untyped overload of
+ * {@link CommandClient.invoke} takes, so that a built-in command can only be sent with its payload type.
+ */
+export type NotBuiltIn<Name extends string> = Name extends CommandName ? never : Name;
+
+/** The payload and options of a built-in command; the payload may be left out where it may be null. */
+export type InvokeArgs<Name extends CommandName> = undefined extends CommandPayload<Name>
+  ? [payload?: CommandPayload<Name>, options?: InvokeOptions]
+  : [payload: CommandPayload<Name>, options?: InvokeOptions];
 
 /** Per-call options of {@link CommandClient.invoke}. */
 export interface InvokeOptions {
@@ -88,8 +99,17 @@ export interface CommandClient {
    * {@link CommandError}: the host's error, or TIMEOUT, TRANSPORT_CLOSED, TOO_LARGE,
    * INVALID_PAYLOAD (not JSON-serialisable), UNAVAILABLE (no command host); or with the abort
    * reason of `options.signal`.
+   *
+   * A built-in command is typed by its name: `invoke("kv.get", { binding, key })` checks the
+   * payload and resolves with the command's wire result. A custom command (`app.reindex`) takes
+   * any payload and resolves with `T`.
    */
-  invoke<T = unknown>(command: string, payload?: unknown, options?: InvokeOptions): Promise<T>;
+  invoke<Name extends CommandName>(command: Name, ...args: InvokeArgs<Name>): Promise<CommandResult<Name>>;
+  invoke<T = unknown, const Name extends string = string>(
+    command: Name & NotBuiltIn<Name>,
+    payload?: unknown,
+    options?: InvokeOptions,
+  ): Promise<T>;
   /** What the host offers (`host.describe`), asked once and cached until the connection drops. */
   describe(options?: InvokeOptions): Promise<DescribeResult>;
   /** Closes the connection; commands in flight and every later call reject with TRANSPORT_CLOSED. */
@@ -138,7 +158,13 @@ export class CommandBusClient implements CommandClient {
    * INVALID_PAYLOAD (not JSON-serialisable), UNAVAILABLE (no command host); or with the abort
    * reason of `options.signal`.
    */
-  invoke<T = unknown>(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<T> {
+  invoke<Name extends CommandName>(command: Name, ...args: InvokeArgs<Name>): Promise<CommandResult<Name>>;
+  invoke<T = unknown, const Name extends string = string>(
+    command: Name & NotBuiltIn<Name>,
+    payload?: unknown,
+    options?: InvokeOptions,
+  ): Promise<T>;
+  invoke<T>(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<T> {
     if (this.#closed)
       return Promise.reject(new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command }));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);

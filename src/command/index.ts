@@ -16,6 +16,7 @@ export type {
 } from "@cloudflare/workers-types";
 export { AssetsBinding, type FetchAssetInit, fetchAsset } from "../bindings/assets/client.ts";
 export { D1Binding, type D1QueryMode, D1Statement, d1Query } from "../bindings/d1/client.ts";
+export type { DescribeResult } from "../bindings/describe.ts";
 export {
   type Bindings,
   type BindingsOptions,
@@ -27,17 +28,23 @@ export {
 export { KvBinding, type KvGetOptions, type KvValueType, kvGet } from "../bindings/kv/client.ts";
 export { QueueBinding, queueSend } from "../bindings/queue/client.ts";
 export { R2Binding, RemoteR2Object, RemoteR2ObjectBody } from "../bindings/r2/client.ts";
-export type { CommandName, CommandPayloads, DescribeResult } from "../bindings/schemas.ts";
-export type { BindingKind, CommandEndpoint } from "../config.ts";
+export type {
+  BindingKind,
+  CommandMap,
+  CommandName,
+  CommandPayload,
+  CommandPayloads,
+  CommandResult,
+} from "../bindings/registry.ts";
+export { isReadCommand, READ_COMMANDS } from "../bindings/registry.ts";
+export type { CommandEndpoint } from "../config.ts";
 export { CommandError, type CommandErrorOptions } from "../errors.ts";
 export type { EncodedBytes } from "../protocol/bytes.ts";
 export { COMMAND_ERROR_CODES, type CommandErrorCode, isCommandErrorCode } from "../protocol/errors.ts";
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
-  isReadCommand,
   PROTOCOL_VERSION,
-  READ_COMMANDS,
   type RequestFrame,
   RequestFrameSchema,
   type ResponseFrame,

@@ -1,12 +1,16 @@
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
-import { miscCommands } from "../bindings/assets/host.ts";
-import { d1Commands } from "../bindings/d1/host.ts";
-import type { CommandDefinition, HandlerContext } from "../bindings/handler.ts";
-import { kvCommands } from "../bindings/kv/host.ts";
-import { queueCommands } from "../bindings/queue/host.ts";
-import { r2Commands } from "../bindings/r2/host.ts";
-import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "../config.ts";
+import { type CommandHandler, type HandlerContext, handler } from "../bindings/handler.ts";
+import { BINDING_HOSTS } from "../bindings/handlers.ts";
+import {
+  BINDING_NAME_RE,
+  type BindingKind,
+  detectBindingKind,
+  OBJECT_BINDING_KINDS,
+  type ObjectBindingKind,
+  RESERVED_NAMESPACES,
+} from "../bindings/registry.ts";
+import { EmptyPayloadSchema } from "../bindings/schemas.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
 import { exceedsBytes, formatBytes, readBodyLimited, utf8Length } from "../protocol/bytes.ts";
@@ -37,7 +41,7 @@ export interface CommandHostOptions {
    * The bindings the container may use. A list of names (kinds detected from each binding's
    * methods) or a `{ NAME: kind }` record. Anything else answers FORBIDDEN.
    */
-  allow: readonly string[] | Readonly<Record<string, Exclude<BindingKind, "var">>>;
+  allow: readonly string[] | Readonly<Record<string, ObjectBindingKind>>;
   /** Values exposed to the container (`env.get`, and as vars in `host.describe`). */
   vars?: Record<string, unknown>;
   /** Frame size limit in bytes, both directions; default 16 MiB. */
@@ -83,27 +87,32 @@ export interface CommandHost {
   readonly streamLimits?: StreamLimits;
 }
 
-const BUILT_IN: Readonly<Record<string, CommandDefinition>> = {
-  ...miscCommands,
-  ...kvCommands,
-  ...d1Commands,
-  ...queueCommands,
-  ...r2Commands,
-};
-
-/** The kind of a binding object, from the methods it has. */
-export function detectBindingKind(binding: unknown): Exclude<BindingKind, "var"> | undefined {
-  if (binding === null || (typeof binding !== "object" && typeof binding !== "function")) return undefined;
-  const has = (method: string) => typeof (binding as Record<string, unknown>)[method] === "function";
-  if (has("prepare") && has("batch") && has("exec")) return "d1";
-  if (has("head") && has("createMultipartUpload")) return "r2";
-  if (has("getWithMetadata") && has("list")) return "kv";
-  if (has("send") && has("sendBatch")) return "queue";
-  if (has("fetch")) return "assets";
-  return undefined;
+/** A built-in command: its handler and the kind of binding its payload names (none for `host.*`). */
+interface BuiltIn {
+  handler: CommandHandler<any>;
+  kind?: ObjectBindingKind;
 }
 
-const RESERVED_NAMESPACE_RE = /^(host|kv|d1|queue|r2|assets|env)\./;
+/** The host's own commands. */
+const HOST_COMMANDS: Record<string, CommandHandler<undefined>> = {
+  "host.ping": handler(EmptyPayloadSchema, () => ({ pong: true, time: Date.now() })),
+  "host.describe": handler(EmptyPayloadSchema, (_payload, _binding: undefined, context) => context.describe()),
+};
+
+/** Every built-in command by name: the host's own and each registered kind's. */
+const BUILT_IN: Readonly<Record<string, BuiltIn>> = Object.freeze({
+  ...Object.fromEntries(Object.entries(HOST_COMMANDS).map(([name, run]) => [name, { handler: run }])),
+  ...Object.fromEntries(
+    Object.values(BINDING_HOSTS).flatMap(({ descriptor, handlers }) =>
+      Object.entries(handlers).map(([name, run]) => [
+        name,
+        descriptor.kind === "var" ? { handler: run } : { handler: run, kind: descriptor.kind as ObjectBindingKind },
+      ]),
+    ),
+  ),
+});
+
+const RESERVED_NAMESPACE_RE = new RegExp(`^(${RESERVED_NAMESPACES.join("|")})\\.`);
 
 /** An answer that is text already. */
 const encoded = (text: string) => () => text;
@@ -132,12 +141,14 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const streamLimits = resolveStreamLimits(options.streams, maxFrameBytes);
   const vars: Readonly<Record<string, unknown>> = { ...options.vars };
-  const allowed: Record<string, Exclude<BindingKind, "var"> | undefined> = Object.create(null);
+  const allowed: Record<string, ObjectBindingKind | undefined> = Object.create(null);
   if (Array.isArray(options.allow)) for (const name of options.allow) allowed[name] = undefined;
   else {
-    for (const [name, kind] of Object.entries(options.allow as Record<string, Exclude<BindingKind, "var">>)) {
-      if (!BINDING_KINDS.includes(kind) || kind === ("var" as BindingKind)) {
-        throw new TypeError(`allow.${name}: expected one of kv, d1, queue, r2, assets, got ${JSON.stringify(kind)}`);
+    for (const [name, kind] of Object.entries(options.allow as Record<string, ObjectBindingKind>)) {
+      if (!OBJECT_BINDING_KINDS.includes(kind)) {
+        throw new TypeError(
+          `allow.${name}: expected one of ${OBJECT_BINDING_KINDS.join(", ")}, got ${JSON.stringify(kind)}`,
+        );
       }
       allowed[name] = kind;
     }
@@ -159,7 +170,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   }
 
   // Detected once per binding: `allow` given as a list leaves the kind to the binding's methods.
-  const kindOf = (name: string): Exclude<BindingKind, "var"> | undefined => {
+  const kindOf = (name: string): ObjectBindingKind | undefined => {
     const known = allowed[name];
     if (known) return known;
     const detected = detectBindingKind(options.bindings[name]);
@@ -190,7 +201,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     if (extra) return extra(payload, handlerContext);
     const definition = Object.hasOwn(BUILT_IN, command) ? BUILT_IN[command] : undefined;
     if (!definition) throw new CommandError("UNKNOWN_COMMAND", `unknown command ${command}`);
-    const parsed = v.safeParse(definition.schema, payload ?? null);
+    const parsed = v.safeParse(definition.handler.schema, payload ?? null);
     if (!parsed.success) throw new CommandError("INVALID_PAYLOAD", `${command}: ${issueText(parsed.issues)}`);
     let binding: unknown;
     if (definition.kind) {
@@ -208,7 +219,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
         );
       }
     }
-    return definition.run(parsed.output, binding, handlerContext);
+    return definition.handler.run(parsed.output as never, binding, handlerContext);
   };
 
   const toErrorBody = (command: string, error: unknown): ErrorBody => {

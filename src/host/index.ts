@@ -5,13 +5,8 @@
  */
 
 export type { HandlerContext } from "../bindings/handler.ts";
-export {
-  type CommandHost,
-  type CommandHostOptions,
-  type CustomCommand,
-  createCommandHost,
-  detectBindingKind,
-} from "./host.ts";
+export { detectBindingKind } from "../bindings/registry.ts";
+export { type CommandHost, type CommandHostOptions, type CustomCommand, createCommandHost } from "./host.ts";
 export {
   createStreamSession,
   type StreamConnection,

@@ -57,28 +57,6 @@ export interface ErrorBody {
 }
 
 /**
- * Commands whose repetition cannot change anything on the host: the HTTP transport retries only
- * these after a network error or a 502/503/504, and a TIMEOUT of one of them is retryable.
- */
-export const READ_COMMANDS: ReadonlySet<string> = new Set([
-  "host.ping",
-  "host.describe",
-  "kv.get",
-  "kv.getWithMetadata",
-  "kv.list",
-  "r2.get",
-  "r2.head",
-  "r2.list",
-  "assets.fetch",
-  "env.get",
-]);
-
-/** Whether `command` only reads, so that sending it twice is harmless. */
-export function isReadCommand(command: string): boolean {
-  return READ_COMMANDS.has(command);
-}
-
-/**
  * Encodes a request frame. `v` and `id` come first on purpose: a receiver that refuses an
  * oversized frame can still read its id from the first bytes and answer TOO_LARGE for it.
  * Throws a TypeError when the payload is not JSON-serialisable.

@@ -35,11 +35,18 @@ describe("wrangler.jsonc", () => {
       compatibilityDate: "2025-06-01",
       compatibilityFlags: [],
       vars: { GREETING: "hi", LIMITS: { max: 3 } },
-      kv: { CACHE: "abc123", SESSIONS: "SESSIONS" },
-      d1: { DB: "shop-db" },
-      queues: { JOBS: "shop-jobs" },
-      r2: { FILES: "shop-files" },
-      assets: { directory: "/app/public", binding: "ASSETS" },
+      declared: [
+        { name: "CACHE", kind: "kv", resource: "abc123" },
+        { name: "SESSIONS", kind: "kv", resource: "SESSIONS" },
+        { name: "DB", kind: "d1", resource: "shop-db" },
+        { name: "JOBS", kind: "queue", resource: "shop-jobs" },
+        { name: "FILES", kind: "r2", resource: "shop-files" },
+        { name: "ASSETS", kind: "assets", resource: "./public" },
+        { name: "GREETING", kind: "var", resource: "var" },
+        { name: "LIMITS", kind: "var", resource: "var" },
+      ],
+      sections: expect.objectContaining({ kv_namespaces: expect.any(Array), assets: expect.any(Object) }),
+      baseDir: "/app",
     });
     expect(declaredBindingNames(bindings)).toEqual(["CACHE", "SESSIONS", "DB", "JOBS", "FILES", "ASSETS"]);
   });
@@ -55,7 +62,7 @@ describe("wrangler.jsonc", () => {
     expect(syntax).not.toContain("\n");
     expect(() => parseWranglerConfig(`[1]`, "wrangler.jsonc")).toThrow("wrangler.jsonc must hold a JSON object");
     expect(() => parseWranglerConfig(`{ "kv_namespaces": [{ "binding": "my-cache" }] }`, "w.jsonc")).toThrow(
-      "invalid w.jsonc: kv_namespaces.0.binding: a binding name like CACHE",
+      "invalid w.jsonc: kv_namespaces.0.binding: expected a binding name like CACHE",
     );
     expect(() => parseWranglerConfig(`{ "queues": { "producers": [{ "binding": "JOBS" }] } }`, "w.jsonc")).toThrow(
       /^invalid w\.jsonc: queues\.producers\.0\.queue: /,
@@ -65,11 +72,13 @@ describe("wrangler.jsonc", () => {
   it("is found next to the entry (examples/basic) or not at all", () => {
     const basic = readDevBindings(`${ROOT}examples/basic/app.ts`);
     expect(basic.file).toBe(`${ROOT}examples/basic/wrangler.jsonc`);
-    expect(basic).toMatchObject({
-      kv: { CACHE: "CACHE" },
-      d1: { DB: "containerflare-basic" },
-      queues: { JOBS: "containerflare-basic-jobs" },
-    });
+    expect(basic.declared).toEqual(
+      expect.arrayContaining([
+        { name: "CACHE", kind: "kv", resource: "CACHE" },
+        { name: "DB", kind: "d1", resource: "containerflare-basic" },
+        { name: "JOBS", kind: "queue", resource: "containerflare-basic-jobs" },
+      ]),
+    );
     const none = readDevBindings(`${ROOT}test/fixtures/app.mjs`);
     expect(none.file).toBeUndefined();
     expect(declaredBindingNames(none)).toEqual([]);

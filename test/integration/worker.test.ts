@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, nodeImports } from "../../src/cli/dev/bundle.ts";
 import { COMMANDS_ENTRYPOINT } from "../../src/cli/dev/miniflare.ts";
 import { freePort } from "../../src/cli/dev/ports.ts";
+import { devBindings } from "../../src/cli/dev/wrangler.ts";
 import { CommandError, envGet } from "../../src/command/index.ts";
 import { type ContainerServer, serve } from "../../src/index.ts";
 import { signMetadata } from "../../src/metadata.ts";
@@ -396,7 +397,7 @@ describe("the dev Worker (containerflare dev) in workerd", () => {
     const port = (server.address() as import("node:net").AddressInfo).port;
     persist = mkdtempSync(`${tmpdir()}/containerflare-dev-worker-`);
     dev = await startDevWorker({
-      bindings: { compatibilityFlags: [], vars: {}, kv: { CACHE: "cache" }, d1: {}, queues: {}, r2: {} },
+      bindings: devBindings({ kv_namespaces: [{ binding: "CACHE", id: "cache" }] }, "/"),
       script: await bundleWorker(),
       host: "127.0.0.1",
       port: 0,

@@ -137,7 +137,7 @@ describe("CommandClient over a stream", () => {
     const host = await scriptedHost((frame, socket) => answer(socket, frame.id, "ok"));
     const client = clientFor(host.path, { maxFrameBytes: 1024 });
     const error = (await client
-      .invoke("kv.put", { value: "z".repeat(2048) })
+      .invoke("kv.put", { binding: "CACHE", key: "k", value: "z".repeat(2048) })
       .catch((caught: unknown) => caught)) as CommandError;
     expect(error.code).toBe("TOO_LARGE");
     expect(await client.invoke("x.y", "small")).toBe("ok");
@@ -165,7 +165,7 @@ describe("CommandClient over a stream", () => {
     expect(client.inFlight).toBe(0);
     expect(text().some((line) => line.includes("nothing in flight with that id"))).toBe(true);
     const read = (await client
-      .invoke("kv.get", null, { timeout: 50 })
+      .invoke("kv.get", { binding: "CACHE", key: "k" }, { timeout: 50 })
       .catch((caught: unknown) => caught)) as CommandError;
     expect(read.code).toBe("TIMEOUT");
     expect(read.retryable).toBe(true);

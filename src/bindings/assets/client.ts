@@ -2,7 +2,7 @@ import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { NULL_BODY_STATUSES } from "../../internal/http.ts";
 import { decodeBytes } from "../../protocol/bytes.ts";
-import type { AssetResponseJson } from "../schemas.ts";
+import type { AssetResponseJson } from "./schemas.ts";
 
 /** Request options of {@link fetchAsset}. */
 export interface FetchAssetInit extends InvokeOptions {
@@ -28,7 +28,7 @@ export async function fetchAsset(
   init: FetchAssetInit = {},
 ): Promise<Response> {
   const { method, headers, ...invokeOptions } = init;
-  const result = await client.invoke<AssetResponseJson>(
+  const result = await client.invoke(
     "assets.fetch",
     {
       binding,

@@ -5,9 +5,9 @@ import type {
   D1PreparedStatement,
   D1Result,
 } from "@cloudflare/workers-types";
-import { decodeCell, encodeCell, mapRow } from "../../command/cells.ts";
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
+import { type D1WireCell, decodeCell, encodeCell, mapRow } from "./cells.ts";
 
 /** How `d1.query` runs a statement. */
 export type D1QueryMode = "all" | "first" | "run" | "raw";
@@ -16,7 +16,7 @@ function decodeResult<T>(result: D1Result<T>): D1Result<T> {
   return { ...result, results: (result.results ?? []).map((row) => mapRow(row, decodeCell) as T) };
 }
 
-function encodeParams(params: readonly unknown[]): unknown[] {
+function encodeParams(params: readonly unknown[]): D1WireCell[] {
   return params.map((value, index) => {
     if (value === undefined)
       throw new TypeError(
@@ -37,12 +37,8 @@ export async function d1Query<T = Record<string, unknown>>(
   params: readonly unknown[] = [],
   options?: InvokeOptions,
 ): Promise<D1Result<T>> {
-  const result = await client.invoke<D1Result<T>>(
-    "d1.query",
-    { binding, sql, params: encodeParams(params), mode: "all" },
-    options,
-  );
-  return decodeResult(result);
+  const result = await client.invoke("d1.query", { binding, sql, params: encodeParams(params), mode: "all" }, options);
+  return decodeResult(result as D1Result<T>);
 }
 
 /** A D1 prepared statement over the command bus; immutable like D1's (`bind` returns a new one). */
@@ -72,11 +68,11 @@ export class D1Statement implements D1PreparedStatement {
   }
 
   /** The wire form `{ sql, params }`. */
-  toWire(): { sql: string; params: unknown[] } {
+  toWire(): { sql: string; params: D1WireCell[] } {
     return { sql: this.sql, params: encodeParams(this.params) };
   }
 
-  #query(mode: D1QueryMode, extra: Record<string, unknown> = {}): Promise<unknown> {
+  #query(mode: D1QueryMode, extra: { column?: string; columnNames?: boolean } = {}): Promise<unknown> {
     return this.#client.invoke("d1.query", { binding: this.#binding, ...this.toWire(), mode, ...extra });
   }
 
@@ -126,13 +122,13 @@ export class D1Binding implements D1Database {
       }
       return statement.toWire();
     });
-    const results = await this.#client.invoke<D1Result<T>[]>("d1.batch", { binding: this.#binding, statements: wire });
-    return results.map((result) => decodeResult(result));
+    const results = await this.#client.invoke("d1.batch", { binding: this.#binding, statements: wire });
+    return results.map((result) => decodeResult(result as D1Result<T>));
   }
 
   /** Runs raw SQL (several statements allowed) → `{ count, duration }`. */
   exec(query: string): Promise<D1ExecResult> {
-    return this.#client.invoke<D1ExecResult>("d1.exec", { binding: this.#binding, sql: query });
+    return this.#client.invoke("d1.exec", { binding: this.#binding, sql: query });
   }
 
   /**

@@ -9,6 +9,12 @@ import {
   readBody,
   toArrayBuffer,
 } from "../../protocol/bytes.ts";
+import type { KvGetResult, KvGetWithMetadataResult } from "./schemas.ts";
+
+/** The answer to a list of keys: the host answers `values` exactly when the payload's key is a list. */
+type ManyKeys<Result> = Extract<Result, { values: unknown }>;
+/** The answer to one key. */
+type OneKey<Result> = Exclude<Result, { values: unknown }>;
 
 /** How a KV value is returned: the `type` of `KVNamespace.get`. */
 export type KvValueType = "text" | "json" | "arrayBuffer" | "stream";
@@ -84,7 +90,11 @@ export async function kvGet(
   options: KvGetOptions = {},
 ): Promise<unknown> {
   const { cacheTtl, ...invokeOptions } = options;
-  const result = await client.invoke<{ value: unknown }>("kv.get", { binding, key, type, cacheTtl }, invokeOptions);
+  const result = (await client.invoke(
+    "kv.get",
+    { binding, key, type, cacheTtl },
+    invokeOptions,
+  )) as OneKey<KvGetResult>;
   return decodeKvValue(result?.value, type);
 }
 
@@ -102,12 +112,12 @@ export class KvBinding implements KVNamespace {
   async get(key: string | string[], typeOrOptions?: unknown): Promise<any> {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
     if (!Array.isArray(key)) return kvGet(this.#client, this.#binding, key, type as "text", { cacheTtl });
-    const result = await this.#client.invoke<{ values: [string, unknown][] }>("kv.get", {
+    const result = (await this.#client.invoke("kv.get", {
       binding: this.#binding,
       key,
       type,
       cacheTtl,
-    });
+    })) as ManyKeys<KvGetResult>;
     return new Map(result.values.map(([name, value]) => [name, decodeKvValue(value, type)]));
   }
 
@@ -116,9 +126,7 @@ export class KvBinding implements KVNamespace {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
     const payload = { binding: this.#binding, key, type, cacheTtl };
     if (Array.isArray(key)) {
-      const result = await this.#client.invoke<{
-        values: [string, { value: unknown; metadata: unknown; cacheStatus?: string | null }][];
-      }>("kv.getWithMetadata", payload);
+      const result = (await this.#client.invoke("kv.getWithMetadata", payload)) as ManyKeys<KvGetWithMetadataResult>;
       return new Map(
         result.values.map(([name, entry]) => [
           name,
@@ -130,10 +138,7 @@ export class KvBinding implements KVNamespace {
         ]),
       );
     }
-    const result = await this.#client.invoke<{ value: unknown; metadata: unknown; cacheStatus?: string | null }>(
-      "kv.getWithMetadata",
-      payload,
-    );
+    const result = (await this.#client.invoke("kv.getWithMetadata", payload)) as OneKey<KvGetWithMetadataResult>;
     return {
       value: decodeKvValue(result.value, type),
       metadata: result.metadata ?? null,

@@ -1,6 +1,15 @@
+import type { KVNamespace } from "@cloudflare/workers-types";
 import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
-import { type CommandDefinition, defineCommand, defined } from "../handler.ts";
-import { KvDeletePayloadSchema, KvGetPayloadSchema, KvListPayloadSchema, KvPutPayloadSchema } from "../schemas.ts";
+import { defineBindingHost, defined, handler } from "../handler.ts";
+import { kv } from "./descriptor.ts";
+import {
+  KvDeletePayloadSchema,
+  type KvEntryJson,
+  KvGetPayloadSchema,
+  KvListPayloadSchema,
+  type KvListResult,
+  KvPutPayloadSchema,
+} from "./schemas.ts";
 
 type WireType = "text" | "json" | "arrayBuffer" | "stream";
 
@@ -9,74 +18,71 @@ function readType(type: WireType): "text" | "json" | "arrayBuffer" {
   return type === "stream" ? "arrayBuffer" : type;
 }
 
+/**
+ * `get`/`getWithMetadata` with the read type known only at run time: KVNamespace declares one
+ * overload per literal type, which a payload's `type` cannot pick.
+ */
+type DynamicRead = (
+  key: string | string[],
+  options: { type: "text" | "json" | "arrayBuffer"; cacheTtl?: number },
+) => Promise<unknown>;
+
+interface KvEntry {
+  value: unknown;
+  metadata?: unknown;
+  cacheStatus?: string | null;
+}
+
+const wireEntry = (entry: KvEntry): KvEntryJson => ({
+  value: encodeValue(entry.value),
+  metadata: entry.metadata ?? null,
+  cacheStatus: entry.cacheStatus ?? null,
+});
+
+function readOptions(payload: { type: WireType; cacheTtl?: number | undefined }) {
+  return { type: readType(payload.type), ...(payload.cacheTtl === undefined ? {} : { cacheTtl: payload.cacheTtl }) };
+}
+
 function encodeValue(value: unknown): unknown {
   if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return encodeBytes(value as ArrayBuffer);
   return value ?? null;
 }
 
 /** `kv.*` commands against a Workers KVNamespace. */
-export const kvCommands: Record<string, CommandDefinition> = {
-  "kv.get": defineCommand({
-    schema: KvGetPayloadSchema,
-    kind: "kv",
-    async run(payload, kv) {
-      const options = defined({ type: readType(payload.type), cacheTtl: payload.cacheTtl });
-      if (Array.isArray(payload.key)) {
-        const values: Map<string, unknown> = await kv.get(payload.key, options);
-        return { values: [...values].map(([key, value]) => [key, encodeValue(value)]) };
-      }
-      return { value: encodeValue(await kv.get(payload.key, options)) };
-    },
+export const kvHost = defineBindingHost<typeof kv, KVNamespace>(kv, {
+  "kv.get": handler(KvGetPayloadSchema, async (payload, kv: KVNamespace) => {
+    const read = kv.get.bind(kv) as DynamicRead;
+    if (Array.isArray(payload.key)) {
+      const values = (await read(payload.key, readOptions(payload))) as Map<string, unknown>;
+      return { values: [...values].map(([key, value]): [string, unknown] => [key, encodeValue(value)]) };
+    }
+    return { value: encodeValue(await read(payload.key, readOptions(payload))) };
   }),
-  "kv.getWithMetadata": defineCommand({
-    schema: KvGetPayloadSchema,
-    kind: "kv",
-    async run(payload, kv) {
-      const options = defined({ type: readType(payload.type), cacheTtl: payload.cacheTtl });
-      const wire = (entry: { value: unknown; metadata?: unknown; cacheStatus?: unknown }) => ({
-        value: encodeValue(entry.value),
-        metadata: entry.metadata ?? null,
-        cacheStatus: entry.cacheStatus ?? null,
-      });
-      if (Array.isArray(payload.key)) {
-        const entries: Map<string, { value: unknown; metadata?: unknown }> = await kv.getWithMetadata(
-          payload.key,
-          options,
-        );
-        return { values: [...entries].map(([key, entry]) => [key, wire(entry)]) };
-      }
-      return wire(await kv.getWithMetadata(payload.key, options));
-    },
+  "kv.getWithMetadata": handler(KvGetPayloadSchema, async (payload, kv: KVNamespace) => {
+    const read = kv.getWithMetadata.bind(kv) as DynamicRead;
+    if (Array.isArray(payload.key)) {
+      const entries = (await read(payload.key, readOptions(payload))) as Map<string, KvEntry>;
+      return { values: [...entries].map(([key, entry]): [string, KvEntryJson] => [key, wireEntry(entry)]) };
+    }
+    return wireEntry((await read(payload.key, readOptions(payload))) as KvEntry);
   }),
-  "kv.put": defineCommand({
-    schema: KvPutPayloadSchema,
-    kind: "kv",
-    async run(payload, kv) {
-      const value = typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
-      const options = defined({
-        expiration: payload.expiration,
-        expirationTtl: payload.expirationTtl,
-        metadata: payload.metadata,
-      });
-      await kv.put(payload.key, value, options);
-      return null;
-    },
+  "kv.put": handler(KvPutPayloadSchema, async (payload, kv: KVNamespace) => {
+    const value = typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
+    const options = defined({
+      expiration: payload.expiration,
+      expirationTtl: payload.expirationTtl,
+      metadata: payload.metadata,
+    });
+    await kv.put(payload.key, value, options);
+    return null;
   }),
-  "kv.delete": defineCommand({
-    schema: KvDeletePayloadSchema,
-    kind: "kv",
-    async run(payload, kv) {
-      await kv.delete(payload.key);
-      return null;
-    },
+  "kv.delete": handler(KvDeletePayloadSchema, async (payload, kv: KVNamespace) => {
+    await kv.delete(payload.key);
+    return null;
   }),
-  "kv.list": defineCommand({
-    schema: KvListPayloadSchema,
-    kind: "kv",
-    run(payload, kv) {
-      return kv.list(
-        defined({ prefix: payload.prefix ?? undefined, limit: payload.limit, cursor: payload.cursor ?? undefined }),
-      );
-    },
+  "kv.list": handler(KvListPayloadSchema, (payload, kv: KVNamespace) => {
+    return kv.list(
+      defined({ prefix: payload.prefix ?? undefined, limit: payload.limit, cursor: payload.cursor ?? undefined }),
+    ) as Promise<KvListResult>;
   }),
-};
+});

@@ -10,9 +10,12 @@ import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { encodeBytes } from "../../protocol/bytes.ts";
 
+/** How a message body is encoded: the `contentType` of QueueSendOptions. */
+type QueueContentType = "text" | "bytes" | "json" | "v8";
+
 interface WireMessage {
   body: unknown;
-  contentType?: string;
+  contentType?: QueueContentType;
   delaySeconds?: number;
 }
 
@@ -24,13 +27,14 @@ function wireMessage(body: unknown, contentType?: string, delaySeconds?: number)
   }
   return {
     body: isBytes ? encodeBytes(body as ArrayBuffer) : body,
-    contentType: isBytes ? "bytes" : contentType,
+    // An unknown contentType is left to the host, which answers INVALID_PAYLOAD naming it.
+    contentType: isBytes ? "bytes" : (contentType as QueueContentType | undefined),
     delaySeconds,
   };
 }
 
 /** Revives `oldestMessageTimestamp` (an ISO string on the wire) as a Date. */
-function reviveSendResponse<T>(response: T): T {
+function reviveSendResponse<T>(response: unknown): T {
   const metrics = (response as { metadata?: { metrics?: { oldestMessageTimestamp?: unknown } } } | null)?.metadata
     ?.metrics;
   if (metrics && typeof metrics.oldestMessageTimestamp === "string")
@@ -49,12 +53,12 @@ export async function queueSend(
   options: QueueSendOptions & InvokeOptions = {},
 ): Promise<QueueSendResponse> {
   const { contentType, delaySeconds, ...invokeOptions } = options;
-  const result = await client.invoke<QueueSendResponse>(
+  const result = await client.invoke(
     "queue.send",
     { binding, ...wireMessage(body, contentType, delaySeconds) },
     invokeOptions,
   );
-  return reviveSendResponse(result);
+  return reviveSendResponse<QueueSendResponse>(result);
 }
 
 /** A Workers `Queue` producer over the command bus. */
@@ -78,12 +82,12 @@ export class QueueBinding implements Queue {
     options: QueueSendBatchOptions = {},
   ): Promise<QueueSendBatchResponse> {
     const wire = [...messages].map((message) => wireMessage(message.body, message.contentType, message.delaySeconds));
-    const result = await this.#client.invoke<QueueSendBatchResponse>("queue.sendBatch", {
+    const result = await this.#client.invoke("queue.sendBatch", {
       binding: this.#binding,
       messages: wire,
       delaySeconds: options.delaySeconds,
     });
-    return reviveSendResponse(result);
+    return reviveSendResponse<QueueSendBatchResponse>(result);
   }
 
   /** Not available over the command bus. */

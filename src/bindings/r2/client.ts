@@ -11,6 +11,7 @@ import type {
   R2PutOptions,
   R2Range,
 } from "@cloudflare/workers-types";
+import type * as v from "valibot";
 import type { CommandClient } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import {
@@ -24,7 +25,10 @@ import {
   toArrayBuffer,
   toHex,
 } from "../../protocol/bytes.ts";
-import type { R2ObjectJson } from "../schemas.ts";
+import type { R2ConditionalSchema, R2HttpMetadataSchema, R2ObjectJson } from "./schemas.ts";
+
+type R2ConditionalJson = v.InferInput<typeof R2ConditionalSchema>;
+type R2HttpMetadataJson = v.InferInput<typeof R2HttpMetadataSchema>;
 
 type HeaderPairs = { headers: [string, string][] };
 
@@ -36,7 +40,7 @@ function headerPairs(headers: Headers): HeaderPairs {
   return { headers: [...headers] };
 }
 
-function conditionalToWire(onlyIf: R2Conditional | Headers | undefined): unknown {
+function conditionalToWire(onlyIf: R2Conditional | Headers | undefined): R2ConditionalJson | HeaderPairs | undefined {
   if (onlyIf === undefined) return undefined;
   if (isHeaders(onlyIf)) return headerPairs(onlyIf);
   const { uploadedBefore, uploadedAfter, ...rest } = onlyIf;
@@ -47,7 +51,9 @@ function conditionalToWire(onlyIf: R2Conditional | Headers | undefined): unknown
   };
 }
 
-function httpMetadataToWire(metadata: R2HTTPMetadata | Headers | undefined): unknown {
+function httpMetadataToWire(
+  metadata: R2HTTPMetadata | Headers | undefined,
+): R2HttpMetadataJson | HeaderPairs | undefined {
   if (metadata === undefined) return undefined;
   if (isHeaders(metadata)) return headerPairs(metadata);
   const { cacheExpiry, ...rest } = metadata;
@@ -186,7 +192,7 @@ export class R2Binding implements R2Bucket {
 
   /** Metadata of `key`, or null. */
   async head(key: string): Promise<R2Object | null> {
-    const json = await this.#client.invoke<R2ObjectJson | null>("r2.head", { binding: this.#binding, key });
+    const json = await this.#client.invoke("r2.head", { binding: this.#binding, key });
     return json ? (new RemoteR2Object(json) as unknown as R2Object) : null;
   }
 
@@ -194,7 +200,7 @@ export class R2Binding implements R2Bucket {
   async get(key: string, options: { range?: R2Range | Headers; onlyIf?: R2Conditional | Headers } = {}): Promise<any> {
     const range =
       options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
-    const result = await this.#client.invoke<{ object: R2ObjectJson; body?: EncodedBytes } | null>("r2.get", {
+    const result = await this.#client.invoke("r2.get", {
       binding: this.#binding,
       key,
       range,
@@ -208,7 +214,7 @@ export class R2Binding implements R2Bucket {
   /** `put(key, value, options)` → the stored object's metadata, or null when `onlyIf` fails. */
   async put(key: string, value: unknown, options: R2PutOptions = {}): Promise<any> {
     const wire = value === null || typeof value === "string" ? value : encodeBytes(await readBody(value));
-    const json = await this.#client.invoke<R2ObjectJson | null>("r2.put", {
+    const json = await this.#client.invoke("r2.put", {
       binding: this.#binding,
       key,
       value: wire,
@@ -232,7 +238,7 @@ export class R2Binding implements R2Bucket {
 
   /** `list(options)` → `{ objects, delimitedPrefixes, truncated, cursor? }`. */
   async list(options: R2ListOptions = {}): Promise<R2Objects> {
-    const result = await this.#client.invoke<Omit<R2Objects, "objects"> & { objects: R2ObjectJson[] }>("r2.list", {
+    const result = await this.#client.invoke("r2.list", {
       binding: this.#binding,
       ...options,
     });

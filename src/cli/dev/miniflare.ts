@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Miniflare, MiniflareOptions } from "miniflare";
 import { CliError, errorLine } from "../errors.ts";
 import type { DevWorkerSettings } from "./worker.ts";
-import type { DevBindings } from "./wrangler.ts";
+import { type DevBindings, devMiniflareOptions } from "./wrangler.ts";
 
 /** Compatibility date used when the app's configuration has none. */
 export const DEFAULT_COMPATIBILITY_DATE = "2025-09-01";
@@ -37,13 +37,14 @@ export interface DevWorker {
 }
 
 /**
- * Miniflare options for the dev Worker: the app's vars and KV, D1, Queue, R2 and assets bindings
- * (persisted under `persist`, like `wrangler dev` does under .wrangler/state), a consumer that
- * logs every queue the app produces to, and the command host on a socket of its own.
+ * Miniflare options for the dev Worker: each binding kind's options from its wrangler.jsonc
+ * section (the registry's dev sections: vars, KV, D1, Queues with a consumer that logs every
+ * queue the app produces to, R2, assets; persisted under `persist`, like `wrangler dev` does under
+ * .wrangler/state), and the command host on a socket of its own.
  */
 export function devWorkerOptions(options: DevWorkerOptions): MiniflareOptions {
   const { bindings } = options;
-  const queueNames = [...new Set(Object.values(bindings.queues))];
+  const kinds = devMiniflareOptions(bindings, options.persist);
   return {
     host: options.host,
     port: options.port,
@@ -53,27 +54,12 @@ export function devWorkerOptions(options: DevWorkerOptions): MiniflareOptions {
     script: options.script,
     compatibilityDate: bindings.compatibilityDate ?? DEFAULT_COMPATIBILITY_DATE,
     compatibilityFlags: bindings.compatibilityFlags,
+    ...kinds,
     bindings: {
-      ...(bindings.vars as Record<string, never>),
+      ...(kinds.bindings as Record<string, never>),
       CONTAINERFLARE_SECRET: options.secret,
       CONTAINERFLARE_DEV: options.settings as unknown as never,
     },
-    kvNamespaces: bindings.kv,
-    kvPersist: join(options.persist, "kv"),
-    d1Databases: bindings.d1,
-    d1Persist: join(options.persist, "d1"),
-    r2Buckets: bindings.r2,
-    r2Persist: join(options.persist, "r2"),
-    queueProducers: bindings.queues,
-    queueConsumers: Object.fromEntries(queueNames.map((queue) => [queue, { maxBatchTimeout: 0 }])),
-    ...(bindings.assets
-      ? {
-          assets: {
-            directory: bindings.assets.directory,
-            ...(bindings.assets.binding ? { binding: bindings.assets.binding } : {}),
-          },
-        }
-      : {}),
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: COMMANDS_ENTRYPOINT }],
   };
 }

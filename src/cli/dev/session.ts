@@ -120,15 +120,7 @@ function shortPath(cwd: string, path: string): string {
 }
 
 function describeBindings(bindings: DevBindings): string {
-  const kinds: [Record<string, string>, string][] = [
-    [bindings.kv, "kv"],
-    [bindings.d1, "d1"],
-    [bindings.queues, "queue"],
-    [bindings.r2, "r2"],
-  ];
-  const names = kinds.flatMap(([group, kind]) => Object.keys(group).map((name) => `${name} (${kind})`));
-  if (bindings.assets?.binding) names.push(`${bindings.assets.binding} (assets)`);
-  names.push(...Object.keys(bindings.vars).map((name) => `${name} (var)`));
+  const names = bindings.declared.map((entry) => `${entry.name} (${entry.kind})`);
   return names.length > 0 ? names.join(", ") : "none";
 }
 

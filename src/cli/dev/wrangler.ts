@@ -2,34 +2,30 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseJSONC } from "confbox/jsonc";
 import * as v from "valibot";
-import { BINDING_NAME_RE } from "../../config.ts";
+import type { DevSection } from "../../bindings/descriptor.ts";
+import { BINDINGS, type BindingKind } from "../../bindings/registry.ts";
 import { CliError, errorLine } from "../errors.ts";
 
-const bindingName = v.pipe(v.string(), v.regex(BINDING_NAME_RE, "a binding name like CACHE"));
-const name = v.pipe(v.string(), v.nonEmpty());
+/** The wrangler.jsonc section of every kind `containerflare dev` provides, by key. */
+const DEV_SECTIONS = BINDINGS.flatMap((binding) =>
+  binding.dev ? [{ kind: binding.kind as BindingKind, dev: binding.dev as DevSection }] : [],
+);
 
 /**
- * The part of a `wrangler.jsonc` that `containerflare dev` reads. Every other field (containers,
- * durable_objects, migrations, routes, …) is for `wrangler deploy` and passes through unread.
+ * The part of a `wrangler.jsonc` that `containerflare dev` reads: the name, the compatibility
+ * settings and each binding kind's own section (from the registry). Every other field
+ * (containers, durable_objects, migrations, routes, …) is for `wrangler deploy` and passes
+ * through unread.
  */
 export const WranglerConfigSchema = v.looseObject({
   name: v.optional(v.string()),
   compatibility_date: v.optional(v.pipe(v.string(), v.isoDate("compatibility_date must be a date like 2025-09-01"))),
   compatibility_flags: v.optional(v.array(v.string())),
-  vars: v.optional(v.record(bindingName, v.unknown())),
-  kv_namespaces: v.optional(v.array(v.looseObject({ binding: bindingName, id: v.optional(name) }))),
-  d1_databases: v.optional(
-    v.array(v.looseObject({ binding: bindingName, database_name: v.optional(name), database_id: v.optional(name) })),
-  ),
-  queues: v.optional(
-    v.looseObject({ producers: v.optional(v.array(v.looseObject({ binding: bindingName, queue: name }))) }),
-  ),
-  r2_buckets: v.optional(v.array(v.looseObject({ binding: bindingName, bucket_name: v.optional(name) }))),
-  assets: v.optional(v.looseObject({ directory: v.optional(name), binding: v.optional(bindingName) })),
+  ...Object.fromEntries(DEV_SECTIONS.map(({ dev }) => [dev.key, v.optional(dev.schema)])),
 });
 
 /** A validated `wrangler.jsonc`. */
-export type WranglerConfig = v.InferOutput<typeof WranglerConfigSchema>;
+export type WranglerConfig = v.InferOutput<typeof WranglerConfigSchema> & Record<string, unknown>;
 
 /** The bindings `containerflare dev` provides, as read from the app's configuration. */
 export interface DevBindings {
@@ -39,16 +35,15 @@ export interface DevBindings {
   compatibilityFlags: string[];
   /** `vars`: plain values, readable by the app through `env.get`. */
   vars: Record<string, unknown>;
-  /** binding → namespace id (the persisted store's name). */
-  kv: Record<string, string>;
-  /** binding → database id. */
-  d1: Record<string, string>;
-  /** binding → queue name. */
-  queues: Record<string, string>;
-  /** binding → bucket name. */
-  r2: Record<string, string>;
-  /** Static assets: the absolute directory and, when the Worker reads them, the binding. */
-  assets?: { directory: string; binding?: string };
+  /**
+   * Every binding and var the configuration declares, in registry order: name → kind, and what dev
+   * shows next to it (the store's name).
+   */
+  declared: { name: string; kind: BindingKind; resource: string }[];
+  /** Each kind's section as validated, by wrangler.jsonc key: what Miniflare's options come from. */
+  sections: Record<string, unknown>;
+  /** The directory of the configuration: relative paths in it start there. */
+  baseDir: string;
   /** The file these came from; undefined when the app has no configuration. */
   file?: string;
 }
@@ -96,22 +91,20 @@ export function parseWranglerConfig(text: string, file: string): WranglerConfig 
 export function devBindings(config: WranglerConfig, baseDir: string, file?: string): DevBindings {
   const bindings: DevBindings = {
     compatibilityFlags: config.compatibility_flags ?? [],
-    vars: { ...config.vars },
-    kv: Object.fromEntries((config.kv_namespaces ?? []).map((kv) => [kv.binding, kv.id ?? kv.binding])),
-    d1: Object.fromEntries(
-      (config.d1_databases ?? []).map((db) => [db.binding, db.database_id ?? db.database_name ?? db.binding]),
-    ),
-    queues: Object.fromEntries((config.queues?.producers ?? []).map((queue) => [queue.binding, queue.queue])),
-    r2: Object.fromEntries(
-      (config.r2_buckets ?? []).map((bucket) => [bucket.binding, bucket.bucket_name ?? bucket.binding]),
-    ),
+    vars: { ...(config.vars as Record<string, unknown> | undefined) },
+    declared: [],
+    sections: {},
+    baseDir,
   };
+  for (const { kind, dev } of DEV_SECTIONS) {
+    const section = config[dev.key];
+    if (section === undefined) continue;
+    bindings.sections[dev.key] = section;
+    for (const [name, resource] of Object.entries(dev.bindings(section)))
+      bindings.declared.push({ name, kind, resource });
+  }
   if (config.name) bindings.workerName = config.name;
   if (config.compatibility_date) bindings.compatibilityDate = config.compatibility_date;
-  if (config.assets?.directory) {
-    bindings.assets = { directory: resolve(baseDir, config.assets.directory) };
-    if (config.assets.binding) bindings.assets.binding = config.assets.binding;
-  }
   if (file) bindings.file = file;
   return bindings;
 }
@@ -132,11 +125,19 @@ export function readDevBindings(entryPath: string, explicit?: string, cwd = proc
 
 /** Every binding (not var) the configuration declares: what dev allows the app to use. */
 export function declaredBindingNames(bindings: DevBindings): string[] {
-  return [
-    ...Object.keys(bindings.kv),
-    ...Object.keys(bindings.d1),
-    ...Object.keys(bindings.queues),
-    ...Object.keys(bindings.r2),
-    ...(bindings.assets?.binding ? [bindings.assets.binding] : []),
-  ];
+  return bindings.declared.filter((entry) => entry.kind !== "var").map((entry) => entry.name);
+}
+
+/** The Miniflare options of every kind's section; `persist` is dev's state directory. */
+export function devMiniflareOptions(bindings: DevBindings, persist: string): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  const paths = { persist, resolve: (path: string) => resolve(bindings.baseDir, path) };
+  for (const { dev } of DEV_SECTIONS) {
+    const section = bindings.sections[dev.key];
+    if (section === undefined) continue;
+    const { bindings: values, ...rest } = dev.miniflare(section, paths) as { bindings?: Record<string, unknown> };
+    Object.assign(options, rest);
+    if (values) options.bindings = { ...(options.bindings as object), ...values };
+  }
+  return options;
 }

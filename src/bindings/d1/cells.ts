@@ -1,17 +1,22 @@
-import { asUint8Array, decodeBytes, encodeBytes, isEncodedBytes, toArrayBuffer } from "../protocol/bytes.ts";
+import type * as v from "valibot";
+import { asUint8Array, decodeBytes, encodeBytes, isEncodedBytes, toArrayBuffer } from "../../protocol/bytes.ts";
+import type { D1ParamSchema } from "./schemas.ts";
+
+/** A SQL value on the wire: what `D1ParamSchema` accepts. */
+export type D1WireCell = v.InferOutput<typeof D1ParamSchema>;
 
 /**
  * SQL values on the wire. D1 takes and returns primitives; an ArrayBuffer (or view) travels as a
  * bytes envelope and comes back as an ArrayBuffer. Rows are objects or arrays of such values.
  */
-export function encodeCell(value: unknown): unknown {
+export function encodeCell(value: unknown): D1WireCell {
   if (value instanceof ArrayBuffer || ArrayBuffer.isView(value))
     return encodeBytes(asUint8Array(value as ArrayBufferView));
   if (typeof value === "bigint") {
     if (!Number.isSafeInteger(Number(value))) throw new RangeError(`integer ${value} does not fit a JSON number`);
     return Number(value);
   }
-  return value;
+  return value as D1WireCell;
 }
 
 /** Inverse of {@link encodeCell}. */
