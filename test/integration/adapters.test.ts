@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createCommandHost } from "../../src/host/index.ts";
 import { type CommandHostListener, listenCommandHost } from "../../src/host/node.ts";
-import { MemoryKV } from "../fixtures/command/memory-bindings.ts";
+import { MemoryKV } from "../fixtures/bindings/index.ts";
 import { freePort, ROOT, RUNTIMES, type RunningApp, type Runtime, startApp } from "./runtimes.ts";
 
 const FIXTURES = `${ROOT}test/fixtures/adapters`;

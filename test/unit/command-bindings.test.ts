@@ -19,7 +19,7 @@ import {
 } from "../../src/command/index.ts";
 import { createCommandHost } from "../../src/host/index.ts";
 import { type CommandHostListener, listenCommandHost } from "../../src/host/node.ts";
-import { memoryBindings } from "../fixtures/command/memory-bindings.ts";
+import { memoryBindings } from "../fixtures/bindings/index.ts";
 
 /** What a Worker developer declares: the bindings' Workers types, unchanged. */
 interface Env {

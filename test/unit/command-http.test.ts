@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CommandClient, createBindings, createCommandClient } from "../../src/command/index.ts";
 import { createCommandHost } from "../../src/host/index.ts";
-import { memoryBindings } from "../fixtures/command/memory-bindings.ts";
+import { memoryBindings } from "../fixtures/bindings/index.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -8,14 +8,7 @@ import {
   type StreamConnection,
   serveStream,
 } from "../../src/host/index.ts";
-import {
-  MemoryAssets,
-  MemoryD1,
-  MemoryKV,
-  MemoryQueue,
-  MemoryR2,
-  memoryBindings,
-} from "../fixtures/command/memory-bindings.ts";
+import { MemoryAssets, memoryBindings, MemoryD1, MemoryKV, MemoryQueue, MemoryR2 } from "../fixtures/bindings/index.ts";
 
 function hostWith(options: Partial<Parameters<typeof createCommandHost>[0]> = {}) {
   const bindings = memoryBindings();

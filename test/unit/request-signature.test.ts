@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { type CommandClient, createCommandClient } from "../../src/command/index.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
 import { commandHandler } from "../../src/worker/commands.ts";
-import { memoryBindings } from "../fixtures/command/memory-bindings.ts";
+import { memoryBindings } from "../fixtures/bindings/index.ts";
 
 const SECRET = "a dev secret of the tests";
 const NOW = 1_800_000_000_000;
