@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { BINDING_CLIENTS } from "../../src/bindings/clients.ts";
+import { BINDING_HOSTS } from "../../src/bindings/handlers.ts";
+import {
+  BINDING_KINDS,
+  BINDINGS,
+  detectBindingKind,
+  OBJECT_BINDING_KINDS,
+  READ_COMMANDS,
+  RESERVED_NAMESPACES,
+} from "../../src/bindings/registry.ts";
+import { COMMAND_ERROR_CODES } from "../../src/protocol/errors.ts";
+import { memoryBindings } from "../fixtures/bindings/index.ts";
+
+const PROTOCOL_DOC = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
+
+describe("the binding registry", () => {
+  it("gives every kind a host half with a handler for each of its commands, and nothing else", () => {
+    for (const descriptor of BINDINGS) {
+      const host = BINDING_HOSTS[descriptor.kind];
+      expect(host.descriptor).toBe(descriptor);
+      expect(Object.keys(host.handlers).sort()).toEqual(Object.keys(descriptor.commands).sort());
+    }
+    expect(Object.keys(BINDING_HOSTS).sort()).toEqual([...BINDING_KINDS].sort());
+  });
+
+  it("gives every object kind a client class", () => {
+    expect(Object.keys(BINDING_CLIENTS).sort()).toEqual([...OBJECT_BINDING_KINDS].sort());
+    for (const kind of OBJECT_BINDING_KINDS) expect(typeof BINDING_CLIENTS[kind].Binding).toBe("function");
+  });
+
+  it("derives the read commands from the descriptors", () => {
+    expect([...READ_COMMANDS].sort()).toEqual(
+      [
+        "host.ping",
+        "host.describe",
+        "kv.get",
+        "kv.getWithMetadata",
+        "kv.list",
+        "r2.get",
+        "r2.head",
+        "r2.list",
+        "assets.fetch",
+        "env.get",
+      ].sort(),
+    );
+  });
+
+  it("reserves the namespace of every built-in command", () => {
+    expect([...RESERVED_NAMESPACES].sort()).toEqual(["assets", "d1", "env", "host", "kv", "queue", "r2"]);
+  });
+
+  it("detects each kind from a binding object's methods, the most specific kind first", () => {
+    const env = memoryBindings();
+    expect(detectBindingKind(env.CACHE)).toBe("kv");
+    expect(detectBindingKind(env.DB)).toBe("d1");
+    expect(detectBindingKind(env.JOBS)).toBe("queue");
+    expect(detectBindingKind(env.FILES)).toBe("r2");
+    expect(detectBindingKind(env.ASSETS)).toBe("assets");
+    expect(detectBindingKind({ fetch() {} })).toBe("assets");
+    // An RPC stub answers every property with a function: the kind naming the most methods wins.
+    const stub = new Proxy({}, { get: () => () => undefined });
+    expect(detectBindingKind(stub)).toBe("d1");
+    expect(detectBindingKind("text")).toBeUndefined();
+    expect(detectBindingKind(null)).toBeUndefined();
+    expect(detectBindingKind({})).toBeUndefined();
+  });
+});
+
+describe("docs/protocol.md follows the registry", () => {
+  it("documents every built-in command", () => {
+    const documented = new Set(
+      [...PROTOCOL_DOC.matchAll(/`((?:host|kv|d1|queue|r2|assets|env)\.[A-Za-z]+)`/g)].map((m) => m[1]),
+    );
+    const missing = BINDINGS.flatMap((binding) => Object.keys(binding.commands)).filter(
+      (name) => !documented.has(name),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("lists exactly the read commands", () => {
+    const sentence = /\*\*Read commands\*\*[^:]*:(.*?)Everything else/s.exec(PROTOCOL_DOC)?.[1] ?? "";
+    const listed = [...sentence.matchAll(/`([\w.]+)`/g)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...READ_COMMANDS].sort());
+  });
+
+  it("lists the reserved namespaces and the error codes in order", () => {
+    const reserved = /namespaces reserved for this protocol:([^(]*)\(/s.exec(PROTOCOL_DOC)?.[1] ?? "";
+    expect([...reserved.matchAll(/`(\w+)\.`/g)].map((m) => m[1]).sort()).toEqual([...RESERVED_NAMESPACES].sort());
+    const table = /## 5\. Error codes\n\n([\s\S]*?)\n\n/.exec(PROTOCOL_DOC)?.[1] ?? "";
+    expect([...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1])).toEqual([...COMMAND_ERROR_CODES]);
+  });
+});
