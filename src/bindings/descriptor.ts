@@ -4,7 +4,9 @@
  * (`<kind>/host.ts`) are not referenced from here, so that the container bundle carries no host
  * handlers and the Worker bundle no client classes.
  */
+
 import type { GenericSchema, InferOutput } from "valibot";
+import * as v from "valibot";
 
 /** The payload a client sends and the result a host answers for one command (types only). */
 export interface CommandShape {
@@ -81,3 +83,35 @@ export function defineBinding<Commands extends CommandShapes>() {
 
 /** The command shapes a descriptor carries. */
 export type CommandsOf<Descriptor> = Descriptor extends BindingDescriptor<string, infer Commands> ? Commands : never;
+
+/** What {@link storeListSection} needs to know about a section. */
+export interface StoreListOptions<Entry extends { binding: string }> {
+  /** The wrangler.jsonc key (`kv_namespaces`). */
+  key: string;
+  /** One entry of the list (`{ binding, id? }`). */
+  entry: GenericSchema<unknown, Entry>;
+  /** The name of the entry's local store (its id, else its binding). */
+  store(entry: Entry): string;
+  /** The Miniflare option taking `{ BINDING: store }` (`kvNamespaces`). */
+  option: string;
+  /** The Miniflare persistence option (`kvPersist`) and its subdirectory of dev's state. */
+  persist: { option: string; directory: string };
+}
+
+/**
+ * The dev section of a kind configured as a list of bindings each backed by a persisted store
+ * (KV namespaces, D1 databases, R2 buckets): the same shape, one place.
+ */
+export function storeListSection<Entry extends { binding: string }>(options: StoreListOptions<Entry>): DevSection {
+  const stores = (section: Entry[]) =>
+    Object.fromEntries(section.map((entry) => [entry.binding, options.store(entry)]));
+  return {
+    key: options.key,
+    schema: v.array(options.entry),
+    bindings: (section) => stores(section as Entry[]),
+    miniflare: (section, { persist }) => ({
+      [options.option]: stores(section as Entry[]),
+      [options.persist.option]: `${persist}/${options.persist.directory}`,
+    }),
+  };
+}

@@ -26,6 +26,12 @@ export type InvokeArgs<Name extends CommandName> = undefined extends CommandPayl
   ? [payload?: CommandPayload<Name>, options?: InvokeOptions]
   : [payload: CommandPayload<Name>, options?: InvokeOptions];
 
+/**
+ * {@link CommandClient.invoke}: a built-in command typed by its name (payload checked, result
+ * typed), or a custom command (any payload, result `T`). Declared once, on the class.
+ */
+export type Invoke = CommandBusClient["invoke"];
+
 /** Per-call options of {@link CommandClient.invoke}. */
 export interface InvokeOptions {
   /** Milliseconds to wait for the answer; default the client's `timeoutMs`. */
@@ -104,12 +110,7 @@ export interface CommandClient {
    * payload and resolves with the command's wire result. A custom command (`app.reindex`) takes
    * any payload and resolves with `T`.
    */
-  invoke<Name extends CommandName>(command: Name, ...args: InvokeArgs<Name>): Promise<CommandResult<Name>>;
-  invoke<T = unknown, const Name extends string = string>(
-    command: Name & NotBuiltIn<Name>,
-    payload?: unknown,
-    options?: InvokeOptions,
-  ): Promise<T>;
+  invoke: Invoke;
   /** What the host offers (`host.describe`), asked once and cached until the connection drops. */
   describe(options?: InvokeOptions): Promise<DescribeResult>;
   /** Closes the connection; commands in flight and every later call reject with TRANSPORT_CLOSED. */
@@ -164,7 +165,7 @@ export class CommandBusClient implements CommandClient {
     payload?: unknown,
     options?: InvokeOptions,
   ): Promise<T>;
-  invoke<T>(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<T> {
+  invoke(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<unknown> {
     if (this.#closed)
       return Promise.reject(new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command }));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
@@ -192,7 +193,7 @@ export class CommandBusClient implements CommandClient {
       );
     }
 
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const pending: PendingCommand = {
         command,
         resolve: resolve as (value: unknown) => void,

@@ -2,6 +2,7 @@ import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { NULL_BODY_STATUSES } from "../../internal/http.ts";
 import { decodeBytes } from "../../protocol/bytes.ts";
+import { RemoteBinding } from "../remote-binding.ts";
 import type { AssetResponseJson } from "./schemas.ts";
 
 /** Request options of {@link fetchAsset}. */
@@ -47,27 +48,19 @@ export async function fetchAsset(
 }
 
 /** The assets binding (a `Fetcher`) over the command bus: `env.ASSETS.fetch(request)`. */
-export class AssetsBinding {
-  readonly #client: CommandClient;
-  readonly #binding: string;
-
-  constructor(client: CommandClient, binding: string) {
-    this.#client = client;
-    this.#binding = binding;
-  }
-
+export class AssetsBinding extends RemoteBinding {
   /** Fetches an asset: a path, a URL or a Request (only its method, path and headers travel). */
   fetch(
     input: string | URL | Request,
     init: { method?: string; headers?: ConstructorParameters<typeof Headers>[0] } = {},
   ): Promise<Response> {
     if (typeof input === "object" && "url" in input) {
-      return fetchAsset(this.#client, this.#binding, input.url, {
+      return fetchAsset(this.client, this.bindingName, input.url, {
         method: init.method ?? input.method,
         headers: init.headers ?? input.headers,
       });
     }
-    return fetchAsset(this.#client, this.#binding, input, {
+    return fetchAsset(this.client, this.bindingName, input, {
       ...(init.method ? { method: init.method } : {}),
       ...(init.headers ? { headers: init.headers } : {}),
     });
@@ -75,6 +68,9 @@ export class AssetsBinding {
 
   /** Not available over the command bus. */
   connect(): never {
-    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.connect() is not available over the command bus`);
+    throw new CommandError(
+      "UNKNOWN_COMMAND",
+      `env.${this.bindingName}.connect() is not available over the command bus`,
+    );
   }
 }

@@ -7,6 +7,7 @@ import type {
 } from "@cloudflare/workers-types";
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
+import { RemoteBinding } from "../remote-binding.ts";
 import { type D1WireCell, decodeCell, encodeCell, mapRow } from "./cells.ts";
 
 /** How `d1.query` runs a statement. */
@@ -100,35 +101,27 @@ export class D1Statement implements D1PreparedStatement {
 }
 
 /** A Workers `D1Database` whose statements run over the command bus. */
-export class D1Binding implements D1Database {
-  readonly #client: CommandClient;
-  readonly #binding: string;
-
-  constructor(client: CommandClient, binding: string) {
-    this.#client = client;
-    this.#binding = binding;
-  }
-
+export class D1Binding extends RemoteBinding implements D1Database {
   /** A statement; nothing is sent until it runs. */
   prepare(query: string): D1Statement {
-    return new D1Statement(this.#client, this.#binding, query);
+    return new D1Statement(this.client, this.bindingName, query);
   }
 
   /** Runs statements of this database in one transaction; one D1Result each. */
   async batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]> {
     const wire = statements.map((statement, index) => {
-      if (!(statement instanceof D1Statement) || statement.binding !== this.#binding) {
-        throw new TypeError(`batch() statement ${index + 1} was not prepared by env.${this.#binding}`);
+      if (!(statement instanceof D1Statement) || statement.binding !== this.bindingName) {
+        throw new TypeError(`batch() statement ${index + 1} was not prepared by env.${this.bindingName}`);
       }
       return statement.toWire();
     });
-    const results = await this.#client.invoke("d1.batch", { binding: this.#binding, statements: wire });
+    const results = await this.client.invoke("d1.batch", { binding: this.bindingName, statements: wire });
     return results.map((result) => decodeResult(result as D1Result<T>));
   }
 
   /** Runs raw SQL (several statements allowed) → `{ count, duration }`. */
   exec(query: string): Promise<D1ExecResult> {
-    return this.#client.invoke("d1.exec", { binding: this.#binding, sql: query });
+    return this.client.invoke("d1.exec", { binding: this.bindingName, sql: query });
   }
 
   /**
@@ -145,6 +138,6 @@ export class D1Binding implements D1Database {
 
   /** Not available over the command bus (deprecated in D1 too). */
   async dump(): Promise<ArrayBuffer> {
-    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.dump() is not available over the command bus`);
+    throw new CommandError("UNKNOWN_COMMAND", `env.${this.bindingName}.dump() is not available over the command bus`);
   }
 }

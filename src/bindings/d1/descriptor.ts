@@ -1,6 +1,6 @@
 import type { D1ExecResult, D1Result } from "@cloudflare/workers-types";
 import * as v from "valibot";
-import { type DevSection, defineBinding } from "../descriptor.ts";
+import { defineBinding, storeListSection } from "../descriptor.ts";
 import { bindingName } from "../schemas.ts";
 import type { D1BatchPayloadSchema, D1ExecPayloadSchema, D1QueryPayloadSchema } from "./schemas.ts";
 
@@ -19,11 +19,6 @@ export type D1Commands = {
 };
 
 const name = v.pipe(v.string(), v.nonEmpty());
-const d1Databases = v.array(
-  v.looseObject({ binding: bindingName, database_name: v.optional(name), database_id: v.optional(name) }),
-);
-const databaseId = (entry: v.InferOutput<typeof d1Databases>[number]) =>
-  entry.database_id ?? entry.database_name ?? entry.binding;
 
 /** D1 databases (`D1Database`). */
 export const d1 = defineBinding<D1Commands>()({
@@ -35,13 +30,11 @@ export const d1 = defineBinding<D1Commands>()({
     "d1.exec": { read: false },
   },
   detect: ["prepare", "batch", "exec"],
-  dev: {
+  dev: storeListSection({
     key: "d1_databases",
-    schema: d1Databases,
-    bindings: (section) => Object.fromEntries(section.map((entry) => [entry.binding, databaseId(entry)])),
-    miniflare: (section, { persist }) => ({
-      d1Databases: Object.fromEntries(section.map((entry) => [entry.binding, databaseId(entry)])),
-      d1Persist: `${persist}/d1`,
-    }),
-  } satisfies DevSection<typeof d1Databases>,
+    entry: v.looseObject({ binding: bindingName, database_name: v.optional(name), database_id: v.optional(name) }),
+    store: (entry) => entry.database_id ?? entry.database_name ?? entry.binding,
+    option: "d1Databases",
+    persist: { option: "d1Persist", directory: "d1" },
+  }),
 });

@@ -9,6 +9,7 @@ import {
   readBody,
   toArrayBuffer,
 } from "../../protocol/bytes.ts";
+import { RemoteBinding } from "../remote-binding.ts";
 import type { KvGetResult, KvGetWithMetadataResult } from "./schemas.ts";
 
 /** The answer to a list of keys: the host answers `values` exactly when the payload's key is a list. */
@@ -99,21 +100,13 @@ export async function kvGet(
 }
 
 /** A Workers `KVNamespace` whose calls travel over the command bus. */
-export class KvBinding implements KVNamespace {
-  readonly #client: CommandClient;
-  readonly #binding: string;
-
-  constructor(client: CommandClient, binding: string) {
-    this.#client = client;
-    this.#binding = binding;
-  }
-
+export class KvBinding extends RemoteBinding implements KVNamespace {
   /** `get(key, type | options)`; a list of up to 100 keys gives a Map (text or json only). */
   async get(key: string | string[], typeOrOptions?: unknown): Promise<any> {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
-    if (!Array.isArray(key)) return kvGet(this.#client, this.#binding, key, type as "text", { cacheTtl });
-    const result = (await this.#client.invoke("kv.get", {
-      binding: this.#binding,
+    if (!Array.isArray(key)) return kvGet(this.client, this.bindingName, key, type as "text", { cacheTtl });
+    const result = (await this.client.invoke("kv.get", {
+      binding: this.bindingName,
       key,
       type,
       cacheTtl,
@@ -124,9 +117,9 @@ export class KvBinding implements KVNamespace {
   /** `getWithMetadata(key, type | options)` → `{ value, metadata, cacheStatus }` (a Map for a list of keys). */
   async getWithMetadata(key: string | string[], typeOrOptions?: unknown): Promise<any> {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
-    const payload = { binding: this.#binding, key, type, cacheTtl };
+    const payload = { binding: this.bindingName, key, type, cacheTtl };
     if (Array.isArray(key)) {
-      const result = (await this.#client.invoke("kv.getWithMetadata", payload)) as ManyKeys<KvGetWithMetadataResult>;
+      const result = (await this.client.invoke("kv.getWithMetadata", payload)) as ManyKeys<KvGetWithMetadataResult>;
       return new Map(
         result.values.map(([name, entry]) => [
           name,
@@ -138,7 +131,7 @@ export class KvBinding implements KVNamespace {
         ]),
       );
     }
-    const result = (await this.#client.invoke("kv.getWithMetadata", payload)) as OneKey<KvGetWithMetadataResult>;
+    const result = (await this.client.invoke("kv.getWithMetadata", payload)) as OneKey<KvGetWithMetadataResult>;
     return {
       value: decodeKvValue(result.value, type),
       metadata: result.metadata ?? null,
@@ -153,8 +146,8 @@ export class KvBinding implements KVNamespace {
     options: { expiration?: number; expirationTtl?: number; metadata?: unknown } = {},
   ): Promise<void> {
     const wire = typeof value === "string" ? value : encodeBytes(await readBody(value));
-    await this.#client.invoke("kv.put", {
-      binding: this.#binding,
+    await this.client.invoke("kv.put", {
+      binding: this.bindingName,
       key,
       value: wire,
       expiration: options.expiration,
@@ -165,13 +158,13 @@ export class KvBinding implements KVNamespace {
 
   /** `delete(key)`. */
   async delete(key: string): Promise<void> {
-    await this.#client.invoke("kv.delete", { binding: this.#binding, key });
+    await this.client.invoke("kv.delete", { binding: this.bindingName, key });
   }
 
   /** `list({ prefix, limit, cursor })` → `{ keys, list_complete, cursor?, cacheStatus }`. */
   list(options: { prefix?: string | null; limit?: number; cursor?: string | null } = {}): Promise<any> {
-    return this.#client.invoke("kv.list", {
-      binding: this.#binding,
+    return this.client.invoke("kv.list", {
+      binding: this.bindingName,
       prefix: options.prefix ?? undefined,
       limit: options.limit,
       cursor: options.cursor ?? undefined,

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { type DevSection, defineBinding } from "../descriptor.ts";
+import { defineBinding, storeListSection } from "../descriptor.ts";
 import { bindingName } from "../schemas.ts";
 import type {
   KvDeletePayloadSchema,
@@ -20,8 +20,6 @@ export type KvCommands = {
   "kv.list": { payload: v.InferInput<typeof KvListPayloadSchema>; result: KvListResult };
 };
 
-const kvNamespaces = v.array(v.looseObject({ binding: bindingName, id: v.optional(v.pipe(v.string(), v.nonEmpty())) }));
-
 /** Workers KV namespaces (`KVNamespace`). */
 export const kv = defineBinding<KvCommands>()({
   kind: "kv",
@@ -34,13 +32,11 @@ export const kv = defineBinding<KvCommands>()({
     "kv.list": { read: true },
   },
   detect: ["getWithMetadata", "list"],
-  dev: {
+  dev: storeListSection({
     key: "kv_namespaces",
-    schema: kvNamespaces,
-    bindings: (section) => Object.fromEntries(section.map((entry) => [entry.binding, entry.id ?? entry.binding])),
-    miniflare: (section, { persist }) => ({
-      kvNamespaces: Object.fromEntries(section.map((entry) => [entry.binding, entry.id ?? entry.binding])),
-      kvPersist: `${persist}/kv`,
-    }),
-  } satisfies DevSection<typeof kvNamespaces>,
+    entry: v.looseObject({ binding: bindingName, id: v.optional(v.pipe(v.string(), v.nonEmpty())) }),
+    store: (entry) => entry.id ?? entry.binding,
+    option: "kvNamespaces",
+    persist: { option: "kvPersist", directory: "kv" },
+  }),
 });

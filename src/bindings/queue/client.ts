@@ -9,6 +9,7 @@ import type {
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { encodeBytes } from "../../protocol/bytes.ts";
+import { RemoteBinding } from "../remote-binding.ts";
 
 /** How a message body is encoded: the `contentType` of QueueSendOptions. */
 type QueueContentType = "text" | "bytes" | "json" | "v8";
@@ -62,18 +63,10 @@ export async function queueSend(
 }
 
 /** A Workers `Queue` producer over the command bus. */
-export class QueueBinding implements Queue {
-  readonly #client: CommandClient;
-  readonly #binding: string;
-
-  constructor(client: CommandClient, binding: string) {
-    this.#client = client;
-    this.#binding = binding;
-  }
-
+export class QueueBinding extends RemoteBinding implements Queue {
   /** `send(body, { contentType, delaySeconds })`. */
   send(message: unknown, options?: QueueSendOptions): Promise<QueueSendResponse> {
-    return queueSend(this.#client, this.#binding, message, options);
+    return queueSend(this.client, this.bindingName, message, options);
   }
 
   /** `sendBatch([{ body, contentType, delaySeconds }], { delaySeconds })`. */
@@ -82,8 +75,8 @@ export class QueueBinding implements Queue {
     options: QueueSendBatchOptions = {},
   ): Promise<QueueSendBatchResponse> {
     const wire = [...messages].map((message) => wireMessage(message.body, message.contentType, message.delaySeconds));
-    const result = await this.#client.invoke("queue.sendBatch", {
-      binding: this.#binding,
+    const result = await this.client.invoke("queue.sendBatch", {
+      binding: this.bindingName,
       messages: wire,
       delaySeconds: options.delaySeconds,
     });
@@ -92,6 +85,9 @@ export class QueueBinding implements Queue {
 
   /** Not available over the command bus. */
   async metrics(): Promise<never> {
-    throw new CommandError("UNKNOWN_COMMAND", `env.${this.#binding}.metrics() is not available over the command bus`);
+    throw new CommandError(
+      "UNKNOWN_COMMAND",
+      `env.${this.bindingName}.metrics() is not available over the command bus`,
+    );
   }
 }

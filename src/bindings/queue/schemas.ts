@@ -6,31 +6,30 @@ import { nonNegativeInt, withBinding } from "../schemas.ts";
 const queueContentType = v.optional(v.picklist(["text", "bytes", "json", "v8"]));
 const delaySeconds = v.optional(nonNegativeInt);
 
+const messageEntries = { body: v.unknown(), contentType: queueContentType, delaySeconds };
+
+type MessageShape = { body: unknown; contentType?: "text" | "bytes" | "json" | "v8" | undefined };
+
+/** `schema` with the checks that a body matches its content type: bytes as an envelope, text as a string. */
+function checkingBody<Schema extends v.GenericSchema<unknown, MessageShape>>(schema: Schema) {
+  return v.pipe(
+    schema,
+    v.check<v.InferOutput<Schema>, string>(
+      (message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body),
+      "a bytes body must be a base64 envelope",
+    ),
+    v.check<v.InferOutput<Schema>, string>(
+      (message) => message.contentType !== "text" || typeof message.body === "string",
+      "a text body must be a string",
+    ),
+  );
+}
+
 /** One queue message; with `contentType: "bytes"` the body is a bytes envelope. */
-export const QueueMessageSchema = v.pipe(
-  v.object({ body: v.unknown(), contentType: queueContentType, delaySeconds }),
-  v.check(
-    (message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body),
-    "a bytes body must be a base64 envelope",
-  ),
-  v.check(
-    (message) => message.contentType !== "text" || typeof message.body === "string",
-    "a text body must be a string",
-  ),
-);
+export const QueueMessageSchema = checkingBody(v.object(messageEntries));
 
 /** `queue.send`. */
-export const QueueSendPayloadSchema = v.pipe(
-  v.object({ ...withBinding, body: v.unknown(), contentType: queueContentType, delaySeconds }),
-  v.check(
-    (message) => message.contentType !== "bytes" || v.is(EncodedBytesSchema, message.body),
-    "a bytes body must be a base64 envelope",
-  ),
-  v.check(
-    (message) => message.contentType !== "text" || typeof message.body === "string",
-    "a text body must be a string",
-  ),
-);
+export const QueueSendPayloadSchema = checkingBody(v.object({ ...withBinding, ...messageEntries }));
 
 /** `queue.sendBatch`. */
 export const QueueSendBatchPayloadSchema = v.object({

@@ -25,6 +25,7 @@ import {
   toArrayBuffer,
   toHex,
 } from "../../protocol/bytes.ts";
+import { RemoteBinding } from "../remote-binding.ts";
 import type { R2ConditionalSchema, R2HttpMetadataSchema, R2ObjectJson } from "./schemas.ts";
 
 type R2ConditionalJson = v.InferInput<typeof R2ConditionalSchema>;
@@ -181,18 +182,10 @@ export class RemoteR2ObjectBody extends RemoteR2Object {
 }
 
 /** A Workers `R2Bucket` over the command bus; bodies travel (and are held) in memory. */
-export class R2Binding implements R2Bucket {
-  readonly #client: CommandClient;
-  readonly #binding: string;
-
-  constructor(client: CommandClient, binding: string) {
-    this.#client = client;
-    this.#binding = binding;
-  }
-
+export class R2Binding extends RemoteBinding implements R2Bucket {
   /** Metadata of `key`, or null. */
   async head(key: string): Promise<R2Object | null> {
-    const json = await this.#client.invoke("r2.head", { binding: this.#binding, key });
+    const json = await this.client.invoke("r2.head", { binding: this.bindingName, key });
     return json ? (new RemoteR2Object(json) as unknown as R2Object) : null;
   }
 
@@ -200,8 +193,8 @@ export class R2Binding implements R2Bucket {
   async get(key: string, options: { range?: R2Range | Headers; onlyIf?: R2Conditional | Headers } = {}): Promise<any> {
     const range =
       options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
-    const result = await this.#client.invoke("r2.get", {
-      binding: this.#binding,
+    const result = await this.client.invoke("r2.get", {
+      binding: this.bindingName,
       key,
       range,
       onlyIf: conditionalToWire(options.onlyIf),
@@ -214,8 +207,8 @@ export class R2Binding implements R2Bucket {
   /** `put(key, value, options)` → the stored object's metadata, or null when `onlyIf` fails. */
   async put(key: string, value: unknown, options: R2PutOptions = {}): Promise<any> {
     const wire = value === null || typeof value === "string" ? value : encodeBytes(await readBody(value));
-    const json = await this.#client.invoke("r2.put", {
-      binding: this.#binding,
+    const json = await this.client.invoke("r2.put", {
+      binding: this.bindingName,
       key,
       value: wire,
       httpMetadata: httpMetadataToWire(options.httpMetadata),
@@ -233,13 +226,13 @@ export class R2Binding implements R2Bucket {
 
   /** Deletes one key or many. */
   async delete(keys: string | string[]): Promise<void> {
-    await this.#client.invoke("r2.delete", { binding: this.#binding, keys });
+    await this.client.invoke("r2.delete", { binding: this.bindingName, keys });
   }
 
   /** `list(options)` → `{ objects, delimitedPrefixes, truncated, cursor? }`. */
   async list(options: R2ListOptions = {}): Promise<R2Objects> {
-    const result = await this.#client.invoke("r2.list", {
-      binding: this.#binding,
+    const result = await this.client.invoke("r2.list", {
+      binding: this.bindingName,
       ...options,
     });
     return {
@@ -252,7 +245,7 @@ export class R2Binding implements R2Bucket {
   async createMultipartUpload(): Promise<R2MultipartUpload> {
     throw new CommandError(
       "UNKNOWN_COMMAND",
-      `env.${this.#binding}.createMultipartUpload() is not available over the command bus`,
+      `env.${this.bindingName}.createMultipartUpload() is not available over the command bus`,
     );
   }
 
@@ -260,7 +253,7 @@ export class R2Binding implements R2Bucket {
   resumeMultipartUpload(): R2MultipartUpload {
     throw new CommandError(
       "UNKNOWN_COMMAND",
-      `env.${this.#binding}.resumeMultipartUpload() is not available over the command bus`,
+      `env.${this.bindingName}.resumeMultipartUpload() is not available over the command bus`,
     );
   }
 }

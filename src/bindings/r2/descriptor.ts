@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { type DevSection, defineBinding } from "../descriptor.ts";
+import { defineBinding, storeListSection } from "../descriptor.ts";
 import { bindingName } from "../schemas.ts";
 import type {
   R2DeletePayloadSchema,
@@ -21,10 +21,6 @@ export type R2Commands = {
   "r2.list": { payload: v.InferInput<typeof R2ListPayloadSchema>; result: R2ListResultJson };
 };
 
-const r2Buckets = v.array(
-  v.looseObject({ binding: bindingName, bucket_name: v.optional(v.pipe(v.string(), v.nonEmpty())) }),
-);
-
 /** R2 buckets (`R2Bucket`). */
 export const r2 = defineBinding<R2Commands>()({
   kind: "r2",
@@ -37,14 +33,11 @@ export const r2 = defineBinding<R2Commands>()({
     "r2.list": { read: true },
   },
   detect: ["head", "createMultipartUpload"],
-  dev: {
+  dev: storeListSection({
     key: "r2_buckets",
-    schema: r2Buckets,
-    bindings: (section) =>
-      Object.fromEntries(section.map((entry) => [entry.binding, entry.bucket_name ?? entry.binding])),
-    miniflare: (section, { persist }) => ({
-      r2Buckets: Object.fromEntries(section.map((entry) => [entry.binding, entry.bucket_name ?? entry.binding])),
-      r2Persist: `${persist}/r2`,
-    }),
-  } satisfies DevSection<typeof r2Buckets>,
+    entry: v.looseObject({ binding: bindingName, bucket_name: v.optional(v.pipe(v.string(), v.nonEmpty())) }),
+    store: (entry) => entry.bucket_name ?? entry.binding,
+    option: "r2Buckets",
+    persist: { option: "r2Persist", directory: "r2" },
+  }),
 });
