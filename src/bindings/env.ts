@@ -1,4 +1,4 @@
-import type { CommandClient, InvokeOptions } from "../command/client.ts";
+import type { CommandClient, } from "../command/client.ts";
 import { CommandError } from "../errors.ts";
 import { BINDING_CLIENTS, type BindingClient } from "./clients.ts";
 import type { BindingKind, ObjectBindingKind } from "./registry.ts";
@@ -6,6 +6,7 @@ import type { BindingKind, ObjectBindingKind } from "./registry.ts";
 export { envGet } from "./vars/client.ts";
 
 /** `env` when the app does not declare its own Env type: any binding name. */
+// biome-ignore lint/suspicious/noExplicitAny: an env without a declared Env type is as loose as a Worker's untyped env
 export type DefaultBindings = Record<string, any>;
 
 /**

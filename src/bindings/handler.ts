@@ -51,7 +51,7 @@ export type BindingHandlers<Descriptor extends BindingDescriptor, Binding> = {
 /** A kind's host half: its descriptor and a handler for each of its commands. */
 export interface BindingHost<Descriptor extends BindingDescriptor = BindingDescriptor> {
   readonly descriptor: Descriptor;
-  readonly handlers: Readonly<Record<string, CommandHandler<any>>>;
+  readonly handlers: Readonly<Record<string, CommandHandler<never>>>;
 }
 
 /**

@@ -89,7 +89,7 @@ export interface CommandHost {
 
 /** A built-in command: its handler and the kind of binding its payload names (none for `host.*`). */
 interface BuiltIn {
-  handler: CommandHandler<any>;
+  handler: CommandHandler<never>;
   kind?: ObjectBindingKind;
 }
 
@@ -219,7 +219,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
         );
       }
     }
-    return definition.handler.run(parsed.output as never, binding, handlerContext);
+    return definition.handler.run(parsed.output as never, binding as never, handlerContext);
   };
 
   const toErrorBody = (command: string, error: unknown): ErrorBody => {

@@ -358,7 +358,10 @@ describe("a hostile client on a tcp host process", () => {
       const body = Buffer.alloc(4 * MiB - head.length - 64, "x");
       for (let index = 0; index < 16; index++) connections.push(rawConnection(host.url));
       await Promise.all(
-        connections.map(async (connection) => (await connection.opened, connection.send(`${head}${body}`))),
+        connections.map(async (connection) => {
+          await connection.opened;
+          return connection.send(`${head}${body}`);
+        }),
       );
       // Sampled while the lines are partial: 16 × 4 MiB (+64 MiB) before the fix.
       let highest = 0;

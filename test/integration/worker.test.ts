@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createConsola } from "consola";
 import type { Miniflare } from "miniflare";
+import type { D1Database, Fetcher, KVNamespace, Queue, R2Bucket } from "@cloudflare/workers-types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, nodeImports } from "../../src/cli/dev/bundle.ts";
 import { COMMANDS_ENTRYPOINT } from "../../src/cli/dev/miniflare.ts";
@@ -36,7 +37,7 @@ let appUrl: string;
 /** The app behind the Worker: one route per thing the test checks. */
 async function handler(request: Request, ctx: import("../../src/index.ts").ContainerContext): Promise<Response> {
   const { pathname } = new URL(request.url);
-  const env = ctx.env as Record<string, any>;
+  const env = ctx.env as { CACHE: KVNamespace; DB: D1Database; JOBS: Queue; FILES: R2Bucket; ASSETS: Fetcher };
   try {
     switch (pathname) {
       case "/kv": {

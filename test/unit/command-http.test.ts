@@ -10,7 +10,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-type Step = (request: IncomingMessage, response: ServerResponse, body: string) => boolean | void;
+type Step = (request: IncomingMessage, response: ServerResponse, body: string) => boolean | undefined;
 
 /**
  * An HTTP command host on 127.0.0.1: `steps` may take over a request (fail it, answer oddly);

@@ -8,7 +8,7 @@ import {
   type StreamConnection,
   serveStream,
 } from "../../src/host/index.ts";
-import { MemoryAssets, memoryBindings, MemoryD1, MemoryKV, MemoryQueue, MemoryR2 } from "../fixtures/bindings/index.ts";
+import { MemoryAssets, MemoryD1, MemoryKV, MemoryQueue, MemoryR2, memoryBindings } from "../fixtures/bindings/index.ts";
 
 function hostWith(options: Partial<Parameters<typeof createCommandHost>[0]> = {}) {
   const bindings = memoryBindings();
@@ -275,7 +275,14 @@ function manualConnection() {
             error?: { code: string; message: string; retryable: boolean };
           },
       );
-  return { connection, state, answers, flush: () => unflushed.splice(0).forEach((flushed) => flushed()) };
+  return {
+    connection,
+    state,
+    answers,
+    flush: () => {
+      for (const flushed of unflushed.splice(0)) flushed();
+    },
+  };
 }
 
 function logRecorder() {

@@ -3,7 +3,6 @@ import { CommandError } from "../../errors.ts";
 import { NULL_BODY_STATUSES } from "../../internal/http.ts";
 import { decodeBytes } from "../../protocol/bytes.ts";
 import { RemoteBinding } from "../remote-binding.ts";
-import type { AssetResponseJson } from "./schemas.ts";
 
 /** Request options of {@link fetchAsset}. */
 export interface FetchAssetInit extends InvokeOptions {

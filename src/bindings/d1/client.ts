@@ -94,6 +94,7 @@ export class D1Statement implements D1PreparedStatement {
   }
 
   /** Rows as arrays; with `{ columnNames: true }` the first array holds the column names. */
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of D1PreparedStatement
   async raw<T = unknown[]>(options: { columnNames?: boolean } = {}): Promise<any> {
     const rows = (await this.#query("raw", options.columnNames ? { columnNames: true } : {})) as unknown[][];
     return rows.map((row, index) => (options.columnNames && index === 0 ? row : (mapRow(row, decodeCell) as T)));

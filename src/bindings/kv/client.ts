@@ -102,6 +102,7 @@ export async function kvGet(
 /** A Workers `KVNamespace` whose calls travel over the command bus. */
 export class KvBinding extends RemoteBinding implements KVNamespace {
   /** `get(key, type | options)`; a list of up to 100 keys gives a Map (text or json only). */
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of KVNamespace
   async get(key: string | string[], typeOrOptions?: unknown): Promise<any> {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
     if (!Array.isArray(key)) return kvGet(this.client, this.bindingName, key, type as "text", { cacheTtl });
@@ -115,6 +116,7 @@ export class KvBinding extends RemoteBinding implements KVNamespace {
   }
 
   /** `getWithMetadata(key, type | options)` → `{ value, metadata, cacheStatus }` (a Map for a list of keys). */
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of KVNamespace
   async getWithMetadata(key: string | string[], typeOrOptions?: unknown): Promise<any> {
     const { type, cacheTtl } = kvGetArgs(typeOrOptions);
     const payload = { binding: this.bindingName, key, type, cacheTtl };
@@ -162,6 +164,7 @@ export class KvBinding extends RemoteBinding implements KVNamespace {
   }
 
   /** `list({ prefix, limit, cursor })` → `{ keys, list_complete, cursor?, cacheStatus }`. */
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of KVNamespace
   list(options: { prefix?: string | null; limit?: number; cursor?: string | null } = {}): Promise<any> {
     return this.client.invoke("kv.list", {
       binding: this.bindingName,

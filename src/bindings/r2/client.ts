@@ -12,13 +12,11 @@ import type {
   R2Range,
 } from "@cloudflare/workers-types";
 import type * as v from "valibot";
-import type { CommandClient } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import {
   asUint8Array,
   bytesStream,
   decodeBytes,
-  type EncodedBytes,
   encodeBytes,
   fromHex,
   readBody,
@@ -190,6 +188,7 @@ export class R2Binding extends RemoteBinding implements R2Bucket {
   }
 
   /** `get(key, { range, onlyIf })`: the object with its body, without it when `onlyIf` fails, or null. */
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of R2Bucket
   async get(key: string, options: { range?: R2Range | Headers; onlyIf?: R2Conditional | Headers } = {}): Promise<any> {
     const range =
       options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
@@ -205,6 +204,7 @@ export class R2Binding extends RemoteBinding implements R2Bucket {
   }
 
   /** `put(key, value, options)` → the stored object's metadata, or null when `onlyIf` fails. */
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of R2Bucket
   async put(key: string, value: unknown, options: R2PutOptions = {}): Promise<any> {
     const wire = value === null || typeof value === "string" ? value : encodeBytes(await readBody(value));
     const json = await this.client.invoke("r2.put", {

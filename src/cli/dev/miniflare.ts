@@ -1,4 +1,4 @@
-import { join } from "node:path";
+
 import type { Miniflare, MiniflareOptions } from "miniflare";
 import { CliError, errorLine } from "../errors.ts";
 import type { DevWorkerSettings } from "./worker.ts";
