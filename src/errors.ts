@@ -33,6 +33,28 @@ const PUBLIC_MESSAGE_BY_CODE: Record<ErrorCode, string> = {
   INVALID_CONFIG: "Internal Server Error",
 };
 
+/** The JSON body of every error response containerflare sends: `{ error: { code, message, retryable, requestId } }`. */
+export interface ErrorResponseBody {
+  error: {
+    code: string;
+    /** Text a client may read: never a host's internals (see {@link ContainerflareError.publicMessage}). */
+    message: string;
+    retryable: boolean;
+    /** The request's id, when the answer belongs to a request the container saw. */
+    requestId?: string;
+  };
+}
+
+/**
+ * The one builder of error responses: `body` as JSON with `status`. Used by
+ * {@link ContainerflareError.toResponse}, serve() and the Worker companion, so that a client reads
+ * the same shape whichever part answered.
+ */
+export function errorResponse(status: number, error: ErrorResponseBody["error"]): Response {
+  const body: ErrorResponseBody = { error };
+  return Response.json(body, { status });
+}
+
 /** Options of a {@link ContainerflareError}. */
 export interface ContainerflareErrorOptions {
   /** HTTP status used by {@link ContainerflareError.toResponse}; defaults from the code. */
@@ -84,10 +106,12 @@ export class ContainerflareError extends Error {
    * message is {@link publicMessage}, so internal detail stays in the logs.
    */
   toResponse(init: { requestId?: string } = {}): Response {
-    const body = {
-      error: { code: this.code, message: this.publicMessage, retryable: this.retryable, requestId: init.requestId },
-    };
-    return Response.json(body, { status: this.status });
+    return errorResponse(this.status, {
+      code: this.code,
+      message: this.publicMessage,
+      retryable: this.retryable,
+      requestId: init.requestId,
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { errorResponse } from "../errors.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
 import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest } from "./types.ts";
@@ -100,7 +101,7 @@ export function forwardTo(
       const namespace = env[binding] as DurableObjectNamespaceLike | undefined;
       if (!namespace || typeof namespace.idFromName !== "function") {
         const message = `forwardTo("${binding}"): env.${binding} is not a Durable Object binding; add it to durable_objects.bindings in wrangler.jsonc`;
-        return Response.json({ error: { code: "NO_BINDING", message, retryable: false } }, { status: 500 });
+        return errorResponse(500, { code: "NO_BINDING", message, retryable: false });
       }
       const name = typeof instance === "function" ? instance(request) : instance;
       const stub = namespace.get(namespace.idFromName(name) as never);
