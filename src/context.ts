@@ -2,15 +2,18 @@ import type { ConsolaInstance } from "consola";
 import type { ServerRequest } from "srvx";
 import type { Bindings, CommandClient } from "./command/index.ts";
 import { createRequestLogger } from "./log.ts";
-import type { ContainerflareMetadata } from "./metadata.ts";
+import type { MetadataHeaderFields } from "./metadata-header.ts";
 import type { PlatformInfo } from "./platform.ts";
 import { type TraceContext, traceFromHeaders } from "./trace.ts";
 
-/** Where the request metadata came from. */
-export type MetadataSource = "worker" | "platform" | "http";
+/** Where the request info came from. */
+export type RequestInfoSource = "worker" | "platform" | "http";
 
-/** What is known about the current request, from the Worker's signed header or the platform. */
-export interface RequestMetadata {
+/** @deprecated The first name of {@link RequestInfoSource}. */
+export type MetadataSource = RequestInfoSource;
+
+/** What is known about the current request (`ctx.request`), from the Worker's signed header or the platform. */
+export interface RequestInfo {
   /** Request id: the Worker's, else `x-request-id`, else generated. */
   id: string;
   /** Client address; never taken from a header a client can forge (see the README's rules). */
@@ -34,15 +37,18 @@ export interface RequestMetadata {
   /** Trace context from `traceparent` or `X-Cloud-Trace-Context`. */
   trace?: TraceContext;
   /** `worker`: a trusted metadata header; `platform`: platform headers; `http`: the connection only. */
-  source: MetadataSource;
+  source: RequestInfoSource;
 }
+
+/** @deprecated The first name of {@link RequestInfo}. */
+export type RequestMetadata = RequestInfo;
 
 /** The second argument of every handler. Built lazily: what a handler never reads costs nothing. */
 export interface ContainerContext<Env = Bindings> {
   /** The platform the container runs on. */
   readonly platform: PlatformInfo;
-  /** Metadata of this request. */
-  readonly request: RequestMetadata;
+  /** What is known about this request. */
+  readonly request: RequestInfo;
   /** Logger whose lines carry this request's id and trace. */
   readonly log: ConsolaInstance;
   /** Low-level command bus client. */
@@ -122,17 +128,17 @@ function pathOf(request: ServerRequest): string {
 }
 
 /**
- * Builds the request metadata. Client IP rules: a trusted Worker header first; on Cloud Run the
+ * Builds the request info (`ctx.request`). Client IP rules: a trusted Worker header first; on Cloud Run the
  * `X-Forwarded-For` entry appended by the platform's first proxy (the rightmost by default: Google's
  * front end appends the real client there, so a client-sent prefix is ignored); on Cloudflare
  * without a secret `cf-connecting-ip`; otherwise the socket peer. See {@link ClientAddressRules}.
  */
-export function buildRequestMetadata(
+export function buildRequestInfo(
   request: ServerRequest,
   platform: PlatformInfo,
-  metadata: ContainerflareMetadata | undefined,
+  metadata: MetadataHeaderFields | undefined,
   rules: ClientAddressRules = DEFAULT_CLIENT_ADDRESS_RULES,
-): RequestMetadata {
+): RequestInfo {
   const headers = request.headers;
   const forwardedId = headers.get("x-request-id");
   const id =
@@ -140,7 +146,7 @@ export function buildRequestMetadata(
     (forwardedId && REQUEST_ID_RE.test(forwardedId) ? forwardedId : undefined) ||
     crypto.randomUUID();
   let clientIp = metadata?.client_ip ?? undefined;
-  let source: MetadataSource = metadata ? "worker" : "http";
+  let source: RequestInfoSource = metadata ? "worker" : "http";
   if (!clientIp && platform.kind === "cloud-run") {
     clientIp = lastForwardedFor(headers.get("x-forwarded-for"), rules.forwardedHops);
     if (clientIp) source = "platform";
@@ -153,7 +159,7 @@ export function buildRequestMetadata(
   }
   clientIp ??= request.ip;
   const trace = traceFromHeaders(headers);
-  const result: RequestMetadata = {
+  const result: RequestInfo = {
     id,
     method: metadata?.method || request.method,
     // The Worker's path may carry the query string (the Rust shim's meaning); ours never does.
@@ -171,15 +177,19 @@ export function buildRequestMetadata(
   return result;
 }
 
+/** @deprecated The first name of {@link buildRequestInfo}. */
+export const buildRequestMetadata: typeof buildRequestInfo = buildRequestInfo;
+
 /** The {@link ContainerContext} of one request; every field is computed on first read. */
 export class RequestContext implements ContainerContext {
   readonly #request: ServerRequest;
   readonly #state: ContextState;
-  readonly #metadata: ContainerflareMetadata | undefined;
-  #requestMetadata: RequestMetadata | undefined;
+  readonly #metadata: MetadataHeaderFields | undefined;
+  #info: RequestInfo | undefined;
   #log: ConsolaInstance | undefined;
 
-  constructor(request: ServerRequest, state: ContextState, metadata?: ContainerflareMetadata) {
+  /** `metadata`: the fields of a trusted metadata header, when the request carried one. */
+  constructor(request: ServerRequest, state: ContextState, metadata?: MetadataHeaderFields) {
     this.#request = request;
     this.#state = state;
     this.#metadata = metadata;
@@ -189,8 +199,8 @@ export class RequestContext implements ContainerContext {
     return this.#state.platform;
   }
 
-  get request(): RequestMetadata {
-    return (this.#requestMetadata ??= buildRequestMetadata(
+  get request(): RequestInfo {
+    return (this.#info ??= buildRequestInfo(
       this.#request,
       this.#state.platform,
       this.#metadata,
@@ -217,8 +227,8 @@ export class RequestContext implements ContainerContext {
     this.#state.waitUntil(promise);
   }
 
-  /** What `JSON.stringify(ctx)` shows: the platform and the request metadata. */
-  toJSON(): { platform: PlatformInfo; request: RequestMetadata } {
+  /** What `JSON.stringify(ctx)` shows: the platform and the request info. */
+  toJSON(): { platform: PlatformInfo; request: RequestInfo } {
     return { platform: this.platform, request: this.request };
   }
 }

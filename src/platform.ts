@@ -1,4 +1,5 @@
 import type { CommandEndpoint, EnvSource, PlatformKind, RuntimeConfig } from "./config.ts";
+import type { MetadataServerOptions } from "./gcp-metadata-server.ts";
 
 /** What the Cloudflare Containers runtime tells the container about itself. */
 export interface CloudflarePlatformInfo {
@@ -136,50 +137,16 @@ export function resolveCommandEndpoint(
   return { endpoint, unavailableReason: reason };
 }
 
-/** Default base URL of the Google metadata server. */
-export const GOOGLE_METADATA_URL = "http://metadata.google.internal/computeMetadata/v1";
-
-/** Options of {@link fetchCloudRunMetadata}. */
-export interface CloudRunMetadataOptions {
-  /** Metadata server base URL (tests point it at a local server). */
-  baseURL?: string;
-  /** Per-request timeout in milliseconds; the metadata server answers in a few. */
-  timeout?: number;
-}
-
 /**
- * Reads project id and region from the metadata server. Never throws: on any failure (no server
- * outside Google Cloud, a timeout) the fields stay undefined.
+ * Fills in the Cloud Run project id and region in the background from the Google metadata server
+ * (gcp-metadata-server.ts, imported only then); `info` is updated in place when the answer
+ * arrives, so start-up and requests never wait for the metadata server.
  */
-export async function fetchCloudRunMetadata(
-  options: CloudRunMetadataOptions = {},
-): Promise<{ projectId?: string; region?: string }> {
-  // Imported here: only Cloud Run without GOOGLE_CLOUD_PROJECT needs it, and loading it costs
-  // a noticeable part of a cold start.
-  const { ofetch } = await import("ofetch");
-  const client = ofetch.create({
-    baseURL: options.baseURL ?? GOOGLE_METADATA_URL,
-    headers: { "Metadata-Flavor": "Google" },
-    timeout: options.timeout ?? 1000,
-    retry: 0,
-    responseType: "text",
-  });
-  const [projectId, region] = await Promise.all([
-    client<string>("/project/project-id").catch(() => undefined),
-    client<string>("/instance/region").catch(() => undefined),
-  ]);
-  // The region comes as `projects/<number>/regions/<region>`.
-  return compact({ projectId: projectId?.trim() || undefined, region: region?.trim().split("/").pop() || undefined });
-}
-
-/**
- * Fills in the Cloud Run project id and region in the background; `info` is updated in place when
- * the answer arrives, so start-up and requests never wait for the metadata server.
- */
-export function enrichCloudRunInfo(info: PlatformInfo, options?: CloudRunMetadataOptions): Promise<void> {
+export function enrichCloudRunInfo(info: PlatformInfo, options?: MetadataServerOptions): Promise<void> {
   const cloudRun = info.cloudRun;
   if (!cloudRun || (cloudRun.projectId && cloudRun.region)) return Promise.resolve();
-  return fetchCloudRunMetadata(options).then((found) => {
+  return import("./gcp-metadata-server.ts").then(async ({ fetchInstanceInfo }) => {
+    const found = await fetchInstanceInfo(options);
     cloudRun.projectId ??= found.projectId;
     cloudRun.region ??= found.region;
   });

@@ -19,7 +19,7 @@ import {
   signatureHeader,
   verifyMac,
 } from "./hmac.ts";
-import { SIGNATURE_HEADER } from "./metadata.ts";
+import { SIGNATURE_HEADER } from "./metadata-header.ts";
 import { toHex } from "./protocol/bytes.ts";
 
 /** The header that carries a request signature (the same name the metadata signature uses). */

@@ -1,5 +1,6 @@
-import { encodeMetadata, METADATA_HEADER, SIGNATURE_HEADER, signMetadata } from "../metadata.ts";
-import { requestMetadata } from "./request-metadata.ts";
+import { encodeMetadataHeader, METADATA_HEADER, SIGNATURE_HEADER } from "../metadata-header.ts";
+import { signMetadataHeader } from "../metadata-header-verifier.ts";
+import { metadataHeaderFields } from "./metadata-header.ts";
 import type { ContainerflareWorkerEnv, FetchTarget, WorkerRequest } from "./types.ts";
 
 /** Where {@link forward} sends a request: a Container (or any) stub, or a base URL (local dev). */
@@ -35,12 +36,12 @@ export async function containerRequest(
 ): Promise<Request> {
   const secret = options.secret ?? env.CONTAINERFLARE_SECRET;
   const workerName = options.workerName ?? env.CONTAINERFLARE_WORKER;
-  const metadata = requestMetadata(request, {
+  const fields = metadataHeaderFields(request, {
     ...(workerName ? { workerName } : {}),
     ...(options.requestId ? { requestId: options.requestId } : {}),
   });
   const now = options.now ?? Date.now();
-  const signed = secret ? await signMetadata(secret, metadata, now) : undefined;
+  const signed = secret ? await signMetadataHeader(secret, fields, now) : undefined;
 
   let outgoing: Request;
   if (base === undefined) outgoing = new Request(request);
@@ -50,7 +51,7 @@ export async function containerRequest(
   }
   outgoing.headers.delete(METADATA_HEADER);
   outgoing.headers.delete(SIGNATURE_HEADER);
-  outgoing.headers.set(METADATA_HEADER, signed?.metadata ?? encodeMetadata({ ...metadata, v: 1, ts: now }));
+  outgoing.headers.set(METADATA_HEADER, signed?.metadata ?? encodeMetadataHeader({ ...fields, v: 1, ts: now }));
   if (signed) outgoing.headers.set(SIGNATURE_HEADER, signed.signature);
   return outgoing;
 }

@@ -20,7 +20,13 @@
  * @module
  */
 
-export { type ContainerflareMetadata, METADATA_HEADER, SIGNATURE_HEADER } from "../metadata.ts";
+export {
+  METADATA_HEADER,
+  /** @deprecated The first name of {@link MetadataHeaderFields}. */
+  type MetadataHeaderFields as ContainerflareMetadata,
+  type MetadataHeaderFields,
+  SIGNATURE_HEADER,
+} from "../metadata-header.ts";
 export {
   COMMAND_HOSTNAME,
   COMMAND_PATH,
@@ -37,7 +43,12 @@ export {
   withContainerflare,
 } from "./container.ts";
 export { containerRequest, type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
-export { type RequestMetadataOptions, requestMetadata } from "./request-metadata.ts";
+export {
+  type MetadataHeaderFieldsOptions,
+  metadataHeaderFields,
+  type RequestMetadataOptions,
+  requestMetadata,
+} from "./metadata-header.ts";
 export type {
   ContainerflareWorkerEnv,
   DurableObjectNamespaceLike,

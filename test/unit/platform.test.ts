@@ -1,12 +1,8 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import {
-  detectPlatform,
-  enrichCloudRunInfo,
-  fetchCloudRunMetadata,
-  resolveCommandEndpoint,
-} from "../../src/platform.ts";
+import { fetchInstanceInfo } from "../../src/gcp-metadata-server.ts";
+import { detectPlatform, enrichCloudRunInfo, resolveCommandEndpoint } from "../../src/platform.ts";
 
 describe("detectPlatform", () => {
   it("detects Cloudflare from any of its variables", () => {
@@ -92,7 +88,7 @@ describe("Cloud Run metadata server", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/computeMetadata/v1`;
     try {
-      expect(await fetchCloudRunMetadata({ baseURL })).toEqual({ projectId: "demo-project", region: "europe-west1" });
+      expect(await fetchInstanceInfo({ baseURL })).toEqual({ projectId: "demo-project", region: "europe-west1" });
       expect(requests.sort()).toEqual([
         "/computeMetadata/v1/instance/region Google",
         "/computeMetadata/v1/project/project-id Google",
@@ -111,7 +107,7 @@ describe("Cloud Run metadata server", () => {
     const baseURL = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     const started = Date.now();
     try {
-      expect(await fetchCloudRunMetadata({ baseURL, timeout: 200 })).toEqual({});
+      expect(await fetchInstanceInfo({ baseURL, timeout: 200 })).toEqual({});
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       silent.closeAllConnections();

@@ -1,19 +1,25 @@
-import type { ContainerflareMetadata } from "../metadata.ts";
+/**
+ * The Worker's half of the metadata header: the fields it sends for each request it forwards
+ * (the header's contract is src/metadata-header.ts).
+ *
+ * @module
+ */
+import { MAX_METADATA_FIELD_LENGTH, type MetadataHeaderFields } from "../metadata-header.ts";
 import type { WorkerRequest } from "./types.ts";
 
-/** Longest value of one metadata field the container accepts (its schema's limit). */
-const MAX_FIELD_LENGTH = 2048;
-
-/** Options of {@link requestMetadata}. */
-export interface RequestMetadataOptions {
+/** Options of {@link metadataHeaderFields}. */
+export interface MetadataHeaderFieldsOptions {
   /** `worker_name`. */
   workerName?: string;
   /** `request_id`; default `cf-ray`, else a random UUID. */
   requestId?: string;
 }
 
+/** @deprecated The first name of {@link MetadataHeaderFieldsOptions}. */
+export type RequestMetadataOptions = MetadataHeaderFieldsOptions;
+
 function text(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" && value.length <= MAX_FIELD_LENGTH ? value : undefined;
+  return typeof value === "string" && value !== "" && value.length <= MAX_METADATA_FIELD_LENGTH ? value : undefined;
 }
 
 /**
@@ -22,10 +28,13 @@ function text(value: unknown): string | undefined {
  * `cf-connecting-ip`, which Cloudflare's edge sets and a client cannot override. A field too
  * long for the container's schema is left out, so one long URL never voids the whole header.
  */
-export function requestMetadata(request: WorkerRequest, options: RequestMetadataOptions = {}): ContainerflareMetadata {
+export function metadataHeaderFields(
+  request: WorkerRequest,
+  options: MetadataHeaderFieldsOptions = {},
+): MetadataHeaderFields {
   const url = new URL(request.url);
   const cf = request.cf;
-  const metadata: ContainerflareMetadata = {
+  const fields: MetadataHeaderFields = {
     request_id: text(options.requestId) ?? text(request.headers.get("cf-ray")) ?? crypto.randomUUID(),
     colo: text(cf?.colo),
     region: text(cf?.region),
@@ -39,8 +48,11 @@ export function requestMetadata(request: WorkerRequest, options: RequestMetadata
     path: text(url.pathname + url.search),
     raw_url: text(url.href),
   };
-  for (const key of Object.keys(metadata) as (keyof ContainerflareMetadata)[]) {
-    if (metadata[key] === undefined) delete metadata[key];
+  for (const key of Object.keys(fields) as (keyof MetadataHeaderFields)[]) {
+    if (fields[key] === undefined) delete fields[key];
   }
-  return metadata;
+  return fields;
 }
+
+/** @deprecated The first name of {@link metadataHeaderFields}. */
+export const requestMetadata: typeof metadataHeaderFields = metadataHeaderFields;
