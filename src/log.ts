@@ -1,4 +1,15 @@
-import { formatWithOptions } from "node:util";
+/**
+ * Every log format of containerflare: the Cloud Logging JSON line, the plain JSON line of
+ * Cloudflare and generic hosts, consola's pretty output on a terminal, and the access-log entry
+ * (with Cloud Logging's `httpRequest`). The format is resolved once, from the configuration and
+ * whether the sink is a terminal ({@link resolveLogFormat}).
+ *
+ * Start-up cost: only `consola/core`. `node:util` (for messages with objects or `%` placeholders)
+ * is taken from the runtime on the first such message, and consola's fancy reporter is imported
+ * on the first pretty line: on Bun and Deno each costs several milliseconds of a cold start.
+ *
+ * @module
+ */
 import { type ConsolaInstance, type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 import type { LogFormat } from "./config.ts";
 import type { PlatformInfo } from "./platform.ts";
@@ -18,7 +29,8 @@ export interface LogSink {
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   level: number;
-  format: LogFormat;
+  /** The format, or a promise of the resolved one (lines wait for it). */
+  format: LogFormat | Promise<"json" | "pretty">;
   platform: PlatformInfo;
   /** Defaults to stdout; the stdio command transport owns stdout, so logs then go to stderr. */
   sink?: LogSink;
@@ -45,11 +57,46 @@ const SEVERITY: Record<string, string> = {
   verbose: "DEBUG",
 };
 
-function formatMessage(logObj: LogObject): string {
-  const args = logObj.message === undefined ? logObj.args : [logObj.message, ...logObj.args];
+type FormatWithOptions = (options: { colors: boolean; breakLength: number }, ...args: unknown[]) => string;
+let formatWithOptions: FormatWithOptions | undefined;
+
+/**
+ * `util.formatWithOptions` of the runtime, taken on first use (synchronously: every runtime this
+ * runs on has `process.getBuiltinModule`); undefined where there is none.
+ */
+function nodeFormat(): FormatWithOptions | undefined {
+  const process = globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined;
+  formatWithOptions ??= (process?.getBuiltinModule?.("node:util") as { formatWithOptions?: FormatWithOptions })
+    ?.formatWithOptions;
+  return formatWithOptions;
+}
+
+/**
+ * The text of a log line, as `util.format` writes it. Plain strings without a `%` placeholder
+ * in the first (the common case: "listening on …") are joined here, which is what `util.format`
+ * does with them, so that a process that logs only those never loads `node:util`.
+ */
+export function formatLogArgs(args: readonly unknown[]): string {
   // An error's stack belongs in the message: Cloud Error Reporting reads it from there.
   const parts = args.map((arg) => (arg instanceof Error ? (arg.stack ?? String(arg)) : arg));
-  return formatWithOptions({ colors: false, breakLength: Number.POSITIVE_INFINITY }, ...parts);
+  const plain =
+    parts.every((part) => typeof part === "string") && !(parts.length > 1 && String(parts[0]).includes("%"));
+  if (plain) return parts.join(" ");
+  const format = nodeFormat();
+  if (format) return format({ colors: false, breakLength: Number.POSITIVE_INFINITY }, ...parts);
+  return parts.map((part) => (typeof part === "string" ? part : safeJson(part))).join(" ");
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function formatMessage(logObj: LogObject): string {
+  return formatLogArgs(logObj.message === undefined ? logObj.args : [logObj.message, ...logObj.args]);
 }
 
 function extraFields(logObj: LogObject): Record<string, unknown> {
@@ -115,43 +162,171 @@ export function resolveLogFormat(format: LogFormat, isTTY: boolean): "json" | "p
   return format === "auto" ? (isTTY ? "pretty" : "json") : format;
 }
 
-/** The process logger: JSON lines in production, consola's pretty output on a terminal. */
+/**
+ * The process logger: JSON lines in production, consola's pretty output on a terminal. `format`
+ * may be a promise of the resolved format (serve() on Bun, whose terminal check is asynchronous):
+ * lines logged before it resolves are queued and written in order.
+ */
 export function createLogger(options: LoggerOptions): ConsolaInstance {
   const sink = options.sink ?? process.stdout;
-  const format = resolveLogFormat(options.format, options.isTTY ?? Boolean((sink as { isTTY?: boolean }).isTTY));
-  if (format === "pretty") return createPrettyLogger(options.level, sink as NodeJS.WriteStream);
-  return createConsola({ level: options.level, reporters: [jsonReporter(options.platform, sink)], throttle: 0 });
+  const format =
+    typeof options.format === "string"
+      ? resolveLogFormat(options.format, options.isTTY ?? Boolean((sink as { isTTY?: boolean }).isTTY))
+      : options.format;
+  const reporterFor = (resolved: "json" | "pretty"): ConsolaReporter | Promise<ConsolaReporter> =>
+    resolved === "pretty" ? fancyReporter(options.level, sink) : jsonReporter(options.platform, sink);
+  const reporter =
+    format === "json"
+      ? jsonReporter(options.platform, sink)
+      : deferredReporter(Promise.resolve(format).then(reporterFor));
+  return createConsola({ level: options.level, throttle: 0, reporters: [reporter] });
 }
 
 /**
- * consola's fancy terminal output, loaded on first use: production logs are JSON and should not
- * pay for the fancy reporter (and its prompt and TTY modules) at start-up. Lines logged before it
- * has loaded are queued and printed in order.
+ * A reporter that queues lines until `reporter` resolves, then writes them in order and
+ * delegates. consola copies the reporters into every child logger, so this one stays and delegates.
  */
-function createPrettyLogger(level: number, stream: NodeJS.WriteStream): ConsolaInstance {
-  let fancy: ConsolaReporter | undefined;
+function deferredReporter(reporter: Promise<ConsolaReporter>): ConsolaReporter {
+  let loaded: ConsolaReporter | undefined;
   let pending: Parameters<ConsolaReporter["log"]>[] = [];
-  // consola copies the reporters into every child logger, so this one reporter stays and delegates.
-  const deferred: ConsolaReporter = {
+  void reporter.then((ready) => {
+    loaded = ready;
+    const queued = pending;
+    pending = [];
+    for (const [logObj, ctx] of queued) ready.log(logObj, ctx);
+  });
+  return {
     log(logObj, ctx) {
-      if (fancy) fancy.log(logObj, ctx);
+      if (loaded) loaded.log(logObj, ctx);
       else pending.push([logObj, ctx]);
     },
   };
-  void import("consola")
-    .then(
-      ({ createConsola: createFancy }) =>
-        createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0],
-    )
+}
+
+/**
+ * consola's fancy terminal output, imported on first use: production logs are JSON and should not
+ * pay for the fancy reporter (and its prompt and TTY modules) at start-up. Should consola's full
+ * build be missing (a trimmed bundle), the lines are plain JSON.
+ */
+function fancyReporter(level: number, sink: LogSink | ProcessSink): Promise<ConsolaReporter> {
+  return import("consola")
+    .then(({ createConsola: createFancy }) => {
+      const stream = ("stream" in sink ? sink.stream() : sink) as NodeJS.WriteStream;
+      const fancy = createFancy({ level, stdout: stream, stderr: stream, fancy: true }).options.reporters[0];
+      if (!fancy) return undefined;
+      // It writes to the logger's own streams, which the process logger never names (see processSink).
+      const reporter: ConsolaReporter = {
+        log: (logObj, ctx) =>
+          fancy.log(logObj, { ...ctx, options: { ...ctx.options, stdout: stream, stderr: stream } }),
+      };
+      return reporter;
+    })
     .catch(() => undefined)
-    .then((loaded) => {
-      // Should consola's full build be missing (a trimmed bundle), fall back to plain JSON lines.
-      fancy = loaded ?? jsonReporter({ kind: "generic" }, stream);
-      const queued = pending;
-      pending = [];
-      for (const [logObj, ctx] of queued) fancy.log(logObj, ctx);
-    });
-  return createConsola({ level, stdout: stream, stderr: stream, throttle: 0, reporters: [deferred] });
+    .then((loaded) => loaded ?? jsonReporter({ kind: "generic" }, sink));
+}
+
+/** The process's stdout or stderr as a log sink (see {@link processSink}). */
+export interface ProcessSink extends LogSink {
+  /** The stream itself, for consola's pretty output (created on first use, see processSink). */
+  stream(): NodeJS.WriteStream;
+  /** Whether it is a terminal, which decides `auto`: a promise on Bun (see processSink). */
+  isTerminal(): boolean | Promise<boolean>;
+}
+
+interface BunStdio {
+  stdout: { stat(): Promise<{ isCharacterDevice(): boolean; rdev: number }> };
+  stderr: { stat(): Promise<{ isCharacterDevice(): boolean; rdev: number }> };
+}
+interface DenoStdio {
+  writeSync(bytes: Uint8Array): number;
+  isTerminal(): boolean;
+}
+
+/** Linux's major number of the memory devices (/dev/null, /dev/zero, …): character devices, not terminals. */
+const LINUX_MEMORY_DEVICES = 1;
+
+/**
+ * The process's stdout or stderr as a log sink, written with the runtime's own synchronous
+ * primitive. On Bun and Deno the first touch of `process.stdout` or `process.stderr` builds a
+ * Node-style stream and costs 10 to 50 ms of a cold start (measured with the bench's cold-start
+ * harness, piped stdio), as does importing `node:tty` for `isatty`; so there:
+ *
+ * - Deno writes with `Deno.stdout.writeSync` and asks `Deno.stdout.isTerminal()`;
+ * - Bun writes with `console.write` (stdout) or `console.error` (stderr), both unformatted for a
+ *   single string and ordered with `process.stdout.write`, and tells a terminal by an
+ *   asynchronous `stat` of the descriptor: a character device other than Linux's memory devices
+ *   (/dev/null). Off Linux it asks the stream.
+ *
+ * Node's streams are cheap and used as they are.
+ */
+export function processSink(name: "stdout" | "stderr"): ProcessSink {
+  const stream = () => process[name] as NodeJS.WriteStream;
+  const runtime = globalThis as { Bun?: BunStdio; Deno?: { stdout: DenoStdio; stderr: DenoStdio } };
+  if (runtime.Deno) {
+    const deno = runtime.Deno[name];
+    const encoder = new TextEncoder();
+    return {
+      write(line) {
+        const bytes = encoder.encode(line);
+        // writeSync may write part of the bytes: a full pipe.
+        for (let offset = 0; offset < bytes.length; ) offset += deno.writeSync(bytes.subarray(offset));
+      },
+      stream,
+      isTerminal: () => deno.isTerminal(),
+    };
+  }
+  if (runtime.Bun) {
+    const bun = runtime.Bun;
+    const console = globalThis.console as Console & { write(text: string): void };
+    return {
+      write: name === "stdout" ? (line) => console.write(line) : (line) => console.error(line.replace(/\n$/, "")),
+      stream,
+      isTerminal() {
+        if (process.platform !== "linux") return Boolean(stream().isTTY);
+        return bun[name].stat().then(
+          (stat) => stat.isCharacterDevice() && ((stat.rdev >> 8) & 0xfff) !== LINUX_MEMORY_DEVICES,
+          () => false,
+        );
+      },
+    };
+  }
+  return { write: (line) => stream().write(line), stream, isTerminal: () => Boolean(stream().isTTY) };
+}
+
+/** What one access-log line records: the request as the client sent it, and what was sent back. */
+export interface AccessLogFields {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  url: string;
+  /** The status on the wire. */
+  status: number;
+  /** From the start of the request to the last byte sent (or the connection closing), in ms. */
+  latencyMs: number;
+  /** Whether the whole response was sent before the connection closed. */
+  complete: boolean;
+  userAgent?: string | undefined;
+  remoteIp?: string | undefined;
+}
+
+/**
+ * The access-log entry: a one-line message for people, and Cloud Logging's `httpRequest`, which
+ * every JSON format carries as a field (Cloud Logging shows it as the request's summary).
+ */
+export function accessLogEntry(fields: AccessLogFields): { message: string; httpRequest: Record<string, unknown> } {
+  const latency = fields.latencyMs / 1000;
+  const incomplete = fields.complete ? "" : " (incomplete: the connection closed first)";
+  return {
+    message: `${fields.method} ${fields.path} ${fields.status} ${fields.latencyMs.toFixed(1)}ms${incomplete}`,
+    httpRequest: {
+      requestMethod: fields.method,
+      requestUrl: fields.url,
+      status: fields.status,
+      userAgent: fields.userAgent,
+      remoteIp: fields.remoteIp,
+      latency: `${latency.toFixed(6)}s`,
+    },
+  };
 }
 
 /** A child logger whose lines carry the request id and trace. */
