@@ -13,6 +13,7 @@
  * @module
  */
 import type { ServerResponse } from "node:http";
+import { unsendableStatus } from "../serve/response.ts";
 import { fastResponseState, takeUnstreamedParts } from "./response.ts";
 
 /**
@@ -30,13 +31,8 @@ const UNSENDABLE_HEADER_VALUE = /[\x00-\x08\x0A-\x1F\x7F]/;
  */
 export function unsendableReason(response: Response, nodeChecks: boolean): string | undefined {
   const state = fastResponseState(response);
-  const status = state ? state.status : response.status;
-  if ((status < 200 || status > 599) && status !== 101) {
-    return status === 0
-      ? "status 0: Response.error() is a network error, not a response to send"
-      : `status ${status} is outside 200-599`;
-  }
-  if (!nodeChecks) return undefined;
+  const statusProblem = unsendableStatus(state ? state.status : response.status);
+  if (statusProblem !== undefined || !nodeChecks) return statusProblem;
   const headers = state ? state.headers : response.headers;
   if (headers) {
     for (const [name, value] of headers) {

@@ -1,0 +1,125 @@
+/**
+ * The metadata stage: the first step of every request, before its context exists (the context
+ * is built from what this stage trusts). It verifies the `x-containerflare-metadata` header under
+ * the process's one trust decision (metadataTrust in metadata-header.ts) and removes both
+ * metadata headers before the app sees the request, trusted or not. An untrusted, malformed or
+ * oversized header is ignored (logged at debug), never a 5xx.
+ *
+ * The verifier (schema, HMAC key, replay cache) is imported only where a header can be trusted,
+ * in the background once the server listens, so a request never waits for it but the first
+ * signed one after a cold start.
+ *
+ * @module
+ */
+import type { ConsolaInstance } from "consola";
+import type { ServerRequest } from "srvx";
+import {
+  METADATA_HEADER,
+  type MetadataHeaderFields,
+  type MetadataTrust,
+  SIGNATURE_HEADER,
+} from "../metadata-header.ts";
+import type { MetadataVerifier } from "../metadata-header-verifier.ts";
+import { copyRequest } from "./request.ts";
+
+/** What comes after the stage: the request without the metadata headers, and the trusted fields. */
+export type MetadataNext = (
+  request: ServerRequest,
+  fields: MetadataHeaderFields | undefined,
+) => Response | Promise<Response>;
+
+/** Options of {@link createMetadataStage}. */
+export interface MetadataStageOptions {
+  trust: MetadataTrust;
+  /** The shared secret when `trust` is `signed`. */
+  secret?: string | undefined;
+  logger: ConsolaInstance;
+}
+
+/** The metadata stage of one server. */
+export interface MetadataStage {
+  /** Runs the stage for one request, then `next`. */
+  run(request: ServerRequest, next: MetadataNext): Response | Promise<Response>;
+  /** Loads the verifier in the background (a no-op where nothing is trusted). */
+  preload(): void;
+}
+
+/**
+ * Whether Node's raw header list (name, value, name, value, …) names a metadata header. Cheaper
+ * than asking the request's Headers for both names on every request (srvx then builds Node's
+ * header object and tests each name against a pattern); requests from the Worker, which carry the
+ * headers, still read them the ordinary way.
+ */
+export function namesMetadataHeader(rawHeaders: readonly string[]): boolean {
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length !== METADATA_HEADER.length && name.length !== SIGNATURE_HEADER.length) continue;
+    const lower = name.toLowerCase();
+    if (lower === METADATA_HEADER || lower === SIGNATURE_HEADER) return true;
+  }
+  return false;
+}
+
+/** Removes the metadata headers; an incoming request whose headers are immutable is copied. */
+export function stripMetadataHeaders(request: ServerRequest): ServerRequest {
+  try {
+    request.headers.delete(METADATA_HEADER);
+    request.headers.delete(SIGNATURE_HEADER);
+    return request;
+  } catch {
+    const headers = new Headers(request.headers);
+    headers.delete(METADATA_HEADER);
+    headers.delete(SIGNATURE_HEADER);
+    return copyRequest(request, { headers });
+  }
+}
+
+/** Wraps `report` so that it runs at most once a minute: a warning under load must not flood the log. */
+function onceAMinute<T>(report: (value: T) => void): (value: T) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  return (value) => {
+    const now = Date.now();
+    if (now - last < 60_000) return;
+    last = now;
+    report(value);
+  };
+}
+
+/** Creates the stage; nothing is loaded until {@link MetadataStage.preload} or the first header. */
+export function createMetadataStage({ trust, secret, logger }: MetadataStageOptions): MetadataStage {
+  let verifier: Promise<MetadataVerifier> | undefined;
+  const loadVerifier = () =>
+    (verifier ??= import("../metadata-header-verifier.ts").then(({ createMetadataVerifier }) =>
+      createMetadataVerifier({
+        secret,
+        trustUnsigned: trust === "unsigned",
+        onReplayWindowNarrowed: onceAMinute((floor) =>
+          logger.warn(
+            `the replay cache is full: signed headers older than ${new Date(floor).toISOString()} are now refused`,
+          ),
+        ),
+      }),
+    ));
+
+  async function verifyThenRun(request: ServerRequest, value: string, signature: string | null, next: MetadataNext) {
+    const verdict = await (await loadVerifier()).verify(value, signature);
+    if (!verdict.ok) logger.debug(`ignored ${METADATA_HEADER} header: ${verdict.reason}`);
+    return next(stripMetadataHeaders(request), verdict.ok ? verdict.metadata : undefined);
+  }
+
+  return {
+    run(request, next) {
+      const rawHeaders = request.runtime?.node?.req?.rawHeaders;
+      if (rawHeaders && !namesMetadataHeader(rawHeaders)) return next(request, undefined);
+      const value = request.headers.get(METADATA_HEADER);
+      const signature = request.headers.get(SIGNATURE_HEADER);
+      if (value === null && signature === null) return next(request, undefined);
+      // Where the header can never be trusted there is nothing to verify; it is still removed.
+      if (value === null || trust === "none") return next(stripMetadataHeaders(request), undefined);
+      return verifyThenRun(request, value, signature, next);
+    },
+    preload() {
+      if (trust !== "none") void loadVerifier().catch((error: unknown) => logger.error(error));
+    },
+  };
+}
