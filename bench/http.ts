@@ -4,6 +4,8 @@
  * cold start and RSS. Writes docs/bench.md (outside the commands section) and docs/bench.svg.
  *
  * Run through `npm run bench` (builds first), or `node bench/http.ts` after `npm run build`.
+ * `node bench/http.ts --cold` measures the cold starts only (no wrk, docs/ left untouched): the
+ * quick check for start-up work, e.g. `BENCH_COLD_RUNS=15 node bench/http.ts --cold`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from "node:os";
@@ -47,9 +49,10 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   // `--render` re-renders docs/ from the last run's raw results, without loading the machine again.
-  const report = process.argv.includes("--render") ? loadReport() : await measure(settings);
+  const coldOnly = process.argv.includes("--cold");
+  const report = process.argv.includes("--render") ? loadReport() : await measure(settings, coldOnly);
   printSummary(report);
-  if (settings.write) {
+  if (settings.write && !coldOnly) {
     mkdirSync(dirname(DOC), { recursive: true });
     writeFileSync(CHART, renderChart(report.variants, runtimeTitles(report.versions)));
     writeFileSync(DOC, composeBenchDoc(DOC, renderHttpMarkdown(report, "bench.svg")));
@@ -59,9 +62,12 @@ async function main(): Promise<void> {
   }
 }
 
-/** Runs the whole measurement and keeps its raw results in bench/results/ (git-ignored). */
-async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
-  const wrk = findWrk();
+/**
+ * Runs the whole measurement and keeps its raw results in bench/results/ (git-ignored); with
+ * `coldOnly` the cold starts alone, and the raw results of the last full run stay.
+ */
+async function measure(settings: BenchSettings, coldOnly = false): Promise<HttpBenchReport> {
+  const wrk = coldOnly ? "wrk (not run)" : findWrk();
   if (!wrk) {
     throw new Error(
       "wrk not found (looked for /usr/bin/wrk and on PATH): install the Debian package `wrk` to run the HTTP benchmark",
@@ -70,7 +76,7 @@ async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
   const started = performance.now();
   const loadBefore = loadavg();
   const runtimes = resolveRuntimes(ROOT);
-  const versions = collectVersions(runtimes, wrkVersion(wrk));
+  const versions = collectVersions(runtimes, coldOnly ? wrk : wrkVersion(wrk));
   const variants = VARIANTS.filter((v) => settings.only.length === 0 || settings.only.includes(v.id));
   if (variants.length === 0)
     throw new Error(
@@ -84,11 +90,14 @@ async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
       `note: the machine is busy (1-min load ${loadBefore[0]!.toFixed(2)} on ${availableParallelism()} cores); absolute numbers will be noisy, compare within this run`,
     );
   }
-  log(
-    `${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`,
-  );
+  if (!coldOnly)
+    log(
+      `${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`,
+    );
 
-  const results = await measureThroughput(variants, runtimes, wrk, settings);
+  const results = coldOnly
+    ? variants.map((variant) => ({ ...emptyResult(variant), failure: "not measured (--cold)" }))
+    : await measureThroughput(variants, runtimes, wrk, settings);
   const coldStarts = await measureColdStarts(variants, runtimes, settings);
 
   const report: HttpBenchReport = {
@@ -107,6 +116,7 @@ async function measure(settings: BenchSettings): Promise<HttpBenchReport> {
     coldStarts,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
+  if (coldOnly) return report;
   mkdirSync(dirname(RAW_RESULTS), { recursive: true });
   writeFileSync(RAW_RESULTS, `${JSON.stringify(report, null, 2)}\n`);
   log(`raw results in ${rel(RAW_RESULTS)}`);
