@@ -11,6 +11,9 @@
  * @module
  */
 
+/** What a call's handle answers as the promise of its result: `await`, `.catch()`, `.finally()`. */
+const PROMISE_METHODS = new Set<PropertyKey>(["then", "catch", "finally"]);
+
 /** Keys never forwarded: what `await`, `JSON.stringify` and inspection ask of a plain object. */
 const PLAIN_KEYS = new Set<PropertyKey>(["then", "toJSON"]);
 
@@ -28,9 +31,10 @@ function handle(owner: () => Promise<unknown>, key: PropertyKey | undefined, the
     (settled ??= key === undefined ? owner() : owner().then((object) => (object as Record<PropertyKey, unknown>)[key]));
   return new Proxy(callable, {
     get(_target, property) {
-      if (property === "then" && thenable) {
+      if (thenable && PROMISE_METHODS.has(property)) {
         const promise = value();
-        return promise.then.bind(promise);
+        const method = promise[property as "then"] as (...args: unknown[]) => unknown;
+        return method.bind(promise);
       }
       if (typeof property === "symbol" || PLAIN_KEYS.has(property)) return undefined;
       return handle(value, property, false);

@@ -1,0 +1,142 @@
+// The parts serve() is assembled from, each on its own: the composition, the stand-in env of the
+// first milliseconds, the command bus's lazy loading, and the log text without node:util.
+import { createConsola } from "consola/core";
+import { describe, expect, it } from "vitest";
+import { formatLogArgs } from "../../src/log.ts";
+import { createCommandBus } from "../../src/serve/command-bus.ts";
+import { composeParts, type Part, type Step } from "../../src/serve/parts.ts";
+import { createPendingEnv } from "../../src/serve/pending-env.ts";
+
+const quiet = createConsola({ level: -999 });
+
+describe("composeParts", () => {
+  it("runs the parts outermost first, skips turned-off ones and hands on what a part passes", async () => {
+    const seen: string[] = [];
+    const tag =
+      (name: string): Part =>
+      (request, ctx, next) => {
+        seen.push(name);
+        return next(new Request(request, { headers: { "x-part": name } }), ctx);
+      };
+    const last: Step = (request) => new Response(request.headers.get("x-part"));
+    const step = composeParts([tag("a"), undefined, tag("b")], last);
+    const response = await step(new Request("http://x/"), {} as never);
+    expect(seen).toEqual(["a", "b"]);
+    expect(await response.text()).toBe("b");
+  });
+});
+
+/** A real-looking env: a KV-like and a D1-like binding that record their calls. */
+function fakeEnv() {
+  const calls: string[] = [];
+  const env = {
+    CACHE: {
+      get: async (key: string) => {
+        calls.push(`get ${key}`);
+        return `value of ${key}`;
+      },
+    },
+    DB: {
+      prepare(sql: string) {
+        calls.push(`prepare ${sql}`);
+        const statement = {
+          bind(...params: unknown[]) {
+            calls.push(`bind ${params.join(",")}`);
+            return statement;
+          },
+          first: async () => ({ sql }),
+        };
+        return statement;
+      },
+    },
+    JOBS: {
+      send: async (body: unknown) => {
+        calls.push(`send ${JSON.stringify(body)}`);
+      },
+    },
+  };
+  return { env, calls };
+}
+
+describe("createPendingEnv (ctx.env while the command bus module loads)", () => {
+  it("replays calls, chains and sync methods on the real env once it exists", async () => {
+    const { env, calls } = fakeEnv();
+    let resolve!: (value: object) => void;
+    const pending = createPendingEnv(new Promise<object>((done) => (resolve = done))) as typeof env;
+    const value = pending.CACHE.get("k");
+    const row = pending.DB.prepare("select 1").bind(1, 2).first();
+    expect(calls).toEqual([]);
+    resolve(env);
+    expect(await value).toBe("value of k");
+    expect(await row).toEqual({ sql: "select 1" });
+    expect(calls).toEqual(["get k", "prepare select 1", "bind 1,2"]);
+  });
+
+  it("runs a call nobody awaits (fire and forget), caches handles by name, and is not thenable itself", async () => {
+    const { env, calls } = fakeEnv();
+    const pending = createPendingEnv(Promise.resolve(env)) as typeof env;
+    void pending.JOBS.send({ n: 1 });
+    await expect.poll(() => calls).toEqual(['send {"n":1}']);
+    expect(pending.CACHE).toBe(pending.CACHE);
+    expect((pending as unknown as { then?: unknown }).then).toBeUndefined();
+    expect((pending.CACHE as unknown as { then?: unknown }).then).toBeUndefined();
+    expect(JSON.stringify({ env: pending })).toBe('{"env":{}}');
+  });
+
+  it("rejects the chain with the real env's error, and a property read alone starts nothing", async () => {
+    type Handle = { get(key: string): Promise<string>; notAMethod: { call(): Promise<unknown> } };
+    const pending = createPendingEnv(Promise.reject(new Error("no command host"))) as { CACHE: Handle; NOPE: Handle };
+    void pending.CACHE.get; // no call: nothing runs, no rejection left unhandled
+    await expect(pending.CACHE.get("k")).rejects.toThrow("no command host");
+    // A call's handle is its promise: .catch() and .finally() are the promise's.
+    expect(await pending.CACHE.get("k").catch((error: Error) => `caught ${error.message}`)).toBe(
+      "caught no command host",
+    );
+    let settled = false;
+    await pending.CACHE.get("k")
+      .finally(() => (settled = true))
+      .catch(() => undefined);
+    expect(settled).toBe(true);
+    await expect(pending.NOPE.notAMethod.call()).rejects.toThrow();
+  });
+});
+
+describe("createCommandBus", () => {
+  it("imports nothing until used; a disabled endpoint fails binding calls with UNAVAILABLE", async () => {
+    const bus = createCommandBus({
+      config: { commandTimeoutMs: 1000 },
+      endpoint: { kind: "disabled" },
+      unavailableReason: "no command host configured",
+      logger: quiet,
+    });
+    expect(bus.commands.endpoint).toEqual({ kind: "disabled" });
+    expect(bus.commands.inFlight).toBe(0);
+    // Before the module has loaded ctx.env is the stand-in; its calls still reach the real client.
+    const standIn = bus.env;
+    const waiting = bus.commands;
+    await expect(standIn.CACHE.get("k")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(waiting.invoke("host.ping")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    // Once loaded: the real env and client.
+    expect(bus.env).not.toBe(standIn);
+    expect(bus.commands).not.toBe(waiting);
+    await expect(bus.env.CACHE.get("k")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await bus.preload();
+    await bus.close();
+  });
+
+  it("closes without importing anything when never used", async () => {
+    const bus = createCommandBus({ config: { commandTimeoutMs: 1000 }, endpoint: { kind: "disabled" }, logger: quiet });
+    await expect(bus.close()).resolves.toBeUndefined();
+  });
+});
+
+describe("formatLogArgs", () => {
+  it("writes what util.format writes, joining plain strings itself", () => {
+    expect(formatLogArgs(["listening on", "http://x/"])).toBe("listening on http://x/");
+    expect(formatLogArgs(["100%"])).toBe("100%");
+    expect(formatLogArgs(["%s items", 3])).toBe("3 items");
+    expect(formatLogArgs(["after", { n: 1 }])).toBe("after { n: 1 }");
+    expect(formatLogArgs([])).toBe("");
+    expect(formatLogArgs([new Error("kaput")])).toMatch(/^Error: kaput\n\s+at /);
+  });
+});
