@@ -14,10 +14,11 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { type AddressInfo, connect, createServer as createNetServer } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { freePort } from "../src/cli/dev/ports.ts";
 import { createCommandClient } from "../src/command/index.ts";
 import { parseCommandEndpoint } from "../src/config.ts";
 import { type CommandHost, createCommandHost } from "../src/host/index.ts";
@@ -233,14 +234,6 @@ async function serveHttp(host: CommandHost) {
     url: `http://127.0.0.1:${port}/v1/commands`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 async function runScenario(

@@ -5,8 +5,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../src/cli/dev/ports.ts";
 
 /** The expected answer of every hello-world app. */
 export const HELLO = "Hello, world!";
@@ -36,18 +36,8 @@ export interface SpawnSpec {
   startTimeoutMs?: number;
 }
 
-/** Asks the kernel for a free loopback port (closed again before the child binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, LOOPBACK, () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
+/** A free loopback port (closed again before the child binds it): the CLI's own helper. */
+export { freePort };
 
 /** Spawns a server on a free port and resolves once it answered 200 "Hello, world!". */
 export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
@@ -103,6 +93,7 @@ export async function startServer(spec: SpawnSpec): Promise<ServerProcess> {
 /** The line of a failed child's output that says why (its first error line, else its last line). */
 function explainOutput(output: string): string {
   const lines = output
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC.
     .replace(/\x1b\[[0-9;]*m/g, "")
     .split("\n")
     .map((line) => line.trim())

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import * as v from "valibot";
+import { exitProcess } from "../exit.ts";
 import { type DevSession, startDev } from "./dev/session.ts";
 import { CliError } from "./errors.ts";
 import { parseRuntime, RUNTIMES } from "./runtime.ts";
@@ -22,13 +23,13 @@ export function parseCommandsMode(value: string | undefined): "http" | "stdio" {
 function stopOnSignals(starting: Promise<DevSession>): void {
   let stopping = false;
   const onSignal = () => {
-    if (stopping) process.exit(1);
+    if (stopping) exitProcess(1);
     stopping = true;
     starting
       .then((session) => session.close())
       .then(
-        () => process.exit(0),
-        () => process.exit(1),
+        () => exitProcess(0),
+        () => exitProcess(1),
       );
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);

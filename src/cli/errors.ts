@@ -1,4 +1,5 @@
 import { stripVTControlCharacters } from "node:util";
+import { exitProcess } from "../exit.ts";
 
 /** An expected CLI failure: its message is the one line printed before exiting with status 1. */
 export class CliError extends Error {
@@ -14,6 +15,5 @@ export function errorLine(error: unknown): string {
 
 /** Prints `containerflare: <line>` to stderr and exits with status 1. */
 export function exitWithError(error: unknown): never {
-  process.stderr.write(`containerflare: ${errorLine(error)}\n`);
-  process.exit(1);
+  exitProcess(1, errorLine(error));
 }

@@ -1,7 +1,8 @@
 import { basename, relative } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { defineCommand } from "citty";
 import * as v from "valibot";
+import { exitProcess } from "../exit.ts";
 import { prepareEntry, resolveEntry, siblingModule } from "./entry.ts";
 import { CliError } from "./errors.ts";
 import {
@@ -102,6 +103,6 @@ export const serveCommand = defineCommand({
     const runtime = parseRuntime(args.runtime);
     const port = parsePort(args.port);
     const status = await serveEntry(args.entry, { runtime, port });
-    if (status !== undefined) process.exit(status);
+    if (status !== undefined) exitProcess(status);
   },
 });

@@ -1,3 +1,4 @@
+import { exitProcess } from "../exit.ts";
 import { type App, type ContainerServer, type ServeOptions, serve } from "../index.ts";
 
 /** A one-line description of what an entry must export. */
@@ -36,8 +37,8 @@ export function startApp(
   try {
     app = appFromModule(module, entryName);
   } catch (error) {
-    process.stderr.write(`containerflare: ${(error as Error).message}\n`);
-    process.exit(1);
+    // Not cli/errors.ts's exitWithError: bundles start here, and it imports node:util.
+    exitProcess(1, (error as Error).message);
   }
   return serve(app, options);
 }

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sleep } from "../../src/internal/sleep.ts";
 import {
   BIN,
   baseEnv,
@@ -152,7 +153,7 @@ describe("server.mjs without a port variable", () => {
   it("listens on 8787 on Cloudflare", async () => {
     // 8787 is shared by everything on this machine: wait (bounded) until nobody else holds it.
     const deadline = Date.now() + 30_000;
-    while ((await portInUse(8787)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    while ((await portInUse(8787)) && Date.now() < deadline) await sleep(250);
     expect(await portInUse(8787), "port 8787 stayed busy for 30 s").toBe(false);
 
     const server = start(RUNTIMES[0]!, CLOUDFLARE_ENV);

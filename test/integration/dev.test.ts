@@ -11,6 +11,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { request as httpRequest } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/cli/dev/ports.ts";
+import { backoffDelay } from "../../src/internal/backoff.ts";
+import { sleep } from "../../src/internal/sleep.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
 import { ROOT } from "./runtimes.ts";
 
@@ -108,7 +110,7 @@ async function until<T>(
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     const value = await probe();
     if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 250)));
+    await sleep(backoffDelay(attempt + 1, { baseMs: 50, maxMs: 250, jitter: false }));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
@@ -196,6 +198,7 @@ async function startDev(
   return dev;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field.
 async function request(dev: Dev, path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
   const response = await fetch(`${dev.url}${path}`, { ...init, signal: AbortSignal.timeout(20_000) });
   const text = await response.text();
@@ -313,6 +316,7 @@ function rawPost(
   url: string,
   headers: Record<string, string>,
   body: Uint8Array,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field.
 ): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(

@@ -6,6 +6,7 @@
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { sleep } from "../../src/internal/sleep.ts";
 import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/drain-app.mjs`;
@@ -33,8 +34,6 @@ interface DrainReport {
   waitUntilScheduled: number;
   waitUntilDone: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One GET on `agent`; resolves with the whole answer or the client-side error code. */
 function get(agent: Agent, url: string, sentAfterSignal: boolean): Promise<Answer | { error: string }> {

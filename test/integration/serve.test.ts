@@ -2,13 +2,15 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCommandHost } from "../../src/host/index.ts";
 import { listenCommandHost } from "../../src/host/node.ts";
-import { signMetadata } from "../../src/metadata.ts";
+import { sleep } from "../../src/internal/sleep.ts";
+import { signMetadataHeader } from "../../src/metadata-header-verifier.ts";
 import { freePort, ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/app.mjs`;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const JSON_LOGS = { CONTAINERFLARE_LOG_FORMAT: "json" };
 // The fixture answers JSON that the assertions check field by field.
+// biome-ignore lint/suspicious/noExplicitAny: see above.
 const json = (response: Response): Promise<any> => response.json();
 
 describe.each(RUNTIMES)("serve() on $name", (runtime) => {
@@ -112,7 +114,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       CLOUDFLARE_LOCATION: "fra06",
       CONTAINERFLARE_SECRET: secret,
     });
-    const signed = await signMetadata(secret, {
+    const signed = await signMetadataHeader(secret, {
       request_id: "cf-ray-1",
       client_ip: "198.51.100.23",
       country: "CH",
@@ -171,7 +173,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       CLOUDFLARE_APPLICATION_ID: "app-1",
       CONTAINERFLARE_SECRET: "shared-secret",
     });
-    const signed = await signMetadata("shared-secret", { request_id: "post-1", method: "POST", path: "/upload" });
+    const signed = await signMetadataHeader("shared-secret", { request_id: "post-1", method: "POST", path: "/upload" });
     const response = await fetch(`${app.url}/upload`, {
       method: "POST",
       headers: { "x-containerflare-metadata": signed.metadata, "x-containerflare-signature": signed.signature },
@@ -275,7 +277,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     const declared = await Promise.all(
       Array.from({ length: 4 }, () => upload(`${app!.url}/upload`, 100 * 2 ** 20, true)),
     );
-    declared.forEach((answer) => expectTooLarge(runtime.name, answer));
+    for (const answer of declared) expectTooLarge(runtime.name, answer);
     // Chunked: no length to check up front, so the read fails past the limit.
     expectTooLarge(runtime.name, await upload(`${app.url}/upload`, 40 * 2 ** 20, false));
     // Below the limit bodies pass.
@@ -300,7 +302,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     try {
       app = await startApp(runtime, APP, { ...JSON_LOGS, CF_CMD_ENDPOINT: listener.url });
       // serve() asks the host in the background at start-up, so even the first read is the value.
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await sleep(2000);
       expect(await (await fetch(`${app.url}/var`)).text()).toBe("hello from the host");
     } finally {
       await listener.close();
@@ -345,7 +347,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
       void fetch(`${second.url}/slow?ms=20000`).catch(() => {});
       await expect.poll(async () => Number(await (await fetch(`${second.url}/started`)).text())).toBe(1);
       second.child.kill("SIGTERM");
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       const again = Date.now();
       second.child.kill("SIGTERM");
       expect(await second.exited).toBe(1);
@@ -371,7 +373,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     ] as const) {
       const bad = spawnApp(runtime, APP, { [name]: value });
       expect(await bad.exited).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(bad.stderr.filter(Boolean)).toEqual([expected]);
       expect(bad.stdout.filter(Boolean)).toEqual([]);
     }

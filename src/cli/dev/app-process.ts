@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { ConsolaInstance } from "consola";
+import { backoffDelay } from "../../internal/backoff.ts";
+import { sleep } from "../../internal/sleep.ts";
 import { type LoadableEntry, prepareEntry, siblingModule } from "../entry.ts";
 import { errorLine } from "../errors.ts";
 import { type RuntimeName, runtimeArguments } from "../runtime.ts";
@@ -29,9 +31,13 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = {
   loggedCrashes: 5,
 };
 
+/** How often a starting app's port is tried: 25 ms doubling to 200 ms. */
+const READY_POLL = { baseMs: 25, maxMs: 200, jitter: false };
+
 /** Delay before restarting after the `crashes`-th crash in a row (1-based), in ms. */
 export function restartDelay(crashes: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number {
-  return Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** Math.min(Math.max(crashes, 1) - 1, 30));
+  // No jitter: one process restarting its own child, nobody to fall out of step with.
+  return backoffDelay(Math.max(crashes, 1), { baseMs: policy.firstDelayMs, maxMs: policy.maxDelayMs, jitter: false });
 }
 
 /** Options of {@link createAppProcess}. */
@@ -78,8 +84,6 @@ export interface AppProcess {
 function runnerPath(): string {
   return siblingModule("../runner", import.meta.url);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sends `signal` to the child's whole process group (it was spawned detached: pgid = pid). */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -195,7 +199,7 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (spawned.exitCode !== null || spawned.signalCode !== null || child !== spawned) return false;
       if (await isListening(options.port)) return true;
-      await sleep(Math.min(25 * 2 ** attempt, 200));
+      await sleep(backoffDelay(attempt + 1, READY_POLL));
     }
     logger.warn(`the app did not listen on port ${options.port} within ${readyTimeoutMs / 1000}s`);
     report({

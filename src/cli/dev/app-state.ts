@@ -10,6 +10,7 @@
  */
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
+import { sleep } from "../../internal/sleep.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 
 /** Path of the state route on the dev Worker's commands socket. */
@@ -83,8 +84,6 @@ export interface AppStatePusher {
   /** Resolves once the last reported state was sent (or given up on). */
   flush(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Pushes the app's state to the dev Worker, one request at a time. Only the newest unsent state
