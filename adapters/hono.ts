@@ -147,6 +147,7 @@ export function onError(error: Error): Response {
  * The containerflare context of a Hono request, typed with the app's bindings:
  * `getContext(c).request.clientIp`. Accepts any variables, path and input; only `c.env` is read.
  */
+// biome-ignore lint/suspicious/noExplicitAny: Hono's own "any route" generics: variables, path and input are never read.
 export function getContext<B = Bindings>(c: Context<ContainerflareEnv<B, any>, any, any>): ContainerContext<B> {
   const ctx = (c.env as Partial<ContainerflareBindings<B>> | undefined)?.containerflare;
   if (!ctx)

@@ -87,7 +87,7 @@ export async function bundleApp(options: BundleOptions): Promise<BundleResult> {
   if (!sourcemap) rmSync(`${file}.map`, { force: true });
 
   const started = performance.now();
-  let result;
+  let result: Awaited<ReturnType<typeof build<{ write: true }>>>;
   try {
     result = await build({
       stdin: {

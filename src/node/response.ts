@@ -353,8 +353,11 @@ class NodeFastResponse {
     return typeof value === "object" && value !== null && #status in value;
   }
 
+  // `this` on purpose: a subclass (srvx's, Hono's wrapper) is asked about its own instances.
   static [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: see above.
     if (this === NodeFastResponse) return value instanceof NativeResponse;
+    // biome-ignore lint/complexity/noThisInStatic: see above.
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 

@@ -20,6 +20,7 @@ import { fastResponseState, takeUnstreamedParts } from "./response.ts";
  * Characters no runtime sends in a header value: controls other than HTAB (a Headers object
  * already refuses NUL, CR and LF, and characters above U+00FF). Node's HTTP server throws on them.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const UNSENDABLE_HEADER_VALUE = /[\x00-\x08\x0A-\x1F\x7F]/;
 
 /**

@@ -5,9 +5,11 @@ import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest
 
 /** What {@link withContainerflare} needs of a `Container` subclass from `@cloudflare/containers`. */
 export type ContainerClass = (new (
+  // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires `any[]` for a mixin's constructor (TS2545).
   ...args: any[]
 ) => { envVars?: Record<string, string> | undefined }) & {
   // Loosely typed: the class's own handlers are typed with @cloudflare/workers-types.
+  // biome-ignore lint/suspicious/noExplicitAny: any handler signature of the Container class fits.
   outboundByHost?: Record<string, (...args: any[]) => unknown> | undefined;
 };
 
@@ -57,6 +59,7 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
   // registry and the container's outbound routing by the class name.
   const Wired = {
     [name]: class extends Base {
+      // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires `any[]` for a mixin's constructor (TS2545).
       constructor(...args: any[]) {
         super(...args);
         const secret = (args[1] as ContainerflareWorkerEnv | undefined)?.CONTAINERFLARE_SECRET;

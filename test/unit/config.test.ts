@@ -178,6 +178,7 @@ describe("parseBindingList", () => {
   it("keeps names out of the prototype chain", () => {
     const bindings = parseBindingList("__proto__:kv");
     expect(Object.getPrototypeOf(bindings)).toBeNull();
+    // biome-ignore lint/suspicious/noProto: the very name under test.
     expect(bindings.__proto__).toBe("kv");
     expect(({} as Record<string, unknown>).kv).toBeUndefined();
   });

@@ -29,27 +29,24 @@ export function nodeImports(metafile: Metafile): string[] {
  * Fails when anything in its import graph reaches for a Node built-in.
  */
 export async function bundleWorker(entry: string = devWorkerEntry()): Promise<string> {
-  let result;
-  try {
-    result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      mainFields: ["module", "main"],
-      conditions: ["workerd", "worker", "browser", "import"],
-      // Node built-ins stay external only so that the check below can name the importer.
-      external: ["cloudflare:*", "node:*"],
-      // Like wrangler: @cloudflare/containers routes outbound requests by class name.
-      keepNames: true,
-      metafile: true,
-      logLevel: "silent",
-    });
-  } catch (error) {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "browser", "import"],
+    // Node built-ins stay external only so that the check below can name the importer.
+    external: ["cloudflare:*", "node:*"],
+    // Like wrangler: @cloudflare/containers routes outbound requests by class name.
+    keepNames: true,
+    metafile: true,
+    logLevel: "silent",
+  }).catch((error: unknown) => {
     throw new CliError(`cannot bundle the dev Worker: ${firstBuildError(error)}`);
-  }
+  });
   const offending = nodeImports(result.metafile);
   if (offending.length > 0) throw new CliError(`the dev Worker must not use Node built-ins: ${offending[0]}`);
   return result.outputFiles[0]!.text;
