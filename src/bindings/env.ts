@@ -1,4 +1,4 @@
-import type { CommandClient, } from "../command/client.ts";
+import type { CommandClient } from "../command/client.ts";
 import { CommandError } from "../errors.ts";
 import { BINDING_CLIENTS, type BindingClient } from "./clients.ts";
 import type { BindingKind, ObjectBindingKind } from "./registry.ts";

@@ -22,9 +22,10 @@ import type { Transport, TransportContext, TransportSink } from "./transports/ty
 export type NotBuiltIn<Name extends string> = Name extends CommandName ? never : Name;
 
 /** The payload and options of a built-in command; the payload may be left out where it may be null. */
-export type InvokeArgs<Name extends CommandName> = undefined extends CommandPayload<Name>
-  ? [payload?: CommandPayload<Name>, options?: InvokeOptions]
-  : [payload: CommandPayload<Name>, options?: InvokeOptions];
+export type InvokeArgs<Name extends CommandName> =
+  undefined extends CommandPayload<Name>
+    ? [payload?: CommandPayload<Name>, options?: InvokeOptions]
+    : [payload: CommandPayload<Name>, options?: InvokeOptions];
 
 /**
  * {@link CommandClient.invoke}: a built-in command typed by its name (payload checked, result

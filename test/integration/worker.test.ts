@@ -6,9 +6,9 @@
 
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { D1Database, Fetcher, KVNamespace, Queue, R2Bucket } from "@cloudflare/workers-types";
 import { createConsola } from "consola";
 import type { Miniflare } from "miniflare";
-import type { D1Database, Fetcher, KVNamespace, Queue, R2Bucket } from "@cloudflare/workers-types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, nodeImports } from "../../src/cli/dev/bundle.ts";
 import { COMMANDS_ENTRYPOINT } from "../../src/cli/dev/miniflare.ts";

@@ -1,4 +1,3 @@
-
 import type { Miniflare, MiniflareOptions } from "miniflare";
 import { CliError, errorLine } from "../errors.ts";
 import type { DevWorkerSettings } from "./worker.ts";
