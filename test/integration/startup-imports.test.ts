@@ -1,8 +1,12 @@
 // What a server imports at start-up is a deliberate list (see src/index.ts): a hello-world server
 // must not load the command client, the binding classes, the metadata verifier, the Google
 // metadata server client or consola's fancy build. Checked on the repository's Node with a module
-// hook that records every import; the import graph is the same JavaScript on Bun and Deno.
+// hook that records every import; the import graph is the same JavaScript on Bun and Deno. The
+// package's entries are bundles (scripts/bundle-entries.mjs): a loaded file of dist/ stands for
+// the source files its source map names, so the checks below are about source files.
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, ROOT } from "../fixtures/cli/harness.ts";
 
@@ -20,18 +24,29 @@ function importsOf(...args: string[]): string[] {
   expect(run.status, run.stderr).toBe(0);
   const line = run.stderr.split("\n").find((text) => text.startsWith('{"imports"'));
   const { imports } = JSON.parse(line ?? '{"imports":[]}') as { imports: string[] };
-  return imports.filter((url) => url.startsWith(`file://${ROOT}`)).map((url) => url.slice(`file://${ROOT}`.length));
+  const files = imports
+    .filter((url) => url.startsWith(`file://${ROOT}`))
+    .map((url) => url.slice(`file://${ROOT}`.length));
+  return files.flatMap(sourcesOf);
+}
+
+/** The source files a loaded file holds: those its source map names, or the file itself. */
+function sourcesOf(file: string): string[] {
+  const map = `${ROOT}${file}.map`;
+  if (!file.startsWith("dist/") || !existsSync(map)) return [file];
+  const { sources } = JSON.parse(readFileSync(map, "utf8")) as { sources: string[] };
+  return sources.map((source) => relative(ROOT, resolve(dirname(`${ROOT}${file}`), source)));
 }
 
 const NEVER_AT_START_UP = [
-  /^dist\/src\/command\//,
-  /^dist\/src\/bindings\/[^/]+\/client\.js$/,
-  /^dist\/src\/bindings\/env\.js$/,
-  /^dist\/src\/metadata-header-verifier\.js$/,
-  /^dist\/src\/hmac\.js$/,
-  /^dist\/src\/replay-cache\.js$/,
-  /^dist\/src\/gcp-metadata-server\.js$/,
-  /^dist\/src\/internal\/(backoff|sleep)\.js$/,
+  /^src\/command\//,
+  /^src\/bindings\/[^/]+\/client\.ts$/,
+  /^src\/bindings\/env\.ts$/,
+  /^src\/metadata-header-verifier\.ts$/,
+  /^src\/hmac\.ts$/,
+  /^src\/replay-cache\.ts$/,
+  /^src\/gcp-metadata-server\.ts$/,
+  /^src\/internal\/(backoff|sleep)\.ts$/,
   /^node_modules\/ofetch\//,
   /^node_modules\/consola\/dist\/index\.mjs$/,
 ];
@@ -39,15 +54,15 @@ const NEVER_AT_START_UP = [
 describe("start-up imports", () => {
   it("a hello-world server loads none of the command bus, the verifier, ofetch or consola's fancy build", () => {
     const imports = importsOf();
-    expect(imports).toContain("dist/src/serve.js");
+    expect(imports).toContain("src/serve.ts");
     // Node's runtime part loads before the server listens.
-    expect(imports).toContain("dist/src/serve/node.js");
+    expect(imports).toContain("src/serve/node.ts");
     expect(imports.filter((path) => NEVER_AT_START_UP.some((pattern) => pattern.test(path)))).toEqual([]);
   });
 
   it("the command bus loads once a request touches ctx.env (so the check above can fail)", () => {
     const imports = importsOf("touch-env");
-    expect(imports).toContain("dist/src/command/index.js");
-    expect(imports.some((path) => /^dist\/src\/bindings\/kv\/client\.js$/.test(path))).toBe(true);
+    expect(imports).toContain("src/command/client.ts");
+    expect(imports).toContain("src/bindings/kv/client.ts");
   });
 });
