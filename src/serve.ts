@@ -103,16 +103,21 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     fastResponse: options.fastResponse !== false,
     limitsBodies: bodyLimit > 0 && LIMITS_BODY_STREAMS,
   });
-  const started = Promise.all([runtimePart, setup.accessLog]).then(async ([runtime, accessLog]) => {
+  const started = runtimePart.then(async (runtime) => {
     releaseRuntime = runtime.release;
-    respond = composeParts(
-      [
-        accessLogPart(accessLog),
-        errorPart(createResponseCheck(runtime.sending)),
-        bodyLimitPart(bodyLimit, runtime.limitBodyStream),
-      ],
-      handler,
-    );
+    const compose = (accessLog: boolean | Promise<boolean>) =>
+      composeParts(
+        [
+          accessLogPart(accessLog),
+          errorPart(createResponseCheck(runtime.sending)),
+          bodyLimitPart(bodyLimit, runtime.limitBodyStream),
+        ],
+        handler,
+      );
+    respond = compose(setup.accessLog);
+    // Bun's terminal check (which decides the access log's default) settles after the server
+    // listens: not worth the milliseconds of a cold start. Then the parts are composed again.
+    if (typeof setup.accessLog !== "boolean") void setup.accessLog.then((on) => (respond = compose(on)));
     if (closing) return;
     await server.serve();
   });

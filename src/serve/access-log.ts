@@ -28,19 +28,30 @@ function logSent(request: ServerRequest, ctx: ContainerContext, started: number,
   );
 }
 
-/** The part when the access log is on (`CONTAINERFLARE_ACCESS_LOG`, or pretty logs); undefined when off. */
-export function accessLogPart(enabled: boolean): Part | undefined {
-  if (!enabled) return undefined;
+/**
+ * The part when the access log is on (`CONTAINERFLARE_ACCESS_LOG`, or pretty logs); undefined when
+ * off. `enabled` may still be a promise (Bun's terminal check is asynchronous, and the server does
+ * not wait for it to listen): a request answered before it settles logs its line once it has,
+ * if the log is on. serve() composes the parts again once it has settled, without this part when
+ * the log is off.
+ */
+export function accessLogPart(enabled: boolean | Promise<boolean>): Part | undefined {
+  if (enabled === false) return undefined;
+  const log =
+    enabled === true
+      ? logSent
+      : (...args: Parameters<typeof logSent>) => {
+          void enabled.then((on) => on && logSent(...args));
+        };
   return async (request, ctx, next) => {
     const started = performance.now();
     const response = await next(request, ctx);
     const nodeResponse = request.runtime?.node?.res as ServerResponse | undefined;
-    if (!nodeResponse) logSent(request, ctx, started, response.status, true);
-    else if (nodeResponse.closed)
-      logSent(request, ctx, started, nodeResponse.statusCode, nodeResponse.writableFinished);
+    if (!nodeResponse) log(request, ctx, started, response.status, true);
+    else if (nodeResponse.closed) log(request, ctx, started, nodeResponse.statusCode, nodeResponse.writableFinished);
     else
       nodeResponse.once("close", () =>
-        logSent(request, ctx, started, nodeResponse.statusCode, nodeResponse.writableFinished),
+        log(request, ctx, started, nodeResponse.statusCode, nodeResponse.writableFinished),
       );
     return response;
   };
