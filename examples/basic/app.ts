@@ -25,7 +25,7 @@ function notFound(message: string): Response {
 }
 
 /** `GET /visits`: records this visit in D1 and answers how many there were so far. */
-async function visits(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
+async function visits(_request: Request, ctx: ContainerContext<Env>): Promise<Response> {
   const db = ctx.env.DB;
   await db
     .prepare("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)")
