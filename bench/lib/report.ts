@@ -228,14 +228,15 @@ function mib(value: number): string {
 }
 
 /**
- * Builds the new docs/bench.md: the HTTP section, then the commands section copied verbatim from
- * the existing file (or an empty one with its markers when absent).
+ * Builds the new docs/bench.md: the HTTP section, then everything from the commands section on
+ * copied verbatim from the existing file (or an empty commands section when absent).
  */
 export function composeBenchDoc(existingPath: string, httpMarkdown: string): string {
   const existing = existsSync(existingPath) ? readFileSync(existingPath, "utf8") : "";
   const start = existing.indexOf(COMMANDS_START);
   const end = existing.indexOf(COMMANDS_END, start + 1);
-  const commands =
-    start >= 0 && end > start ? existing.slice(start, end + COMMANDS_END.length) : `${COMMANDS_START}\n${COMMANDS_END}`;
-  return `${httpMarkdown.trimEnd()}\n\n${commands}\n`;
+  // Everything from the commands section on (it, and sections other generators append after it,
+  // such as bench/bundles.ts's) is kept as it is: this generator owns only the HTTP part.
+  const rest = start >= 0 && end > start ? existing.slice(start).trimEnd() : `${COMMANDS_START}\n${COMMANDS_END}`;
+  return `${httpMarkdown.trimEnd()}\n\n${rest}\n`;
 }
