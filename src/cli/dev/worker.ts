@@ -16,6 +16,7 @@
  * @module
  */
 import * as v from "valibot";
+import { errorResponse } from "../../errors.ts";
 import { readBodyLimited } from "../../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
 import { type CommandOutboundHandler, commandHandler, forward } from "../../worker/index.ts";
@@ -58,8 +59,9 @@ const MAX_STATE_BYTES = 4_096;
 // commands socket) run in it, and the CLI is its only writer, through the signed route below.
 const appState = createAppStateBoard();
 
+/** Dev's own answer while the app cannot take the request: the local developer reads the reason. */
 function unavailable(message: string): Response {
-  return Response.json({ error: { code: "UNAVAILABLE", message, retryable: true } }, { status: 502 });
+  return errorResponse(502, { code: "UNAVAILABLE", message, retryable: true });
 }
 
 const SEE_OUTPUT = "see the dev command's output";
