@@ -12,8 +12,13 @@
  * - consola's core (`consola/core`);
  * - this package's serve() and its parts (src/serve/*.ts, not node.ts), config.ts, platform.ts,
  *   context.ts, trace.ts, log.ts, errors.ts (with protocol/errors.ts), drain.ts, exit.ts,
- *   metadata-header.ts (names and the trust rule only), internal/backoff.ts and internal/sleep.ts;
- * - valibot, for config.ts's schemas.
+ *   metadata-header.ts (names and the trust rule only), bindings/registry.ts with the kinds'
+ *   descriptors (config.ts checks `CONTAINERFLARE_BINDINGS` against them);
+ * - valibot's functions that config.ts's schemas use.
+ *
+ * The published entry is a bundle of these (scripts/bundle-entries.mjs): Node and Deno pay about a
+ * millisecond per module file, so they arrive in a few files, and each lazy part below is a chunk
+ * of its own.
  *
  * Loaded when first needed, never at start-up:
  *
