@@ -4,7 +4,7 @@ import { exitProcess } from "../exit.ts";
 import { type DevSession, startDev } from "./dev/session.ts";
 import { CliError } from "./errors.ts";
 import { parseRuntime, RUNTIMES } from "./runtime.ts";
-import { parsePort } from "./serve.ts";
+import { ENTRY_ARG, parsePort } from "./serve.ts";
 
 const commandsSchema = v.picklist(["http", "stdio"]);
 
@@ -46,11 +46,7 @@ export const devCommand = defineCommand({
       "Run the app locally behind the containerflare Worker in workerd, with the bindings of its wrangler.jsonc",
   },
   args: {
-    entry: {
-      type: "positional",
-      required: true,
-      description: "File whose default export is the app (.ts, .js, .mjs, …)",
-    },
+    entry: ENTRY_ARG,
     runtime: {
       type: "string",
       valueHint: RUNTIMES.join("|"),

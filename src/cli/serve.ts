@@ -77,17 +77,20 @@ export async function serveEntry(entry: string, options: ServeEntryOptions = {})
 }
 
 /** `containerflare serve <entry> [--runtime node|bun|deno] [--port N]` */
+/** The `<entry>` argument `serve` and `dev` share. */
+export const ENTRY_ARG = {
+  type: "positional",
+  required: true,
+  description: "File whose default export is the app (.ts, .js, .mjs, …)",
+} as const;
+
 export const serveCommand = defineCommand({
   meta: {
     name: "serve",
     description: "Serve an app's default export (a fetch handler or an object with fetch) with containerflare",
   },
   args: {
-    entry: {
-      type: "positional",
-      required: true,
-      description: "File whose default export is the app (.ts, .js, .mjs, …)",
-    },
+    entry: ENTRY_ARG,
     runtime: {
       type: "string",
       valueHint: RUNTIMES.join("|"),
