@@ -434,8 +434,7 @@ function upload(url: string, bytes: number, withLength: boolean): Promise<{ stat
       `POST ${pathname} HTTP/1.1\r\nhost: ${hostname}:${port}\r\nconnection: close\r\n` +
         (withLength ? `content-length: ${bytes}\r\n\r\n` : "transfer-encoding: chunked\r\n\r\n"),
     );
-    // One chunk per turn of the event loop, so an early answer is read before the next write; a
-    // declared length is refused on the headers alone, so wait a moment for that answer first.
+    // One chunk per turn of the event loop, so an early answer is read before the next write.
     let sent = 0;
     const pump = () => {
       if (answer || socket.destroyed || received.length > 0) return;
@@ -448,6 +447,10 @@ function upload(url: string, bytes: number, withLength: boolean): Promise<{ stat
         : Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
       socket.write(framed, () => setImmediate(pump));
     };
-    setTimeout(pump, withLength ? 300 : 0);
+    // A declared length above the limit is answered on the headers alone: give that answer up to
+    // 3 s to arrive before the first body byte (a loaded machine can take more than a moment),
+    // since body bytes that reach a server that has answered and closed make its kernel reset
+    // the connection, and a reset can discard the answer before this side has read it.
+    setTimeout(pump, withLength ? 3_000 : 0);
   });
 }
