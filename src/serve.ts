@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { type Server, serve as serveHttp } from "srvx";
+import { type Server, type ServerRequest, serve as serveHttp } from "srvx";
 import type { Bindings } from "./command/index.ts";
 import { RequestContext } from "./context.ts";
 import { createConnectionDrain } from "./drain.ts";
@@ -83,8 +83,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   const drain = createConnectionDrain();
   const server: Server = serveHttp({
     ...options.srvx,
-    fetch: (request) => metadata.run(request, enter),
-    middleware: [...(options.srvx?.middleware ?? []), ...(drain.middleware ? [drain.middleware] : [])],
+    fetch: drain.wrap((request: ServerRequest) => metadata.run(request, enter)),
     port: config.port,
     hostname: config.hostname,
     silent: true,
