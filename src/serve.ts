@@ -152,8 +152,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
       if (closing) return;
       logger.info(`listening on ${server.url} (${server.runtime}, platform ${platform.kind})`);
       metadata.preload();
-      // Checked here, not only inside preload(): merely calling it costs Bun ~2 ms of start-up.
-      if (setup.endpoint.kind !== "disabled") void bus.preload();
+      void bus.preload();
     },
     (error: { code?: string; message?: string }) => {
       const line = `cannot listen on ${config.hostname}:${config.port}: ${error?.code ?? error?.message ?? error}`;

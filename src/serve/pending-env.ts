@@ -52,13 +52,24 @@ function handle(owner: () => Promise<unknown>, key: PropertyKey | undefined, the
 }
 
 /**
- * The stand-in `env` that forwards to `env` once it resolves. Binding handles are cached by name,
- * so `env.CACHE === env.CACHE` as on the real env.
+ * The stand-in `env` that forwards to `env` once it resolves. Binding handles are cached by name
+ * until then, so `env.CACHE === env.CACHE` as on the real env.
  */
 export function createPendingEnv(env: Promise<object>): object {
   const handles = new Map<string, unknown>();
+  // Once the real env is there, a read goes to it and the handles are dropped: the map only ever
+  // holds the names read in the few milliseconds before, however long a reference is kept.
+  let real: object | undefined;
+  env.then(
+    (resolved) => {
+      real = resolved;
+      handles.clear();
+    },
+    () => handles.clear(),
+  );
   return new Proxy(Object.create(null) as object, {
     get(_target, property) {
+      if (real) return Reflect.get(real, property);
       if (typeof property !== "string" || PLAIN_KEYS.has(property)) return undefined;
       let binding = handles.get(property);
       if (binding === undefined) {

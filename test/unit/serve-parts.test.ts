@@ -99,6 +99,17 @@ describe("createPendingEnv (ctx.env while the command bus module loads)", () => 
     expect(settled).toBe(true);
     await expect(pending.NOPE.notAMethod.call()).rejects.toThrow();
   });
+
+  it("once the real env is there, reads go to it and no stand-in handle is kept", async () => {
+    const real = { CACHE: { get: async () => "v" } };
+    const ready = Promise.resolve<object>(real);
+    const pending = createPendingEnv(ready) as typeof real;
+    const early = pending.CACHE;
+    expect(early).not.toBe(real.CACHE);
+    await ready;
+    expect(pending.CACHE).toBe(real.CACHE);
+    expect(await pending.CACHE.get()).toBe("v");
+  });
 });
 
 describe("createCommandBus", () => {
