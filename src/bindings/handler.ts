@@ -4,6 +4,9 @@
  */
 import type { ConsolaInstance } from "consola";
 import type * as v from "valibot";
+import { CommandError } from "../errors.ts";
+import { type BodyMarker, isBodyMarker } from "../protocol/body.ts";
+import { decodeBytes, type EncodedBytes } from "../protocol/bytes.ts";
 import type { BindingDescriptor, CommandsOf } from "./descriptor.ts";
 
 /** What a command handler may read besides its payload. */
@@ -20,6 +23,38 @@ export interface HandlerContext {
    * early should: pass it to calls that take a signal, or check it between steps.
    */
   signal?: AbortSignal;
+  /**
+   * The request's raw bytes, when its payload holds a body marker and they followed the frame (an
+   * HTTP v2 solo exchange). Read them through {@link requestBody}.
+   */
+  body?: ReadableStream<Uint8Array>;
+  /**
+   * Whether the bytes of an answer ({@link streamedResult}) stream back raw: a solo HTTP v2
+   * exchange. Elsewhere the host inlines them, within the frame limit, so a handler that could
+   * answer either way (KV text) may choose by it.
+   */
+  streams?: boolean;
+  /** Aborts a command of the same client that is still running here (`host.cancel`); false when none. */
+  cancel?(id: number): boolean;
+}
+
+/**
+ * The bytes a payload carries where the wire has bytes (a string, a base64 envelope, or a body
+ * marker whose bytes followed the frame): in memory, or the stream of the exchange's body.
+ */
+export function requestBody(
+  value: string | EncodedBytes | BodyMarker | null | undefined,
+  context: HandlerContext,
+): string | Uint8Array | ReadableStream<Uint8Array> | null {
+  if (value === null || value === undefined || typeof value === "string") return value ?? null;
+  if (!isBodyMarker(value)) return decodeBytes(value);
+  if (!context.body) {
+    throw new CommandError(
+      "INVALID_PAYLOAD",
+      "the payload marks a streamed body, but none followed the frame (only an HTTP v2 solo exchange carries one)",
+    );
+  }
+  return context.body;
 }
 
 /**
@@ -64,6 +99,8 @@ export function defineBindingHost<Descriptor extends BindingDescriptor, Binding>
 ): BindingHost<Descriptor> {
   return { descriptor, handlers: handlers as unknown as BindingHost<Descriptor>["handlers"] };
 }
+
+export { bodyMarker, streamedResult } from "../protocol/body.ts";
 
 /** Drops `undefined` members: real bindings reject some options when present but undefined. */
 export function defined<T extends Record<string, unknown>>(object: T): Partial<T> {

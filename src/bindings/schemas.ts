@@ -5,6 +5,8 @@
  * docs/protocol.md spells the same shapes out in prose.
  */
 import * as v from "valibot";
+import { BodyMarkerSchema } from "../protocol/body.ts";
+import { EncodedBytesSchema } from "../protocol/bytes.ts";
 
 /** What a binding name looks like (a JavaScript identifier without `$`): `CACHE`, `DB`, `my_kv`. */
 export const BINDING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -25,3 +27,9 @@ export const withBinding = { binding: bindingName };
 
 /** Empty payload: `null` or `{}`. */
 export const EmptyPayloadSchema = v.nullish(v.object({}));
+
+/**
+ * Bytes on the wire where a payload carries them: a base64 envelope, or a body marker whose
+ * bytes follow the frame (docs/protocol.md, "Streamed bodies").
+ */
+export const BytesOrBodySchema = v.union([EncodedBytesSchema, BodyMarkerSchema]);

@@ -5,6 +5,7 @@ import { type CommandName, type CommandPayload, type CommandResult, isReadComman
 import type { CommandEndpoint } from "../config.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
+import { type BodySource, inlineBody } from "../protocol/body.ts";
 import { exceedsBytes, formatBytes, utf8Length } from "../protocol/bytes.ts";
 import { isCommandErrorCode } from "../protocol/errors.ts";
 import {
@@ -13,7 +14,7 @@ import {
   encodeRequest,
   ResponseFrameSchema,
 } from "../protocol/frames.ts";
-import type { Transport, TransportContext, TransportSink } from "./transports/types.ts";
+import type { OutgoingFrame, Transport, TransportContext, TransportSink } from "./transports/types.ts";
 
 /**
  * A command name that is not a built-in one: what the untyped overload of
@@ -37,8 +38,27 @@ export type Invoke = CommandBusClient["invoke"];
 export interface InvokeOptions {
   /** Milliseconds to wait for the answer; default the client's `timeoutMs`. */
   timeout?: number;
-  /** Aborting rejects the call with the signal's reason (the host may still run the command). */
+  /** Aborting rejects the call with the signal's reason; the host is asked to stop the command (`host.cancel`). */
   signal?: AbortSignal;
+  /**
+   * Bytes that travel as the exchange's body; the payload holds a body marker
+   * (`bodyMarker(length)` of src/protocol/body.ts) where they belong. Raw over the HTTP transport
+   * v2, inlined as base64 (within the frame limit) elsewhere.
+   */
+  body?: BodySource;
+  /**
+   * The answer may carry bytes (R2 objects, assets, fetch answers): over HTTP v2 the command
+   * travels alone so that they can stream back. Read them with {@link CommandBusClient.invokeStreamed}.
+   */
+  streamed?: boolean;
+}
+
+/** What {@link CommandBusClient.invokeStreamed} resolves with. */
+export interface StreamedAnswer<T = unknown> {
+  /** The result payload; where it holds a body marker, {@link body} has the bytes. */
+  result: T;
+  /** The raw bytes that came with the answer, or `null` (none, or inlined in `result`). */
+  body: ReadableStream<Uint8Array> | null;
 }
 
 /** Options of {@link createCommandClient}. */
@@ -62,6 +82,10 @@ export interface CommandClientOptions {
 
 interface PendingCommand {
   command: string;
+  /** Resolve with `{ result, body }` (invokeStreamed) rather than the payload. */
+  withBody: boolean;
+  /** Sent by the client itself (`host.cancel`): not counted in `inFlight`. */
+  internal: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   /** `Date.now()` after which the command fails with TIMEOUT. */
@@ -140,6 +164,8 @@ export class CommandBusClient implements CommandClient {
   #describe: Promise<DescribeResult> | undefined;
   #sweep: ReturnType<typeof setTimeout> | undefined;
   #sweepAt = Number.POSITIVE_INFINITY;
+  /** `host.cancel` requests of our own in flight: not the caller's commands, so not in {@link inFlight}. */
+  #cancels = 0;
 
   constructor(options: CommandClientOptions) {
     this.endpoint = options.endpoint;
@@ -151,7 +177,7 @@ export class CommandBusClient implements CommandClient {
 
   /** Commands sent and not answered yet. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#pending.size - this.#cancels;
   }
 
   /**
@@ -167,6 +193,35 @@ export class CommandBusClient implements CommandClient {
     options?: InvokeOptions,
   ): Promise<T>;
   invoke(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<unknown> {
+    return this.#send(command, payload, options, false);
+  }
+
+  /**
+   * Like {@link invoke}, for commands with bytes in either direction: resolves with the result
+   * and the raw bytes that came with it (`null` when they were inlined or there were none).
+   * Reading the body is not bounded by the command's timeout; aborting `options.signal` stops it.
+   */
+  invokeStreamed<Name extends CommandName>(
+    command: Name,
+    payload: CommandPayload<Name>,
+    options?: InvokeOptions,
+  ): Promise<StreamedAnswer<CommandResult<Name>>>;
+  invokeStreamed<T = unknown, const Name extends string = string>(
+    command: Name & NotBuiltIn<Name>,
+    payload?: unknown,
+    options?: InvokeOptions,
+  ): Promise<StreamedAnswer<T>>;
+  invokeStreamed(command: string, payload?: unknown, options: InvokeOptions = {}): Promise<StreamedAnswer> {
+    return this.#send(command, payload, { streamed: true, ...options }, true) as Promise<StreamedAnswer>;
+  }
+
+  #send(
+    command: string,
+    payload: unknown,
+    options: InvokeOptions,
+    withBody: boolean,
+    internal = false,
+  ): Promise<unknown> {
     if (this.#closed)
       return Promise.reject(new CommandError("TRANSPORT_CLOSED", "the command client is closed", { command }));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
@@ -197,6 +252,8 @@ export class CommandBusClient implements CommandClient {
     return new Promise<unknown>((resolve, reject) => {
       const pending: PendingCommand = {
         command,
+        withBody,
+        internal,
         resolve: resolve as (value: unknown) => void,
         reject,
         deadline: Number.POSITIVE_INFINITY,
@@ -219,11 +276,17 @@ export class CommandBusClient implements CommandClient {
         signal.addEventListener("abort", pending.onAbort, { once: true });
       }
       this.#pending.set(id, pending);
-      const frame = { id, command, text, read: isReadCommand(command) };
-      if (this.#transport) this.#transport.send(frame);
+      if (internal) this.#cancels++;
+      const frame: OutgoingFrame = { id, command, text, read: isReadCommand(command) };
+      if (options.body !== undefined) {
+        frame.body = options.body;
+        frame.payload = payload;
+      }
+      if (options.streamed) frame.streamed = true;
+      if (this.#transport) this.#hand(this.#transport, frame);
       else {
         this.#connect().then(
-          (transport) => (this.#pending.has(id) ? transport.send(frame) : undefined),
+          (transport) => (this.#pending.has(id) ? this.#hand(transport, frame) : undefined),
           (error: unknown) => {
             const reason = error instanceof Error ? error.message : String(error);
             this.#settle(id)?.reject(
@@ -233,6 +296,18 @@ export class CommandBusClient implements CommandClient {
         );
       }
     });
+  }
+
+  /** Gives a frame to the transport; bytes it cannot carry raw are inlined first. */
+  #hand(transport: Transport, frame: OutgoingFrame): void {
+    if (frame.body === undefined || transport.carriesBodies) {
+      transport.send(frame);
+      return;
+    }
+    inlineFrame(frame, this.#maxFrameBytes).then(
+      (inlined) => (this.#pending.has(frame.id) ? transport.send(inlined) : undefined),
+      (error: unknown) => this.#sink.fail(frame.id, inlineError(frame.command, error)),
+    );
   }
 
   /**
@@ -292,6 +367,7 @@ export class CommandBusClient implements CommandClient {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
     this.#pending.delete(id);
+    if (pending.internal) this.#cancels--;
     if (pending.onAbort) pending.signal?.removeEventListener("abort", pending.onAbort);
     return pending;
   }
@@ -334,8 +410,16 @@ export class CommandBusClient implements CommandClient {
     if (next !== Number.POSITIVE_INFINITY) this.#scheduleSweep(next);
   }
 
+  /**
+   * Stops the work for a command nobody waits for any more: the transport's own way (an HTTP
+   * exchange of its own is aborted), else `host.cancel` asks the host to abort it (fire and
+   * forget: a host that predates it answers UNKNOWN_COMMAND, which is dropped).
+   */
   #cancel(id: number): void {
-    this.#transport?.cancel?.(id);
+    const transport = this.#transport;
+    if (!transport || this.#closed || this.#pending.get(id)?.command === "host.cancel") return;
+    if (transport.cancel?.(id)) return;
+    this.#send("host.cancel", { id }, { timeout: 5_000 }, false, true).catch(() => undefined);
   }
 
   #failAll(error: CommandError): void {
@@ -350,51 +434,66 @@ export class CommandBusClient implements CommandClient {
     }
   }
 
-  #receive(text: string, expectedId?: number): void {
+  #receive(text: string, expectedId?: number, body?: ReadableStream<Uint8Array>): void {
+    const accepted = this.#accept(text, expectedId, body);
+    if (!accepted && body) void body.cancel().catch(() => undefined);
+  }
+
+  /** Delivers one answer; false when it was dropped (its body, if any, is then cancelled). */
+  #accept(text: string, expectedId: number | undefined, body: ReadableStream<Uint8Array> | undefined): boolean {
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch {
       this.#logger.warn(`dropped a malformed frame from the command host (not JSON): ${preview(text)}`);
-      return;
+      return false;
     }
     const parsed = v.safeParse(ResponseFrameSchema, data);
     if (!parsed.success) {
       this.#logger.warn(
         `dropped a malformed frame from the command host (${parsed.issues[0].message}): ${preview(text)}`,
       );
-      return;
+      return false;
     }
     const frame = parsed.output;
     if (expectedId !== undefined && frame.id !== expectedId) {
       this.#logger.warn(`dropped an answer for id ${frame.id} received in reply to id ${expectedId}`);
-      return;
+      return false;
     }
     if (frame.id === 0) {
       const detail = frame.error ? `: ${frame.error.code} ${frame.error.message}` : "";
       this.#logger.warn(`the command host could not read one of our frames${detail}`);
-      return;
+      return false;
     }
     const pending = this.#settle(frame.id);
     if (!pending) {
       this.#logger.debug(
         `dropped an answer for id ${frame.id}: nothing in flight with that id (late after a timeout, a duplicate, or never sent)`,
       );
-      return;
+      return false;
     }
-    if (frame.ok) pending.resolve(frame.payload ?? null);
-    else {
+    if (frame.ok) {
+      const result = frame.payload ?? null;
+      if (pending.withBody) {
+        pending.resolve({ result, body: body ?? null } satisfies StreamedAnswer);
+        return true;
+      }
+      pending.resolve(result);
+      return false;
+    }
+    {
       const { code, message, retryable } = frame.error!;
       pending.reject(
         isCommandErrorCode(code)
           ? new CommandError(code, message, { retryable, command: pending.command })
           : new CommandError("INTERNAL", `${code}: ${message}`, { retryable, command: pending.command }),
       );
+      return false;
     }
   }
 
   readonly #sink: TransportSink = {
-    receive: (text, expectedId) => this.#receive(text, expectedId),
+    receive: (text, expectedId, body) => this.#receive(text, expectedId, body),
     oversized: (id, bytes) => {
       const limit = formatBytes(this.#maxFrameBytes);
       const pending = id === undefined ? undefined : this.#settle(id);
@@ -422,6 +521,28 @@ export class CommandBusClient implements CommandClient {
     },
     isPending: (id) => this.#pending.has(id),
   };
+}
+
+/** A frame with its body inlined as base64 in its marker's place, for a transport without raw bodies. */
+async function inlineFrame(frame: OutgoingFrame, maxFrameBytes: number): Promise<OutgoingFrame> {
+  const payload = await inlineBody(frame.payload, frame.body ?? null, maxFrameBytes, frame.command);
+  const text = encodeRequest(frame.id, frame.command, payload);
+  if (exceedsBytes(text, maxFrameBytes)) {
+    throw new CommandError(
+      "TOO_LARGE",
+      `${frame.command}: request frame of ${formatBytes(utf8Length(text))} exceeds the ${formatBytes(maxFrameBytes)} frame limit`,
+      { command: frame.command },
+    );
+  }
+  const { body: _body, payload: _payload, ...rest } = frame;
+  return { ...rest, text };
+}
+
+function inlineError(command: string, error: unknown): CommandError {
+  if (error instanceof CommandError || error instanceof RangeError)
+    return new CommandError(error instanceof CommandError ? error.code : "TOO_LARGE", error.message, { command });
+  const reason = error instanceof Error ? error.message : String(error);
+  return new CommandError("INVALID_PAYLOAD", `${command}: cannot read the body to send (${reason})`, { command });
 }
 
 function preview(text: string): string {

@@ -13,6 +13,24 @@ import {
 import { EmptyPayloadSchema } from "../bindings/schemas.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
+import {
+  BATCH_CONTENT_TYPE,
+  type BodyMarker,
+  BodyMarkerSchema,
+  type BodySource,
+  CLIENT_ID_HEADER,
+  exactLength,
+  FRAME_CONTENT_TYPE,
+  findBodyMarker,
+  frameStream,
+  HTTP_VERSION,
+  HTTP_VERSION_HEADER,
+  inlineBody,
+  replaceBodyMarker,
+  type SplitFrame,
+  StreamedResult,
+  splitFrameLine,
+} from "../protocol/body.ts";
 import { exceedsBytes, formatBytes, readBodyLimited, utf8Length } from "../protocol/bytes.ts";
 import { isCommandErrorCode } from "../protocol/errors.ts";
 import {
@@ -73,9 +91,20 @@ export interface CommandHost {
    * finish together never exists as encoded text all at once, and the answers of a closed
    * connection are never encoded at all.
    */
-  dispatchDeferred(text: string, signal?: AbortSignal): Promise<() => string>;
-  /** HTTP transport: `POST` one request frame, get the response frame as the body. */
-  handle(request: Request): Promise<Response>;
+  dispatchDeferred(text: string, signal?: AbortSignal, scope?: CancelScope): Promise<() => string>;
+  /**
+   * One frame of any exchange: `exchange.body` holds the raw bytes of its body marker, and with
+   * `exchange.streams` the bytes of the answer come back raw in {@link Answer.body} instead of
+   * inlined.
+   */
+  dispatchExchange(text: string, exchange: Exchange): Promise<Answer>;
+  /**
+   * The HTTP transport (docs/protocol.md, section 2.2): `application/json` one frame (v1),
+   * `application/x-ndjson` a batch answered as JSON lines in completion order, and
+   * `application/x-containerflare-frame` a solo exchange with raw bytes both ways. `frame`: the
+   * solo exchange's line already split off the body (the Worker does when it verifies a signature).
+   */
+  handle(request: Request, frame?: SplitFrame): Promise<Response>;
   /**
    * JSON lines over a pair of byte streams (a socket, a child's stdio): many frames in flight,
    * each answered as soon as it is done. Resolves when the input ends and every answer is written.
@@ -93,9 +122,38 @@ interface BuiltIn {
   kind?: ObjectBindingKind;
 }
 
+const CancelPayloadSchema = v.object({ id: RequestFrameSchema.entries.id });
+
+/**
+ * The commands of one client still running, by id, so that `host.cancel` can abort them: one
+ * scope per stream connection, one per `x-containerflare-client` over HTTP. Bounded: a command
+ * beyond {@link MAX_CANCELLABLE} in one scope runs without being cancellable.
+ */
+export type CancelScope = Map<number, AbortController>;
+const MAX_CANCELLABLE = 4096;
+/** HTTP clients whose scopes a host keeps (least recently used dropped: their commands just cannot be cancelled). */
+const MAX_CLIENT_SCOPES = 64;
+
+/** How one frame reaches the host: what aborts it, its client's scope, its raw body, whether bytes may stream back. */
+export interface Exchange {
+  signal?: AbortSignal | undefined;
+  scope?: CancelScope | undefined;
+  body?: ReadableStream<Uint8Array> | undefined;
+  streams?: boolean;
+}
+
+/** An answer ready to write: its frame's text (encoded when called) and the raw bytes that follow it. */
+export interface Answer {
+  encode(): string;
+  body: BodySource | null;
+}
+
 /** The host's own commands. */
 const HOST_COMMANDS: Record<string, CommandHandler<undefined>> = {
   "host.ping": handler(EmptyPayloadSchema, () => ({ pong: true, time: Date.now() })),
+  "host.cancel": handler(CancelPayloadSchema, (payload, _binding: undefined, context) => ({
+    cancelled: context.cancel?.(payload.id) ?? false,
+  })),
   "host.describe": handler(EmptyPayloadSchema, (_payload, _binding: undefined, context) => context.describe()),
 };
 
@@ -115,7 +173,32 @@ const BUILT_IN: Readonly<Record<string, BuiltIn>> = Object.freeze({
 const RESERVED_NAMESPACE_RE = new RegExp(`^(${RESERVED_NAMESPACES.join("|")})\\.`);
 
 /** An answer that is text already. */
-const encoded = (text: string) => () => text;
+const fixed = (text: string): Answer => ({ encode: () => text, body: null });
+
+const JSON_HEADERS = { "content-type": "application/json", [HTTP_VERSION_HEADER]: HTTP_VERSION };
+const BATCH_HEADERS = { "content-type": BATCH_CONTENT_TYPE, [HTTP_VERSION_HEADER]: HTTP_VERSION };
+const FRAME_HEADERS = { "content-type": FRAME_CONTENT_TYPE, [HTTP_VERSION_HEADER]: HTTP_VERSION };
+
+/** The body marker a request frame's payload holds, read without trusting the frame (it is validated later). */
+function bodyMarkerOf(line: string): BodyMarker | undefined {
+  try {
+    const payload = (JSON.parse(line) as { payload?: unknown } | null)?.payload;
+    const marker = findBodyMarker(payload);
+    return marker && v.is(BodyMarkerSchema, marker) ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The body of a marker that announced its length, held to it: in workerd through a
+ * FixedLengthStream, so that bindings that need a known length (R2's put) take it as it streams.
+ */
+function knownLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  const Fixed = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> })
+    .FixedLengthStream;
+  return Fixed ? body.pipeThrough(new Fixed(length)) : exactLength(body, length);
+}
 
 function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {
   return { code, message, retryable };
@@ -190,12 +273,32 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   };
 
   const context: HandlerContext = { logger, vars, describe };
-  const contextFor = (signal: AbortSignal | undefined): HandlerContext => (signal ? { ...context, signal } : context);
+  const contextFor = (exchange: Exchange, signal: AbortSignal | undefined): HandlerContext => {
+    if (!signal && !exchange.body && !exchange.streams && !exchange.scope) return context;
+    const scoped: HandlerContext = { ...context };
+    if (signal) scoped.signal = signal;
+    if (exchange.body) scoped.body = exchange.body;
+    if (exchange.streams) scoped.streams = true;
+    const { scope } = exchange;
+    if (scope) {
+      scoped.cancel = (id) => {
+        const running = scope.get(id);
+        running?.abort(new CommandError("UNAVAILABLE", "cancelled by the client (host.cancel)"));
+        return running !== undefined;
+      };
+    }
+    return scoped;
+  };
 
   /** Runs one validated request; resolves with the result payload or rejects with an ErrorBody-ish error. */
-  const run = async (command: string, payload: unknown, signal: AbortSignal | undefined): Promise<unknown> => {
+  const run = async (
+    command: string,
+    payload: unknown,
+    exchange: Exchange,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> => {
     signal?.throwIfAborted();
-    const handlerContext = contextFor(signal);
+    const handlerContext = contextFor(exchange, signal);
     // Own properties only: "constructor" or "toString" must not reach Object.prototype.
     const extra = Object.hasOwn(custom, command) ? custom[command] : undefined;
     if (extra) return extra(payload, handlerContext);
@@ -235,11 +338,12 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     return failure("INTERNAL", `${command}: ${message}`);
   };
 
-  const dispatchDeferred = async (text: string, signal?: AbortSignal): Promise<() => string> => {
+  /** One frame: parsed, validated, run; the answer's bytes streamed or inlined as the exchange allows. */
+  const dispatchExchange = async (text: string, exchange: Exchange): Promise<Answer> => {
     if (exceedsBytes(text, maxFrameBytes)) {
       const id = leadingFrameId(text.slice(0, 256)) ?? 0;
       const size = formatBytes(utf8Length(text));
-      return encoded(
+      return fixed(
         encodeFailure(
           id,
           failure("TOO_LARGE", `request frame of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
@@ -250,7 +354,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     try {
       data = JSON.parse(text);
     } catch {
-      return encoded(
+      return fixed(
         encodeFailure(leadingFrameId(text.slice(0, 256)) ?? 0, failure("INVALID_PAYLOAD", "malformed frame: not JSON")),
       );
     }
@@ -263,33 +367,140 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
         version !== undefined && version !== PROTOCOL_VERSION
           ? `unsupported protocol version ${JSON.stringify(version)}; this host speaks v${PROTOCOL_VERSION}`
           : `malformed frame: ${issueText(frame.issues)}`;
-      return encoded(encodeFailure(id, failure("INVALID_PAYLOAD", message)));
+      return fixed(encodeFailure(id, failure("INVALID_PAYLOAD", message)));
     }
     const { id, command, payload } = frame.output;
+    const { scope } = exchange;
+    let controller: AbortController | undefined;
+    let signal = exchange.signal;
+    if (scope && scope.size < MAX_CANCELLABLE && !scope.has(id) && command !== "host.cancel") {
+      controller = new AbortController();
+      signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+      scope.set(id, controller);
+    }
     let result: unknown;
     try {
-      result = await run(command, payload, signal);
-    } catch (error) {
-      return encoded(encodeFailure(id, toErrorBody(command, error)));
-    }
-    return () => {
-      let answer: string;
-      try {
-        answer = encodeSuccess(id, result);
-      } catch (error) {
-        return encodeFailure(id, toErrorBody(command, error));
+      result = await run(command, payload, exchange, signal);
+      if (result instanceof StreamedResult) {
+        if (exchange.streams) return answerWithBody(id, command, result);
+        result = await inlineBody(result.result, result.body, maxFrameBytes, command);
       }
-      if (!exceedsBytes(answer, maxFrameBytes)) return answer;
-      const size = formatBytes(utf8Length(answer));
-      return encodeFailure(
-        id,
-        failure("TOO_LARGE", `${command}: answer of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
-      );
+    } catch (error) {
+      return fixed(encodeFailure(id, toErrorBody(command, error)));
+    } finally {
+      if (controller && scope?.get(id) === controller) scope.delete(id);
+    }
+    return {
+      body: null,
+      encode: () => {
+        let answer: string;
+        try {
+          answer = encodeSuccess(id, result);
+        } catch (error) {
+          return encodeFailure(id, toErrorBody(command, error));
+        }
+        if (!exceedsBytes(answer, maxFrameBytes)) return answer;
+        const size = formatBytes(utf8Length(answer));
+        return encodeFailure(
+          id,
+          failure("TOO_LARGE", `${command}: answer of ${size} exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
+        );
+      },
     };
   };
 
+  /** A streamed answer: its frame now (the marker stays; without bytes it is dropped), its bytes after it. */
+  const answerWithBody = (id: number, command: string, streamed: StreamedResult): Answer => {
+    const result = streamed.body === null ? replaceBodyMarker(streamed.result, null) : streamed.result;
+    let text: string;
+    try {
+      text = encodeSuccess(id, result);
+    } catch (error) {
+      if (streamed.body && !(streamed.body instanceof Uint8Array)) void streamed.body.cancel().catch(() => undefined);
+      return fixed(encodeFailure(id, toErrorBody(command, error)));
+    }
+    return { encode: () => text, body: streamed.body };
+  };
+
+  const dispatchDeferred = async (text: string, signal?: AbortSignal, scope?: CancelScope): Promise<() => string> =>
+    (await dispatchExchange(text, { signal, scope })).encode;
+
   const dispatchText = async (text: string, signal?: AbortSignal): Promise<string> =>
     (await dispatchDeferred(text, signal))();
+
+  /** Cancel scopes of HTTP clients by their `x-containerflare-client` id, least recently used first. */
+  const clientScopes = new Map<string, CancelScope>();
+  const scopeOf = (request: Request): CancelScope | undefined => {
+    const client = request.headers.get(CLIENT_ID_HEADER);
+    if (!client || client.length > 64) return undefined;
+    let scope = clientScopes.get(client);
+    if (scope) clientScopes.delete(client);
+    else {
+      scope = new Map();
+      if (clientScopes.size >= MAX_CLIENT_SCOPES) clientScopes.delete(clientScopes.keys().next().value!);
+    }
+    clientScopes.set(client, scope);
+    return scope;
+  };
+
+  const handleHttp = async (request: Request, split?: SplitFrame): Promise<Response> => {
+    if (request.method !== "POST") {
+      const body = encodeFailure(
+        0,
+        failure("INVALID_PAYLOAD", `use POST with one request frame as the body, not ${request.method}`),
+      );
+      return new Response(body, { status: 405, headers: { ...JSON_HEADERS, allow: "POST" } });
+    }
+    const type = (request.headers.get("content-type") ?? "").split(";", 1)[0]!.trim().toLowerCase();
+    if (type === BATCH_CONTENT_TYPE) {
+      // The answers stream as they complete; the session's limits bound what one POST may cost.
+      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+      const input = request.body ?? new Blob([]).stream();
+      void serveStream(host, input, writable, logger, scopeOf(request));
+      return new Response(readable, { headers: BATCH_HEADERS });
+    }
+    if (type === FRAME_CONTENT_TYPE) return handleSolo(request, split);
+    const body = await readBodyLimited(request, maxFrameBytes);
+    if (body.tooLarge) {
+      const id = leadingFrameId(new TextDecoder().decode(body.head)) ?? 0;
+      const answer = encodeFailure(
+        id,
+        failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
+      );
+      return new Response(answer, { status: id === 0 ? 413 : 200, headers: JSON_HEADERS });
+    }
+    const answer = await dispatchText(new TextDecoder().decode(body.bytes));
+    // An answer for id 0 means the frame could not be attributed: the request itself was bad.
+    const status = answer.startsWith('{"v":1,"id":0,') ? 400 : 200;
+    return new Response(answer, { status, headers: JSON_HEADERS });
+  };
+
+  /** A solo exchange: the frame's line, then its raw body; answered with the answer's line, then its bytes. */
+  const handleSolo = async (request: Request, given?: SplitFrame): Promise<Response> => {
+    const split = given ?? (await splitFrameLine(request.body ?? new Blob([]).stream(), maxFrameBytes));
+    if (!split.ok) {
+      const id = leadingFrameId(new TextDecoder().decode(split.head)) ?? 0;
+      const error =
+        split.reason === "too-large"
+          ? failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`)
+          : failure("INVALID_PAYLOAD", "a solo exchange starts with the request frame and a newline");
+      const status = id !== 0 ? 200 : split.reason === "too-large" ? 413 : 400;
+      return new Response(encodeFailure(id, error), { status, headers: FRAME_HEADERS });
+    }
+    const marker = bodyMarkerOf(split.line);
+    let body: ReadableStream<Uint8Array> | undefined;
+    if (marker) body = marker.length === undefined ? split.rest : knownLength(split.rest, marker.length);
+    else void split.rest.cancel().catch(() => undefined);
+    const signal = (request as { signal?: AbortSignal }).signal;
+    const answer = await dispatchExchange(split.line, { signal, scope: scopeOf(request), body, streams: true });
+    const text = answer.encode();
+    if (body && !body.locked) void body.cancel().catch(() => undefined);
+    const status = text.startsWith('{"v":1,"id":0,') ? 400 : 200;
+    return new Response(frameStream(text, answer.body) as ConstructorParameters<typeof Response>[0], {
+      status,
+      headers: FRAME_HEADERS,
+    });
+  };
 
   const host: CommandHost = {
     maxFrameBytes,
@@ -305,32 +516,13 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       }
       return JSON.parse(await dispatchText(text ?? "")) as ResponseFrame;
     },
-    async handle(request) {
-      const json = { "content-type": "application/json" };
-      if (request.method !== "POST") {
-        const body = encodeFailure(
-          0,
-          failure("INVALID_PAYLOAD", `use POST with one request frame as the body, not ${request.method}`),
-        );
-        return new Response(body, { status: 405, headers: { ...json, allow: "POST" } });
-      }
-      const body = await readBodyLimited(request, maxFrameBytes);
-      if (body.tooLarge) {
-        const id = leadingFrameId(new TextDecoder().decode(body.head)) ?? 0;
-        const answer = encodeFailure(
-          id,
-          failure("TOO_LARGE", `request frame exceeds the ${formatBytes(maxFrameBytes)} frame limit`),
-        );
-        return new Response(answer, { status: id === 0 ? 413 : 200, headers: json });
-      }
-      const answer = await dispatchText(new TextDecoder().decode(body.bytes));
-      // An answer for id 0 means the frame could not be attributed: the request itself was bad.
-      const status = answer.startsWith('{"v":1,"id":0,') ? 400 : 200;
-      return new Response(answer, { status, headers: json });
+    handle(request, frame) {
+      return handleHttp(request, frame);
     },
     serveStream(readable, writable) {
       return serveStream(host, readable, writable, logger);
     },
+    dispatchExchange,
   };
   return host;
 }

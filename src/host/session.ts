@@ -4,7 +4,7 @@ import { CommandError } from "../errors.ts";
 import { formatBytes } from "../protocol/bytes.ts";
 import { encodeFailure, leadingFrameId } from "../protocol/frames.ts";
 import { type ByteBudget, createFrameWriter, createLineSplitter } from "../protocol/lines.ts";
-import type { CommandHost } from "./host.ts";
+import type { CancelScope, CommandHost } from "./host.ts";
 
 /**
  * What one JSON-lines connection may cost the host, whatever its peer sends or fails to read
@@ -98,6 +98,8 @@ export interface StreamSessionOptions {
   logger?: ConsolaInstance;
   /** Shared by the connections of a listener: partial-line bytes above each connection's own 64 KiB. */
   budget?: ByteBudget;
+  /** The client's running commands for `host.cancel`; default one of the connection's own. */
+  scope?: CancelScope;
 }
 
 /** One connection of the JSON-lines server. */
@@ -137,6 +139,7 @@ export function createStreamSession(
   options: StreamSessionOptions = {},
 ): StreamSession {
   const { logger, budget } = options;
+  const scope: CancelScope = options.scope ?? new Map();
   const limits = host.streamLimits ?? resolveStreamLimits(undefined, host.maxFrameBytes);
   const abort = new AbortController();
   let closed = false;
@@ -243,7 +246,7 @@ export function createStreamSession(
   };
   const start = (line: string) => {
     running++;
-    void host.dispatchDeferred(line, abort.signal).then(
+    void host.dispatchDeferred(line, abort.signal, scope).then(
       (encode) => {
         answer(encode);
         settled(line.length);
@@ -344,6 +347,7 @@ export async function serveStream(
   readable: ReadableStream<Uint8Array>,
   writable: WritableStream<Uint8Array>,
   logger?: ConsolaInstance,
+  scope?: CancelScope,
 ): Promise<void> {
   const encoder = new TextEncoder();
   const output = writable.getWriter();
@@ -381,7 +385,7 @@ export async function serveStream(
         void output.abort().catch(() => undefined);
       },
     },
-    logger ? { logger } : {},
+    { ...(logger ? { logger } : {}), ...(scope ? { scope } : {}) },
   );
   try {
     for (;;) {

@@ -1,4 +1,5 @@
 import { type CommandHost, type CommandHostOptions, createCommandHost } from "../host/index.ts";
+import { FRAME_CONTENT_TYPE, splitFrameLine } from "../protocol/body.ts";
 import { formatBytes, readBodyLimited } from "../protocol/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type ErrorBody, encodeFailure, leadingFrameId } from "../protocol/frames.ts";
 import {
@@ -109,6 +110,26 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
       );
     }
     if (!verifierFor) return hostFor(bindings).handle(request);
+    if ((request.headers.get("content-type") ?? "").startsWith(FRAME_CONTENT_TYPE)) {
+      // A solo exchange is signed over its frame line (which states the body's length), not its streamed bytes.
+      const split = await splitFrameLine(request.body ?? new Blob([]).stream(), maxFrameBytes);
+      if (!split.ok) return hostFor(bindings).handle(request, split);
+      const id = leadingFrameId(split.line.slice(0, 256)) ?? 0;
+      const verifier = verifierFor(bindings);
+      const verdict = verifier
+        ? await verifier.verify({
+            method: request.method,
+            path: url.pathname + url.search,
+            body: split.lineBytes,
+            header: request.headers.get(REQUEST_SIGNATURE_HEADER),
+          })
+        : ({ ok: false, reason: "unsigned" } as const);
+      if (!verdict.ok) {
+        void split.rest.cancel().catch(() => undefined);
+        return signatureRefusal(id, verdict.reason, verifier !== undefined);
+      }
+      return hostFor(bindings).handle(request, split);
+    }
     const read = await readBodyLimited(request, maxFrameBytes);
     if (read.tooLarge) {
       return refusal(413, 0, {

@@ -24,7 +24,11 @@ async function httpHost(steps: Step[] = []) {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
-    seen.push({ command: (JSON.parse(body) as { command: string }).command, body });
+    // A v2 batch holds one frame per line; a solo exchange starts with one.
+    const lines = request.headers["content-type"]?.startsWith("application/x-containerflare-frame")
+      ? [body.slice(0, body.indexOf("\n"))]
+      : body.split("\n").filter(Boolean);
+    for (const line of lines) seen.push({ command: (JSON.parse(line) as { command: string }).command, body: line });
     const step = steps.shift();
     if (step?.(request, response, body)) return;
     const answer = await host.handle(

@@ -155,6 +155,14 @@ export function createSocketTransport(
           enqueue(frame);
       }
     },
+    cancel(id) {
+      // Not written yet (waiting for the connection): dropped here, nothing to ask the host.
+      const index = queued.findIndex((frame) => frame.id === id);
+      if (index === -1) return state !== "open";
+      queuedChars -= queued[index]!.text.length + 1;
+      queued.splice(index, 1);
+      return true;
+    },
     async close() {
       const previous = state;
       state = "closed";

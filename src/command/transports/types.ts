@@ -1,5 +1,6 @@
 import type { ConsolaInstance } from "consola";
 import type { CommandError } from "../../errors.ts";
+import type { BodySource } from "../../protocol/body.ts";
 
 /** One encoded request frame on its way out. */
 export interface OutgoingFrame {
@@ -9,15 +10,26 @@ export interface OutgoingFrame {
   text: string;
   /** Whether the command only reads (safe to send again after a network error). */
   read: boolean;
+  /**
+   * Bytes that travel as the exchange's body (`text` holds a body marker where they belong):
+   * only handed to a transport that {@link Transport.carriesBodies}; the client inlines them
+   * for the others.
+   */
+  body?: BodySource;
+  /** The payload `text` encodes, kept for a transport that must inline {@link body} after all. */
+  payload?: unknown;
+  /** The answer may carry a body: send it where one can come back (an HTTP v2 solo exchange). */
+  streamed?: boolean;
 }
 
 /** How a transport reports back to the client. */
 export interface TransportSink {
   /**
    * One received frame's text (a line, or an HTTP body). `expectedId`: the frame must answer
-   * this id (HTTP pairs each answer with its request) or it is dropped.
+   * this id (HTTP pairs each answer with its request) or it is dropped. `body`: the raw bytes
+   * that followed the frame (an HTTP v2 solo exchange), for the result's body marker.
    */
-  receive(text: string, expectedId?: number): void;
+  receive(text: string, expectedId?: number, body?: ReadableStream<Uint8Array>): void;
   /** A frame whose id could be read arrived above the size limit. */
   oversized(id: number | undefined, bytes: number): void;
   /** The command `id` failed in the transport (not answered by the host). */
@@ -37,10 +49,15 @@ export interface TransportContext {
 
 /** A way to carry frames to a command host and answers back. */
 export interface Transport {
+  /** Whether frames may be handed over with their raw {@link OutgoingFrame.body} (HTTP); else the client inlines it. */
+  readonly carriesBodies?: boolean;
   /** Sends one frame; never throws (failures go to the sink). */
   send(frame: OutgoingFrame): void;
-  /** The client gave up on `id` (timeout, abort): stop any work for it. */
-  cancel?(id: number): void;
+  /**
+   * The client gave up on `id` (timeout, abort): stop any work for it. True when the transport
+   * stopped it itself (aborted an exchange of its own); otherwise the client sends `host.cancel`.
+   */
+  cancel?(id: number): boolean;
   /** Closes the connection; in-flight commands are failed by the client, not here. */
   close(): Promise<void>;
 }

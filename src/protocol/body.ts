@@ -1,0 +1,275 @@
+/**
+ * Streamed bodies (docs/protocol.md, "Streamed bodies"): bytes that travel beside a frame instead
+ * of inside it. A payload or a result marks where its bytes belong with {@link BodyMarker}; on an
+ * HTTP v2 solo exchange the bytes follow the frame's line raw, on every other transport they are
+ * inlined as a base64 envelope in the marker's place. Runtime agnostic: client, host and Worker
+ * share it.
+ */
+import * as v from "valibot";
+import { CommandError } from "../errors.ts";
+import { encodeBytes, formatBytes } from "./bytes.ts";
+
+/** `{"encoding":"body","length"?:N}`: "the bytes of this value are the exchange's body". */
+export interface BodyMarker {
+  encoding: "body";
+  /** Exact byte count, when the sender knows it; the receiver enforces it. */
+  length?: number;
+}
+
+/** Schema of {@link BodyMarker}. */
+export const BodyMarkerSchema = v.object({
+  encoding: v.literal("body"),
+  length: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+});
+
+/** Bytes as a binding hands them over: in memory, or a stream. */
+export type BodySource = Uint8Array | ReadableStream<Uint8Array>;
+
+/** Content type of a batch of frames, one JSON line each (HTTP v2). */
+export const BATCH_CONTENT_TYPE = "application/x-ndjson";
+/** Content type of a solo exchange: one frame's line, then its raw body (HTTP v2). */
+export const FRAME_CONTENT_TYPE = "application/x-containerflare-frame";
+/** Header naming the HTTP transport version a side speaks: sent by v2 clients, answered by v2 hosts. */
+export const HTTP_VERSION_HEADER = "x-containerflare-http";
+/** The HTTP transport version this code speaks. */
+export const HTTP_VERSION = "2";
+/** Header with the client's random id, so that `host.cancel` finds commands of earlier POSTs. */
+export const CLIENT_ID_HEADER = "x-containerflare-client";
+
+/** A marker for bytes of `length` (omit when unknown). */
+export function bodyMarker(length?: number): BodyMarker {
+  return length === undefined ? { encoding: "body" } : { encoding: "body", length };
+}
+
+/** Whether `value` is a {@link BodyMarker}. */
+export function isBodyMarker(value: unknown): value is BodyMarker {
+  return typeof value === "object" && value !== null && (value as { encoding?: unknown }).encoding === "body";
+}
+
+/** How deep a marker may sit in a payload or result (`{object, body}` is depth 1, a service answer's `body` too). */
+const MAX_MARKER_DEPTH = 4;
+
+/** The marker inside `value` (own members, up to {@link MAX_MARKER_DEPTH} levels), if any. */
+export function findBodyMarker(value: unknown, depth = 0): BodyMarker | undefined {
+  if (isBodyMarker(value)) return value;
+  if (depth >= MAX_MARKER_DEPTH || typeof value !== "object" || value === null) return undefined;
+  for (const member of Array.isArray(value) ? value : Object.values(value)) {
+    const found = findBodyMarker(member, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** `value` with its marker replaced by `replacement` (copies along the path only). */
+export function replaceBodyMarker(value: unknown, replacement: unknown, depth = 0): unknown {
+  if (isBodyMarker(value)) return replacement;
+  if (depth >= MAX_MARKER_DEPTH || typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((member) => replaceBodyMarker(member, replacement, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [name, member] of Object.entries(value)) out[name] = replaceBodyMarker(member, replacement, depth + 1);
+  return out;
+}
+
+/** What a host handler returns when its answer carries bytes: the result (with a marker) and the bytes. */
+export class StreamedResult {
+  constructor(
+    /** The result, with a {@link BodyMarker} where the bytes belong. */
+    readonly result: unknown,
+    /** The bytes; `null` for none (the marker then stays out of the result). */
+    readonly body: BodySource | null,
+  ) {}
+}
+
+/**
+ * A host handler's answer with bytes: `streamedResult({ object, body: bodyMarker(size) }, stream)`.
+ * The host streams them on a solo HTTP v2 exchange and inlines them everywhere else.
+ */
+export function streamedResult(result: unknown, body: BodySource | null): StreamedResult {
+  return new StreamedResult(result, body);
+}
+
+/** A ReadableStream of a {@link BodySource}. */
+export function sourceStream(source: BodySource): ReadableStream<Uint8Array> {
+  if (!(source instanceof Uint8Array)) return source;
+  return new ReadableStream({
+    start(controller) {
+      if (source.byteLength > 0) controller.enqueue(source);
+      controller.close();
+    },
+  });
+}
+
+/** Largest body that fits inline in a frame of `maxFrameBytes` (base64 is 4/3 of it, plus the frame around it). */
+export function maxInlineBodyBytes(maxFrameBytes: number): number {
+  return Math.max(0, Math.floor(((maxFrameBytes - 64 * 1024) * 3) / 4));
+}
+
+/** Reads a body into one buffer, up to `limit` bytes; `undefined` (the rest cancelled) when it is longer. */
+export async function readSourceLimited(source: BodySource, limit: number): Promise<Uint8Array | undefined> {
+  if (source instanceof Uint8Array) return source.byteLength > limit ? undefined : source;
+  const reader = source.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return concatBytes(chunks, total);
+}
+
+function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * `value` with its marker replaced by the bytes of `source` as a base64 envelope, for transports
+ * that carry no raw bytes; throws a TOO_LARGE CommandError naming the limit when they do not fit a frame.
+ */
+export async function inlineBody(
+  value: unknown,
+  source: BodySource | null,
+  maxFrameBytes: number,
+  what: string,
+): Promise<unknown> {
+  const limit = maxInlineBodyBytes(maxFrameBytes);
+  const bytes = source === null ? new Uint8Array(0) : await readSourceLimited(source, limit);
+  if (!bytes) {
+    throw new CommandError(
+      "TOO_LARGE",
+      `${what}: a body above ${formatBytes(limit)} does not fit in a ${formatBytes(maxFrameBytes)} frame on this transport; streamed bodies need the HTTP transport v2`,
+      { command: what },
+    );
+  }
+  return replaceBodyMarker(value, encodeBytes(bytes));
+}
+
+/** The first line of a byte stream and the stream of what follows it. */
+export type SplitFrame =
+  | { ok: true; line: string; lineBytes: Uint8Array; rest: ReadableStream<Uint8Array> }
+  | { ok: false; reason: "too-large" | "no-line"; head: Uint8Array };
+
+/**
+ * Reads a solo exchange's frame line (up to `maxLineBytes`) off `stream` and returns the rest as a
+ * stream that is read only as it is consumed (backpressure passes through).
+ */
+export async function splitFrameLine(stream: ReadableStream<Uint8Array>, maxLineBytes: number): Promise<SplitFrame> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      reader.releaseLock();
+      return { ok: false, reason: "no-line", head: concatBytes(chunks, total).subarray(0, 256) };
+    }
+    const newline = value.indexOf(0x0a);
+    if (newline === -1) {
+      total += value.byteLength;
+      chunks.push(value);
+      if (total > maxLineBytes) {
+        await reader.cancel().catch(() => undefined);
+        return { ok: false, reason: "too-large", head: chunks[0]!.subarray(0, 256) };
+      }
+      continue;
+    }
+    if (total + newline > maxLineBytes) {
+      await reader.cancel().catch(() => undefined);
+      return { ok: false, reason: "too-large", head: (chunks[0] ?? value).subarray(0, 256) };
+    }
+    chunks.push(value.subarray(0, newline + 1));
+    const lineBytes = concatBytes(chunks, total + newline + 1);
+    const line = new TextDecoder().decode(lineBytes.subarray(0, lineBytes.byteLength - 1)).replace(/\r$/, "");
+    let first: Uint8Array | undefined = value.byteLength > newline + 1 ? value.subarray(newline + 1) : undefined;
+    const rest = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          if (first) {
+            controller.enqueue(first);
+            first = undefined;
+            return;
+          }
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        cancel(reason) {
+          return reader.cancel(reason);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { ok: true, line, lineBytes, rest };
+  }
+}
+
+/**
+ * A stream that passes `source` through and errors unless exactly `length` bytes pass: a sender
+ * that announced a length cannot deliver more or less than it.
+ */
+export function exactLength(source: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let seen = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await reader.read();
+        if (next.done) {
+          if (seen === length) controller.close();
+          else controller.error(new RangeError(`body ended after ${seen} of the ${length} bytes its marker announced`));
+          return;
+        }
+        seen += next.value.byteLength;
+        if (seen > length) {
+          await reader.cancel().catch(() => undefined);
+          controller.error(new RangeError(`body is longer than the ${length} bytes its marker announced`));
+          return;
+        }
+        controller.enqueue(next.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A stream of `line` + `\n` followed by the bytes of `body`: a solo exchange's HTTP body. */
+export function frameStream(line: string, body: BodySource | null): ReadableStream<Uint8Array> | Uint8Array {
+  const head = new TextEncoder().encode(`${line}\n`);
+  if (body === null) return head;
+  if (body instanceof Uint8Array) return concatBytes([head, body], head.byteLength + body.byteLength);
+  const reader = body.getReader();
+  let sentHead = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!sentHead) {
+          sentHead = true;
+          controller.enqueue(head);
+          return;
+        }
+        const next = await reader.read();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
