@@ -7,7 +7,7 @@
  */
 import * as v from "valibot";
 import { CommandError } from "../errors.ts";
-import { encodeBytes, formatBytes } from "./bytes.ts";
+import { decodeBytes, type EncodedBytes, encodeBytes, formatBytes } from "./bytes.ts";
 
 /** `{"encoding":"body","length"?:N}`: "the bytes of this value are the exchange's body". */
 export interface BodyMarker {
@@ -272,4 +272,18 @@ export function frameStream(line: string, body: BodySource | null): ReadableStre
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * The bytes of an answer, whichever way they came: the raw body after the frame (the result holds
+ * a marker), or a base64 envelope inlined in the result; `null` when the result has none.
+ */
+export function answerBytes(
+  wire: EncodedBytes | BodyMarker | null | undefined,
+  body: ReadableStream<Uint8Array> | null,
+): ReadableStream<Uint8Array> | null {
+  if (wire === null || wire === undefined) return null;
+  if (isBodyMarker(wire)) return body ?? sourceStream(new Uint8Array(0));
+  if (body) void body.cancel().catch(() => undefined);
+  return sourceStream(decodeBytes(wire));
 }
