@@ -3,47 +3,78 @@
  * answered from memory) over stdio, unix, tcp and http, with 1 and 64 commands in flight, next to
  * a one-at-a-time client like the original Rust crate's (write a line, wait for its answer line).
  *
- * Topology as in production: this process is the command host; each client runs in its own Node
- * process (this file with `--client`), over the child's stdin/stdout for stdio. Results go to
- * docs/bench.md between `<!-- commands:start -->` and `<!-- commands:end -->`.
+ * The HTTP transport (issue 12) is measured side by side, in the same rounds, with:
+ * - a bare `fetch()` loop of the same runtime (Node's fetch, 1 and 64 loops) POSTing the same
+ *   frame to a trivial node:http server that answers a fixed body of the size of a `kv.get`
+ *   answer: what one HTTP request per command costs at best on this machine;
+ * - `kv.get` and `host.ping` through the real command client to two real hosts: the command
+ *   host behind node:http in this process (headers, streamed bodies passed through), and the
+ *   command host inside a Worker in workerd (Miniflare), as production runs it.
+ *
+ * Topology as in production: this process is the command host (or runs the one in workerd); each
+ * client runs in its own Node process (this file with `--client`), over the child's stdin/stdout
+ * for stdio. Results go to docs/bench.md between `<!-- commands:start -->` and
+ * `<!-- commands:end -->`, the chart to docs/bench-commands.svg, the raw results to
+ * bench/results/commands.json.
  *
  * Run: `npm run bench` (all benchmarks) or `node bench/commands.ts` with Node >= 22.18 (type
- * stripping). Env: BENCH_COMMAND_SECONDS (per scenario, default 3), BENCH_COMMAND_ROUNDS
- * (interleaved rounds, median reported; default 2), BENCH_COMMAND_NO_WRITE=1 (print only).
+ * stripping). `--render` re-renders docs/ from the last raw results. Env: BENCH_COMMAND_SECONDS
+ * (per scenario, default 3), BENCH_COMMAND_ROUNDS (interleaved rounds, median reported; default
+ * 3), BENCH_COMMAND_ONLY=http (scenarios whose description contains one of the comma-separated
+ * words), BENCH_COMMAND_NO_WRITE=1 (print only).
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Miniflare } from "miniflare";
 import { freePort } from "../src/cli/dev/ports.ts";
 import { createCommandClient } from "../src/command/index.ts";
 import { parseCommandEndpoint } from "../src/config.ts";
 import { type CommandHost, createCommandHost } from "../src/host/index.ts";
 import { listenCommandHost, serveNodeStream } from "../src/host/node.ts";
+import { renderPanels } from "./lib/bars.ts";
+import { type LoopbackServer, serveCommandHost, serveTrivial } from "./lib/http-host.ts";
+import { cpuSeconds } from "./lib/processes.ts";
+import { commandLine, descendants } from "./lib/proctree.ts";
+import { writeMarkedSection } from "./lib/sections.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..");
 const SELF = fileURLToPath(import.meta.url);
-const BENCH_MD = join(HERE, "..", "docs", "bench.md");
+const BENCH_MD = join(ROOT, "docs", "bench.md");
+const CHART = join(ROOT, "docs", "bench-commands.svg");
+const RAW_RESULTS = join(HERE, "results", "commands.json");
+const HOST_WORKER = join(HERE, "workers", "command-host.ts");
 const START = "<!-- commands:start -->";
 const END = "<!-- commands:end -->";
 const RESULT_PREFIX = "bench-result ";
 const VALUE = "v".repeat(100);
 const PAYLOAD = { binding: "CACHE", key: "bench" };
+/** What the bare fetch loop POSTs, and what its server answers: a kv.get frame and its answer. */
+const FETCH_FRAME = JSON.stringify({ v: 1, id: 1, command: "kv.get", payload: PAYLOAD });
+const FETCH_ANSWER = JSON.stringify({ v: 1, id: 1, ok: true, payload: VALUE });
 
 type Transport = "stdio" | "unix" | "tcp" | "http";
-type ClientKind = "multiplexed" | "sequential";
+/** CommandClient, the original one-at-a-time design, or a bare fetch() loop (no command bus at all). */
+type ClientKind = "multiplexed" | "sequential" | "fetch";
+type Command = "kv.get" | "host.ping";
+/** Who answers: the command host in this process, in workerd, or the trivial server (bare fetch). */
+type HostKind = "node" | "workerd" | "trivial";
 
 interface Scenario {
   transport: Transport;
   client: ClientKind;
   inFlight: number;
+  command: Command;
+  host: HostKind;
 }
 
 interface Measurement {
   commands: number;
+  /** Commands completed during the warm-up (host CPU is measured over both). */
+  warmupCommands: number;
   seconds: number;
   perSecond: number;
   p50Ms: number;
@@ -52,6 +83,26 @@ interface Measurement {
   clientCpuUs: number;
   /** CPU time of the host process per command, in µs. */
   hostCpuUs?: number;
+}
+
+/** One scenario's rounds, or why it has none. */
+interface ScenarioResult {
+  scenario: Scenario;
+  rounds: Measurement[];
+  failure?: string;
+}
+
+/** Everything one run measured: what bench/results/commands.json holds. */
+interface CommandsReport {
+  date: string;
+  machine: string;
+  node: string;
+  commit: string;
+  seconds: number;
+  rounds: number;
+  load: [number, number];
+  elapsedSeconds: number;
+  results: ScenarioResult[];
 }
 
 // --- Client side (child process) ------------------------------------------------------------------
@@ -80,18 +131,6 @@ class LatencyLog {
   }
 }
 
-function summarize(latencies: LatencyLog, commands: number, seconds: number, cpuMicros: number): Measurement {
-  const sorted = latencies.sorted();
-  return {
-    commands,
-    seconds,
-    perSecond: commands / seconds,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
-    clientCpuUs: cpuMicros / commands,
-  };
-}
-
 /** Runs `once` from `inFlight` loops for `seconds` after a warm-up; latency of every call. */
 async function drive(once: () => Promise<unknown>, inFlight: number, seconds: number): Promise<Measurement> {
   const warmUntil = performance.now() + 500;
@@ -107,20 +146,25 @@ async function drive(once: () => Promise<unknown>, inFlight: number, seconds: nu
     }
     return count;
   };
-  await Promise.all(Array.from({ length: inFlight }, () => worker(warmUntil, undefined)));
+  const sum = (counts: number[]) => counts.reduce((total, count) => total + count, 0);
+  const warmupCommands = sum(await Promise.all(Array.from({ length: inFlight }, () => worker(warmUntil, undefined))));
   const latencies = new LatencyLog();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const until = started + seconds * 1000;
-  const counts = await Promise.all(Array.from({ length: inFlight }, () => worker(until, latencies)));
+  const commands = sum(await Promise.all(Array.from({ length: inFlight }, () => worker(until, latencies))));
   const elapsed = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  return summarize(
-    latencies,
-    counts.reduce((sum, count) => sum + count, 0),
-    elapsed,
-    used.user + used.system,
-  );
+  const sorted = latencies.sorted();
+  return {
+    commands,
+    warmupCommands,
+    seconds: elapsed,
+    perSecond: commands / elapsed,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    clientCpuUs: (used.user + used.system) / commands,
+  };
 }
 
 /**
@@ -154,9 +198,28 @@ function sequentialChannel(write: (text: string) => void, onData: (listener: (ch
     });
 }
 
-async function runClient(endpoint: string, kind: ClientKind, inFlight: number, seconds: number): Promise<void> {
+/** A bare fetch() POST of a kv.get frame; the answer read as text, like the client does. */
+function bareFetch(url: string): () => Promise<unknown> {
+  const init = { method: "POST", headers: { "content-type": "application/json" }, body: FETCH_FRAME };
+  return async () => {
+    const response = await fetch(url, init);
+    const text = await response.text();
+    if (response.status !== 200 || text.length !== FETCH_ANSWER.length) throw new Error(`unexpected answer ${text}`);
+    return text;
+  };
+}
+
+async function runClient(
+  endpoint: string,
+  kind: ClientKind,
+  inFlight: number,
+  seconds: number,
+  command: Command,
+): Promise<void> {
   let measurement: Measurement;
-  if (kind === "sequential") {
+  if (kind === "fetch") {
+    measurement = await drive(bareFetch(endpoint), inFlight, seconds);
+  } else if (kind === "sequential") {
     const target = parseCommandEndpoint(endpoint);
     if (target.kind === "stdio") {
       measurement = await drive(
@@ -168,6 +231,7 @@ async function runClient(endpoint: string, kind: ClientKind, inFlight: number, s
         seconds,
       );
     } else if (target.kind === "unix" || target.kind === "tcp") {
+      const { connect } = await import("node:net");
       const socket =
         target.kind === "unix" ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
       await new Promise((resolve) => socket.once("connect", resolve));
@@ -185,7 +249,11 @@ async function runClient(endpoint: string, kind: ClientKind, inFlight: number, s
     process.stdin.pause();
   } else {
     const client = createCommandClient({ endpoint: parseCommandEndpoint(endpoint), timeoutMs: 30_000 });
-    measurement = await drive(() => client.invoke("kv.get", PAYLOAD), inFlight, seconds);
+    const once = command === "host.ping" ? () => client.invoke("host.ping") : () => client.invoke("kv.get", PAYLOAD);
+    const answer = (await once()) as unknown;
+    if (command === "kv.get" && !JSON.stringify(answer).includes(VALUE))
+      throw new Error(`kv.get answered ${JSON.stringify(answer)}`);
+    measurement = await drive(once, inFlight, seconds);
     await client.close();
   }
   process.stderr.write(`${RESULT_PREFIX}${JSON.stringify(measurement)}\n`);
@@ -193,55 +261,55 @@ async function runClient(endpoint: string, kind: ClientKind, inFlight: number, s
 
 // --- Host side (this process) ---------------------------------------------------------------------
 
-/** The host: a KV namespace in memory; `answered()` counts the reads it served. */
-interface MemoryHost {
-  host: CommandHost;
-  answered(): number;
-}
-
-function memoryHost(): MemoryHost {
+/** The KV namespace of the hosts in this process: one 100-byte value in memory. */
+function memoryHost(): CommandHost {
   const values = new Map([["bench", VALUE]]);
-  let reads = 0;
   const kv = {
-    get: async (key: string) => {
-      reads++;
-      return values.get(key) ?? null;
-    },
+    get: async (key: string) => values.get(key) ?? null,
     getWithMetadata: async (key: string) => ({ value: values.get(key) ?? null, metadata: null, cacheStatus: null }),
     list: async () => ({ keys: [], list_complete: true, cacheStatus: null }),
   };
-  return { host: createCommandHost({ bindings: { CACHE: kv }, allow: { CACHE: "kv" } }), answered: () => reads };
+  return createCommandHost({ bindings: { CACHE: kv }, allow: { CACHE: "kv" } });
 }
 
-async function serveHttp(host: CommandHost) {
-  const server = createHttpServer(async (request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const answer = await host.handle(
-      new Request(`http://127.0.0.1${request.url ?? "/"}`, {
-        method: request.method ?? "POST",
-        headers: { "content-type": "application/json" },
-        body: Buffer.concat(chunks),
-      }),
-    );
-    response.writeHead(answer.status, { "content-type": "application/json" });
-    response.end(await answer.text());
+/** The command host inside a Worker in workerd, its KV holding the same value. */
+interface WorkerdHost {
+  url: string;
+  pid: number | undefined;
+  close(): Promise<void>;
+}
+
+async function startWorkerdHost(): Promise<WorkerdHost> {
+  // Imported here: a client child process never loads Miniflare or esbuild.
+  const { Miniflare } = await import("miniflare");
+  const { bundleWorker } = await import("../src/cli/dev/bundle.ts");
+  const script = await bundleWorker(HOST_WORKER);
+  const miniflare: Miniflare = new Miniflare({
+    host: "127.0.0.1",
+    port: await freePort(),
+    cf: false,
+    modules: true,
+    script,
+    compatibilityDate: "2025-09-01",
+    kvNamespaces: ["CACHE"],
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1/commands`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  const url = await miniflare.ready;
+  await (await miniflare.getKVNamespace("CACHE")).put("bench", VALUE);
+  const pid = descendants(process.pid).find((child) => /workerd/.test(commandLine(child)));
+  return { url: new URL("/v1/commands", url).href, pid, close: () => miniflare.dispose() };
 }
 
-async function runScenario(
-  { host, answered }: MemoryHost,
-  scenario: Scenario,
-  seconds: number,
-  directory: string,
-): Promise<Measurement> {
+/** The servers of one run, started once. */
+interface Hosts {
+  host: CommandHost;
+  directory: string;
+  node?: LoopbackServer;
+  trivial?: LoopbackServer;
+  workerd?: WorkerdHost;
+  workerdFailure?: string;
+}
+
+async function runScenario(hosts: Hosts, scenario: Scenario, seconds: number): Promise<Measurement> {
   let endpoint: string;
   let stop = async () => {};
   switch (scenario.transport) {
@@ -249,190 +317,378 @@ async function runScenario(
       endpoint = "stdio";
       break;
     case "unix": {
-      const listener = await listenCommandHost(host, `unix://${join(directory, "bench.sock")}`);
+      const listener = await listenCommandHost(hosts.host, `unix://${join(hosts.directory, "bench.sock")}`);
       endpoint = listener.url;
       stop = listener.close;
       break;
     }
     case "tcp": {
-      const listener = await listenCommandHost(host, `tcp://127.0.0.1:${await freePort()}`);
+      const listener = await listenCommandHost(hosts.host, `tcp://127.0.0.1:${await freePort()}`);
       endpoint = listener.url;
       stop = listener.close;
       break;
     }
     case "http": {
-      const server = await serveHttp(host);
-      endpoint = server.url;
-      stop = server.close;
+      const url =
+        scenario.host === "trivial"
+          ? hosts.trivial?.url
+          : scenario.host === "workerd"
+            ? hosts.workerd?.url
+            : hosts.node?.url;
+      if (!url) throw new Error(hosts.workerdFailure ?? `no ${scenario.host} host`);
+      endpoint = url;
       break;
     }
   }
-  const args = [SELF, "--client", endpoint, scenario.client, String(scenario.inFlight), String(seconds)];
+  const args = [
+    SELF,
+    "--client",
+    endpoint,
+    scenario.client,
+    String(scenario.inFlight),
+    String(seconds),
+    scenario.command,
+  ];
   const child = spawn(process.execPath, args, {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  if (scenario.transport === "stdio") void serveNodeStream(host, child.stdout, child.stdin);
+  if (scenario.transport === "stdio") void serveNodeStream(hosts.host, child.stdout, child.stdin);
   else child.stdout.resume();
+  // The host's CPU: this process, or workerd's when the Worker answers.
+  const workerdPid = scenario.host === "workerd" ? hosts.workerd?.pid : undefined;
   const hostCpu = process.cpuUsage();
-  const answeredBefore = answered();
+  const workerdBefore = workerdPid ? cpuSeconds(workerdPid) : Number.NaN;
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   const used = process.cpuUsage(hostCpu);
-  const commands = answered() - answeredBefore;
+  const hostMicros = workerdPid ? (cpuSeconds(workerdPid) - workerdBefore) * 1e6 : used.user + used.system;
   await stop();
   const line = stderr.split("\n").find((entry) => entry.startsWith(RESULT_PREFIX));
-  if (code !== 0 || !line)
-    throw new Error(`client for ${describe(scenario)} failed (exit ${code}): ${stderr.slice(-2000)}`);
+  if (code !== 0 || !line) {
+    const reason = stderr.trim().split("\n").slice(-6).join(" | ").slice(-1500);
+    throw new Error(`client exited ${code}: ${reason}`);
+  }
+  const measured = JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement;
   // Host CPU over the whole run (warm-up included) per command answered over the whole run.
-  return {
-    ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement),
-    hostCpuUs: (used.user + used.system) / commands,
-  };
+  return { ...measured, hostCpuUs: hostMicros / (measured.commands + measured.warmupCommands) };
 }
 
 function describe(scenario: Scenario): string {
-  return `${scenario.transport} ${scenario.client} x${scenario.inFlight}`;
+  const host = scenario.transport === "http" ? ` ${scenario.host}` : "";
+  const command = scenario.client === "fetch" ? "" : ` ${scenario.command}`;
+  return `${scenario.transport}${host} ${scenario.client}${command} x${scenario.inFlight}`;
 }
 
-// --- Report ---------------------------------------------------------------------------------------
+// --- Scenarios ------------------------------------------------------------------------------------
 
+const streams = (transport: Transport, client: ClientKind, inFlight: number): Scenario => ({
+  transport,
+  client,
+  inFlight,
+  command: "kv.get",
+  host: "node",
+});
+
+const http = (client: ClientKind, host: HostKind, command: Command, inFlight: number): Scenario => ({
+  transport: "http",
+  client,
+  inFlight,
+  command,
+  host,
+});
+
+/**
+ * Every scenario in the order of a round. The HTTP ones are grouped by in-flight count with the
+ * bare fetch loop first, so that each comparison's two sides run seconds apart in every round.
+ */
 const SCENARIOS: Scenario[] = [
-  { transport: "stdio", client: "sequential", inFlight: 1 },
-  { transport: "unix", client: "sequential", inFlight: 1 },
-  ...(["stdio", "unix", "tcp", "http"] as const).flatMap((transport) => [
-    { transport, client: "multiplexed" as const, inFlight: 1 },
-    { transport, client: "multiplexed" as const, inFlight: 64 },
+  streams("stdio", "sequential", 1),
+  streams("unix", "sequential", 1),
+  ...(["stdio", "unix", "tcp"] as const).flatMap((transport) => [
+    streams(transport, "multiplexed", 1),
+    streams(transport, "multiplexed", 64),
+  ]),
+  ...[1, 64].flatMap((inFlight) => [
+    http("fetch", "trivial", "kv.get", inFlight),
+    http("multiplexed", "node", "kv.get", inFlight),
+    http("multiplexed", "node", "host.ping", inFlight),
+    http("multiplexed", "workerd", "kv.get", inFlight),
+    http("multiplexed", "workerd", "host.ping", inFlight),
   ]),
 ];
 
+const same = (a: Scenario, b: Scenario) =>
+  a.transport === b.transport &&
+  a.client === b.client &&
+  a.inFlight === b.inFlight &&
+  a.command === b.command &&
+  a.host === b.host;
+
+// --- Report ---------------------------------------------------------------------------------------
+
 function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const number = (value: number) => Math.round(value).toLocaleString("en-US");
-const ms = (value: number) => (value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(2)} ms`);
+const number = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "n/a");
+const ms = (value: number) =>
+  !Number.isFinite(value) ? "n/a" : value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(2)} ms`;
+const ratio = (value: number, digits = 2) => (Number.isFinite(value) ? `${value.toFixed(digits)}x` : "n/a");
 
-function render(
-  results: Map<Scenario, Measurement[]>,
-  seconds: number,
-  rounds: number,
-  load: [number, number],
-  elapsed: number,
-): string {
-  const row = (scenario: Scenario) => {
-    const runs = results.get(scenario) ?? [];
-    return {
-      perSecond: median(runs.map((run) => run.perSecond)),
-      p50: median(runs.map((run) => run.p50Ms)),
-      p99: median(runs.map((run) => run.p99Ms)),
-      cpu: `${median(runs.map((run) => run.clientCpuUs)).toFixed(1)} + ${median(runs.map((run) => run.hostCpuUs ?? Number.NaN)).toFixed(1)}`,
-      rounds: runs.map((run) => number(run.perSecond)).join(", "),
-    };
+/** Rows, ratios and verdicts over a report's results. */
+function analyse(report: CommandsReport) {
+  const find = (scenario: Scenario) => report.results.find((result) => same(result.scenario, scenario));
+  const perSecond = (scenario: Scenario) => median((find(scenario)?.rounds ?? []).map((run) => run.perSecond));
+  /** Median of the per-round ratios subject / reference (both ran seconds apart in each round). */
+  const paired = (subject: Scenario, reference: Scenario) => {
+    const a = find(subject)?.rounds ?? [];
+    const b = find(reference)?.rounds ?? [];
+    if (a.length === 0 || b.length === 0) return { ratio: Number.NaN, range: [Number.NaN, Number.NaN] };
+    if (a.length !== b.length)
+      return { ratio: perSecond(subject) / perSecond(reference), range: [Number.NaN, Number.NaN] };
+    const ratios = a.map((run, i) => run.perSecond / b[i]!.perSecond);
+    return { ratio: median(ratios), range: [Math.min(...ratios), Math.max(...ratios)] };
   };
-  const find = (transport: Transport, client: ClientKind, inFlight: number) =>
-    SCENARIOS.find(
-      (scenario) => scenario.transport === transport && scenario.client === client && scenario.inFlight === inFlight,
-    )!;
-  const baseline = row(find("stdio", "sequential", 1)).perSecond;
-  const cpuOf = (scenario: Scenario) => {
-    const runs = results.get(scenario) ?? [];
+  const cpu = (scenario: Scenario) => {
+    const runs = find(scenario)?.rounds ?? [];
     return median(runs.map((run) => run.clientCpuUs + (run.hostCpuUs ?? 0)));
   };
+  return { find, perSecond, paired, cpu };
+}
+
+function render(report: CommandsReport, chartFile: string | undefined): string {
+  const { find, perSecond, paired, cpu } = analyse(report);
+  const baseline = perSecond(streams("stdio", "sequential", 1));
+  const clientName = (scenario: Scenario) =>
+    scenario.client === "sequential"
+      ? "one-at-a-time (original design)"
+      : scenario.client === "fetch"
+        ? "bare `fetch()` loop"
+        : "CommandClient";
+  const hostName = (scenario: Scenario) =>
+    scenario.transport !== "http"
+      ? "this process"
+      : scenario.host === "trivial"
+        ? "trivial node:http server"
+        : scenario.host === "workerd"
+          ? "Worker in workerd"
+          : "node:http in this process";
   const lines = [
     "## Command bus",
     "",
     `<!-- Generated by bench/commands.ts. -->`,
     "",
-    `- **Date:** ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
-    `- **Machine:** ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM`,
-    `- **Load average (1 min) before / after:** ${load[0].toFixed(2)} / ${load[1].toFixed(2)}`,
-    `- **Runtime:** Node.js ${process.versions.node} for the client and the host (separate processes)`,
-    `- **Command:** \`kv.get\` of a 100-byte value, answered from memory by \`createCommandHost\`; the client runs in a child process (over its stdin/stdout for stdio), the host in the parent`,
-    `- **Method:** ${seconds} s per scenario after a 0.5 s warm-up, ${rounds} interleaved round(s), median reported; latency = time from \`invoke()\` to its answer; run time ${elapsed.toFixed(0)} s`,
+    `- **Date:** ${report.date} (commit ${report.commit})`,
+    `- **Machine:** ${report.machine}`,
+    `- **Load average (1 min) before / after:** ${report.load[0].toFixed(2)} / ${report.load[1].toFixed(2)}`,
+    `- **Runtime:** Node.js ${report.node} for the client and the host (separate processes); workerd from Miniflare for the Worker host`,
+    "- **Command:** `kv.get` of a 100-byte value answered from memory by `createCommandHost` (in workerd: from the Worker's KV binding), and `host.ping` (no binding); the client runs in a child process (over its stdin/stdout for stdio), the host in the parent or in workerd",
+    `- **Method:** ${report.seconds} s per scenario after a 0.5 s warm-up, ${report.rounds} interleaved round(s), median reported; latency = time from \`invoke()\` (or \`fetch()\`) to its answer; run time ${report.elapsedSeconds.toFixed(0)} s`,
     "",
-    "| transport | client | in flight | commands/s | vs one-at-a-time (stdio) | p50 latency | p99 latency | CPU µs/command client + host | rounds (cmd/s) |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
-  for (const scenario of SCENARIOS) {
-    const { perSecond, p50, p99, cpu, rounds: list } = row(scenario);
-    const client = scenario.client === "sequential" ? "one-at-a-time (original design)" : "CommandClient";
+  if (chartFile) lines.push(`![Command-bus throughput over HTTP and the stream transports](${chartFile})`, "");
+  lines.push(
+    "| transport | host | client | command | in flight | commands/s | vs one-at-a-time (stdio) | p50 latency | p99 latency | CPU µs/command client + host | rounds (cmd/s) |",
+    "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  );
+  for (const result of report.results) {
+    const { scenario, rounds } = result;
+    const head = `| ${scenario.transport} | ${hostName(scenario)} | ${clientName(scenario)} | ${scenario.client === "fetch" ? "POST of a kv.get frame" : `\`${scenario.command}\``} | ${scenario.inFlight}`;
+    if (result.failure && rounds.length === 0) {
+      lines.push(`${head} | failed | | | | | ${result.failure.replaceAll("|", "\\|").slice(0, 300)} |`);
+      continue;
+    }
+    const value = (pick: (run: Measurement) => number) => median(rounds.map(pick));
+    const cpuText = `${value((run) => run.clientCpuUs).toFixed(1)} + ${value((run) => run.hostCpuUs ?? Number.NaN).toFixed(1)}`;
     lines.push(
-      `| ${scenario.transport} | ${client} | ${scenario.inFlight} | ${number(perSecond)} | ${(perSecond / baseline).toFixed(1)}x | ${ms(p50)} | ${ms(p99)} | ${cpu} | ${list} |`,
+      `${head} | ${number(value((run) => run.perSecond))} | ${ratio(value((run) => run.perSecond) / baseline, 1)} | ${ms(value((run) => run.p50Ms))} | ${ms(value((run) => run.p99Ms))} | ${cpuText} | ${rounds.map((run) => number(run.perSecond)).join(", ")}${result.failure ? ` (then failed: ${result.failure.replaceAll("|", "\\|").slice(0, 200)})` : ""} |`,
     );
   }
-  const best = Math.max(
-    row(find("unix", "multiplexed", 64)).perSecond,
-    row(find("stdio", "multiplexed", 64)).perSecond,
-  );
-  const which =
-    row(find("unix", "multiplexed", 64)).perSecond >= row(find("stdio", "multiplexed", 64)).perSecond
-      ? "unix"
-      : "stdio";
+
+  // The stream transports' targets (issue 3).
+  const unix64 = perSecond(streams("unix", "multiplexed", 64));
+  const stdio64 = perSecond(streams("stdio", "multiplexed", 64));
+  const which = unix64 >= stdio64 ? "unix" : "stdio";
+  const best = Math.max(unix64, stdio64);
   const pass = (ok: boolean) => (ok ? "**pass**" : "**FAIL**");
+
+  // The HTTP transport against the bare fetch loop (issue 12).
+  const fetchLoop = (inFlight: number) => http("fetch", "trivial", "kv.get", inFlight);
+  const httpRow = (host: HostKind, command: Command, inFlight: number) => http("multiplexed", host, command, inFlight);
+  const httpKv64 = perSecond(httpRow("node", "kv.get", 64));
+  const vsFetch1 = paired(httpRow("node", "kv.get", 1), fetchLoop(1));
+  const range = (r: number[]) => `${ratio(r[0]!)} – ${ratio(r[1]!)}`;
   lines.push(
     "",
-    "### Targets (issue 3)",
+    "### HTTP transport next to a bare `fetch()` loop",
+    "",
+    "Each cell: commands/s, and in brackets the ratio to the bare `fetch()` loop with the same number in flight (median of the per-round ratios; both ran seconds apart in every round).",
+    "",
+    "| in flight | bare `fetch()` loop (req/s) | `kv.get`, node:http host | `host.ping`, node:http host | `kv.get`, Worker in workerd | `host.ping`, Worker in workerd |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[1, 64].map((inFlight) => {
+      const cell = (host: HostKind, command: Command) => {
+        const scenario = httpRow(host, command, inFlight);
+        if (!find(scenario) || find(scenario)!.rounds.length === 0) return "failed";
+        return `${number(perSecond(scenario))} (${ratio(paired(scenario, fetchLoop(inFlight)).ratio)})`;
+      };
+      return `| ${inFlight} | ${number(perSecond(fetchLoop(inFlight)))} | ${cell("node", "kv.get")} | ${cell("node", "host.ping")} | ${cell("workerd", "kv.get")} | ${cell("workerd", "host.ping")} |`;
+    }),
+    "",
+    "### Targets",
     "",
     "| target | measured | result |",
     "| --- | --- | --- |",
-    `| >= 50,000 commands/s with 64 in flight on unix or stdio | ${number(best)} (${which}) | ${pass(best >= 50_000)} |`,
-    `| >= 10x the one-at-a-time throughput of the original sequential design (stdio) | ${(best / baseline).toFixed(1)}x (${number(best)} vs ${number(baseline)}) | ${pass(best >= 10 * baseline)} |`,
+    `| issue 3: >= 50,000 commands/s with 64 in flight on unix or stdio | ${number(best)} (${which}) | ${pass(best >= 50_000)} |`,
+    `| issue 3: >= 10x the one-at-a-time throughput of the original sequential design (stdio) | ${ratio(best / baseline, 1)} (${number(best)} vs ${number(baseline)}) | ${pass(best >= 10 * baseline)} |`,
+    `| issue 12: http >= 50,000 commands/s with 64 in flight (\`kv.get\`, node:http host) | ${number(httpKv64)} (Worker in workerd: ${number(perSecond(httpRow("workerd", "kv.get", 64)))}) | ${pass(httpKv64 >= 50_000)} |`,
+    `| issue 12: http with 1 in flight >= 0.8x a bare \`fetch()\` loop with 1 in flight (\`kv.get\`, node:http host) | ${ratio(vsFetch1.ratio)} (${number(perSecond(httpRow("node", "kv.get", 1)))} vs ${number(perSecond(fetchLoop(1)))}; per-round ${range(vsFetch1.range)}) | ${pass(vsFetch1.ratio >= 0.8)} |`,
     "",
-    `For context: one command at a time costs ${cpuOf(find("stdio", "sequential", 1)).toFixed(1)} µs of CPU (client + host) per command over stdio, mostly the wake-ups and system calls of one round trip per command; with 64 in flight the same command costs ${cpuOf(find(which, "multiplexed", 64)).toFixed(1)} µs over ${which} (${(cpuOf(find("stdio", "sequential", 1)) / cpuOf(find(which, "multiplexed", 64))).toFixed(1)}x less), because frames written in the same tick share one write and one read on each side, up to 16 per write so that client and host work at the same time. Throughput with 64 in flight is bound by that CPU cost and by the cores free on this shared machine (see the load average above); the one-at-a-time design is bound by round-trip latency.`,
+    `For context: one command at a time costs ${cpu(streams("stdio", "sequential", 1)).toFixed(1)} µs of CPU (client + host) per command over stdio, mostly the wake-ups and system calls of one round trip per command; with 64 in flight the same command costs ${cpu(streams(which, "multiplexed", 64)).toFixed(1)} µs over ${which}, because frames written in the same tick share one write and one read on each side. Over HTTP a command costs ${cpu(httpRow("node", "kv.get", 1)).toFixed(1)} µs with 1 in flight and ${cpu(httpRow("node", "kv.get", 64)).toFixed(1)} µs with 64 (a bare \`fetch()\` request: ${cpu(fetchLoop(1)).toFixed(1)} µs and ${cpu(fetchLoop(64)).toFixed(1)} µs). Throughput with 64 in flight is bound by that CPU cost and by the cores free on this shared machine (see the load average above); one command at a time is bound by round-trip latency. For the workerd host the host CPU is workerd's process alone.`,
+    "",
+    "Reproduce: `npm run build && node bench/commands.ts` (Node >= 22.18; `BENCH_COMMAND_ONLY=http` for the HTTP rows alone, `--render` to re-render from bench/results/commands.json).",
     "",
   );
   return lines.join("\n");
 }
 
-/** Replaces our section of docs/bench.md (between the markers), leaving the rest alone. */
-function writeSection(markdown: string): void {
-  const section = `${START}\n${markdown}\n${END}`;
-  const current = existsSync(BENCH_MD) ? readFileSync(BENCH_MD, "utf8") : "# Benchmarks\n";
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start >= 0 && end > start
-      ? `${current.slice(0, start)}${section}${current.slice(end + END.length)}`
-      : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(BENCH_MD, next);
+/** The chart: commands/s per HTTP scenario, one panel per in-flight count, targets dashed. */
+function chart(report: CommandsReport): string {
+  const { find, perSecond } = analyse(report);
+  const bar = (label: string, scenario: Scenario, kind: "baseline" | "containerflare") => ({
+    label,
+    value: perSecond(scenario),
+    kind,
+    failed: !find(scenario) || find(scenario)!.rounds.length === 0,
+  });
+  const panel = (inFlight: number) => {
+    const fetchLoop = perSecond(http("fetch", "trivial", "kv.get", inFlight));
+    return {
+      title: `${inFlight} in flight`,
+      bars: [
+        bar("bare fetch() loop", http("fetch", "trivial", "kv.get", inFlight), "baseline"),
+        bar("http kv.get, node:http host", http("multiplexed", "node", "kv.get", inFlight), "containerflare"),
+        bar("http host.ping, node:http host", http("multiplexed", "node", "host.ping", inFlight), "containerflare"),
+        bar("http kv.get, Worker in workerd", http("multiplexed", "workerd", "kv.get", inFlight), "containerflare"),
+        bar(
+          "http host.ping, Worker in workerd",
+          http("multiplexed", "workerd", "host.ping", inFlight),
+          "containerflare",
+        ),
+        bar("unix kv.get (stream transport)", streams("unix", "multiplexed", inFlight), "baseline"),
+      ],
+      targets:
+        inFlight === 1
+          ? [{ value: fetchLoop * 0.8, label: "target: 0.8x the bare fetch() loop" }]
+          : [{ value: 50_000, label: "target: 50,000 commands/s" }],
+    };
+  };
+  return renderPanels({
+    title: "Command bus over HTTP (commands/s, median of rounds; higher is better; each panel has its own scale)",
+    unit: "cmd/s",
+    panels: [panel(1), panel(64)],
+  });
 }
 
-/** Runs every scenario, prints the table and writes it into docs/bench.md. */
-export async function main(): Promise<string> {
+function gitCommit(): string {
+  const out = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" });
+  return out.status === 0 ? out.stdout.trim() : "unknown";
+}
+
+function loadReport(): CommandsReport {
+  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${RAW_RESULTS} from an earlier run`);
+  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) =>
+    value === null ? Number.NaN : value,
+  ) as CommandsReport;
+}
+
+async function measure(): Promise<CommandsReport> {
   const seconds = Number(process.env.BENCH_COMMAND_SECONDS ?? "3");
-  const rounds = Number(process.env.BENCH_COMMAND_ROUNDS ?? "2");
-  const directory = mkdtempSync(join(tmpdir(), "cf-bench-commands-"));
-  const host = memoryHost();
-  const results = new Map<Scenario, Measurement[]>();
+  const rounds = Number(process.env.BENCH_COMMAND_ROUNDS ?? "3");
+  const only = (process.env.BENCH_COMMAND_ONLY ?? "")
+    .split(",")
+    .map((word) => word.trim())
+    .filter(Boolean);
+  const scenarios = SCENARIOS.filter(
+    (scenario) => only.length === 0 || only.some((word) => describe(scenario).includes(word)),
+  );
+  const hosts: Hosts = { host: memoryHost(), directory: mkdtempSync(join(tmpdir(), "cf-bench-commands-")) };
+  const results: ScenarioResult[] = scenarios.map((scenario) => ({ scenario, rounds: [] }));
   const loadBefore = loadavg()[0]!;
   const started = performance.now();
   try {
+    if (scenarios.some((scenario) => scenario.transport === "http")) {
+      hosts.node = await serveCommandHost(hosts.host);
+      hosts.trivial = await serveTrivial(FETCH_ANSWER);
+      if (scenarios.some((scenario) => scenario.host === "workerd")) {
+        try {
+          hosts.workerd = await startWorkerdHost();
+        } catch (error) {
+          hosts.workerdFailure = `cannot start the Worker host: ${(error as Error).message}`;
+          console.error(`commands: ${hosts.workerdFailure}`);
+        }
+      }
+    }
     for (let round = 0; round < rounds; round++) {
-      for (const scenario of SCENARIOS) {
-        const measurement = await runScenario(host, scenario, seconds, directory);
-        results.set(scenario, [...(results.get(scenario) ?? []), measurement]);
-        console.log(
-          `commands: round ${round + 1} ${describe(scenario).padEnd(24)} ${number(measurement.perSecond).padStart(9)} cmd/s  p50 ${ms(measurement.p50Ms)}  p99 ${ms(measurement.p99Ms)}  cpu/cmd ${measurement.clientCpuUs.toFixed(1)} + ${measurement.hostCpuUs?.toFixed(1)} µs`,
-        );
+      for (const result of results) {
+        if (result.failure) continue;
+        try {
+          const measurement = await runScenario(hosts, result.scenario, seconds);
+          result.rounds.push(measurement);
+          console.log(
+            `commands: round ${round + 1} ${describe(result.scenario).padEnd(40)} ${number(measurement.perSecond).padStart(9)} cmd/s  p50 ${ms(measurement.p50Ms)}  p99 ${ms(measurement.p99Ms)}  cpu/cmd ${measurement.clientCpuUs.toFixed(1)} + ${measurement.hostCpuUs?.toFixed(1)} µs`,
+          );
+        } catch (error) {
+          result.failure = (error as Error).message;
+          console.error(`commands: ${describe(result.scenario)} failed: ${result.failure}`);
+        }
       }
     }
   } finally {
-    rmSync(directory, { recursive: true, force: true });
+    await hosts.node?.close();
+    await hosts.trivial?.close();
+    await hosts.workerd?.close().catch(() => {});
+    rmSync(hosts.directory, { recursive: true, force: true });
   }
-  const markdown = render(results, seconds, rounds, [loadBefore, loadavg()[0]!], (performance.now() - started) / 1000);
+  const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
+  const report: CommandsReport = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    machine: `${cpu}, ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM`,
+    node: process.versions.node,
+    commit: gitCommit(),
+    seconds,
+    rounds,
+    load: [loadBefore, loadavg()[0]!],
+    elapsedSeconds: (performance.now() - started) / 1000,
+    results,
+  };
+  mkdirSync(dirname(RAW_RESULTS), { recursive: true });
+  writeFileSync(RAW_RESULTS, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+/** Runs every scenario (or re-renders the last run with `--render`), prints the section and writes docs/. */
+export async function main(): Promise<string> {
+  const report = process.argv.includes("--render") ? loadReport() : await measure();
+  const write = process.env.BENCH_COMMAND_NO_WRITE !== "1";
+  const markdown = render(report, write ? "bench-commands.svg" : undefined);
   console.log(`\n${markdown}`);
-  if (process.env.BENCH_COMMAND_NO_WRITE !== "1") writeSection(markdown);
+  if (write) {
+    writeFileSync(CHART, chart(report));
+    writeMarkedSection(BENCH_MD, START, END, markdown);
+  }
   return markdown;
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
   if (process.argv[2] === "--client") {
-    const [endpoint, kind, inFlight, seconds] = process.argv.slice(3);
-    await runClient(endpoint!, kind as ClientKind, Number(inFlight), Number(seconds));
+    const [endpoint, kind, inFlight, seconds, command] = process.argv.slice(3);
+    await runClient(endpoint!, kind as ClientKind, Number(inFlight), Number(seconds), command as Command);
   } else {
     await main();
   }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the HTTP benchmark (bench/http.ts), then the command-bus benchmark
- * (bench/commands.ts) when it exists. Each runs in its own Node process, one after the other, so
- * they never load the machine at the same time and each writes its own part of docs/bench.md.
+ * (bench/commands.ts), then the `containerflare dev` benchmark (bench/dev.ts: a KV read against a
+ * plain Worker, a 256 MiB R2 round trip). Each runs in its own Node process, one after the other,
+ * so they never load the machine at the same time and each writes its own part of docs/bench.md.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,9 +10,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const steps = ["http.ts", "commands.ts"].map((file) => join(here, file)).filter((file) => existsSync(file));
+const steps = ["http.ts", "commands.ts", "dev.ts"].map((file) => join(here, file)).filter((file) => existsSync(file));
 
 let failed = 0;
+const started = performance.now();
 for (const step of steps) {
   console.log(`bench: running ${step.slice(here.length + 1)} with node ${process.version}`);
   const run = spawnSync(process.execPath, [step, ...process.argv.slice(2)], { stdio: "inherit" });
@@ -22,4 +24,5 @@ for (const step of steps) {
     );
   }
 }
+console.log(`bench: done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 process.exitCode = failed ? 1 : 0;

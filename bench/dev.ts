@@ -1,0 +1,458 @@
+/**
+ * `containerflare dev` benchmarks (issue 12, item 5), side by side in one run:
+ *
+ * 1. examples/basic's `GET /kv/:key` (one `KV.get` of a 100-byte value) through `containerflare
+ *    dev` (wrk → the dev Worker in workerd → the app on Node → the command bus over HTTP → KV in
+ *    workerd) against the same route written as a plain Worker in Miniflare
+ *    (bench/workers/kv-route.js: wrk → workerd → KV), both KV namespaces persisted on disk,
+ *    with wrk on loopback, interleaved rounds.
+ * 2. An R2 round trip of 256 MiB through `containerflare dev` (bench/fixtures/r2/app.ts): the
+ *    app PUTs an object generated chunk by chunk and GETs it back as a stream, hashing both
+ *    sides; MiB/s each way, and the app process's peak RSS growth over the round trip (VmHWM
+ *    reset before it, VmRSS sampled every 20 ms as a cross-check).
+ *
+ * Writes docs/bench.md between `<!-- dev:start -->` and `<!-- dev:end -->`, the chart to
+ * docs/bench-dev.svg and the raw results to bench/results/dev.json.
+ *
+ * Run through `npm run bench` (builds first), or `node bench/dev.ts` after `npm run build`.
+ * `--render` re-renders docs/ from the last raw results. Env: BENCH_DEV_ROUNDS (default 5),
+ * BENCH_DEV_DURATION (s per round, default 3), BENCH_DEV_WARMUP (s, default 2),
+ * BENCH_DEV_CONNECTIONS (default 50), BENCH_DEV_R2_MIB (default 256), BENCH_DEV_PARTS
+ * (`kv,r2`), BENCH_DEV_NO_WRITE=1 (print only).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../src/cli/dev/ports.ts";
+import { renderPanels } from "./lib/bars.ts";
+import { copyApp, type DevCli, startDevCli } from "./lib/dev-cli.ts";
+import { commandLine, descendants, resetPeakRss, sampleRss, statusMiB, treeCpuSeconds } from "./lib/proctree.ts";
+import { writeMarkedSection } from "./lib/sections.ts";
+import { formatInt, median } from "./lib/stats.ts";
+import { findWrk, runWrk, type WrkResult, wrkVersion } from "./lib/wrk.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..");
+const DOC = join(ROOT, "docs", "bench.md");
+const CHART = join(ROOT, "docs", "bench-dev.svg");
+const RAW_RESULTS = join(HERE, "results", "dev.json");
+const START = "<!-- dev:start -->";
+const END = "<!-- dev:end -->";
+/** Sections after ours (bench/bundles.ts's) stay after it. */
+const NEXT_SECTION = "<!-- bundles:start -->";
+const VALUE = "v".repeat(100);
+const RSS_TARGET_MIB = 64;
+
+interface Round extends WrkResult {
+  /** CPU time of every process serving the request (CLI, workerd, app; or workerd) per request. */
+  cpuUsPerRequest: number;
+}
+
+interface KvSide {
+  label: string;
+  rounds: Round[];
+  failure?: string;
+}
+
+interface R2Result {
+  mib: number;
+  runtime: string;
+  status?: number;
+  /** The app's answer: sizes, hash check, timings. */
+  answer?: { bytes: number; size: number; same: boolean; putMs: number; getMs: number };
+  failure?: string;
+  wallMs?: number;
+  rssBeforeMiB?: number;
+  peakHwmMiB?: number;
+  peakSampledMiB?: number;
+  growthMiB?: number;
+  hwmReset?: boolean;
+}
+
+interface DevReport {
+  date: string;
+  commit: string;
+  machine: string;
+  versions: Record<string, string>;
+  settings: { rounds: number; duration: number; warmup: number; connections: number };
+  load: [number, number];
+  elapsedSeconds: number;
+  kv?: { dev: KvSide; plain: KvSide };
+  r2?: R2Result;
+}
+
+const children: DevCli[] = [];
+process.on("exit", () => {
+  for (const dev of children) if (dev.child.exitCode === null) dev.child.kill("SIGTERM");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    console.error(`bench: ${signal}, stopping`);
+    process.exit(130);
+  });
+}
+
+function log(message: string): void {
+  console.log(`dev: ${message}`);
+}
+
+const count = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name}=${process.env[name]} is not a positive integer`);
+  return value;
+};
+
+/** A plain Worker with a persisted KV namespace in Miniflare: the reference side. */
+async function startPlainWorker(persist: string) {
+  const { Miniflare } = await import("miniflare");
+  const before = new Set(descendants(process.pid));
+  const miniflare = new Miniflare({
+    host: "127.0.0.1",
+    port: await freePort(),
+    cf: false,
+    modules: true,
+    scriptPath: join(HERE, "workers", "kv-route.js"),
+    compatibilityDate: "2025-09-01",
+    kvNamespaces: ["CACHE"],
+    kvPersist: persist,
+  });
+  const url = (await miniflare.ready).href.replace(/\/$/, "");
+  const pid = descendants(process.pid).find((child) => !before.has(child) && /workerd/.test(commandLine(child)));
+  return { url, pid, dispose: () => miniflare.dispose() };
+}
+
+async function expectValue(url: string): Promise<void> {
+  const put = await fetch(`${url}/kv/bench`, { method: "PUT", body: VALUE });
+  if (put.status !== 200) throw new Error(`PUT ${url}/kv/bench answered ${put.status}: ${await put.text()}`);
+  const got = await fetch(`${url}/kv/bench`);
+  const text = await got.text();
+  if (got.status !== 200 || text !== VALUE) throw new Error(`GET ${url}/kv/bench answered ${got.status}: ${text}`);
+}
+
+async function measureKv(wrk: string, settings: DevReport["settings"]): Promise<NonNullable<DevReport["kv"]>> {
+  const directory = copyApp(ROOT, join(ROOT, "examples", "basic"), `bench-dev-kv-${process.pid}`, [
+    "app.ts",
+    "wrangler.jsonc",
+  ]);
+  const dev: KvSide = { label: "containerflare dev (examples/basic on Node)", rounds: [] };
+  const plain: KvSide = { label: "plain Worker in Miniflare", rounds: [] };
+  let cli: DevCli | undefined;
+  let worker: Awaited<ReturnType<typeof startPlainWorker>> | undefined;
+  try {
+    worker = await startPlainWorker(join(directory, ".plain-state"));
+    cli = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
+    children.push(cli);
+    log(`containerflare dev on ${cli.url}, plain Worker on ${worker.url}`);
+    await expectValue(cli.url);
+    await expectValue(worker.url);
+    const sides = [
+      { side: dev, url: cli.url, cpu: () => treeCpuSeconds(cli!.child.pid!) },
+      { side: plain, url: worker.url, cpu: () => (worker?.pid ? treeCpuSeconds(worker.pid) : Number.NaN) },
+    ];
+    const load = (url: string, durationSeconds: number) =>
+      runWrk(wrk, { url: `${url}/kv/bench`, durationSeconds, connections: settings.connections, threads: 1 });
+    for (const { url } of sides) await load(url, settings.warmup);
+    for (let round = 0; round < settings.rounds; round++) {
+      // Alternate which side goes first.
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const { side, url, cpu } of order) {
+        if (side.failure) continue;
+        try {
+          const before = cpu();
+          const measured = await load(url, settings.duration);
+          const cpuUsPerRequest = ((cpu() - before) / measured.requests) * 1e6;
+          side.rounds.push({ ...measured, cpuUsPerRequest });
+          log(
+            `round ${round + 1}/${settings.rounds} ${side.label.padEnd(44)} ${formatInt(measured.requestsPerSecond).padStart(7)} req/s ${cpuUsPerRequest.toFixed(0).padStart(5)} µs CPU/req${measured.errors ? `, ${measured.errors} errors` : ""}`,
+          );
+        } catch (error) {
+          side.failure = (error as Error).message;
+          log(`${side.label}: ${side.failure}`);
+        }
+      }
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    for (const side of [dev, plain]) side.failure ??= message;
+    log(`GET /kv/:key: ${message}`);
+  } finally {
+    await cli?.stop();
+    await worker?.dispose().catch(() => {});
+    rmSync(directory, { recursive: true, force: true });
+  }
+  return { dev, plain };
+}
+
+/** One R2 round trip of `mib` MiB through `containerflare dev`, with the app's RSS watched. */
+async function measureR2(mib: number): Promise<R2Result> {
+  const directory = copyApp(ROOT, join(HERE, "fixtures", "r2"), `bench-dev-r2-${process.pid}`);
+  const result: R2Result = { mib, runtime: "node" };
+  let cli: DevCli | undefined;
+  try {
+    cli = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
+    children.push(cli);
+    const pid = cli.appPid();
+    if (!pid) throw new Error("cannot find the app process among the CLI's children");
+    // A small round trip first: code paths loaded and compiled, bindings resolved.
+    const warm = await fetch(`${cli.url}/roundtrip?mib=1`, { method: "POST", signal: AbortSignal.timeout(60_000) });
+    if (warm.status !== 200) throw new Error(`a 1 MiB round trip answered ${warm.status}: ${await warm.text()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    result.rssBeforeMiB = statusMiB(pid, "VmRSS");
+    result.hwmReset = resetPeakRss(pid);
+    const sampler = sampleRss(pid);
+    const started = performance.now();
+    try {
+      const response = await fetch(`${cli.url}/roundtrip?mib=${mib}`, {
+        method: "POST",
+        signal: AbortSignal.timeout(300_000),
+      });
+      result.status = response.status;
+      const text = await response.text();
+      if (response.status === 200) result.answer = JSON.parse(text) as R2Result["answer"];
+      else result.failure = `answered ${response.status}: ${text.slice(0, 400)}`;
+    } finally {
+      result.wallMs = performance.now() - started;
+      result.peakSampledMiB = sampler.stop().peakMiB;
+      result.peakHwmMiB = statusMiB(pid, "VmHWM");
+    }
+    const peak = Math.max(result.peakSampledMiB, result.hwmReset ? result.peakHwmMiB : Number.NEGATIVE_INFINITY);
+    result.growthMiB = peak - result.rssBeforeMiB;
+    if (result.answer && (!result.answer.same || result.answer.bytes !== mib * 2 ** 20))
+      result.failure = `the object came back different: ${JSON.stringify(result.answer)}`;
+  } catch (error) {
+    result.failure = (error as Error).message;
+  } finally {
+    await cli?.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+  log(
+    `R2 ${mib} MiB round trip: ${result.failure ?? `put ${mibPerSecond(mib, result.answer?.putMs)} MiB/s, get ${mibPerSecond(mib, result.answer?.getMs)} MiB/s`}; RSS growth ${result.growthMiB?.toFixed(1)} MiB`,
+  );
+  return result;
+}
+
+const mibPerSecond = (mib: number, ms: number | undefined) =>
+  ms === undefined || !Number.isFinite(ms) ? "n/a" : (mib / (ms / 1000)).toFixed(0);
+
+function gitCommit(): string {
+  const out = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" });
+  return out.status === 0 ? out.stdout.trim() : "unknown";
+}
+
+async function measure(): Promise<DevReport> {
+  const started = performance.now();
+  const parts = (process.env.BENCH_DEV_PARTS ?? "kv,r2").split(",").map((part) => part.trim());
+  const settings = {
+    rounds: count("BENCH_DEV_ROUNDS", 5),
+    duration: count("BENCH_DEV_DURATION", 3),
+    warmup: count("BENCH_DEV_WARMUP", 2),
+    connections: count("BENCH_DEV_CONNECTIONS", 50),
+  };
+  if (!existsSync(join(ROOT, "dist", "src", "cli", "index.js"))) throw new Error("dist/ is missing: npm run build");
+  const wrk = findWrk();
+  if (parts.includes("kv") && !wrk) throw new Error("wrk not found: install the Debian package wrk");
+  const loadBefore = loadavg()[0]!;
+  if (loadBefore > availableParallelism() * 0.5)
+    log(`note: the machine is busy (1-min load ${loadBefore.toFixed(2)}); compare within this run`);
+  const miniflare = JSON.parse(readFileSync(join(ROOT, "node_modules", "miniflare", "package.json"), "utf8")).version;
+  const report: DevReport = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    commit: gitCommit(),
+    machine: `${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM`,
+    versions: {
+      node: spawnSync(join(ROOT, "node_modules", ".bin", "node"), ["-v"], { encoding: "utf8" }).stdout.trim(),
+      miniflare,
+      wrk: wrk ? wrkVersion(wrk) : "not found",
+    },
+    settings,
+    load: [loadBefore, Number.NaN],
+    elapsedSeconds: Number.NaN,
+  };
+  if (parts.includes("kv") && wrk) report.kv = await measureKv(wrk, settings);
+  if (parts.includes("r2")) report.r2 = await measureR2(count("BENCH_DEV_R2_MIB", 256));
+  report.load[1] = loadavg()[0]!;
+  report.elapsedSeconds = (performance.now() - started) / 1000;
+  mkdirSync(dirname(RAW_RESULTS), { recursive: true });
+  writeFileSync(RAW_RESULTS, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+// --- Report ---------------------------------------------------------------------------------------
+
+function kvRatio(kv: NonNullable<DevReport["kv"]>) {
+  const { dev, plain } = kv;
+  if (dev.rounds.length === 0 || plain.rounds.length === 0)
+    return { ratio: Number.NaN, range: [Number.NaN, Number.NaN] };
+  const n = Math.min(dev.rounds.length, plain.rounds.length);
+  const ratios = Array.from(
+    { length: n },
+    (_, i) => dev.rounds[i]!.requestsPerSecond / plain.rounds[i]!.requestsPerSecond,
+  );
+  const cpu = Array.from({ length: n }, (_, i) => plain.rounds[i]!.cpuUsPerRequest / dev.rounds[i]!.cpuUsPerRequest);
+  return { ratio: median(ratios), range: [Math.min(...ratios), Math.max(...ratios)], cpuRatio: median(cpu) };
+}
+
+const x = (value: number | undefined, digits = 2) =>
+  value !== undefined && Number.isFinite(value) ? `${value.toFixed(digits)}x` : "n/a";
+const mibText = (value: number | undefined) =>
+  value !== undefined && Number.isFinite(value) ? `${value.toFixed(1)} MiB` : "n/a";
+const msText = (value: number | undefined) =>
+  value !== undefined && Number.isFinite(value) ? `${value.toFixed(2)} ms` : "n/a";
+const verdict = (ok: boolean | undefined) => (ok === undefined ? "n/a" : ok ? "**pass**" : "**FAIL**");
+
+function render(report: DevReport, chartFile: string | undefined): string {
+  const lines = [
+    "## `containerflare dev`: a KV read and a 256 MiB R2 round trip",
+    "",
+    "<!-- Generated by bench/dev.ts. -->",
+    "",
+    `- **Date:** ${report.date} (commit ${report.commit})`,
+    `- **Machine:** ${report.machine}`,
+    `- **Load average (1 min) before / after:** ${report.load[0].toFixed(2)} / ${report.load[1].toFixed(2)}`,
+    `- **Versions:** Node.js ${report.versions.node?.replace(/^v/, "")} (the CLI and the app), Miniflare ${report.versions.miniflare}, ${report.versions.wrk}`,
+    `- **Run time:** ${report.elapsedSeconds.toFixed(0)} s`,
+    "",
+  ];
+  if (chartFile) lines.push(`![containerflare dev next to a plain Worker, and the R2 round trip](${chartFile})`, "");
+  const rows: string[] = [];
+  const kv = report.kv;
+  const ratio = kv ? kvRatio(kv) : undefined;
+  if (kv) {
+    const { settings } = report;
+    lines.push(
+      "### `GET /kv/:key` through `containerflare dev` vs a plain Worker",
+      "",
+      `examples/basic's route (one \`KV.get\` of a 100-byte value, answered as text) through \`containerflare dev\` on Node, and the same route written as a plain Worker (bench/workers/kv-route.js) in Miniflare; both KV namespaces persisted on disk. \`wrk -t1 -c${settings.connections} -d${settings.duration}s\` on 127.0.0.1 after ${settings.warmup} s of warm-up each, ${settings.rounds} rounds alternating which side goes first. CPU / request = user + system time of every process serving the side (dev: the CLI, its workerd and the app; plain: its workerd) over a round, divided by its requests.`,
+      "",
+      "| side | req/s (median) | rounds (req/s) | CPU / request | p50 latency | p99 latency | errors |",
+      "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    );
+    for (const side of [kv.plain, kv.dev]) {
+      if (side.rounds.length === 0) {
+        lines.push(`| ${side.label} | failed | ${(side.failure ?? "").replaceAll("|", "\\|").slice(0, 300)} | | | | |`);
+        continue;
+      }
+      const m = (pick: (round: Round) => number) => median(side.rounds.map(pick));
+      lines.push(
+        `| ${side.label} | ${formatInt(m((r) => r.requestsPerSecond))} | ${side.rounds.map((r) => formatInt(r.requestsPerSecond)).join(", ")} | ${m((r) => r.cpuUsPerRequest).toFixed(0)} µs | ${msText(m((r) => r.p50Ms))} | ${msText(m((r) => r.p99Ms))} | ${side.rounds.reduce((sum, r) => sum + r.errors, 0)} |`,
+      );
+    }
+    lines.push(
+      "",
+      `Ratio dev / plain Worker: **${x(ratio?.ratio)}** by req/s (median of the per-round ratios; rounds ${x(ratio?.range[0])} – ${x(ratio?.range[1])}), ${x(ratio?.cpuRatio)} by CPU per request (plain ÷ dev).`,
+      "",
+    );
+    rows.push(
+      `| issue 12: \`GET /kv/:key\` through \`containerflare dev\` >= 0.8x the plain Worker in Miniflare | ${x(ratio?.ratio)} | ${verdict(Number.isFinite(ratio?.ratio ?? Number.NaN) ? ratio!.ratio >= 0.8 : undefined)} |`,
+    );
+  }
+  const r2 = report.r2;
+  if (r2) {
+    const put = r2.answer ? r2.mib / (r2.answer.putMs / 1000) : Number.NaN;
+    const get = r2.answer ? r2.mib / (r2.answer.getMs / 1000) : Number.NaN;
+    lines.push(
+      `### R2: a ${r2.mib} MiB round trip through \`containerflare dev\``,
+      "",
+      `bench/fixtures/r2/app.ts on ${r2.runtime}: \`POST /roundtrip?mib=${r2.mib}\` PUTs an object generated 1 MiB at a time (never held whole) into the dev Worker's R2 bucket, GETs it back as a stream and hashes both sides (SHA-256). Peak RSS growth = the app process's peak during the round trip (VmHWM, reset via /proc/<pid>/clear_refs just before it; VmRSS sampled every 20 ms as a cross-check) minus its RSS just before, after a 1 MiB warm-up round trip.`,
+      "",
+      "| result | put | get | round trip (wall) | RSS before | peak RSS (VmHWM / sampled) | peak RSS growth |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      `| ${r2.failure ? `failed: ${r2.failure.replaceAll("|", "\\|").slice(0, 300)}` : `ok (${formatInt(r2.answer!.bytes)} bytes, hashes equal)`} | ${Number.isFinite(put) ? `${put.toFixed(0)} MiB/s (${(r2.answer!.putMs / 1000).toFixed(2)} s)` : "n/a"} | ${Number.isFinite(get) ? `${get.toFixed(0)} MiB/s (${(r2.answer!.getMs / 1000).toFixed(2)} s)` : "n/a"} | ${r2.wallMs === undefined ? "n/a" : `${(r2.wallMs / 1000).toFixed(2)} s`} | ${mibText(r2.rssBeforeMiB)} | ${r2.hwmReset ? mibText(r2.peakHwmMiB) : "n/a (no reset)"} / ${mibText(r2.peakSampledMiB)} | ${mibText(r2.growthMiB)} |`,
+      "",
+    );
+    const ok = r2.failure ? false : r2.growthMiB === undefined ? undefined : r2.growthMiB < RSS_TARGET_MIB;
+    rows.push(
+      `| issue 12: a ${r2.mib} MiB R2 object round-trips through \`containerflare dev\` with app RSS growth < ${RSS_TARGET_MIB} MiB | ${r2.failure ? "round trip failed" : `${mibText(r2.growthMiB)} (put ${put.toFixed(0)} MiB/s, get ${get.toFixed(0)} MiB/s)`} | ${verdict(ok)} |`,
+    );
+  }
+  lines.push(
+    "### Targets",
+    "",
+    "| target | measured | result |",
+    "| --- | --- | --- |",
+    ...rows,
+    "",
+    "Reproduce: `npm run build && node bench/dev.ts` (`BENCH_DEV_PARTS=kv` or `r2` for one part; `--render` re-renders from bench/results/dev.json). The R2 bound alone, as a test: `npx vitest run test/integration/r2-large.test.ts`.",
+    "",
+  );
+  return lines.join("\n");
+}
+
+function chart(report: DevReport): string {
+  const panels = [];
+  const kv = report.kv;
+  if (kv) {
+    const plain = median(kv.plain.rounds.map((r) => r.requestsPerSecond));
+    panels.push({
+      title: "GET /kv/:key (req/s, median of rounds)",
+      unit: "req/s",
+      bars: [kv.plain, kv.dev].map((side, i) => ({
+        label: side.label.replace(" (examples/basic on Node)", ""),
+        value: median(side.rounds.map((r) => r.requestsPerSecond)),
+        kind: i === 0 ? ("baseline" as const) : ("containerflare" as const),
+        failed: side.rounds.length === 0,
+      })),
+      targets: [{ value: plain * 0.8, label: "target: 0.8x the plain Worker" }],
+    });
+  }
+  const r2 = report.r2;
+  if (r2) {
+    const failed = !r2.answer || Boolean(r2.failure);
+    const rate = (ms: number | undefined) => (ms ? r2.mib / (ms / 1000) : Number.NaN);
+    panels.push(
+      {
+        title: `R2 ${r2.mib} MiB through containerflare dev (MiB/s)`,
+        unit: "MiB/s",
+        bars: [
+          { label: "put (app → R2)", value: rate(r2.answer?.putMs), kind: "containerflare" as const, failed },
+          { label: "get (R2 → app)", value: rate(r2.answer?.getMs), kind: "containerflare" as const, failed },
+        ],
+      },
+      {
+        title: "App peak RSS growth during the round trip (MiB; lower is better)",
+        unit: "MiB",
+        bars: [
+          {
+            label: "peak RSS growth",
+            value: r2.growthMiB ?? Number.NaN,
+            kind: "containerflare" as const,
+            failed: r2.growthMiB === undefined || !Number.isFinite(r2.growthMiB),
+            note: `${(r2.growthMiB ?? Number.NaN).toFixed(1)} MiB${r2.failure ? " (round trip failed)" : ""}`,
+          },
+        ],
+        targets: [{ value: RSS_TARGET_MIB, label: `target: < ${RSS_TARGET_MIB} MiB` }],
+      },
+    );
+  }
+  return renderPanels({
+    title: "containerflare dev: a KV read and an R2 round trip (each panel has its own scale)",
+    unit: "",
+    panels,
+    legend: { baseline: "plain Worker in Miniflare", containerflare: "through containerflare dev" },
+  });
+}
+
+function loadReport(): DevReport {
+  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${RAW_RESULTS} from an earlier run`);
+  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) =>
+    value === null ? Number.NaN : value,
+  ) as DevReport;
+}
+
+try {
+  const report = process.argv.includes("--render") ? loadReport() : await measure();
+  const write = process.env.BENCH_DEV_NO_WRITE !== "1";
+  const markdown = render(report, write ? "bench-dev.svg" : undefined);
+  console.log(`\n${markdown}`);
+  if (write) {
+    writeFileSync(CHART, chart(report));
+    writeMarkedSection(DOC, START, END, markdown, NEXT_SECTION);
+    log("wrote docs/bench.md and docs/bench-dev.svg");
+  }
+} catch (error) {
+  console.error(`dev: ${(error as Error).message}`);
+  process.exitCode = 1;
+}
