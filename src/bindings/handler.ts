@@ -5,7 +5,7 @@
 import type { ConsolaInstance } from "consola";
 import type * as v from "valibot";
 import { CommandError } from "../errors.ts";
-import { type BodyMarker, isBodyMarker } from "../protocol/body.ts";
+import { type BodyMarker, isBodyMarker, type StreamedResult } from "../protocol/body.ts";
 import { decodeBytes, type EncodedBytes } from "../protocol/bytes.ts";
 import type { BindingDescriptor, CommandsOf } from "./descriptor.ts";
 
@@ -79,7 +79,7 @@ export function handler<Schema extends v.GenericSchema, Binding, Result>(
 export type BindingHandlers<Descriptor extends BindingDescriptor, Binding> = {
   readonly [Name in keyof CommandsOf<Descriptor>]: CommandHandler<
     Binding,
-    CommandsOf<Descriptor>[Name] extends { result: infer Result } ? Result : never
+    (CommandsOf<Descriptor>[Name] extends { result: infer Result } ? Result : never) | StreamedResult
   >;
 };
 

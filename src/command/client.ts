@@ -5,7 +5,7 @@ import { type CommandName, type CommandPayload, type CommandResult, isReadComman
 import type { CommandEndpoint } from "../config.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
-import { type BodySource, inlineBody } from "../protocol/body.ts";
+import type { BodySource } from "../protocol/body.ts";
 import { exceedsBytes, formatBytes, utf8Length } from "../protocol/bytes.ts";
 import { isCommandErrorCode } from "../protocol/errors.ts";
 import {
@@ -14,6 +14,7 @@ import {
   encodeRequest,
   ResponseFrameSchema,
 } from "../protocol/frames.ts";
+import { inlineFrame } from "./transports/framing.ts";
 import type { OutgoingFrame, Transport, TransportContext, TransportSink } from "./transports/types.ts";
 
 /**
@@ -136,6 +137,11 @@ export interface CommandClient {
    * any payload and resolves with `T`.
    */
   invoke: Invoke;
+  /**
+   * {@link invoke} for commands with bytes either way (`options.body`, a streamed answer):
+   * resolves with `{ result, body }`, the raw bytes that came with the answer or `null`.
+   */
+  invokeStreamed: CommandBusClient["invokeStreamed"];
   /** What the host offers (`host.describe`), asked once and cached until the connection drops. */
   describe(options?: InvokeOptions): Promise<DescribeResult>;
   /** Closes the connection; commands in flight and every later call reject with TRANSPORT_CLOSED. */
@@ -306,7 +312,7 @@ export class CommandBusClient implements CommandClient {
     }
     inlineFrame(frame, this.#maxFrameBytes).then(
       (inlined) => (this.#pending.has(frame.id) ? transport.send(inlined) : undefined),
-      (error: unknown) => this.#sink.fail(frame.id, inlineError(frame.command, error)),
+      (error: CommandError) => this.#sink.fail(frame.id, error),
     );
   }
 
@@ -521,28 +527,6 @@ export class CommandBusClient implements CommandClient {
     },
     isPending: (id) => this.#pending.has(id),
   };
-}
-
-/** A frame with its body inlined as base64 in its marker's place, for a transport without raw bodies. */
-async function inlineFrame(frame: OutgoingFrame, maxFrameBytes: number): Promise<OutgoingFrame> {
-  const payload = await inlineBody(frame.payload, frame.body ?? null, maxFrameBytes, frame.command);
-  const text = encodeRequest(frame.id, frame.command, payload);
-  if (exceedsBytes(text, maxFrameBytes)) {
-    throw new CommandError(
-      "TOO_LARGE",
-      `${frame.command}: request frame of ${formatBytes(utf8Length(text))} exceeds the ${formatBytes(maxFrameBytes)} frame limit`,
-      { command: frame.command },
-    );
-  }
-  const { body: _body, payload: _payload, ...rest } = frame;
-  return { ...rest, text };
-}
-
-function inlineError(command: string, error: unknown): CommandError {
-  if (error instanceof CommandError || error instanceof RangeError)
-    return new CommandError(error instanceof CommandError ? error.code : "TOO_LARGE", error.message, { command });
-  const reason = error instanceof Error ? error.message : String(error);
-  return new CommandError("INVALID_PAYLOAD", `${command}: cannot read the body to send (${reason})`, { command });
 }
 
 function preview(text: string): string {

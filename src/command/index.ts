@@ -39,6 +39,8 @@ export type {
 export { isReadCommand, READ_COMMANDS } from "../bindings/registry.ts";
 export type { CommandEndpoint } from "../config.ts";
 export { CommandError, type CommandErrorOptions } from "../errors.ts";
+export { FixedLengthStream } from "../fixed-length-stream.ts";
+export { type BodyMarker, type BodySource, bodyMarker } from "../protocol/body.ts";
 export type { EncodedBytes } from "../protocol/bytes.ts";
 export { COMMAND_ERROR_CODES, type CommandErrorCode, isCommandErrorCode } from "../protocol/errors.ts";
 export {
@@ -50,6 +52,7 @@ export {
   type ResponseFrame,
   ResponseFrameSchema,
 } from "../protocol/frames.ts";
+export type { StreamedAnswer } from "./client.ts";
 export {
   CommandBusClient,
   type CommandClient,

@@ -469,7 +469,10 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       );
       return new Response(answer, { status: id === 0 ? 413 : 200, headers: JSON_HEADERS });
     }
-    const answer = await dispatchText(new TextDecoder().decode(body.bytes));
+    const signal = (request as { signal?: AbortSignal }).signal;
+    const answer = (
+      await dispatchExchange(new TextDecoder().decode(body.bytes), { signal, scope: scopeOf(request) })
+    ).encode();
     // An answer for id 0 means the frame could not be attributed: the request itself was bad.
     const status = answer.startsWith('{"v":1,"id":0,') ? 400 : 200;
     return new Response(answer, { status, headers: JSON_HEADERS });

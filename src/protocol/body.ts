@@ -7,6 +7,7 @@
  */
 import * as v from "valibot";
 import { CommandError } from "../errors.ts";
+import { STREAM_LENGTH } from "../fixed-length-stream.ts";
 import { decodeBytes, type EncodedBytes, encodeBytes, formatBytes } from "./bytes.ts";
 
 /** `{"encoding":"body","length"?:N}`: "the bytes of this value are the exchange's body". */
@@ -35,6 +36,60 @@ export const HTTP_VERSION_HEADER = "x-containerflare-http";
 export const HTTP_VERSION = "2";
 /** Header with the client's random id, so that `host.cancel` finds commands of earlier POSTs. */
 export const CLIENT_ID_HEADER = "x-containerflare-client";
+
+/**
+ * Bytes above this size leave the frame and travel as a streamed body (a KV value, an R2
+ * object); smaller ones stay inline, where they batch with other commands. 64 KiB: about what a
+ * base64 copy in a frame costs less than a round trip of its own.
+ */
+export const INLINE_BODY_BYTES = 64 * 1024;
+
+/**
+ * A byte count of a body the binding was given, when one is known without reading it: bytes,
+ * a Blob, or a stream that says its length (a `FixedLengthStream`'s readable side).
+ */
+export function knownBodyLength(value: unknown): number | undefined {
+  if (value instanceof ArrayBuffer) return value.byteLength;
+  if (ArrayBuffer.isView(value)) return value.byteLength;
+  if (typeof Blob !== "undefined" && value instanceof Blob) return value.size;
+  const declared = (value as { [STREAM_LENGTH]?: unknown } | null)?.[STREAM_LENGTH];
+  return typeof declared === "number" ? declared : undefined;
+}
+
+/**
+ * The bytes of a body a binding was given (string, bytes, Blob, stream), for `options.body`:
+ * what is not a stream is read into memory (it already is, but for a Blob).
+ */
+export async function toBodySource(value: unknown): Promise<BodySource> {
+  if (value instanceof ReadableStream) return value as ReadableStream<Uint8Array>;
+  if (typeof value === "string") return new TextEncoder().encode(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof Blob !== "undefined" && value instanceof Blob) return value.stream() as ReadableStream<Uint8Array>;
+  if (value === null || value === undefined) return new Uint8Array(0);
+  throw new TypeError("body must be a string, ArrayBuffer, ArrayBufferView, ReadableStream, Blob or null");
+}
+
+/**
+ * A body value as a payload member: inline (a string, or a base64 envelope) when it is small and
+ * in memory, else a body marker with the bytes for `options.body`.
+ */
+export async function bodyArgument(
+  value: unknown,
+): Promise<{ wire: string | EncodedBytes | BodyMarker | null; body?: BodySource }> {
+  if (value === null || value === undefined) return { wire: null };
+  if (typeof value === "string" && value.length <= INLINE_BODY_BYTES / 3) return { wire: value };
+  const length = typeof value === "string" ? undefined : knownBodyLength(value);
+  if (length !== undefined && length <= INLINE_BODY_BYTES && !(value instanceof ReadableStream)) {
+    const bytes = await toBodySource(value);
+    return {
+      wire: encodeBytes(bytes instanceof Uint8Array ? bytes : new Uint8Array(await new Response(bytes).arrayBuffer())),
+    };
+  }
+  const body = await toBodySource(value);
+  const size = body instanceof Uint8Array ? body.byteLength : length;
+  return { wire: bodyMarker(size), body };
+}
 
 /** A marker for bytes of `length` (omit when unknown). */
 export function bodyMarker(length?: number): BodyMarker {

@@ -75,6 +75,8 @@ export function createCommandBus(options: CommandBusOptions): CommandBus {
     },
     invoke: ((...args: Parameters<CommandClient["invoke"]>) =>
       loadedClient().then((loaded) => loaded.invoke(...args))) as CommandClient["invoke"],
+    invokeStreamed: ((...args: Parameters<CommandClient["invokeStreamed"]>) =>
+      loadedClient().then((loaded) => loaded.invokeStreamed(...args))) as CommandClient["invokeStreamed"],
     describe: (...args) => loadedClient().then((loaded) => loaded.describe(...args)),
     close: () => (loading ? loadedClient().then((loaded) => loaded.close()) : Promise.resolve()),
   };

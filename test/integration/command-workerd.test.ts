@@ -4,6 +4,7 @@
  * bindings, and the container-side client reaches them over the HTTP transport.
  */
 
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
@@ -13,6 +14,7 @@ import {
   createBindings,
   createCommandClient,
   type D1Database,
+  FixedLengthStream,
   type KVNamespace,
   type Queue,
   type R2Bucket,
@@ -128,5 +130,39 @@ describe("command host inside workerd", () => {
     await expect(client.invoke("kv.get", { binding: "PRIVATE", key: "k" })).rejects.toMatchObject({
       code: "FORBIDDEN",
     });
+  });
+
+  it("streams a 48 MiB R2 object into workerd's R2 and back, and a 20 MiB KV value, beyond the frame limit", async () => {
+    const env = createBindings(client) as unknown as Env;
+    const size = 48 * 1024 * 1024;
+    const hash = createHash("sha256");
+    let sent = 0;
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= size) return controller.close();
+        const chunk = new Uint8Array(Math.min(512 * 1024, size - sent)).fill(sent % 251);
+        sent += chunk.length;
+        hash.update(chunk);
+        controller.enqueue(chunk);
+      },
+    });
+    const stored = await env.FILES.put("big.bin", source.pipeThrough(new FixedLengthStream(size)) as never);
+    expect(stored.size).toBe(size);
+    const object = (await env.FILES.get("big.bin")) as R2ObjectBody;
+    const back = createHash("sha256");
+    let read = 0;
+    for await (const chunk of object.body as unknown as AsyncIterable<Uint8Array>) {
+      back.update(chunk);
+      read += chunk.byteLength;
+    }
+    expect(read).toBe(size);
+    expect(back.digest("hex")).toBe(hash.digest("hex"));
+
+    const value = "x".repeat(20 * 1024 * 1024);
+    await env.CACHE.put("big", value);
+    expect((await env.CACHE.get("big"))?.length).toBe(value.length);
+    const keys = Array.from({ length: 100 }, (_, index) => `k${index}`);
+    await Promise.all(keys.map((key) => env.CACHE.put(key, key)));
+    expect(await Promise.all(keys.map((key) => env.CACHE.get(key)))).toEqual(keys);
   });
 });

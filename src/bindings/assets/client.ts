@@ -1,7 +1,7 @@
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { NULL_BODY_STATUSES } from "../../internal/http.ts";
-import { decodeBytes } from "../../protocol/bytes.ts";
+import { answerBytes } from "../../protocol/body.ts";
 import { RemoteBinding } from "../remote-binding.ts";
 
 /** Request options of {@link fetchAsset}. */
@@ -28,7 +28,7 @@ export async function fetchAsset(
   init: FetchAssetInit = {},
 ): Promise<Response> {
   const { method, headers, ...invokeOptions } = init;
-  const result = await client.invoke(
+  const { result, body: streamed } = await client.invokeStreamed(
     "assets.fetch",
     {
       binding,
@@ -36,9 +36,10 @@ export async function fetchAsset(
       method: (method ?? "GET").toUpperCase(),
       headers: headers === undefined ? [] : [...new Headers(headers)],
     },
-    invokeOptions,
+    { streamed: true, ...invokeOptions },
   );
-  const body = result.body && !NULL_BODY_STATUSES.has(result.status) ? decodeBytes(result.body) : null;
+  const bytes = answerBytes(result.body, streamed);
+  const body = NULL_BODY_STATUSES.has(result.status) ? (void bytes?.cancel().catch(() => undefined), null) : bytes;
   return new Response(body as ConstructorParameters<typeof Response>[0], {
     status: result.status,
     ...(result.statusText ? { statusText: result.statusText } : {}),

@@ -1,6 +1,5 @@
 import { NULL_BODY_STATUSES } from "../../internal/http.ts";
-import { encodeBytes } from "../../protocol/bytes.ts";
-import { defineBindingHost, handler } from "../handler.ts";
+import { bodyMarker, defineBindingHost, handler, streamedResult } from "../handler.ts";
 import { assets } from "./descriptor.ts";
 import { AssetsFetchPayloadSchema } from "./schemas.ts";
 
@@ -23,13 +22,17 @@ export const assetsHost = defineBindingHost<typeof assets, AssetsFetcher>(assets
       headers: payload.headers,
       ...(context.signal ? { signal: context.signal } : {}),
     });
-    const bytes =
-      payload.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) ? null : await response.arrayBuffer();
-    return {
-      status: response.status,
-      statusText: response.statusText,
-      headers: [...response.headers],
-      body: bytes === null ? null : encodeBytes(bytes),
-    };
+    const noBody = payload.method === "HEAD" || NULL_BODY_STATUSES.has(response.status) || !response.body;
+    if (noBody) void response.body?.cancel().catch(() => undefined);
+    const length = Number(response.headers.get("content-length") ?? Number.NaN);
+    return streamedResult(
+      {
+        status: response.status,
+        statusText: response.statusText,
+        headers: [...response.headers],
+        body: noBody ? null : bodyMarker(Number.isSafeInteger(length) && length >= 0 ? length : undefined),
+      },
+      noBody ? null : (response.body as ReadableStream<Uint8Array>),
+    );
   }),
 });

@@ -1,5 +1,6 @@
 /** Payload schema of `assets.fetch` and the wire shape of its result. */
 import * as v from "valibot";
+import type { BodyMarker } from "../../protocol/body.ts";
 import type { EncodedBytes } from "../../protocol/bytes.ts";
 import { HeaderListSchema, withBinding } from "../schemas.ts";
 
@@ -16,5 +17,5 @@ export interface AssetResponseJson {
   status: number;
   statusText?: string;
   headers: [string, string][];
-  body: EncodedBytes | null;
+  body: EncodedBytes | BodyMarker | null;
 }

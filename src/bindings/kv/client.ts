@@ -1,5 +1,6 @@
 import type { KVNamespace } from "@cloudflare/workers-types";
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
+import { bodyArgument, isBodyMarker } from "../../protocol/body.ts";
 import {
   type BodyInput,
   bytesStream,
@@ -52,6 +53,31 @@ export function decodeKvValue(value: unknown, type: KvValueType): unknown {
 }
 
 /**
+ * An answer's value → what `KVNamespace.get` returns for `type`: read from the streamed body
+ * when the value is its marker (large values, and every arrayBuffer/stream read over HTTP),
+ * else decoded from the frame. A value that only looks like a marker is data when no body came.
+ */
+export async function decodeKvAnswer(
+  value: unknown,
+  body: ReadableStream<Uint8Array> | null,
+  type: KvValueType,
+): Promise<unknown> {
+  if (!body) return decodeKvValue(value, type);
+  if (!isBodyMarker(value)) {
+    void body.cancel().catch(() => undefined);
+    return decodeKvValue(value, type);
+  }
+  if (type === "stream") return body;
+  const response = new Response(body as ConstructorParameters<typeof Response>[0]);
+  if (type === "arrayBuffer") return response.arrayBuffer();
+  const text = await response.text();
+  return type === "json" ? JSON.parse(text) : text;
+}
+
+/** Whether a read of `type` asks for its answer to stream (bytes); text and json ride in batches. */
+const streamsAnswer = (type: KvValueType) => type === "arrayBuffer" || type === "stream";
+
+/**
  * Reads one KV value (typed helper of the original design): `kvGet(client, "CACHE", "k")` →
  * string or null; `type` as in `KVNamespace.get`.
  */
@@ -91,12 +117,12 @@ export async function kvGet(
   options: KvGetOptions = {},
 ): Promise<unknown> {
   const { cacheTtl, ...invokeOptions } = options;
-  const result = (await client.invoke(
+  const { result, body } = await client.invokeStreamed(
     "kv.get",
     { binding, key, type, cacheTtl },
-    invokeOptions,
-  )) as OneKey<KvGetResult>;
-  return decodeKvValue(result?.value, type);
+    { streamed: streamsAnswer(type), ...invokeOptions },
+  );
+  return decodeKvAnswer((result as OneKey<KvGetResult> | null)?.value, body, type);
 }
 
 /** A Workers `KVNamespace` whose calls travel over the command bus. */
@@ -133,29 +159,37 @@ export class KvBinding extends RemoteBinding implements KVNamespace {
         ]),
       );
     }
-    const result = (await this.client.invoke("kv.getWithMetadata", payload)) as OneKey<KvGetWithMetadataResult>;
+    const answer = await this.client.invokeStreamed("kv.getWithMetadata", payload, { streamed: streamsAnswer(type) });
+    const result = answer.result as OneKey<KvGetWithMetadataResult>;
     return {
-      value: decodeKvValue(result.value, type),
+      value: await decodeKvAnswer(result.value, answer.body, type),
       metadata: result.metadata ?? null,
       cacheStatus: result.cacheStatus ?? null,
     };
   }
 
-  /** `put(key, value, { expiration, expirationTtl, metadata })`; streams are read into memory first. */
+  /**
+   * `put(key, value, { expiration, expirationTtl, metadata })`. Values above 64 KiB (and every
+   * stream) travel as a streamed body, up to KV's own 25 MiB limit.
+   */
   async put(
     key: string,
     value: BodyInput | Parameters<KVNamespace["put"]>[1],
     options: { expiration?: number; expirationTtl?: number; metadata?: unknown } = {},
   ): Promise<void> {
-    const wire = typeof value === "string" ? value : encodeBytes(await readBody(value));
-    await this.client.invoke("kv.put", {
-      binding: this.bindingName,
-      key,
-      value: wire,
-      expiration: options.expiration,
-      expirationTtl: options.expirationTtl,
-      metadata: options.metadata ?? undefined,
-    });
+    const { wire, body } = await bodyArgument(value);
+    await this.client.invokeStreamed(
+      "kv.put",
+      {
+        binding: this.bindingName,
+        key,
+        value: wire ?? "",
+        expiration: options.expiration,
+        expirationTtl: options.expirationTtl,
+        metadata: options.metadata ?? undefined,
+      },
+      body === undefined ? { streamed: false } : { body, streamed: false },
+    );
   }
 
   /** `delete(key)`. */

@@ -1,6 +1,6 @@
 import type { KVNamespace } from "@cloudflare/workers-types";
-import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
-import { defineBindingHost, defined, handler } from "../handler.ts";
+import { encodeBytes } from "../../protocol/bytes.ts";
+import { bodyMarker, defineBindingHost, defined, handler, requestBody, streamedResult } from "../handler.ts";
 import { kv } from "./descriptor.ts";
 import {
   KvDeletePayloadSchema,
@@ -39,6 +39,10 @@ const wireEntry = (entry: KvEntry): KvEntryJson => ({
   cacheStatus: entry.cacheStatus ?? null,
 });
 
+function cacheTtlOf(payload: { cacheTtl?: number | undefined }) {
+  return payload.cacheTtl === undefined ? {} : { cacheTtl: payload.cacheTtl };
+}
+
 function readOptions(payload: { type: WireType; cacheTtl?: number | undefined }) {
   return { type: readType(payload.type), ...(payload.cacheTtl === undefined ? {} : { cacheTtl: payload.cacheTtl }) };
 }
@@ -50,7 +54,12 @@ function encodeValue(value: unknown): unknown {
 
 /** `kv.*` commands against a Workers KVNamespace. */
 export const kvHost = defineBindingHost<typeof kv, KVNamespace>(kv, {
-  "kv.get": handler(KvGetPayloadSchema, async (payload, kv: KVNamespace) => {
+  "kv.get": handler(KvGetPayloadSchema, async (payload, kv: KVNamespace, context) => {
+    if (context.streams && typeof payload.key === "string") {
+      // A solo exchange: the value streams back raw, whatever its type (the client decodes it).
+      const stream = await kv.get(payload.key, { type: "stream", ...cacheTtlOf(payload) });
+      return stream === null ? { value: null } : streamedResult({ value: bodyMarker() }, stream as never);
+    }
     const read = kv.get.bind(kv) as DynamicRead;
     if (Array.isArray(payload.key)) {
       const values = (await read(payload.key, readOptions(payload))) as Map<string, unknown>;
@@ -58,7 +67,13 @@ export const kvHost = defineBindingHost<typeof kv, KVNamespace>(kv, {
     }
     return { value: encodeValue(await read(payload.key, readOptions(payload))) };
   }),
-  "kv.getWithMetadata": handler(KvGetPayloadSchema, async (payload, kv: KVNamespace) => {
+  "kv.getWithMetadata": handler(KvGetPayloadSchema, async (payload, kv: KVNamespace, context) => {
+    if (context.streams && typeof payload.key === "string") {
+      const entry = await kv.getWithMetadata(payload.key, { type: "stream", ...cacheTtlOf(payload) });
+      const head = { metadata: entry.metadata ?? null, cacheStatus: entry.cacheStatus ?? null };
+      if (entry.value === null) return { value: null, ...head };
+      return streamedResult({ value: bodyMarker(), ...head }, entry.value as never);
+    }
     const read = kv.getWithMetadata.bind(kv) as DynamicRead;
     if (Array.isArray(payload.key)) {
       const entries = (await read(payload.key, readOptions(payload))) as Map<string, KvEntry>;
@@ -66,14 +81,14 @@ export const kvHost = defineBindingHost<typeof kv, KVNamespace>(kv, {
     }
     return wireEntry((await read(payload.key, readOptions(payload))) as KvEntry);
   }),
-  "kv.put": handler(KvPutPayloadSchema, async (payload, kv: KVNamespace) => {
-    const value = typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
+  "kv.put": handler(KvPutPayloadSchema, async (payload, kv: KVNamespace, context) => {
+    const value = requestBody(payload.value, context) ?? "";
     const options = defined({
       expiration: payload.expiration,
       expirationTtl: payload.expirationTtl,
       metadata: payload.metadata,
     });
-    await kv.put(payload.key, value, options);
+    await kv.put(payload.key, value as Parameters<KVNamespace["put"]>[1], options);
     return null;
   }),
   "kv.delete": handler(KvDeletePayloadSchema, async (payload, kv: KVNamespace) => {

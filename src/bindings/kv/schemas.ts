@@ -1,5 +1,6 @@
 /** Payload schemas of the `kv.*` commands and the wire shapes of their results. */
 import * as v from "valibot";
+import { BodyMarkerSchema } from "../../protocol/body.ts";
 import { EncodedBytesSchema } from "../../protocol/bytes.ts";
 import { key, nonNegativeInt, withBinding } from "../schemas.ts";
 
@@ -19,11 +20,11 @@ export const KvGetPayloadSchema = v.pipe(
   ),
 );
 
-/** `kv.put`: a string value, or bytes. */
+/** `kv.put`: a string value, bytes, or a body marker (the bytes follow the frame). */
 export const KvPutPayloadSchema = v.object({
   ...withBinding,
   key,
-  value: v.union([v.string(), EncodedBytesSchema]),
+  value: v.union([v.string(), EncodedBytesSchema, BodyMarkerSchema]),
   expiration: v.optional(nonNegativeInt),
   expirationTtl: v.optional(nonNegativeInt),
   metadata: v.optional(v.unknown()),

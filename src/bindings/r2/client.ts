@@ -13,16 +13,8 @@ import type {
 } from "@cloudflare/workers-types";
 import type * as v from "valibot";
 import { CommandError } from "../../errors.ts";
-import {
-  asUint8Array,
-  bytesStream,
-  decodeBytes,
-  encodeBytes,
-  fromHex,
-  readBody,
-  toArrayBuffer,
-  toHex,
-} from "../../protocol/bytes.ts";
+import { answerBytes, bodyArgument } from "../../protocol/body.ts";
+import { asUint8Array, fromHex, toArrayBuffer, toHex } from "../../protocol/bytes.ts";
 import { RemoteBinding } from "../remote-binding.ts";
 import type { R2ConditionalSchema, R2HttpMetadataSchema, R2ObjectJson } from "./schemas.ts";
 
@@ -116,70 +108,56 @@ export class RemoteR2Object {
   }
 }
 
-/** An R2 object with its body, held in memory; the body can be read once, like R2's. */
+/**
+ * An R2 object with its body, streamed from the host as it is read (like R2's); the body can be
+ * read once. The reading methods are a Response's over that stream.
+ */
 export class RemoteR2ObjectBody extends RemoteR2Object {
-  readonly #bytes: Uint8Array;
-  #used = false;
-  #stream: ReadableStream<Uint8Array> | undefined;
+  readonly #response: Response;
 
-  constructor(json: R2ObjectJson, bytes: Uint8Array) {
+  constructor(json: R2ObjectJson, body: ReadableStream<Uint8Array>) {
     super(json);
-    this.#bytes = bytes;
+    this.#response = new Response(body as ConstructorParameters<typeof Response>[0]);
   }
 
   /** The body as a stream. */
   get body(): ReadableStream<Uint8Array> {
-    this.#stream ??= this.#used
-      ? bytesStream(new Uint8Array(0))
-      : new ReadableStream<Uint8Array>({
-          pull: (controller) => {
-            if (!this.#used) {
-              this.#used = true;
-              if (this.#bytes.length > 0) controller.enqueue(this.#bytes);
-            }
-            controller.close();
-          },
-        });
-    return this.#stream;
+    return this.#response.body as ReadableStream<Uint8Array>;
   }
 
   /** Whether the body was read. */
   get bodyUsed(): boolean {
-    return this.#used;
+    return this.#response.bodyUsed;
   }
 
-  #consume(): Uint8Array {
-    if (this.#used)
-      throw new TypeError(
-        "Body has already been used. It can only be used once. Use tee() first if you need to read it twice.",
-      );
-    this.#used = true;
-    return this.#bytes;
-  }
-
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    return toArrayBuffer(this.#consume());
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#response.arrayBuffer();
   }
 
   async bytes(): Promise<Uint8Array> {
-    return this.#consume().slice();
+    return new Uint8Array(await this.#response.arrayBuffer());
   }
 
-  async text(): Promise<string> {
-    return new TextDecoder().decode(this.#consume());
+  text(): Promise<string> {
+    return this.#response.text();
   }
 
   async json<T>(): Promise<T> {
-    return JSON.parse(await this.text()) as T;
+    return (await this.#response.json()) as T;
   }
 
   async blob(): Promise<Blob> {
     const type = this.httpMetadata?.contentType;
-    return new Blob([this.#consume().slice()], type ? { type } : {});
+    return new Blob([await this.#response.arrayBuffer()], type ? { type } : {});
   }
 }
 
-/** A Workers `R2Bucket` over the command bus; bodies travel (and are held) in memory. */
+/**
+ * A Workers `R2Bucket` over the command bus. Bodies stream both ways over the HTTP transport
+ * (docs/protocol.md, "Streamed bodies"); elsewhere they travel inline, within the frame limit.
+ * Like Workers, `put` of a ReadableStream needs its length: pass a Blob or bytes, or pipe the
+ * stream through `new FixedLengthStream(size)` (exported by containerflare).
+ */
 export class R2Binding extends RemoteBinding implements R2Bucket {
   /** Metadata of `key`, or null. */
   async head(key: string): Promise<R2Object | null> {
@@ -192,35 +170,40 @@ export class R2Binding extends RemoteBinding implements R2Bucket {
   async get(key: string, options: { range?: R2Range | Headers; onlyIf?: R2Conditional | Headers } = {}): Promise<any> {
     const range =
       options.range === undefined ? undefined : isHeaders(options.range) ? headerPairs(options.range) : options.range;
-    const result = await this.client.invoke("r2.get", {
+    const { result, body } = await this.client.invokeStreamed("r2.get", {
       binding: this.bindingName,
       key,
       range,
       onlyIf: conditionalToWire(options.onlyIf),
     });
+    const bytes = answerBytes(result?.body, body);
     if (!result) return null;
-    if (!result.body) return new RemoteR2Object(result.object) as unknown as R2Object;
-    return new RemoteR2ObjectBody(result.object, decodeBytes(result.body)) as unknown as R2ObjectBody;
+    if (!bytes) return new RemoteR2Object(result.object) as unknown as R2Object;
+    return new RemoteR2ObjectBody(result.object, bytes) as unknown as R2ObjectBody;
   }
 
   /** `put(key, value, options)` → the stored object's metadata, or null when `onlyIf` fails. */
   // biome-ignore lint/suspicious/noExplicitAny: the implementation signature of an overloaded Workers method; callers see the overloads of R2Bucket
   async put(key: string, value: unknown, options: R2PutOptions = {}): Promise<any> {
-    const wire = value === null || typeof value === "string" ? value : encodeBytes(await readBody(value));
-    const json = await this.client.invoke("r2.put", {
-      binding: this.bindingName,
-      key,
-      value: wire,
-      httpMetadata: httpMetadataToWire(options.httpMetadata),
-      customMetadata: options.customMetadata,
-      md5: digestToWire(options.md5),
-      sha1: digestToWire(options.sha1),
-      sha256: digestToWire(options.sha256),
-      sha384: digestToWire(options.sha384),
-      sha512: digestToWire(options.sha512),
-      storageClass: options.storageClass,
-      onlyIf: conditionalToWire(options.onlyIf),
-    });
+    const { wire, body } = await bodyArgument(value);
+    const { result: json } = await this.client.invokeStreamed(
+      "r2.put",
+      {
+        binding: this.bindingName,
+        key,
+        value: wire,
+        httpMetadata: httpMetadataToWire(options.httpMetadata),
+        customMetadata: options.customMetadata,
+        md5: digestToWire(options.md5),
+        sha1: digestToWire(options.sha1),
+        sha256: digestToWire(options.sha256),
+        sha384: digestToWire(options.sha384),
+        sha512: digestToWire(options.sha512),
+        storageClass: options.storageClass,
+        onlyIf: conditionalToWire(options.onlyIf),
+      },
+      body === undefined ? { streamed: false } : { body, streamed: false },
+    );
     return json ? (new RemoteR2Object(json) as unknown as R2Object) : null;
   }
 

@@ -1,6 +1,5 @@
 import type { R2Bucket, R2GetOptions, R2Object, R2PutOptions } from "@cloudflare/workers-types";
-import { decodeBytes, encodeBytes } from "../../protocol/bytes.ts";
-import { defineBindingHost, defined, handler } from "../handler.ts";
+import { bodyMarker, defineBindingHost, defined, handler, requestBody, streamedResult } from "../handler.ts";
 import { r2 } from "./descriptor.ts";
 import {
   R2DeletePayloadSchema,
@@ -57,6 +56,15 @@ function httpMetadata(value: Record<string, unknown>): unknown {
   return { ...rest, ...(typeof cacheExpiry === "string" ? { cacheExpiry: new Date(cacheExpiry) } : {}) };
 }
 
+/** The byte count of a ranged read's body (R2 reports the range it served). */
+function rangeLength(object: R2Object): number | undefined {
+  const range = object.range as { offset?: number; length?: number; suffix?: number } | undefined;
+  if (!range) return object.size;
+  if (range.suffix !== undefined) return Math.min(range.suffix, object.size);
+  const offset = range.offset ?? 0;
+  return range.length ?? Math.max(0, object.size - offset);
+}
+
 /** `r2.*` commands against a Workers R2Bucket. */
 export const r2Host = defineBindingHost<typeof r2, R2Bucket>(r2, {
   "r2.get": handler(R2GetPayloadSchema, async (payload, bucket: R2Bucket, context) => {
@@ -64,14 +72,20 @@ export const r2Host = defineBindingHost<typeof r2, R2Bucket>(r2, {
     const object = await bucket.get(payload.key, options as R2GetOptions);
     if (!object) return null;
     // A failed condition gives the object without a body.
-    if (!("arrayBuffer" in object)) return { object: r2ObjectToWire(object) };
+    if (!("body" in object)) return { object: r2ObjectToWire(object) };
     // Reading the body is the expensive part: not for a connection that is gone.
-    context.signal?.throwIfAborted();
-    return { object: r2ObjectToWire(object), body: encodeBytes(await object.arrayBuffer()) };
+    if (context.signal?.aborted) {
+      void object.body.cancel().catch(() => undefined);
+      context.signal.throwIfAborted();
+    }
+    const size = object.range ? rangeLength(object) : object.size;
+    return streamedResult(
+      { object: r2ObjectToWire(object), body: bodyMarker(size) },
+      object.body as unknown as ReadableStream<Uint8Array>,
+    );
   }),
-  "r2.put": handler(R2PutPayloadSchema, async (payload, bucket: R2Bucket) => {
-    const value =
-      payload.value === null || typeof payload.value === "string" ? payload.value : decodeBytes(payload.value);
+  "r2.put": handler(R2PutPayloadSchema, async (payload, bucket: R2Bucket, context) => {
+    const value = requestBody(payload.value, context);
     const options = defined({
       httpMetadata: headersOr(payload.httpMetadata, httpMetadata),
       customMetadata: payload.customMetadata,
@@ -83,7 +97,7 @@ export const r2Host = defineBindingHost<typeof r2, R2Bucket>(r2, {
       storageClass: payload.storageClass,
       onlyIf: headersOr(payload.onlyIf, conditional),
     });
-    const object = await bucket.put(payload.key, value, options as R2PutOptions);
+    const object = await bucket.put(payload.key, value as Parameters<R2Bucket["put"]>[1], options as R2PutOptions);
     return object ? r2ObjectToWire(object) : null;
   }),
   "r2.head": handler(R2HeadPayloadSchema, async (payload, bucket: R2Bucket) => {

@@ -1,5 +1,6 @@
 /** Payload schemas of the `r2.*` commands and the wire shape of an R2 object. */
 import * as v from "valibot";
+import { type BodyMarker, BodyMarkerSchema } from "../../protocol/body.ts";
 import { type EncodedBytes, EncodedBytesSchema } from "../../protocol/bytes.ts";
 import { HeaderListSchema, isoDate, key, nonNegativeInt, withBinding } from "../schemas.ts";
 
@@ -46,7 +47,7 @@ export const R2GetPayloadSchema = v.object({
 export const R2PutPayloadSchema = v.object({
   ...withBinding,
   key,
-  value: v.nullable(v.union([v.string(), EncodedBytesSchema])),
+  value: v.nullable(v.union([v.string(), EncodedBytesSchema, BodyMarkerSchema])),
   httpMetadata: v.optional(v.union([R2HttpMetadataSchema, HeadersObjectSchema])),
   customMetadata: v.optional(v.record(v.string(), v.string())),
   md5: v.optional(hexDigest),
@@ -98,7 +99,7 @@ export interface R2ObjectJson {
 /** Result of `r2.get`: the object's metadata and, unless a condition failed, its body. */
 export interface R2GetResultJson {
   object: R2ObjectJson;
-  body?: EncodedBytes;
+  body?: EncodedBytes | BodyMarker;
 }
 
 /** Result of `r2.list`: R2's own list result with objects as {@link R2ObjectJson}. */

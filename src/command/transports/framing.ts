@@ -1,6 +1,7 @@
 import { CommandError } from "../../errors.ts";
-import { formatBytes } from "../../protocol/bytes.ts";
-import { leadingFrameId } from "../../protocol/frames.ts";
+import { inlineBody } from "../../protocol/body.ts";
+import { exceedsBytes, formatBytes, utf8Length } from "../../protocol/bytes.ts";
+import { encodeRequest, leadingFrameId } from "../../protocol/frames.ts";
 import { createLineSplitter, type LineSplitter } from "../../protocol/lines.ts";
 import type { OutgoingFrame, TransportContext } from "./types.ts";
 
@@ -36,4 +37,38 @@ export function createFrameReader(context: TransportContext): LineSplitter {
     onLine: (line) => context.sink.receive(line),
     onOversized: (prefix, bytes) => context.sink.oversized(leadingFrameId(prefix), bytes),
   });
+}
+
+/**
+ * A frame with its body inlined as base64 in its marker's place, for a transport (or a v1 HTTP
+ * host) without raw bodies. Rejects with a CommandError: TOO_LARGE beyond the frame limit, or
+ * INVALID_PAYLOAD when the body cannot be read.
+ */
+export async function inlineFrame(frame: OutgoingFrame, maxFrameBytes: number): Promise<OutgoingFrame> {
+  try {
+    return await inline(frame, maxFrameBytes);
+  } catch (error) {
+    throw inlineError(frame.command, error);
+  }
+}
+
+async function inline(frame: OutgoingFrame, maxFrameBytes: number): Promise<OutgoingFrame> {
+  const payload = await inlineBody(frame.payload, frame.body ?? null, maxFrameBytes, frame.command);
+  const text = encodeRequest(frame.id, frame.command, payload);
+  if (exceedsBytes(text, maxFrameBytes)) {
+    throw new CommandError(
+      "TOO_LARGE",
+      `${frame.command}: request frame of ${formatBytes(utf8Length(text))} exceeds the ${formatBytes(maxFrameBytes)} frame limit`,
+      { command: frame.command },
+    );
+  }
+  const { body: _body, payload: _payload, ...rest } = frame;
+  return { ...rest, text };
+}
+
+function inlineError(command: string, error: unknown): CommandError {
+  if (error instanceof CommandError || error instanceof RangeError)
+    return new CommandError(error instanceof CommandError ? error.code : "TOO_LARGE", error.message, { command });
+  const reason = error instanceof Error ? error.message : String(error);
+  return new CommandError("INVALID_PAYLOAD", `${command}: cannot read the body to send (${reason})`, { command });
 }

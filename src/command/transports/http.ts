@@ -14,7 +14,7 @@ import { exceedsBytes, utf8Length } from "../../protocol/bytes.ts";
 import { leadingFrameId } from "../../protocol/frames.ts";
 import { createLineSplitter } from "../../protocol/lines.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
-import { fitsPending, hostNotReadingError, maxPendingRequestChars } from "./framing.ts";
+import { fitsPending, hostNotReadingError, inlineFrame, maxPendingRequestChars } from "./framing.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** Options of the HTTP transport. */
@@ -45,6 +45,8 @@ const REFUSED_STATUSES = new Set([401, 403]);
 /** A batched read answered TOO_LARGE is sent again alone, where its bytes can stream. */
 const TOO_LARGE_ANSWER_RE = /^\{"v":1,"id":\d+,"ok":false,"error":\{"code":"TOO_LARGE"/;
 const encoder = new TextEncoder();
+/** The frame that asks a host its version; its answer goes nowhere (no command has its id). */
+const PROBE_FRAME = `{"v":1,"id":${Number.MAX_SAFE_INTEGER},"command":"host.ping","payload":null}`;
 
 /** The endpoint as error messages show it: without credentials or query (they may hold a token). */
 function displayUrl(url: string): string {
@@ -201,8 +203,36 @@ export function createHttpTransport(
     if (queue.length > 0) scheduleFlush();
   };
 
+  /** One `host.ping` to learn the host's version before a frame whose bytes depend on it. */
+  let probing: Promise<void> | undefined;
+  const probe = () =>
+    (probing ??= (async () => {
+      const controller = new AbortController();
+      inFlight.add(controller);
+      try {
+        const response = await post("application/json", PROBE_FRAME, PROBE_FRAME, controller.signal);
+        learnVersion(response);
+        await response.body?.cancel().catch(() => undefined);
+      } catch {
+        // The frame itself will meet the same failure and report it.
+      } finally {
+        inFlight.delete(controller);
+        probing = undefined;
+      }
+    })());
+
   /** v1, or a solo exchange: one frame, one POST. */
   const sendAlone = async (entry: Tracked) => {
+    if (hostVersion === "unknown" && (entry.frame.body !== undefined || entry.frame.streamed)) await probe();
+    if (entry.frame.body !== undefined && hostVersion !== "2") {
+      // A host without raw bodies gets them inline, within the frame limit.
+      try {
+        entry.frame = await inlineFrame(entry.frame, maxFrameBytes);
+      } catch (error) {
+        return finish(entry, error as CommandError);
+      }
+    }
+    if (closed || !sink.isPending(entry.frame.id)) return finish(entry);
     const { frame } = entry;
     const controller = startPost();
     entry.controller = controller;
