@@ -66,7 +66,7 @@ export interface CommandHostOptions {
   maxFrameBytes?: number;
   /**
    * Limits of each JSON-lines connection (commands in flight, unread answers); defaults in
-   * {@link StreamLimits}. The HTTP transport carries one frame per request and needs none.
+   * {@link StreamLimits}. They also bound each HTTP v2 batch (one request is one such connection).
    */
   streams?: Partial<StreamLimits>;
   /** Extra commands by name (`app.reindex`); the built-in namespaces (`kv.`, `host.`, …) are reserved. */
