@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "./bindings/registry.ts";
 import { ContainerflareError } from "./errors.ts";
+import { detectPlatform } from "./platform.ts";
 
 /** Where the command bus connects (`CF_CMD_ENDPOINT`). */
 export type CommandEndpoint =
@@ -83,8 +84,9 @@ export const LOG_LEVELS = {
 export class ConfigError extends ContainerflareError {
   override readonly name = "ConfigError";
   readonly variable: string;
-  constructor(variable: string, value: string, expected: string) {
-    super("INVALID_CONFIG", `invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`);
+  /** `message` replaces the default line, `invalid NAME="value": expected …`. */
+  constructor(variable: string, value: string, expected: string, message?: string) {
+    super("INVALID_CONFIG", message ?? `invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`);
     this.variable = variable;
   }
 }
@@ -250,7 +252,28 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
   }
+  requireSecretForRemoteHost(config, env);
   return config;
+}
+
+/**
+ * On Cloud Run an `https://` command endpoint is a Worker's public command route (or another
+ * host across the internet), which answers signed requests only: without `CONTAINERFLARE_SECRET`
+ * every binding call would fail with 401, so start-up stops here, in one line, instead. Plain
+ * `http://` endpoints stay allowed unsigned (a sidecar on localhost, a host inside the VPC).
+ */
+function requireSecretForRemoteHost(config: RuntimeConfig, env: EnvSource): void {
+  const endpoint = config.commandEndpoint;
+  if (endpoint?.kind !== "http" || config.secret || !endpoint.url.startsWith("https:")) return;
+  if (detectPlatform(env, config.platform).kind !== "cloud-run") return;
+  const shown = new URL(endpoint.url);
+  const where = `${shown.origin}${shown.pathname}`;
+  throw new ConfigError(
+    "CONTAINERFLARE_SECRET",
+    "",
+    "",
+    `CF_CMD_ENDPOINT=${where} needs CONTAINERFLARE_SECRET on Cloud Run: the Worker's command route answers signed requests only (gcloud run deploy --set-secrets CONTAINERFLARE_SECRET=<secret>:latest)`,
+  );
 }
 
 /** The process environment on Node, Bun and Deno (all three expose `process.env`). */

@@ -1,6 +1,7 @@
 import { errorResponse } from "../errors.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
+import { type RemoteCommandRouteOptions, remoteCommandRoute } from "./remote-route.ts";
 import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest } from "./types.ts";
 
 /** What {@link withContainerflare} needs of a `Container` subclass from `@cloudflare/containers`. */
@@ -85,6 +86,13 @@ export interface ForwardToOptions extends ForwardOptions {
    * per tenant). Default: one instance, the name `getContainer()` of `@cloudflare/containers` uses.
    */
   instance?: string | ((request: WorkerRequest) => string);
+  /**
+   * Also answer the public command route, `POST /__containerflare/v1/commands`, with the Worker's
+   * bindings in `allow`, for apps outside Cloudflare (Cloud Run) that sign each request with
+   * `CONTAINERFLARE_SECRET` (see {@link remoteCommandRoute}). Off by default: without it that path
+   * is forwarded to the container like any other.
+   */
+  remoteCommands?: RemoteCommandRouteOptions;
 }
 
 /** Instance name `getContainer()` of `@cloudflare/containers` uses by default. */
@@ -93,14 +101,19 @@ export const DEFAULT_INSTANCE = "cf-singleton-container";
 /**
  * A Worker fetch handler that forwards every request to a container of the Durable Object
  * binding `binding`, with the signed metadata header. `export default forwardTo("APP")`.
+ * With `remoteCommands` it first answers the public command route (apps on Cloud Run):
+ * `export default forwardTo("APP", { remoteCommands: { allow: ["CACHE", "DB"] } })`.
  */
 export function forwardTo(
   binding: string,
   options: ForwardToOptions = {},
 ): { fetch(request: WorkerRequest, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<Response> } {
-  const { instance = DEFAULT_INSTANCE, ...forwardOptions } = options;
+  const { instance = DEFAULT_INSTANCE, remoteCommands, ...forwardOptions } = options;
+  const remote = remoteCommands ? remoteCommandRoute(remoteCommands) : undefined;
   return {
     async fetch(request, env) {
+      const answered = remote ? await remote(request, env) : undefined;
+      if (answered) return answered;
       const namespace = env[binding] as DurableObjectNamespaceLike | undefined;
       if (!namespace || typeof namespace.idFromName !== "function") {
         const message = `forwardTo("${binding}"): env.${binding} is not a Durable Object binding; add it to durable_objects.bindings in wrangler.jsonc`;

@@ -49,6 +49,12 @@ export {
   type RequestMetadataOptions,
   requestMetadata,
 } from "./metadata-header.ts";
+export {
+  REMOTE_COMMAND_PATH,
+  type RemoteCommandRoute,
+  type RemoteCommandRouteOptions,
+  remoteCommandRoute,
+} from "./remote-route.ts";
 export type {
   ContainerflareWorkerEnv,
   DurableObjectNamespaceLike,

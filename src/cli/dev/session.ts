@@ -13,6 +13,12 @@ import { bridgeStdio } from "./stdio-bridge.ts";
 import { watchDirectory } from "./watch.ts";
 import { type DevBindings, declaredBindingNames, readDevBindings } from "./wrangler.ts";
 
+/**
+ * The dev port's public command route: `REMOTE_COMMAND_PATH` of src/worker/remote-route.ts,
+ * written out so that the CLI does not load the command host to learn a path.
+ */
+const REMOTE_COMMAND_PATH = "/__containerflare/v1/commands";
+
 /** Lowest Node.js major version Miniflare runs on. */
 export const MIN_NODE_MAJOR = 22;
 
@@ -52,6 +58,13 @@ export interface DevSession {
   url: URL;
   /** The command host the app talks to (over HTTP, or bridged from stdio). */
   commandsUrl: URL;
+  /**
+   * The public command route on the dev port (`/__containerflare/v1/commands`), as a deployed
+   * Worker offers it with `remoteCommands`: another process started with a Cloud Run environment
+   * (`K_SERVICE`, this as `CF_CMD_ENDPOINT`, the same `CONTAINERFLARE_SECRET`) uses the same
+   * bindings as the app.
+   */
+  remoteCommandsUrl: URL;
   /** The app's own loopback address. */
   appUrl: string;
   /** The bindings read from the app's configuration. */
@@ -140,7 +153,8 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   const commands = options.commands ?? "http";
   const persist = resolve(cwd, options.persist ?? ".containerflare");
   const host = options.host ?? "127.0.0.1";
-  const secret = options.secret || process.env.CONTAINERFLARE_SECRET || randomBytes(32).toString("hex");
+  const givenSecret = options.secret || process.env.CONTAINERFLARE_SECRET;
+  const secret = givenSecret || randomBytes(32).toString("hex");
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
 
@@ -206,6 +220,14 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     `${entryName} on ${options.runtime}, bindings: ${describeBindings(bindings)}` +
       `${bindings.file ? ` (from ${relative(cwd, bindings.file)})` : ""}, commands over ${commands}, state in ${shortPath(cwd, persist)}`,
   );
+  const remoteCommandsUrl = new URL(REMOTE_COMMAND_PATH, worker.url);
+  logger.info(
+    `remote commands on ${remoteCommandsUrl.href}, signed with ${
+      givenSecret
+        ? "CONTAINERFLARE_SECRET"
+        : "a secret made up for this session (set CONTAINERFLARE_SECRET to use them from another process)"
+    }`,
+  );
   const ready = app.start().then((started) => {
     if (started) logger.success(`ready on ${worker.url.href}`);
     else logger.warn(`listening on ${worker.url.href}, but the app is not running yet`);
@@ -216,6 +238,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   return {
     url: worker.url,
     commandsUrl: worker.commandsUrl,
+    remoteCommandsUrl,
     appUrl,
     bindings,
     app,

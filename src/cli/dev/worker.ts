@@ -7,6 +7,10 @@
  *   metadata header, by the app's state that the CLI pushes (see app-state.ts): down → 502 at
  *   once with the reason; starting → wait (up to `waitMs`) until it is up; up → send once.
  *   A request is never sent twice: once sent, the app may have run it. Bodies stream through.
+ *   Except `POST /__containerflare/v1/commands`: the public command route a deployed Worker
+ *   offers with `remoteCommands` (src/worker/remote-route.ts), signed with the dev secret, so
+ *   that a second process started as on Cloud Run reaches the same bindings; it never waits
+ *   for the app.
  * - `commands.fetch`: the command host over HTTP (the app's `CF_CMD_ENDPOINT`), on its own
  *   loopback socket so that it is not reachable through the dev port, answering only requests
  *   signed with the dev secret and never a browser's; and the CLI's signed app-state route.
@@ -19,7 +23,13 @@ import * as v from "valibot";
 import { errorResponse } from "../../errors.ts";
 import { readBodyLimited } from "../../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
-import { type CommandOutboundHandler, commandHandler, forward } from "../../worker/index.ts";
+import {
+  type CommandOutboundHandler,
+  commandHandler,
+  forward,
+  type RemoteCommandRoute,
+  remoteCommandRoute,
+} from "../../worker/index.ts";
 import { APP_STATE_PATH, type AppState, AppStateSchema, createAppStateBoard } from "./app-state.ts";
 
 /** What the dev command passes to this Worker in the `CONTAINERFLARE_DEV` binding. */
@@ -109,6 +119,8 @@ async function receiveAppState(request: Request, verifier: RequestVerifier): Pro
 interface CommandsSocket {
   commands: CommandOutboundHandler<DevEnv>;
   stateVerifier: RequestVerifier;
+  /** The dev port's public command route: the same allowlist and secret, its own replay window. */
+  remote: RemoteCommandRoute;
 }
 
 // One per env object (the same for every request of an isolate); its settings are in env.
@@ -125,6 +137,12 @@ function commandsSocket(env: DevEnv): CommandsSocket {
         requireSignature: true,
       }),
       stateVerifier: createRequestVerifier({ secret: env.CONTAINERFLARE_SECRET }),
+      // Plain HTTP also off loopback: `--host 0.0.0.0` serves the LAN over http:// only.
+      remote: remoteCommandRoute({
+        allow: env.CONTAINERFLARE_DEV.allow,
+        vars: env.CONTAINERFLARE_DEV.vars,
+        allowPlainHttp: true,
+      }),
     };
     sockets.set(env, socket);
   }
@@ -132,7 +150,9 @@ function commandsSocket(env: DevEnv): CommandsSocket {
 }
 
 export default {
-  fetch: forwardToApp,
+  async fetch(request: Request, env: DevEnv): Promise<Response> {
+    return (await commandsSocket(env).remote(request, env)) ?? forwardToApp(request, env);
+  },
   queue(batch: QueueBatch): void {
     for (const message of batch.messages) console.log(`queue ${batch.queue}: ${JSON.stringify(message.body)}`);
     batch.ackAll();
