@@ -6,10 +6,12 @@
 import type { CommandClient } from "../command/client.ts";
 import { AssetsBinding } from "./assets/client.ts";
 import { D1Binding } from "./d1/client.ts";
+import { DurableObjectNamespaceBinding } from "./durable-object/client.ts";
 import { KvBinding } from "./kv/client.ts";
 import { QueueBinding } from "./queue/client.ts";
 import { R2Binding } from "./r2/client.ts";
 import type { ObjectBindingKind } from "./registry.ts";
+import { ServiceBinding } from "./service/client.ts";
 
 /** A kind's client class. */
 export interface BindingClient {
@@ -32,4 +34,12 @@ export const BINDING_CLIENTS: { readonly [Kind in ObjectBindingKind]: BindingCli
   queue: { Binding: QueueBinding },
   r2: { Binding: R2Binding, syncMethods: ["resumeMultipartUpload"] },
   assets: { Binding: AssetsBinding, syncMethods: ["connect"] },
+  service: { Binding: ServiceBinding, syncMethods: ["connect"] },
+  // Not `get`: KV's and R2's are asynchronous. A handle of unknown kind answers `get(id)` with a
+  // promise of the stub; once the kinds are known (CONTAINERFLARE_BINDINGS, or host.describe,
+  // which serve() asks at start-up), `env.NS` is the namespace itself.
+  durable_object: {
+    Binding: DurableObjectNamespaceBinding,
+    syncMethods: ["idFromName", "idFromString", "newUniqueId", "getByName", "jurisdiction"],
+  },
 };

@@ -10,13 +10,15 @@ import { assets } from "./assets/descriptor.ts";
 import { d1 } from "./d1/descriptor.ts";
 import type { DescribeResult } from "./describe.ts";
 import type { BindingDescriptor, CommandShape, CommandsOf } from "./descriptor.ts";
+import { durableObject } from "./durable-object/descriptor.ts";
 import { kv } from "./kv/descriptor.ts";
 import { queue } from "./queue/descriptor.ts";
 import { r2 } from "./r2/descriptor.ts";
+import { service } from "./service/descriptor.ts";
 import { vars } from "./vars/descriptor.ts";
 
 /** Every binding kind. */
-export const BINDINGS = [kv, d1, queue, r2, assets, vars] as const;
+export const BINDINGS = [kv, d1, queue, r2, assets, service, durableObject, vars] as const;
 
 /** A binding descriptor of the registry. */
 export type RegisteredBinding = (typeof BINDINGS)[number];
@@ -98,10 +100,33 @@ const DETECTION_ORDER = (BINDINGS as readonly BindingDescriptor[])
   .filter((binding) => binding.detect !== undefined)
   .sort((a, b) => b.detect!.length - a.detect!.length);
 
-/** The kind of a binding object, from the methods it has. */
+/** A name no binding has: an object that answers a function for it answers one for every name. */
+const PROBE = "containerflare probe";
+
+/** Whether `name` is a property of `object` or of its prototypes (not one a wildcard getter makes up). */
+function hasOwnMember(object: object, name: string): boolean {
+  for (let current: object | null = object; current !== null; current = Object.getPrototypeOf(current)) {
+    if (Object.getOwnPropertyDescriptor(current, name)) return true;
+  }
+  return false;
+}
+
+/**
+ * The kind of a binding object, from the methods it has. workerd's Fetchers (service and assets
+ * bindings) and RPC stubs answer every property name with a function (an RPC method): for those
+ * only the methods they really have count, so a service binding is not taken for a D1 database.
+ */
 export function detectBindingKind(binding: unknown): ObjectBindingKind | undefined {
   if (binding === null || (typeof binding !== "object" && typeof binding !== "function")) return undefined;
-  const has = (method: string) => typeof (binding as Record<string, unknown>)[method] === "function";
+  const members = binding as Record<string, unknown>;
+  let wildcard = false;
+  try {
+    wildcard = typeof members[PROBE] === "function";
+  } catch {
+    // A getter that throws for unknown names is no wildcard.
+  }
+  const has = (method: string) =>
+    typeof members[method] === "function" && (!wildcard || hasOwnMember(binding as object, method));
   for (const descriptor of DETECTION_ORDER) {
     if (descriptor.detect!.every(has)) return descriptor.kind as ObjectBindingKind;
   }

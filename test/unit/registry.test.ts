@@ -11,7 +11,13 @@ import {
   RESERVED_NAMESPACES,
 } from "../../src/bindings/registry.ts";
 import { COMMAND_ERROR_CODES } from "../../src/protocol/errors.ts";
-import { memoryBindings } from "../fixtures/bindings/index.ts";
+import {
+  counterObject,
+  echoService,
+  MemoryDurableObjectNamespace,
+  MemoryService,
+  memoryBindings,
+} from "../fixtures/bindings/index.ts";
 
 const PROTOCOL_DOC = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
 
@@ -42,13 +48,24 @@ describe("the binding registry", () => {
         "r2.head",
         "r2.list",
         "assets.fetch",
+        "durable_object.newUniqueIds",
         "env.get",
       ].sort(),
     );
   });
 
   it("reserves the namespace of every built-in command", () => {
-    expect([...RESERVED_NAMESPACES].sort()).toEqual(["assets", "d1", "env", "host", "kv", "queue", "r2"]);
+    expect([...RESERVED_NAMESPACES].sort()).toEqual([
+      "assets",
+      "d1",
+      "durable_object",
+      "env",
+      "host",
+      "kv",
+      "queue",
+      "r2",
+      "service",
+    ]);
   });
 
   it("detects each kind from a binding object's methods, the most specific kind first", () => {
@@ -59,9 +76,20 @@ describe("the binding registry", () => {
     expect(detectBindingKind(env.FILES)).toBe("r2");
     expect(detectBindingKind(env.ASSETS)).toBe("assets");
     expect(detectBindingKind({ fetch() {} })).toBe("assets");
-    // An RPC stub answers every property with a function: the kind naming the most methods wins.
+    expect(detectBindingKind(new MemoryService(echoService))).toBe("service");
+    expect(detectBindingKind(new MemoryDurableObjectNamespace(counterObject))).toBe("durable_object");
+    // workerd's Fetchers and RPC stubs answer every property with a function: only the methods
+    // they really have count, so a service binding is a service binding and a bare stub nothing.
     const stub = new Proxy({}, { get: () => () => undefined });
-    expect(detectBindingKind(stub)).toBe("d1");
+    expect(detectBindingKind(stub)).toBeUndefined();
+    class Fetcher {
+      fetch() {}
+      connect() {}
+    }
+    const wildcardFetcher = new Proxy(new Fetcher(), {
+      get: (target, name) => (name in target ? Reflect.get(target, name) : () => undefined),
+    });
+    expect(detectBindingKind(wildcardFetcher)).toBe("service");
     expect(detectBindingKind("text")).toBeUndefined();
     expect(detectBindingKind(null)).toBeUndefined();
     expect(detectBindingKind({})).toBeUndefined();
@@ -71,12 +99,26 @@ describe("the binding registry", () => {
 describe("docs/protocol.md follows the registry", () => {
   it("documents every built-in command", () => {
     const documented = new Set(
-      [...PROTOCOL_DOC.matchAll(/`((?:host|kv|d1|queue|r2|assets|env)\.[A-Za-z]+)`/g)].map((m) => m[1]),
+      [...PROTOCOL_DOC.matchAll(/`((?:host|kv|d1|queue|r2|assets|service|durable_object|env)\.[A-Za-z]+)`/g)].map(
+        (m) => m[1],
+      ),
     );
     const missing = BINDINGS.flatMap((binding) => Object.keys(binding.commands)).filter(
       (name) => !documented.has(name),
     );
     expect(missing).toEqual([]);
+  });
+
+  it("defines every command of a kind in a section of its own under 7", () => {
+    const sections = PROTOCOL_DOC.split(/^### /m).filter((section) => /^7\.\d+ /.test(section));
+    for (const binding of BINDINGS) {
+      for (const command of Object.keys(binding.commands)) {
+        const home = sections.filter((section) => section.includes(`**\`${command}\`**`));
+        expect(home, command).toHaveLength(1);
+      }
+    }
+    const titles = sections.map((section) => section.slice(0, section.indexOf("\n")));
+    expect(titles).toEqual(expect.arrayContaining(["7.9 Service bindings", "7.10 Durable Objects"]));
   });
 
   it("lists exactly the read commands", () => {
