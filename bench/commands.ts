@@ -28,12 +28,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+// The built package (what an app loads; `npm run bench` builds first), not src/: Node's type
+// stripping cannot load every source file (parameter properties), and dist/ is what ships.
+import { type CommandEndpoint, createCommandClient } from "containerflare/command";
+import { type CommandHost, createCommandHost } from "containerflare/host";
+import { listenCommandHost, serveNodeStream } from "containerflare/host/node";
 import type { Miniflare } from "miniflare";
 import { freePort } from "../src/cli/dev/ports.ts";
-import { createCommandClient } from "../src/command/index.ts";
-import { parseCommandEndpoint } from "../src/config.ts";
-import { type CommandHost, createCommandHost } from "../src/host/index.ts";
-import { listenCommandHost, serveNodeStream } from "../src/host/node.ts";
 import { renderPanels } from "./lib/bars.ts";
 import { type LoopbackServer, serveCommandHost, serveTrivial } from "./lib/http-host.ts";
 import { cpuSeconds } from "./lib/processes.ts";
@@ -103,6 +104,15 @@ interface CommandsReport {
   load: [number, number];
   elapsedSeconds: number;
   results: ScenarioResult[];
+}
+
+/** `stdio`, `unix:///path`, `tcp://host:port` or an http(s) URL, as the client takes it. */
+function parseCommandEndpoint(text: string): CommandEndpoint {
+  if (text === "stdio") return { kind: "stdio" };
+  const url = new URL(text);
+  if (url.protocol === "unix:") return { kind: "unix", path: decodeURIComponent(url.pathname) };
+  if (url.protocol === "tcp:") return { kind: "tcp", host: url.hostname, port: Number(url.port) };
+  return { kind: "http", url: url.href };
 }
 
 // --- Client side (child process) ------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
-import type { CommandHost } from "../../src/host/index.ts";
+import type { CommandHost } from "containerflare/host";
 
 /** A listening loopback server. */
 export interface LoopbackServer {
