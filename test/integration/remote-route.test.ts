@@ -246,6 +246,17 @@ describe("an app on Cloud Run with CF_CMD_ENDPOINT at the Worker's route", () =>
     expect(bodies).toEqual([JSON.stringify({ job: "from Cloud Run" })]);
   });
 
+  it("carries an R2 object above the 16 MiB frame limit both ways (streamed, signed over the frame line)", async () => {
+    const bytes = randomBytes(24 * 1024 * 1024);
+    expect(await viaCloudRun("/r2/large.bin", { method: "PUT", body: bytes })).toEqual({
+      status: 200,
+      body: { stored: "large.bin", size: bytes.byteLength },
+    });
+    const back = Buffer.from(await (await fetch(`${cloudRunUrl}/r2/large.bin`)).arrayBuffer());
+    expect(back.byteLength).toBe(bytes.byteLength);
+    expect(back.equals(bytes)).toBe(true);
+  }, 60_000);
+
   it("is held to the allowlist: a binding the route does not list answers FORBIDDEN", async () => {
     const answer = await signedPost(worker, kvPut("token", "leaked", "SECRET_KV"));
     expect(answer.status).toBe(200);
