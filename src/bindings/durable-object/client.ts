@@ -47,13 +47,15 @@ interface UniquePool {
  * env proxy's, a handle whose kind was not known yet, a `jurisdiction()` view).
  */
 class NamespaceState {
+  readonly client: CommandClient;
+  readonly binding: string;
   readonly #names = new Map<string, string>();
   readonly #pools = new Map<string, UniquePool>();
 
-  constructor(
-    readonly client: CommandClient,
-    readonly binding: string,
-  ) {}
+  constructor(client: CommandClient, binding: string) {
+    this.client = client;
+    this.binding = binding;
+  }
 
   /** The hex of `name` in `jurisdiction`, when an answer brought it. */
   known(name: string, jurisdiction: string | undefined): string | undefined {

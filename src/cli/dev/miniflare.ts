@@ -1,7 +1,10 @@
-import type { Miniflare, MiniflareOptions } from "miniflare";
+import { relative } from "node:path";
+import { build } from "esbuild";
+import type { Miniflare, MiniflareOptions, WorkerOptions } from "miniflare";
+import { firstBuildError } from "../entry.ts";
 import { CliError, errorLine } from "../errors.ts";
 import type { DevWorkerSettings } from "./worker.ts";
-import { type DevBindings, devMiniflareOptions } from "./wrangler.ts";
+import { type DevBindings, type DevWorkerScript, devMiniflareOptions } from "./wrangler.ts";
 
 /** Compatibility date used when the app's configuration has none. */
 export const DEFAULT_COMPATIBILITY_DATE = "2025-09-01";
@@ -23,6 +26,17 @@ export interface DevWorkerOptions {
   /** The secret shared with the app. */
   secret: string;
   settings: DevWorkerSettings;
+  /**
+   * The Workers that run beside the dev Worker (`bindings.workers`: services, homes of Durable
+   * Object classes), bundled; {@link startDevWorker} bundles them when absent.
+   */
+  workers?: BundledWorker[];
+}
+
+/** A Worker of `containerflare.workers`, bundled into one module. */
+export interface BundledWorker extends Omit<DevWorkerScript, "script"> {
+  /** The bundled module's text. */
+  code: string;
 }
 
 /** A running dev Worker. */
@@ -39,9 +53,44 @@ export interface DevWorker {
  * Miniflare options for the dev Worker: each binding kind's options from its wrangler.jsonc
  * section (the registry's dev sections: vars, KV, D1, Queues with a consumer that logs every
  * queue the app produces to, R2, assets; persisted under `persist`, like `wrangler dev` does under
- * .wrangler/state), and the command host on a socket of its own.
+ * .wrangler/state), and the command host on a socket of its own. When bindings name other
+ * Workers (services, Durable Object classes of `script_name`), those run beside it from
+ * `containerflare.workers`, and Durable Objects persist under `persist` too.
  */
 export function devWorkerOptions(options: DevWorkerOptions): MiniflareOptions {
+  const single = devWorkerOnlyOptions(options);
+  const workers = options.workers ?? [];
+  if (workers.length === 0) return single;
+  // Several Workers: the options every Worker shares go on top, each Worker's in `workers`, the
+  // dev Worker first (it owns the dev port).
+  const shared: Record<string, unknown> = {};
+  const own: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(single)) (isSharedOption(key) ? shared : own)[key] = value;
+  const compatibilityDate = options.bindings.compatibilityDate ?? DEFAULT_COMPATIBILITY_DATE;
+  return {
+    ...shared,
+    workers: [
+      own as WorkerOptions,
+      ...workers.map(
+        (worker): WorkerOptions => ({
+          name: worker.name,
+          modules: true,
+          script: worker.code,
+          compatibilityDate: worker.compatibilityDate ?? compatibilityDate,
+          compatibilityFlags: worker.compatibilityFlags ?? [],
+        }),
+      ),
+    ],
+  } as MiniflareOptions;
+}
+
+/** Miniflare options shared by every Worker rather than given per Worker: the server's and where each store persists. */
+function isSharedOption(key: string): boolean {
+  return key === "host" || key === "port" || key === "cf" || key.endsWith("Persist");
+}
+
+/** The dev Worker's options, alone: what dev runs when no binding names another Worker. */
+function devWorkerOnlyOptions(options: DevWorkerOptions): MiniflareOptions {
   const { bindings } = options;
   const kinds = devMiniflareOptions(bindings, options.persist);
   return {
@@ -93,13 +142,40 @@ async function withoutSignalExits<T>(start: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Bundles a Worker of `containerflare.workers` into one ES module for workerd: `cloudflare:*`
+ * and `node:*` imports left to workerd (the latter work with the Worker's `nodejs_compat` flag).
+ */
+export async function bundleDevWorker(worker: DevWorkerScript): Promise<BundledWorker> {
+  const result = await build({
+    entryPoints: [worker.script],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "browser", "import"],
+    external: ["cloudflare:*", "node:*"],
+    keepNames: true,
+    logLevel: "silent",
+  }).catch((error: unknown) => {
+    throw new CliError(
+      `cannot bundle the Worker "${worker.name}" (${relative(process.cwd(), worker.script) || worker.script}): ${firstBuildError(error)}`,
+    );
+  });
+  const { script: _script, ...rest } = worker;
+  return { ...rest, code: result.outputFiles[0]!.text };
+}
+
 /** Starts the dev Worker in workerd; a port in use or a bad binding is one {@link CliError} line. */
 export async function startDevWorker(options: DevWorkerOptions): Promise<DevWorker> {
   const { Miniflare } = await loadMiniflare();
+  const workers = options.workers ?? (await Promise.all((options.bindings.workers ?? []).map(bundleDevWorker)));
   let miniflare: Miniflare | undefined;
   try {
     const url = await withoutSignalExits(() => {
-      miniflare = new Miniflare(devWorkerOptions(options));
+      miniflare = new Miniflare(devWorkerOptions({ ...options, workers }));
       return miniflare.ready;
     });
     const running = miniflare!;

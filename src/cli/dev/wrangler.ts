@@ -11,17 +11,44 @@ const DEV_SECTIONS = BINDINGS.flatMap((binding) =>
   binding.dev ? [{ kind: binding.kind as BindingKind, dev: binding.dev as DevSection }] : [],
 );
 
+const compatibilityDate = v.pipe(v.string(), v.isoDate("compatibility_date must be a date like 2025-09-01"));
+const nonEmpty = v.pipe(v.string(), v.nonEmpty());
+
+/**
+ * A Worker dev runs beside its own (the target of a service binding, the home of a Durable
+ * Object class): its script, and optionally its own compatibility settings.
+ */
+const DevWorkerSchema = v.union([
+  nonEmpty,
+  v.looseObject({
+    script: nonEmpty,
+    compatibility_date: v.optional(compatibilityDate),
+    compatibility_flags: v.optional(v.array(v.string())),
+  }),
+]);
+
+/**
+ * `containerflare`: dev-only settings wrangler does not have. `workers` maps the name of a Worker
+ * that `services` or `durable_objects` (`script_name`) refer to, to the script dev runs it from:
+ * `"containerflare": { "workers": { "api": "../api/src/index.ts" } }`. Wrangler ignores the key
+ * (with a warning about an unexpected field).
+ */
+const ContainerflareSectionSchema = v.looseObject({
+  workers: v.optional(v.record(nonEmpty, DevWorkerSchema)),
+});
+
 /**
  * The part of a `wrangler.jsonc` that `containerflare dev` reads: the name, the compatibility
- * settings and each binding kind's own section (from the registry). Every other field
- * (containers, durable_objects, migrations, routes, …) is for `wrangler deploy` and passes
- * through unread.
+ * settings, each binding kind's own section (from the registry) and the dev-only `containerflare`
+ * section. Every other field (containers, migrations, routes, …) is for `wrangler deploy` and
+ * passes through unread.
  */
 export const WranglerConfigSchema = v.looseObject({
   name: v.optional(v.string()),
-  compatibility_date: v.optional(v.pipe(v.string(), v.isoDate("compatibility_date must be a date like 2025-09-01"))),
+  compatibility_date: v.optional(compatibilityDate),
   compatibility_flags: v.optional(v.array(v.string())),
   ...Object.fromEntries(DEV_SECTIONS.map(({ dev }) => [dev.key, v.optional(dev.schema)])),
+  containerflare: v.optional(ContainerflareSectionSchema),
 });
 
 /** A validated `wrangler.jsonc`. */
@@ -46,6 +73,21 @@ export interface DevBindings {
   baseDir: string;
   /** The file these came from; undefined when the app has no configuration. */
   file?: string;
+  /**
+   * The Workers dev runs beside its own because a binding names them (a service, the script of
+   * a Durable Object class), from `containerflare.workers`; absent when no binding does.
+   */
+  workers?: DevWorkerScript[];
+}
+
+/** A Worker dev runs beside its own. */
+export interface DevWorkerScript {
+  /** The Worker's name, as `services[].service` and `durable_objects.bindings[].script_name` spell it. */
+  name: string;
+  /** Its entry module, absolute. */
+  script: string;
+  compatibilityDate?: string;
+  compatibilityFlags?: string[];
 }
 
 /** Configuration file names looked for next to the entry, in order. */
@@ -106,7 +148,62 @@ export function devBindings(config: WranglerConfig, baseDir: string, file?: stri
   if (config.name) bindings.workerName = config.name;
   if (config.compatibility_date) bindings.compatibilityDate = config.compatibility_date;
   if (file) bindings.file = file;
+  const shown = file ? relative(process.cwd(), file) || file : "wrangler.jsonc";
+  const workers = devWorkerScripts(bindings, config.containerflare?.workers ?? {}, shown);
+  if (workers.length > 0) bindings.workers = workers;
   return bindings;
+}
+
+/**
+ * The Workers the Miniflare options of the sections refer to by name, each with the bindings
+ * that refer to it: `serviceBindings` (`{ API: "api" }`, `{ API: { name: "api", entrypoint } }`)
+ * and the `scriptName` of `durableObjects`.
+ */
+function referencedWorkers(options: Record<string, unknown>): Map<string, string[]> {
+  const referenced = new Map<string, string[]>();
+  const add = (worker: unknown, binding: string) => {
+    if (typeof worker !== "string" || worker === "") return;
+    referenced.set(worker, [...(referenced.get(worker) ?? []), binding]);
+  };
+  const services = (options.serviceBindings ?? {}) as Record<string, unknown>;
+  for (const [binding, target] of Object.entries(services))
+    add(typeof target === "string" ? target : (target as { name?: unknown } | null)?.name, binding);
+  const objects = (options.durableObjects ?? {}) as Record<string, unknown>;
+  for (const [binding, target] of Object.entries(objects))
+    add(
+      typeof target === "object" && target !== null ? (target as { scriptName?: unknown }).scriptName : undefined,
+      binding,
+    );
+  return referenced;
+}
+
+/** The Workers dev runs beside its own, from `containerflare.workers`; a one-line error names a missing one. */
+function devWorkerScripts(
+  bindings: DevBindings,
+  scripts: Record<string, v.InferOutput<typeof DevWorkerSchema>>,
+  file: string,
+): DevWorkerScript[] {
+  // The sections' options only serve to read the names here: no path of `persist` is used.
+  const referenced = referencedWorkers(devMiniflareOptions(bindings, ""));
+  const workers: DevWorkerScript[] = [];
+  for (const [name, users] of referenced) {
+    const entry = Object.hasOwn(scripts, name) ? scripts[name] : undefined;
+    if (entry === undefined) {
+      throw new CliError(
+        `${file}: ${users.join(", ")} ${users.length > 1 ? "name" : "names"} the Worker "${name}", which containerflare dev runs from a script of yours: add "containerflare": { "workers": { "${name}": "./path/to/worker.ts" } }`,
+      );
+    }
+    const settings = typeof entry === "string" ? { script: entry } : entry;
+    workers.push({
+      name,
+      script: resolve(bindings.baseDir, settings.script),
+      ...(typeof entry === "object" && entry.compatibility_date ? { compatibilityDate: entry.compatibility_date } : {}),
+      ...(typeof entry === "object" && entry.compatibility_flags
+        ? { compatibilityFlags: entry.compatibility_flags }
+        : {}),
+    });
+  }
+  return workers;
 }
 
 /** Reads the app's bindings: from `explicit` or the configuration beside the entry, else none. */
@@ -126,6 +223,17 @@ export function readDevBindings(entryPath: string, explicit?: string, cwd = proc
 /** Every binding (not var) the configuration declares: what dev allows the app to use. */
 export function declaredBindingNames(bindings: DevBindings): string[] {
   return bindings.declared.filter((entry) => entry.kind !== "var").map((entry) => entry.name);
+}
+
+/**
+ * Every binding (not var) the configuration declares, with its kind: the `allow` record that
+ * tells the command host each kind, where detection cannot (in workerd a service binding and the
+ * assets binding are both Fetchers).
+ */
+export function declaredBindingKinds(bindings: DevBindings): Record<string, Exclude<BindingKind, "var">> {
+  const kinds: Record<string, Exclude<BindingKind, "var">> = {};
+  for (const entry of bindings.declared) if (entry.kind !== "var") kinds[entry.name] = entry.kind;
+  return kinds;
 }
 
 /** The Miniflare options of every kind's section; `persist` is dev's state directory. */
