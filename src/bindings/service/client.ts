@@ -1,7 +1,8 @@
 import type { CommandClient } from "../../command/client.ts";
 import { CommandError } from "../../errors.ts";
 import { NULL_BODY_STATUSES } from "../../internal/http.ts";
-import { answerBytes, type BodyMarker, type BodySource, bodyMarker } from "../../protocol/body.ts";
+import { answerBytes, type BodyMarker, type BodySource, bodyArgument } from "../../protocol/body.ts";
+import type { EncodedBytes } from "../../protocol/bytes.ts";
 import { RemoteBinding } from "../remote-binding.ts";
 import type { FetchResponseJson } from "./schemas.ts";
 
@@ -14,7 +15,7 @@ export interface EncodedRequest {
     url: string;
     method: string;
     headers: [string, string][];
-    body: BodyMarker | null;
+    body: BodyMarker | EncodedBytes | null;
     redirect?: "manual";
   };
   /** The bytes the marker stands for: they travel as the exchange's body. */
@@ -32,8 +33,8 @@ function inMemoryBody(body: unknown): boolean {
 /**
  * `fetch(input, init)`'s arguments as a request on the wire: the runtime's own Request decides
  * the method, URL (absolute, as Workers require), headers (with the content type a string,
- * form or URLSearchParams body implies) and body. A body held in memory travels with its exact
- * length; a stream travels as it is read, never held whole.
+ * form or URLSearchParams body implies) and body. A body held in memory travels inline when
+ * small, else with its exact length; a stream travels as it is read, never held whole.
  */
 export async function encodeRequest(input: unknown, init: FetchInit | undefined): Promise<EncodedRequest> {
   const request =
@@ -41,16 +42,22 @@ export async function encodeRequest(input: unknown, init: FetchInit | undefined)
       ? input
       : // `duplex` lets a stream body through Node's Request; other runtimes ignore it.
         new Request(input as string, { ...(init as RequestInit), duplex: "half" } as RequestInit);
+  let wire: BodyMarker | EncodedBytes | null = null;
   let body: BodySource | null = null;
   if (request.body !== null) {
-    body = inMemoryBody(init?.body) ? new Uint8Array(await request.arrayBuffer()) : request.body;
+    // Small bytes ride inline (base64), the rest as the exchange's body: bodyArgument's rule.
+    const argument = await bodyArgument(
+      inMemoryBody(init?.body) ? new Uint8Array(await request.arrayBuffer()) : request.body,
+    );
+    wire = argument.wire as BodyMarker | EncodedBytes;
+    body = argument.body ?? null;
   }
   return {
     wire: {
       url: request.url,
       method: request.method,
       headers: [...request.headers],
-      body: body === null ? null : bodyMarker(body instanceof Uint8Array ? body.byteLength : undefined),
+      body: wire,
       ...(request.redirect === "manual" ? { redirect: "manual" as const } : {}),
     },
     body,
