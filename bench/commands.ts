@@ -19,7 +19,7 @@
  *
  * Run: `npm run bench` (all benchmarks) or `node bench/commands.ts` with Node >= 22.18 (type
  * stripping). `--render` re-renders docs/ from the last raw results. Env: BENCH_COMMAND_SECONDS
- * (per scenario, default 3), BENCH_COMMAND_ROUNDS (interleaved rounds, median reported; default
+ * (per scenario, default 2), BENCH_COMMAND_ROUNDS (interleaved rounds, median reported; default
  * 3), BENCH_COMMAND_ONLY=http (scenarios whose description contains one of the comma-separated
  * words), BENCH_COMMAND_NO_WRITE=1 (print only).
  */
@@ -590,7 +590,6 @@ function chart(report: CommandsReport): string {
           http("multiplexed", "workerd", "host.ping", inFlight),
           "containerflare",
         ),
-        bar("unix kv.get (stream transport)", streams("unix", "multiplexed", inFlight), "baseline"),
       ],
       targets:
         inFlight === 1
@@ -599,7 +598,7 @@ function chart(report: CommandsReport): string {
     };
   };
   return renderPanels({
-    title: "Command bus over HTTP (commands/s, median of rounds; higher is better; each panel has its own scale)",
+    title: "Command bus over HTTP: commands/s, median of rounds (each panel has its own scale)",
     unit: "cmd/s",
     panels: [panel(1), panel(64)],
   });
@@ -618,7 +617,7 @@ function loadReport(): CommandsReport {
 }
 
 async function measure(): Promise<CommandsReport> {
-  const seconds = Number(process.env.BENCH_COMMAND_SECONDS ?? "3");
+  const seconds = Number(process.env.BENCH_COMMAND_SECONDS ?? "2");
   const rounds = Number(process.env.BENCH_COMMAND_ROUNDS ?? "3");
   const only = (process.env.BENCH_COMMAND_ONLY ?? "")
     .split(",")

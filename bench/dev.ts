@@ -395,8 +395,9 @@ function chart(report: DevReport): string {
         title: "App peak RSS growth during the round trip (MiB; lower is better)",
         unit: "MiB",
         bars: [
-          ["put: peak − RSS before", r2.putGrowthMiB],
-          ["get: peak − RSS before", r2.getPeakMiB === undefined ? undefined : r2.getPeakMiB - r2.rssBeforeMiB],
+          ["whole round trip (the target)", r2.growthMiB],
+          ["put phase, over its start", r2.putGrowthMiB],
+          ["get phase, over its start", r2.getGrowthMiB],
         ].map(([label, value]) => ({
           label: label as string,
           value: (value as number | undefined) ?? Number.NaN,
