@@ -127,12 +127,15 @@ export function replaceBodyMarker(value: unknown, replacement: unknown, depth = 
 
 /** What a host handler returns when its answer carries bytes: the result (with a marker) and the bytes. */
 export class StreamedResult {
-  constructor(
-    /** The result, with a {@link BodyMarker} where the bytes belong. */
-    readonly result: unknown,
-    /** The bytes; `null` for none (the marker then stays out of the result). */
-    readonly body: BodySource | null,
-  ) {}
+  /** The result, with a {@link BodyMarker} where the bytes belong. */
+  readonly result: unknown;
+  /** The bytes; `null` for none (the marker then stays out of the result). */
+  readonly body: BodySource | null;
+
+  constructor(result: unknown, body: BodySource | null) {
+    this.result = result;
+    this.body = body;
+  }
 }
 
 /**

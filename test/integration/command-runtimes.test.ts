@@ -1,6 +1,7 @@
 /**
  * The command client inside real node (24 and the system's 20), bun and deno processes, over
- * stdio (the test process is the host on the child's stdin/stdout) and over a unix socket.
+ * stdio (the test process is the host on the child's stdin/stdout), over a unix socket, and over
+ * HTTP v2 (batches, and an R2 object streamed both ways).
  * Needs `npm run build` (the child processes run dist/).
  */
 import { spawn } from "node:child_process";
@@ -9,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { listenCommandHost, serveNodeStream } from "../../src/host/node.ts";
+import { serveHttpHost } from "../fixtures/command/http-host.ts";
 import { CLIENT_SCRIPT, type ClientReport, ROOT, reportingHost } from "../fixtures/command/processes.ts";
 import { RUNTIMES } from "./runtimes.ts";
 
@@ -18,11 +20,18 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 const EXPECTED_RUNTIME: Record<string, string> = { node: "node", "node-system": "node", bun: "bun", deno: "deno" };
 
 describe.each(RUNTIMES)("command client on $name", (runtime) => {
-  const run = async (endpoint: "stdio" | "unix") => {
+  const run = async (endpoint: "stdio" | "unix" | "http", extraEnv: Record<string, string> = {}) => {
     let report: ClientReport | undefined;
     const host = reportingHost((received) => (report = received));
     const socketPath = join(directory, `${runtime.name}.sock`);
-    const listener = endpoint === "unix" ? await listenCommandHost(host, `unix://${socketPath}`) : undefined;
+    const listener =
+      endpoint === "unix"
+        ? await listenCommandHost(host, `unix://${socketPath}`)
+        : endpoint === "http"
+          ? await serveHttpHost((request) => host.handle(request))
+          : undefined;
+    const endpointUrl =
+      endpoint === "stdio" ? "stdio" : endpoint === "unix" ? `unix://${socketPath}` : (listener as { url: string }).url;
     const [command, args] = runtime.command(CLIENT_SCRIPT);
     const child = spawn(command, args, {
       cwd: ROOT,
@@ -30,8 +39,9 @@ describe.each(RUNTIMES)("command client on $name", (runtime) => {
         PATH: process.env.PATH,
         HOME: process.env.HOME ?? "/tmp",
         NO_COLOR: "1",
-        CF_CMD_ENDPOINT: endpoint === "stdio" ? "stdio" : `unix://${socketPath}`,
+        CF_CMD_ENDPOINT: endpointUrl,
         COUNT: "300",
+        ...extraEnv,
       },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -63,5 +73,17 @@ describe.each(RUNTIMES)("command client on $name", (runtime) => {
 
   it("over a unix socket: 300 concurrent commands, bindings and vars", async () => {
     await run("unix");
+  });
+
+  it("over HTTP v2: 300 concurrent commands in batches, and a 128 MiB R2 object streamed both ways in bounded memory", async () => {
+    const report = await run("http", { R2_MIB: "128", NODE_OPTIONS: "--expose-gc", DENO_V8_FLAGS: "--expose-gc" });
+    expect(report.r2).toEqual({
+      stored: 128 * 1024 * 1024,
+      read: 128 * 1024 * 1024,
+      same: true,
+      rssGrowthMib: expect.any(Number),
+    });
+    // Streamed, not held: what the round trip retains stays far below the object's 128 MiB.
+    expect(report.r2!.rssGrowthMib).toBeLessThan(48);
   });
 });

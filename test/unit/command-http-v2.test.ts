@@ -1,12 +1,10 @@
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CommandClient, createBindings, createCommandClient, FixedLengthStream } from "../../src/command/index.ts";
 import { createCommandHost } from "../../src/host/index.ts";
 import { commandHandler } from "../../src/worker/index.ts";
 import { memoryBindings } from "../fixtures/bindings/index.ts";
+import { serveHttpHost } from "../fixtures/command/http-host.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -19,26 +17,6 @@ const MiB = 1024 * 1024;
 interface Seen {
   type: string;
   lines: number;
-}
-
-/** An IncomingMessage as a fetch Request whose body streams (nothing is buffered here). */
-function toRequest(request: IncomingMessage): Request {
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  return new Request(`http://127.0.0.1${request.url}`, {
-    method: request.method!,
-    headers: request.headers as Record<string, string>,
-    ...(hasBody ? { body: Readable.toWeb(request) as ReadableStream, duplex: "half" } : {}),
-  } as RequestInit);
-}
-
-async function send(answer: Response, response: ServerResponse, strip: string[] = []): Promise<void> {
-  const headers = Object.fromEntries([...answer.headers].filter(([name]) => !strip.includes(name)));
-  response.writeHead(answer.status, headers);
-  if (!answer.body) return void response.end();
-  for await (const chunk of answer.body as unknown as AsyncIterable<Uint8Array>) {
-    if (!response.write(chunk)) await new Promise((resolve) => response.once("drain", resolve));
-  }
-  response.end();
 }
 
 /**
@@ -69,30 +47,24 @@ async function v2Host(
   });
   const aborted: number[] = [];
   const seen: Seen[] = [];
-  const server = createServer(async (request, response) => {
-    const type = request.headers["content-type"] ?? "";
-    const entry: Seen = { type, lines: 0 };
-    seen.push(entry);
-    if (options.v1 && type !== "application/json") {
-      // What a v1 host does with anything else: it cannot read it as one frame.
-      request.resume();
-      response.writeHead(400, { "content-type": "application/json" });
-      return void response.end(
-        '{"v":1,"id":0,"ok":false,"error":{"code":"INVALID_PAYLOAD","message":"malformed frame: not JSON","retryable":false}}',
-      );
-    }
-    const answer = await (options.handler ?? ((incoming: Request) => host.handle(incoming)))(toRequest(request));
-    await send(answer, response, options.v1 ? ["x-containerflare-http"] : []);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/commands`;
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+  const { url, close } = await serveHttpHost(
+    async (request, incoming, response) => {
+      const type = incoming.headers["content-type"] ?? "";
+      seen.push({ type, lines: 0 });
+      if (options.v1 && type !== "application/json") {
+        // What a v1 host does with anything else: it cannot read it as one frame.
+        incoming.resume();
+        response.writeHead(400, { "content-type": "application/json" });
+        response.end(
+          '{"v":1,"id":0,"ok":false,"error":{"code":"INVALID_PAYLOAD","message":"malformed frame: not JSON","retryable":false}}',
+        );
+        return undefined;
+      }
+      return (options.handler ?? ((incoming: Request) => host.handle(incoming)))(request);
+    },
+    options.v1 ? ["x-containerflare-http"] : [],
   );
+  cleanups.push(close);
   return { url, seen, bindings, aborted, host };
 }
 

@@ -45,6 +45,11 @@ const REFUSED_STATUSES = new Set([401, 403]);
 /** A batched read answered TOO_LARGE is sent again alone, where its bytes can stream. */
 const TOO_LARGE_ANSWER_RE = /^\{"v":1,"id":\d+,"ok":false,"error":\{"code":"TOO_LARGE"/;
 const encoder = new TextEncoder();
+/** Node itself (not Bun or Deno, which also report a Node version): its fetch holds streamed uploads (see node-upload.ts). */
+const IS_NODE =
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string" &&
+  !("Bun" in globalThis) &&
+  !("Deno" in globalThis);
 /** The frame that asks a host its version; its answer goes nowhere (no command has its id). */
 const PROBE_FRAME = `{"v":1,"id":${Number.MAX_SAFE_INTEGER},"command":"host.ping","payload":null}`;
 
@@ -135,6 +140,10 @@ export function createHttpTransport(
         path: signedPath,
         body: typeof signed === "string" ? encoder.encode(signed) : signed,
       });
+    }
+    if (body instanceof ReadableStream && IS_NODE) {
+      const { postStream } = await import("./node-upload.ts");
+      return postStream(url, headers, body, signal);
     }
     const init: RequestInit & { duplex?: "half" } = {
       method: "POST",
