@@ -63,7 +63,8 @@ export interface RemoteCommandRoute {
  */
 type MountedHandlerOptions = CommandHandlerOptions & { path: string };
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** Host names of loopback (URL `hostname`s: IPv6 in brackets). */
+const LOOPBACK_HOST = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/;
 
 /** An error frame answer, as commandHandler's refusals are (`id` 0: the body was not read). */
 function refusal(status: number, error: ErrorBody): Response {
@@ -123,12 +124,7 @@ export function remoteCommandRoute(options: RemoteCommandRouteOptions): RemoteCo
     if (!request.url.includes(REMOTE_COMMAND_PATH)) return undefined;
     const url = new URL(request.url);
     if (url.pathname !== REMOTE_COMMAND_PATH) return undefined;
-    if (
-      url.protocol === "http:" &&
-      !allowPlainHttp &&
-      !LOOPBACK_HOSTS.has(url.hostname) &&
-      !url.hostname.startsWith("127.")
-    ) {
+    if (url.protocol === "http:" && !allowPlainHttp && !LOOPBACK_HOST.test(url.hostname)) {
       return refusal(403, {
         code: "FORBIDDEN",
         message: `the command route answers https:// only: set CF_CMD_ENDPOINT=https://${url.host}${REMOTE_COMMAND_PATH}`,

@@ -378,9 +378,11 @@ describe("the route refuses what the secret's holder did not send, and touches n
   });
 
   it("plain http:// off loopback: 403, even signed", async () => {
-    const answer = await signedPost(worker, kvPut(KEY, "in clear"), { headers: { host: "worker.example" } });
-    expect(answer.status).toBe(403);
-    expect(answer.body.error.message).toContain("https:// only");
+    for (const host of ["worker.example", "127.0.0.1.example", "10.0.0.7:8787"]) {
+      const answer = await signedPost(worker, kvPut(KEY, "in clear"), { headers: { host } });
+      expect(answer.status, host).toBe(403);
+      expect(answer.body.error.message).toContain("https:// only");
+    }
     await unchanged();
   });
 
