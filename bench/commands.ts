@@ -84,6 +84,8 @@ interface Measurement {
   clientCpuUs: number;
   /** CPU time of the host process per command, in µs. */
   hostCpuUs?: number;
+  /** Commands per HTTP request the host in this process served (HTTP v2 batches), warm-up included. */
+  commandsPerPost?: number;
 }
 
 /** One scenario's rounds, or why it has none. */
@@ -369,6 +371,8 @@ async function runScenario(hosts: Hosts, scenario: Scenario, seconds: number): P
   else child.stdout.resume();
   // The host's CPU: this process, or workerd's when the Worker answers.
   const workerdPid = scenario.host === "workerd" ? hosts.workerd?.pid : undefined;
+  const server = scenario.transport !== "http" ? undefined : scenario.host === "node" ? hosts.node : hosts.trivial;
+  const postsBefore = server?.served() ?? 0;
   const hostCpu = process.cpuUsage();
   const workerdBefore = workerdPid ? cpuSeconds(workerdPid) : Number.NaN;
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
@@ -382,7 +386,9 @@ async function runScenario(hosts: Hosts, scenario: Scenario, seconds: number): P
   }
   const measured = JSON.parse(line.slice(RESULT_PREFIX.length)) as Measurement;
   // Host CPU over the whole run (warm-up included) per command answered over the whole run.
-  return { ...measured, hostCpuUs: hostMicros / (measured.commands + measured.warmupCommands) };
+  const total = measured.commands + measured.warmupCommands;
+  const posts = server ? server.served() - postsBefore : 0;
+  return { ...measured, hostCpuUs: hostMicros / total, ...(posts > 0 ? { commandsPerPost: total / posts } : {}) };
 }
 
 function describe(scenario: Scenario): string {
@@ -539,15 +545,18 @@ function render(report: CommandsReport, chartFile: string | undefined): string {
     "",
     "Each cell: commands/s, and in brackets the ratio to the bare `fetch()` loop with the same number in flight (median of the per-round ratios; both ran seconds apart in every round).",
     "",
-    "| in flight | bare `fetch()` loop (req/s) | `kv.get`, node:http host | `host.ping`, node:http host | `kv.get`, Worker in workerd | `host.ping`, Worker in workerd |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| in flight | bare `fetch()` loop (req/s) | `kv.get`, node:http host | `host.ping`, node:http host | `kv.get`, Worker in workerd | `host.ping`, Worker in workerd | commands per POST (`kv.get`, node:http host) |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...[1, 64].map((inFlight) => {
       const cell = (host: HostKind, command: Command) => {
         const scenario = httpRow(host, command, inFlight);
         if (!find(scenario) || find(scenario)!.rounds.length === 0) return "failed";
         return `${number(perSecond(scenario))} (${ratio(paired(scenario, fetchLoop(inFlight)).ratio)})`;
       };
-      return `| ${inFlight} | ${number(perSecond(fetchLoop(inFlight)))} | ${cell("node", "kv.get")} | ${cell("node", "host.ping")} | ${cell("workerd", "kv.get")} | ${cell("workerd", "host.ping")} |`;
+      const batch = median(
+        (find(httpRow("node", "kv.get", inFlight))?.rounds ?? []).map((run) => run.commandsPerPost ?? Number.NaN),
+      );
+      return `| ${inFlight} | ${number(perSecond(fetchLoop(inFlight)))} | ${cell("node", "kv.get")} | ${cell("node", "host.ping")} | ${cell("workerd", "kv.get")} | ${cell("workerd", "host.ping")} | ${Number.isFinite(batch) ? batch.toFixed(1) : "n/a"} |`;
     }),
     "",
     "### Targets",
@@ -650,7 +659,7 @@ async function measure(): Promise<CommandsReport> {
           const measurement = await runScenario(hosts, result.scenario, seconds);
           result.rounds.push(measurement);
           console.log(
-            `commands: round ${round + 1} ${describe(result.scenario).padEnd(40)} ${number(measurement.perSecond).padStart(9)} cmd/s  p50 ${ms(measurement.p50Ms)}  p99 ${ms(measurement.p99Ms)}  cpu/cmd ${measurement.clientCpuUs.toFixed(1)} + ${measurement.hostCpuUs?.toFixed(1)} µs`,
+            `commands: round ${round + 1} ${describe(result.scenario).padEnd(40)} ${number(measurement.perSecond).padStart(9)} cmd/s  p50 ${ms(measurement.p50Ms)}  p99 ${ms(measurement.p99Ms)}  cpu/cmd ${measurement.clientCpuUs.toFixed(1)} + ${measurement.hostCpuUs?.toFixed(1)} µs${measurement.commandsPerPost ? `  ${measurement.commandsPerPost.toFixed(1)} cmd/POST` : ""}`,
           );
         } catch (error) {
           result.failure = (error as Error).message;
