@@ -42,6 +42,11 @@ export interface CommandHandlerOptions {
    * route). Default off: the Container class's interception is reachable from its container only.
    */
   requireSignature?: boolean | { secret: string };
+  /**
+   * The path it answers (default {@link COMMAND_PATH}, `/v1/commands`): a host mounted elsewhere,
+   * like the public route `/__containerflare/v1/commands`. Signatures cover the path as sent.
+   */
+  path?: string;
 }
 
 /** An outbound handler of `@cloudflare/containers`: `(request, env, ctx)`. */
@@ -87,6 +92,9 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
   };
   const verifierFor = signatureVerifiers(options.requireSignature);
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const path = options.path ?? COMMAND_PATH;
+  if (!path.startsWith("/"))
+    throw new TypeError(`commandHandler(): path must start with "/", got ${JSON.stringify(path)}`);
   return async (request, env) => {
     const bindings = (env ?? {}) as Record<string, unknown>;
     if (verifierFor && isBrowserRequest(request.headers)) {
@@ -97,12 +105,12 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
       });
     }
     const url = new URL(request.url);
-    if (url.pathname !== COMMAND_PATH) {
+    if (url.pathname !== path) {
       return Response.json(
         {
           error: {
             code: "UNKNOWN_COMMAND",
-            message: `the command host answers POST ${COMMAND_PATH} only`,
+            message: `the command host answers POST ${path} only`,
             retryable: false,
           },
         },
