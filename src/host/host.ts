@@ -129,7 +129,47 @@ const CancelPayloadSchema = v.object({ id: RequestFrameSchema.entries.id });
  * scope per stream connection, one per `x-containerflare-client` over HTTP. Bounded: a command
  * beyond {@link MAX_CANCELLABLE} in one scope runs without being cancellable.
  */
-export type CancelScope = Map<number, AbortController>;
+export type CancelScope = Map<number, RunningCommand>;
+
+/**
+ * A command that `host.cancel` may stop. Its signal is made only when a handler asks for it
+ * (most never do): an AbortController and `AbortSignal.any` per command cost more than a
+ * `kv.get` itself.
+ */
+class RunningCommand {
+  readonly #outer: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
+  #reason: unknown;
+
+  constructor(outer: AbortSignal | undefined) {
+    this.#outer = outer;
+  }
+
+  /** Whether the connection closed or the client cancelled it. */
+  get aborted(): boolean {
+    return this.#reason !== undefined || this.#outer?.aborted === true;
+  }
+
+  /** Aborted when the connection closes or the client cancels. */
+  get signal(): AbortSignal {
+    if (this.#signal) return this.#signal;
+    this.#controller = new AbortController();
+    if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    this.#signal = this.#outer ? AbortSignal.any([this.#outer, this.#controller.signal]) : this.#controller.signal;
+    return this.#signal;
+  }
+
+  cancel(): void {
+    this.#reason ??= new CommandError("UNAVAILABLE", "cancelled by the client (host.cancel)");
+    this.#controller?.abort(this.#reason);
+  }
+
+  throwIfAborted(): void {
+    if (this.#reason !== undefined) throw this.#reason;
+    this.#outer?.throwIfAborted();
+  }
+}
 const MAX_CANCELLABLE = 4096;
 /** HTTP clients whose scopes a host keeps (least recently used dropped: their commands just cannot be cancelled). */
 const MAX_CLIENT_SCOPES = 64;
@@ -273,17 +313,19 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   };
 
   const context: HandlerContext = { logger, vars, describe };
-  const contextFor = (exchange: Exchange, signal: AbortSignal | undefined): HandlerContext => {
-    if (!signal && !exchange.body && !exchange.streams && !exchange.scope) return context;
+  const contextFor = (exchange: Exchange, running: RunningCommand | undefined): HandlerContext => {
+    const signal = exchange.signal;
+    if (!signal && !running && !exchange.body && !exchange.streams && !exchange.scope) return context;
     const scoped: HandlerContext = { ...context };
-    if (signal) scoped.signal = signal;
+    if (running) Object.defineProperty(scoped, "signal", { get: () => running.signal, enumerable: true });
+    else if (signal) scoped.signal = signal;
     if (exchange.body) scoped.body = exchange.body;
     if (exchange.streams) scoped.streams = true;
     const { scope } = exchange;
     if (scope) {
       scoped.cancel = (id) => {
         const running = scope.get(id);
-        running?.abort(new CommandError("UNAVAILABLE", "cancelled by the client (host.cancel)"));
+        running?.cancel();
         return running !== undefined;
       };
     }
@@ -295,10 +337,11 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     command: string,
     payload: unknown,
     exchange: Exchange,
-    signal: AbortSignal | undefined,
+    running: RunningCommand | undefined,
   ): Promise<unknown> => {
-    signal?.throwIfAborted();
-    const handlerContext = contextFor(exchange, signal);
+    if (running) running.throwIfAborted();
+    else exchange.signal?.throwIfAborted();
+    const handlerContext = contextFor(exchange, running);
     // Own properties only: "constructor" or "toString" must not reach Object.prototype.
     const extra = Object.hasOwn(custom, command) ? custom[command] : undefined;
     if (extra) return extra(payload, handlerContext);
@@ -371,16 +414,14 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     }
     const { id, command, payload } = frame.output;
     const { scope } = exchange;
-    let controller: AbortController | undefined;
-    let signal = exchange.signal;
+    let running: RunningCommand | undefined;
     if (scope && scope.size < MAX_CANCELLABLE && !scope.has(id) && command !== "host.cancel") {
-      controller = new AbortController();
-      signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-      scope.set(id, controller);
+      running = new RunningCommand(exchange.signal);
+      scope.set(id, running);
     }
     let result: unknown;
     try {
-      result = await run(command, payload, exchange, signal);
+      result = await run(command, payload, exchange, running);
       if (result instanceof StreamedResult) {
         if (exchange.streams) return answerWithBody(id, command, result);
         result = await inlineBody(result.result, result.body, maxFrameBytes, command);
@@ -388,7 +429,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     } catch (error) {
       return fixed(encodeFailure(id, toErrorBody(command, error)));
     } finally {
-      if (controller && scope?.get(id) === controller) scope.delete(id);
+      if (running && scope?.get(id) === running) scope.delete(id);
     }
     return {
       body: null,
