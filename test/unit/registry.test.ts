@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { BINDING_CLIENTS } from "../../src/bindings/clients.ts";
+import { DescribeResultSchema } from "../../src/bindings/describe.ts";
 import { BINDING_HOSTS } from "../../src/bindings/handlers.ts";
 import {
   BINDING_KINDS,
@@ -132,5 +134,14 @@ describe("docs/protocol.md follows the registry", () => {
     expect([...reserved.matchAll(/`(\w+)\.`/g)].map((m) => m[1]).sort()).toEqual([...RESERVED_NAMESPACES].sort());
     const table = /## 5\. Error codes\n\n([\s\S]*?)\n\n/.exec(PROTOCOL_DOC)?.[1] ?? "";
     expect([...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1])).toEqual([...COMMAND_ERROR_CODES]);
+  });
+
+  it("leaves out a kind a newer host describes and keeps the rest of its description", () => {
+    const parsed = v.parse(DescribeResultSchema, {
+      v: 1,
+      bindings: { CACHE: "kv", INDEX: "vectorize", API: "service" },
+      vars: {},
+    });
+    expect(parsed.bindings).toEqual({ CACHE: "kv", API: "service" });
   });
 });
