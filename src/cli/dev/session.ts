@@ -11,7 +11,7 @@ import { type DevWorker, startDevWorker } from "./miniflare.ts";
 import { freePort } from "./ports.ts";
 import { bridgeStdio } from "./stdio-bridge.ts";
 import { watchDirectory } from "./watch.ts";
-import { type DevBindings, declaredBindingNames, readDevBindings } from "./wrangler.ts";
+import { type DevBindings, declaredBindingKinds, readDevBindings } from "./wrangler.ts";
 
 /**
  * The dev port's public command route: `REMOTE_COMMAND_PATH` of src/worker/remote-route.ts,
@@ -167,7 +167,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     secret,
     settings: {
       appUrl,
-      allow: declaredBindingNames(bindings),
+      allow: declaredBindingKinds(bindings),
       vars: Object.keys(bindings.vars),
       waitMs: 10_000,
       ...(bindings.workerName ? { workerName: bindings.workerName } : {}),

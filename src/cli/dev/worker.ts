@@ -20,6 +20,7 @@
  * @module
  */
 import * as v from "valibot";
+import type { ObjectBindingKind } from "../../bindings/registry.ts";
 import { errorResponse } from "../../errors.ts";
 import { readBodyLimited } from "../../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
@@ -36,8 +37,11 @@ import { APP_STATE_PATH, type AppState, AppStateSchema, createAppStateBoard } fr
 export interface DevWorkerSettings {
   /** Base URL of the app process. */
   appUrl: string;
-  /** Bindings the app may use through the command bus. */
-  allow: string[];
+  /**
+   * Bindings the app may use through the command bus, with their kinds from wrangler.jsonc (a
+   * Fetcher cannot tell an assets binding from a service binding by its methods).
+   */
+  allow: readonly string[] | Readonly<Record<string, ObjectBindingKind>>;
   /** Vars the app may read through `env.get`. */
   vars: string[];
   /** `worker_name` of the metadata header. */
