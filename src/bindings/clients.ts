@@ -6,7 +6,7 @@
 import type { CommandClient } from "../command/client.ts";
 import { AssetsBinding } from "./assets/client.ts";
 import { D1Binding } from "./d1/client.ts";
-import { DurableObjectNamespaceBinding } from "./durable-object/client.ts";
+import { DurableObjectNamespaceBinding, RemoteDurableObjectId } from "./durable-object/client.ts";
 import { KvBinding } from "./kv/client.ts";
 import { QueueBinding } from "./queue/client.ts";
 import { R2Binding } from "./r2/client.ts";
@@ -25,6 +25,12 @@ export interface BindingClient {
    * delegates them to this kind at once. Every other method waits for the kind.
    */
   readonly syncMethods?: readonly string[];
+  /**
+   * Methods other kinds answer asynchronously that this kind answers synchronously for some
+   * arguments (a Durable Object namespace's `get(id)`): a handle of unknown kind delegates a call
+   * whose arguments match at once.
+   */
+  readonly syncWhen?: Readonly<Record<string, (args: readonly unknown[]) => boolean>>;
 }
 
 /** Every object kind's client class. */
@@ -35,11 +41,11 @@ export const BINDING_CLIENTS: { readonly [Kind in ObjectBindingKind]: BindingCli
   r2: { Binding: R2Binding, syncMethods: ["resumeMultipartUpload"] },
   assets: { Binding: AssetsBinding, syncMethods: ["connect"] },
   service: { Binding: ServiceBinding, syncMethods: ["connect"] },
-  // Not `get`: KV's and R2's are asynchronous. A handle of unknown kind answers `get(id)` with a
-  // promise of the stub; once the kinds are known (CONTAINERFLARE_BINDINGS, or host.describe,
-  // which serve() asks at start-up), `env.NS` is the namespace itself.
+  // `get` only for an id: KV's and R2's `get(key)` are asynchronous, and an id can only come
+  // from a namespace.
   durable_object: {
     Binding: DurableObjectNamespaceBinding,
     syncMethods: ["idFromName", "idFromString", "newUniqueId", "getByName", "jurisdiction"],
+    syncWhen: { get: (args) => args[0] instanceof RemoteDurableObjectId },
   },
 };

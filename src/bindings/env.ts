@@ -29,11 +29,18 @@ function createBinding(client: CommandClient, name: string, kind: ObjectBindingK
 }
 
 /** Every method of every client class, by name: what a handle of unknown kind offers. */
-function clientMethods(): { asyncMethods: string[]; syncMethods: Map<string, ObjectBindingKind> } {
+function clientMethods(): {
+  asyncMethods: string[];
+  syncMethods: Map<string, ObjectBindingKind>;
+  syncWhen: Map<string, [ObjectBindingKind, (args: readonly unknown[]) => boolean][]>;
+} {
   const sync = new Map<string, ObjectBindingKind>();
+  const syncWhen = new Map<string, [ObjectBindingKind, (args: readonly unknown[]) => boolean][]>();
   const names = new Set<string>();
   for (const [kind, entry] of Object.entries(BINDING_CLIENTS) as [ObjectBindingKind, BindingClient][]) {
     for (const method of entry.syncMethods ?? []) if (!sync.has(method)) sync.set(method, kind);
+    for (const [method, matches] of Object.entries(entry.syncWhen ?? {}))
+      syncWhen.set(method, [...(syncWhen.get(method) ?? []), [kind, matches]]);
     for (const name of Object.getOwnPropertyNames(entry.Binding.prototype)) {
       if (
         name !== "constructor" &&
@@ -42,7 +49,7 @@ function clientMethods(): { asyncMethods: string[]; syncMethods: Map<string, Obj
         names.add(name);
     }
   }
-  return { asyncMethods: [...names].filter((name) => !sync.has(name)), syncMethods: sync };
+  return { asyncMethods: [...names].filter((name) => !sync.has(name)), syncMethods: sync, syncWhen };
 }
 
 let methods: ReturnType<typeof clientMethods> | undefined;
@@ -183,14 +190,23 @@ class LazyBinding {
   constructor(client: CommandClient, name: string, resolve: () => Promise<BindingObject>) {
     methods ??= clientMethods();
     for (const method of methods.asyncMethods) {
+      const syncFor = methods.syncWhen.get(method) ?? [];
+      const later = async (args: unknown[]) => {
+        const target = (await resolve()) as Record<string, unknown>;
+        const fn = target[method];
+        if (typeof fn !== "function")
+          throw new TypeError(`env.${name} has no ${method}() (it is a ${target.constructor.name})`);
+        return (fn as (...values: unknown[]) => unknown).apply(target, args);
+      };
       Object.defineProperty(this, method, {
         enumerable: false,
-        value: async (...args: unknown[]) => {
-          const target = (await resolve()) as Record<string, unknown>;
-          const fn = target[method];
-          if (typeof fn !== "function")
-            throw new TypeError(`env.${name} has no ${method}() (it is a ${target.constructor.name})`);
-          return (fn as (...values: unknown[]) => unknown).apply(target, args);
+        value: (...args: unknown[]) => {
+          for (const [kind, matches] of syncFor) {
+            if (!matches(args)) continue;
+            const target = createBinding(client, name, kind) as Record<string, (...values: unknown[]) => unknown>;
+            return target[method]!(...args);
+          }
+          return later(args);
         },
       });
     }

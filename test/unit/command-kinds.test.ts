@@ -309,6 +309,10 @@ describe("before the kinds are known", () => {
       const stub = env.NS.getByName("lazy");
       expect(await (await stub.fetch("https://do/increment", { method: "POST" })).json()).toEqual({ count: 1 });
       expect(id.toString()).toBe(real.NS.idFromName("lazy").toString());
+      // get(id) answers the stub at once, like workerd's, though KV's and R2's get() are async.
+      const byId = env.NS.get(env.NS.idFromName("lazy"));
+      expect(byId).not.toBeInstanceOf(Promise);
+      expect(await (await byId.fetch("https://do/increment", { method: "POST" })).json()).toEqual({ count: 2 });
     } finally {
       await client.close();
     }
