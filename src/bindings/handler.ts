@@ -25,7 +25,10 @@ export interface HandlerContext {
   signal?: AbortSignal;
   /**
    * The request's raw bytes, when its payload holds a body marker and they followed the frame (an
-   * HTTP v2 solo exchange). Read them through {@link requestBody}.
+   * HTTP v2 solo exchange). Read them through {@link requestBody}. A body the handler has not
+   * started reading (locked) when it returns is cancelled by the host: a handler that hands the
+   * body on to something that reads it later must lock it first (pipe it into that reader, or
+   * through a TransformStream).
    */
   body?: ReadableStream<Uint8Array>;
   /**
