@@ -48,6 +48,8 @@ const BENCH_MD = join(ROOT, "docs", "bench.md");
 const CHART = join(ROOT, "docs", "bench-commands.svg");
 const RAW_RESULTS = join(HERE, "results", "commands.json");
 const HOST_WORKER = join(HERE, "workers", "command-host.ts");
+/** Raw results of a run before issue 12 (HTTP v1), shown next to this run's HTTP rows. */
+const BASELINE = join(HERE, "baselines", "commands.json");
 const START = "<!-- commands:start -->";
 const END = "<!-- commands:end -->";
 const RESULT_PREFIX = "bench-result ";
@@ -477,8 +479,27 @@ function analyse(report: CommandsReport) {
   return { find, perSecond, paired, cpu };
 }
 
-function render(report: CommandsReport, chartFile: string | undefined): string {
-  const { find, perSecond, paired, cpu } = analyse(report);
+/** The rows of the HTTP table for one run: one per in-flight count. */
+function httpRows(label: string, report: CommandsReport): string[] {
+  const { find, perSecond, paired } = analyse(report);
+  return [1, 64].map((inFlight) => {
+    const fetchLoop = http("fetch", "trivial", "kv.get", inFlight);
+    const cell = (host: HostKind, command: Command) => {
+      const scenario = http("multiplexed", host, command, inFlight);
+      if (!find(scenario) || find(scenario)!.rounds.length === 0) return "failed";
+      return `${number(perSecond(scenario))} (${ratio(paired(scenario, fetchLoop).ratio)})`;
+    };
+    const batch = median(
+      (find(http("multiplexed", "node", "kv.get", inFlight))?.rounds ?? []).map(
+        (run) => run.commandsPerPost ?? Number.NaN,
+      ),
+    );
+    return `| ${label} | ${inFlight} | ${number(perSecond(fetchLoop))} | ${cell("node", "kv.get")} | ${cell("node", "host.ping")} | ${cell("workerd", "kv.get")} | ${cell("workerd", "host.ping")} | ${Number.isFinite(batch) ? batch.toFixed(1) : "n/a"} |`;
+  });
+}
+
+function render(report: CommandsReport, chartFile: string | undefined, before?: CommandsReport): string {
+  const { perSecond, paired, cpu } = analyse(report);
   const baseline = perSecond(streams("stdio", "sequential", 1));
   const clientName = (scenario: Scenario) =>
     scenario.client === "sequential"
@@ -543,21 +564,12 @@ function render(report: CommandsReport, chartFile: string | undefined): string {
     "",
     "### HTTP transport next to a bare `fetch()` loop",
     "",
-    "Each cell: commands/s, and in brackets the ratio to the bare `fetch()` loop with the same number in flight (median of the per-round ratios; both ran seconds apart in every round).",
+    `Each cell: commands/s, and in brackets the ratio to the bare \`fetch()\` loop with the same number in flight (median of the per-round ratios; both ran seconds apart in every round).${before ? ` The "before" rows are the same harness on the last commit before issue 12's transport work (HTTP v1: one POST per frame), kept in bench/baselines/commands.json; its run had a 1-min load of ${before.load[0].toFixed(1)}, so compare ratios, not absolute numbers.` : ""}`,
     "",
-    "| in flight | bare `fetch()` loop (req/s) | `kv.get`, node:http host | `host.ping`, node:http host | `kv.get`, Worker in workerd | `host.ping`, Worker in workerd | commands per POST (`kv.get`, node:http host) |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...[1, 64].map((inFlight) => {
-      const cell = (host: HostKind, command: Command) => {
-        const scenario = httpRow(host, command, inFlight);
-        if (!find(scenario) || find(scenario)!.rounds.length === 0) return "failed";
-        return `${number(perSecond(scenario))} (${ratio(paired(scenario, fetchLoop(inFlight)).ratio)})`;
-      };
-      const batch = median(
-        (find(httpRow("node", "kv.get", inFlight))?.rounds ?? []).map((run) => run.commandsPerPost ?? Number.NaN),
-      );
-      return `| ${inFlight} | ${number(perSecond(fetchLoop(inFlight)))} | ${cell("node", "kv.get")} | ${cell("node", "host.ping")} | ${cell("workerd", "kv.get")} | ${cell("workerd", "host.ping")} | ${Number.isFinite(batch) ? batch.toFixed(1) : "n/a"} |`;
-    }),
+    "| run | in flight | bare `fetch()` loop (req/s) | `kv.get`, node:http host | `host.ping`, node:http host | `kv.get`, Worker in workerd | `host.ping`, Worker in workerd | commands per POST (`kv.get`, node:http host) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...httpRows(`this run (${report.commit})`, report),
+    ...(before ? httpRows(`before issue 12 (${before.commit}, ${before.date.slice(0, 10)})`, before) : []),
     "",
     "### Targets",
     "",
@@ -618,9 +630,9 @@ function gitCommit(): string {
   return out.status === 0 ? out.stdout.trim() : "unknown";
 }
 
-function loadReport(): CommandsReport {
-  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${RAW_RESULTS} from an earlier run`);
-  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) =>
+function loadReport(file = RAW_RESULTS): CommandsReport {
+  if (!existsSync(file)) throw new Error(`--render needs ${file} from an earlier run`);
+  return JSON.parse(readFileSync(file, "utf8"), (_key, value: unknown) =>
     value === null ? Number.NaN : value,
   ) as CommandsReport;
 }
@@ -694,7 +706,8 @@ async function measure(): Promise<CommandsReport> {
 export async function main(): Promise<string> {
   const report = process.argv.includes("--render") ? loadReport() : await measure();
   const write = process.env.BENCH_COMMAND_NO_WRITE !== "1";
-  const markdown = render(report, write ? "bench-commands.svg" : undefined);
+  const baseline = existsSync(BASELINE) ? loadReport(BASELINE) : undefined;
+  const markdown = render(report, write ? "bench-commands.svg" : undefined, baseline);
   console.log(`\n${markdown}`);
   if (write) {
     writeFileSync(CHART, chart(report));

@@ -39,6 +39,8 @@ const ROOT = join(HERE, "..");
 const DOC = join(ROOT, "docs", "bench.md");
 const CHART = join(ROOT, "docs", "bench-dev.svg");
 const RAW_RESULTS = join(HERE, "results", "dev.json");
+/** Raw results of a run before issue 12 (HTTP v1, R2 bodies inline), shown under this run's. */
+const BASELINE = join(HERE, "baselines", "dev.json");
 const START = "<!-- dev:start -->";
 const END = "<!-- dev:end -->";
 /** Sections after ours (bench/bundles.ts's) stay after it. */
@@ -282,7 +284,26 @@ const msText = (value: number | undefined) =>
   value !== undefined && Number.isFinite(value) ? `${value.toFixed(2)} ms` : "n/a";
 const verdict = (ok: boolean | undefined) => (ok === undefined ? "n/a" : ok ? "**pass**" : "**FAIL**");
 
-function render(report: DevReport, chartFile: string | undefined): string {
+/** One paragraph on the run before issue 12: the same harness on the last commit before it. */
+function beforeText(before: DevReport): string {
+  const parts: string[] = [];
+  if (before.kv) {
+    const r = kvRatio(before.kv);
+    parts.push(
+      `\`GET /kv/:key\` through dev served ${formatInt(median(before.kv.dev.rounds.map((x) => x.requestsPerSecond)))} req/s next to the plain Worker's ${formatInt(median(before.kv.plain.rounds.map((x) => x.requestsPerSecond)))}: **${x(r.ratio)}** (rounds ${x(r.range[0])} – ${x(r.range[1])})`,
+    );
+  }
+  if (before.r2) {
+    parts.push(
+      before.r2.failure
+        ? `the ${before.r2.mib} MiB R2 round trip failed (${before.r2.failure.replace(/^answered \d+: /, "").slice(0, 160)}) after the app's RSS had grown by ${mibText(before.r2.growthMiB)}`
+        : `the ${before.r2.mib} MiB R2 round trip grew the app's RSS by ${mibText(before.r2.growthMiB)}`,
+    );
+  }
+  return `**Before issue 12** (commit ${before.commit}, ${before.date.slice(0, 10)}, the same harness, 1-min load ${before.load[0].toFixed(1)}; raw results in bench/baselines/dev.json): ${parts.join("; ")}.`;
+}
+
+function render(report: DevReport, chartFile: string | undefined, before?: DevReport): string {
   const lines = [
     "## `containerflare dev`: a KV read and a 256 MiB R2 round trip",
     "",
@@ -356,6 +377,7 @@ function render(report: DevReport, chartFile: string | undefined): string {
     "| --- | --- | --- |",
     ...rows,
     "",
+    ...(before ? [beforeText(before), ""] : []),
     "Reproduce: `npm run build && node bench/dev.ts` (`BENCH_DEV_PARTS=kv` or `r2` for one part; `--render` re-renders from bench/results/dev.json). The R2 bound alone, as a test: `npx vitest run test/integration/r2-large.test.ts`.",
     "",
   );
@@ -417,9 +439,9 @@ function chart(report: DevReport): string {
   });
 }
 
-function loadReport(): DevReport {
-  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${RAW_RESULTS} from an earlier run`);
-  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) =>
+function loadReport(file = RAW_RESULTS): DevReport {
+  if (!existsSync(file)) throw new Error(`--render needs ${file} from an earlier run`);
+  return JSON.parse(readFileSync(file, "utf8"), (_key, value: unknown) =>
     value === null ? Number.NaN : value,
   ) as DevReport;
 }
@@ -427,7 +449,8 @@ function loadReport(): DevReport {
 try {
   const report = process.argv.includes("--render") ? loadReport() : await measure();
   const write = process.env.BENCH_DEV_NO_WRITE !== "1";
-  const markdown = render(report, write ? "bench-dev.svg" : undefined);
+  const before = existsSync(BASELINE) ? loadReport(BASELINE) : undefined;
+  const markdown = render(report, write ? "bench-dev.svg" : undefined, before);
   console.log(`\n${markdown}`);
   if (write) {
     writeFileSync(CHART, chart(report));
