@@ -17,7 +17,7 @@ import type { ContainerflareWorkerEnv } from "./types.ts";
 export const REMOTE_COMMAND_PATH = "/__containerflare/v1/commands";
 
 /** Options of {@link remoteCommandRoute}: commandHandler's, except that signatures are always required. */
-export interface RemoteCommandRouteOptions extends Omit<CommandHandlerOptions, "requireSignature"> {
+export interface RemoteCommandRouteOptions extends Omit<CommandHandlerOptions, "requireSignature" | "path"> {
   /**
    * Bindings of the Worker's `env` that remote apps may use (`["CACHE", "DB", "JOBS"]`, or
    * `{ CACHE: "kv" }`); every other binding answers FORBIDDEN. The same rule as the container's
@@ -56,12 +56,6 @@ export interface RemoteCommandRoute {
   /** The path it answers. */
   readonly path: string;
 }
-
-/**
- * commandHandler's options with the path it answers: the route mounts the host at its own path,
- * and signatures are verified against the path as the client sent it (commandHandler's `path`).
- */
-type MountedHandlerOptions = CommandHandlerOptions & { path: string };
 
 /** Host names of loopback (URL `hostname`s: IPv6 in brackets). */
 const LOOPBACK_HOST = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/;
@@ -114,10 +108,9 @@ export function remoteCommandRoute(options: RemoteCommandRouteOptions): RemoteCo
   }
   const { secret, allowPlainHttp = false, ...hostOptions } = options;
   if (secret === "") throw new TypeError("remoteCommandRoute(): options.secret must not be empty");
-  const mount = (requireSignature: MountedHandlerOptions["requireSignature"]) => {
-    const mounted: MountedHandlerOptions = { ...hostOptions, requireSignature, path: REMOTE_COMMAND_PATH };
-    return commandHandler<ContainerflareWorkerEnv>(mounted);
-  };
+  // commandHandler mounted at the route: signatures cover the path as the client sent it.
+  const mount = (requireSignature: CommandHandlerOptions["requireSignature"]) =>
+    commandHandler<ContainerflareWorkerEnv>({ ...hostOptions, requireSignature, path: REMOTE_COMMAND_PATH });
   const handlerFor = routeHandlers(secret, mount);
   const route = async (request: Request, env: object): Promise<Response | undefined> => {
     // The substring test first: the Worker's other requests pay no URL parse for the route.
@@ -155,7 +148,7 @@ export function remoteCommandRoute(options: RemoteCommandRouteOptions): RemoteCo
 function routeHandlers(
   secret: RemoteCommandRouteOptions["secret"],
   mount: (
-    requireSignature: MountedHandlerOptions["requireSignature"],
+    requireSignature: CommandHandlerOptions["requireSignature"],
   ) => CommandOutboundHandler<ContainerflareWorkerEnv>,
 ): (env: Record<string, unknown>) => CommandOutboundHandler<ContainerflareWorkerEnv> | undefined {
   if (typeof secret !== "function") {
