@@ -19,9 +19,10 @@ import {
   BodyMarkerSchema,
   type BodySource,
   CLIENT_ID_HEADER,
-  exactLength,
+  discardRest,
   FRAME_CONTENT_TYPE,
   findBodyMarker,
+  frameRest,
   frameStream,
   HTTP_VERSION,
   HTTP_VERSION_HEADER,
@@ -228,16 +229,6 @@ function bodyMarkerOf(line: string): BodyMarker | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The body of a marker that announced its length, held to it: in workerd through a
- * FixedLengthStream, so that bindings that need a known length (R2's put) take it as it streams.
- */
-function knownLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
-  const Fixed = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> })
-    .FixedLengthStream;
-  return Fixed ? body.pipeThrough(new Fixed(length)) : exactLength(body, length);
 }
 
 function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {
@@ -533,8 +524,8 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     }
     const marker = bodyMarkerOf(split.line);
     let body: ReadableStream<Uint8Array> | undefined;
-    if (marker) body = marker.length === undefined ? split.rest : knownLength(split.rest, marker.length);
-    else void split.rest.cancel().catch(() => undefined);
+    if (marker) body = frameRest(split, marker.length);
+    else discardRest(split);
     const signal = (request as { signal?: AbortSignal }).signal;
     const answer = await dispatchExchange(split.line, { signal, scope: scopeOf(request), body, streams: true });
     const text = answer.encode();

@@ -216,12 +216,59 @@ export async function inlineBody(
 
 /** The first line of a byte stream and the stream of what follows it. */
 export type SplitFrame =
-  | { ok: true; line: string; lineBytes: Uint8Array; rest: ReadableStream<Uint8Array> }
+  | {
+      ok: true;
+      line: string;
+      lineBytes: Uint8Array;
+      /** The bytes read past the line's end. */
+      leftover: Uint8Array;
+      /** The stream the rest comes from, unlocked: read it through {@link frameRest}. */
+      source: ReadableStream<Uint8Array>;
+    }
   | { ok: false; reason: "too-large" | "no-line"; head: Uint8Array };
 
 /**
- * Reads a solo exchange's frame line (up to `maxLineBytes`) off `stream` and returns the rest as a
- * stream that is read only as it is consumed (backpressure passes through).
+ * A stream that passes bytes through unchanged: workerd's native `IdentityTransformStream` where
+ * there is one (workerd then pumps `pipeTo` between native streams without running JavaScript
+ * per chunk: a solo exchange's body costs what the binding's own stream costs), else a
+ * TransformStream.
+ */
+function passThrough(): TransformStream<Uint8Array, Uint8Array> {
+  const Identity = (globalThis as { IdentityTransformStream?: new () => TransformStream<Uint8Array, Uint8Array> })
+    .IdentityTransformStream;
+  return Identity ? new Identity() : new TransformStream<Uint8Array, Uint8Array>();
+}
+
+/** Writes `head` chunks into `writable`, then pipes `rest` (when given) into it; errors end both. */
+function pipeAfter(
+  writable: WritableStream<Uint8Array>,
+  head: readonly Uint8Array[],
+  rest: ReadableStream<Uint8Array> | undefined,
+): void {
+  void (async () => {
+    const writer = writable.getWriter();
+    try {
+      // One write at a time: workerd's native streams take no second write before the first is read.
+      for (const chunk of head) if (chunk.byteLength > 0) await writer.write(chunk);
+    } catch (error) {
+      void rest?.cancel(error).catch(() => undefined);
+      return;
+    }
+    if (!rest) {
+      await writer.close().catch(() => undefined);
+      return;
+    }
+    writer.releaseLock();
+    // workerd pipes natively between its own streams (an R2 body, a request, a subrequest's
+    // answer: what the built-in handlers hand over), but not from one native TransformStream into
+    // another: such a pipe fails and leaves both locked, so none is built here.
+    await rest.pipeTo(writable).catch(() => undefined);
+  })();
+}
+
+/**
+ * Reads a solo exchange's frame line (up to `maxLineBytes`) off `stream`; the bytes after it are
+ * read with {@link frameRest} (or dropped with {@link discardRest}).
  */
 export async function splitFrameLine(stream: ReadableStream<Uint8Array>, maxLineBytes: number): Promise<SplitFrame> {
   const reader = stream.getReader();
@@ -250,27 +297,33 @@ export async function splitFrameLine(stream: ReadableStream<Uint8Array>, maxLine
     chunks.push(value.subarray(0, newline + 1));
     const lineBytes = concatBytes(chunks, total + newline + 1);
     const line = new TextDecoder().decode(lineBytes.subarray(0, lineBytes.byteLength - 1)).replace(/\r$/, "");
-    let first: Uint8Array | undefined = value.byteLength > newline + 1 ? value.subarray(newline + 1) : undefined;
-    const rest = new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          if (first) {
-            controller.enqueue(first);
-            first = undefined;
-            return;
-          }
-          const next = await reader.read();
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
-        },
-        cancel(reason) {
-          return reader.cancel(reason);
-        },
-      },
-      { highWaterMark: 0 },
-    );
-    return { ok: true, line, lineBytes, rest };
+    reader.releaseLock();
+    return { ok: true, line, lineBytes, leftover: value.subarray(newline + 1), source: stream };
   }
+}
+
+/**
+ * The bytes after a split frame's line, as one stream read as it is consumed. With `length`
+ * (a marker's), held to exactly that many bytes: in workerd through a native FixedLengthStream,
+ * which bindings that need a known length (R2's put) take as it streams, and which workerd fills
+ * from the request without running JavaScript per chunk.
+ */
+export function frameRest(split: Extract<SplitFrame, { ok: true }>, length?: number): ReadableStream<Uint8Array> {
+  const Fixed = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> })
+    .FixedLengthStream;
+  if (length !== undefined && !Fixed) {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    pipeAfter(writable, [split.leftover], split.source);
+    return exactLength(readable, length);
+  }
+  const { readable, writable } = length !== undefined && Fixed ? new Fixed(length) : passThrough();
+  pipeAfter(writable, [split.leftover], split.source);
+  return readable;
+}
+
+/** Gives up a split frame's body unread. */
+export function discardRest(split: Extract<SplitFrame, { ok: true }>): void {
+  void split.source.cancel().catch(() => undefined);
 }
 
 /**
@@ -309,27 +362,13 @@ export function exactLength(source: ReadableStream<Uint8Array>, length: number):
 export function frameStream(line: string, body: BodySource | null): ReadableStream<Uint8Array> | Uint8Array {
   const head = new TextEncoder().encode(`${line}\n`);
   if (body === null) return head;
-  if (body instanceof Uint8Array) return concatBytes([head, body], head.byteLength + body.byteLength);
-  const reader = body.getReader();
-  let sentHead = false;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        if (!sentHead) {
-          sentHead = true;
-          controller.enqueue(head);
-          return;
-        }
-        const next = await reader.read();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  // Small bodies in one buffer (a known length); large ones are not copied.
+  if (body instanceof Uint8Array && body.byteLength <= INLINE_BODY_BYTES)
+    return concatBytes([head, body], head.byteLength + body.byteLength);
+  const { readable, writable } = passThrough();
+  if (body instanceof Uint8Array) pipeAfter(writable, [head, body], undefined);
+  else pipeAfter(writable, [head], body);
+  return readable;
 }
 
 /**

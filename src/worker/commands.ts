@@ -1,5 +1,5 @@
 import { type CommandHost, type CommandHostOptions, createCommandHost } from "../host/index.ts";
-import { FRAME_CONTENT_TYPE, splitFrameLine } from "../protocol/body.ts";
+import { discardRest, FRAME_CONTENT_TYPE, splitFrameLine } from "../protocol/body.ts";
 import { formatBytes, readBodyLimited } from "../protocol/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type ErrorBody, encodeFailure, leadingFrameId } from "../protocol/frames.ts";
 import {
@@ -133,7 +133,7 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
           })
         : ({ ok: false, reason: "unsigned" } as const);
       if (!verdict.ok) {
-        void split.rest.cancel().catch(() => undefined);
+        discardRest(split);
         return signatureRefusal(id, verdict.reason, verifier !== undefined);
       }
       return hostFor(bindings).handle(request, split);

@@ -4,7 +4,9 @@ import { sleep } from "../../internal/sleep.ts";
 import {
   BATCH_CONTENT_TYPE,
   CLIENT_ID_HEADER,
+  discardRest,
   FRAME_CONTENT_TYPE,
+  frameRest,
   frameStream,
   HTTP_VERSION,
   HTTP_VERSION_HEADER,
@@ -275,9 +277,9 @@ export function createHttpTransport(
         const split = await splitFrameLine(response.body, maxFrameBytes);
         if (split.ok) {
           // The bytes after the line belong to the result's body marker; a result without one has none.
-          if (split.line.includes('"encoding":"body"')) sink.receive(split.line, frame.id, split.rest);
+          if (split.line.includes('"encoding":"body"')) sink.receive(split.line, frame.id, frameRest(split));
           else {
-            void split.rest.cancel().catch(() => undefined);
+            discardRest(split);
             sink.receive(split.line, frame.id);
           }
         } else if (split.reason === "too-large") sink.oversized(frame.id, maxFrameBytes + 1);
@@ -402,14 +404,15 @@ export function createHttpTransport(
 
   const flush = () => {
     flushScheduled = false;
-    while (queue.length > 0 && posts < maxPosts && !closed) {
+    let head = 0;
+    while (head < queue.length && posts < maxPosts && !closed) {
       const batch: Tracked[] = [];
       let chars = 0;
-      while (queue.length > 0 && batch.length < MAX_BATCH_FRAMES) {
-        const next = queue[0]!;
+      while (head < queue.length && batch.length < MAX_BATCH_FRAMES) {
+        const next = queue[head]!;
         const size = next.frame.text.length + 1;
         if (alone(next) ? batch.length > 0 : batch.length > 0 && chars + size > maxFrameBytes) break;
-        queue.shift();
+        head++;
         queuedChars -= size;
         if (!sink.isPending(next.frame.id)) {
           tracked.delete(next.frame.id);
@@ -423,6 +426,7 @@ export function createHttpTransport(
       if (batch.length === 1) void sendAlone(batch[0]!);
       else if (batch.length > 1) void sendBatch(batch);
     }
+    queue = head === queue.length ? [] : queue.slice(head);
   };
 
   const scheduleFlush = () => {
