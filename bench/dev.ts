@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "../src/cli/dev/ports.ts";
 import { renderPanels } from "./lib/bars.ts";
 import { copyApp, type DevCli, startDevCli } from "./lib/dev-cli.ts";
+import { cpuSeconds } from "./lib/processes.ts";
 import { commandLine, descendants, treeCpuSeconds } from "./lib/proctree.ts";
 import { measureRoundTrip, type RoundTrip } from "./lib/r2-roundtrip.ts";
 import { writeMarkedSection } from "./lib/sections.ts";
@@ -53,6 +54,8 @@ const R2_COMMAND_TIMEOUT_MS = 300_000;
 interface Round extends WrkResult {
   /** CPU time of every process serving the request (CLI, workerd, app; or workerd) per request. */
   cpuUsPerRequest: number;
+  /** The same split by process (dev side): workerd, the app, the CLI, anything else. */
+  cpuByProcessUs?: Record<string, number>;
 }
 
 interface KvSide {
@@ -99,6 +102,19 @@ const count = (name: string, fallback: number) => {
     throw new Error(`${name}=${process.env[name]} is not a positive integer`);
   return value;
 };
+
+/** CPU seconds so far of `root` and its descendants, by role: the CLI itself, workerd, the app, other. */
+function cpuByProcess(root: number, appDirectory: string): Record<string, number> {
+  const seconds: Record<string, number> = {};
+  for (const pid of [root, ...descendants(root)]) {
+    const line = commandLine(pid);
+    const role =
+      pid === root ? "CLI" : /workerd/.test(line) ? "workerd" : line.includes(appDirectory) ? "app" : "other";
+    const used = cpuSeconds(pid);
+    if (Number.isFinite(used)) seconds[role] = (seconds[role] ?? 0) + used;
+  }
+  return seconds;
+}
 
 /** A plain Worker with a persisted KV namespace in Miniflare: the reference side. */
 async function startPlainWorker(persist: string) {
@@ -157,9 +173,20 @@ async function measureKv(wrk: string, settings: DevReport["settings"]): Promise<
         if (side.failure) continue;
         try {
           const before = cpu();
+          const split = side === dev ? cpuByProcess(cli.child.pid!, directory) : undefined;
           const measured = await load(url, settings.duration);
           const cpuUsPerRequest = ((cpu() - before) / measured.requests) * 1e6;
-          side.rounds.push({ ...measured, cpuUsPerRequest });
+          const measuredRound: Round = { ...measured, cpuUsPerRequest };
+          if (split) {
+            const after = cpuByProcess(cli.child.pid!, directory);
+            measuredRound.cpuByProcessUs = Object.fromEntries(
+              Object.entries(after).map(([role, used]) => [
+                role,
+                ((used - (split[role] ?? 0)) / measured.requests) * 1e6,
+              ]),
+            );
+          }
+          side.rounds.push(measuredRound);
           log(
             `round ${round + 1}/${settings.rounds} ${side.label.padEnd(44)} ${formatInt(measured.requestsPerSecond).padStart(7)} req/s ${cpuUsPerRequest.toFixed(0).padStart(5)} µs CPU/req${measured.errors ? `, ${measured.errors} errors` : ""}`,
           );
@@ -340,6 +367,15 @@ function render(report: DevReport, chartFile: string | undefined, before?: DevRe
         `| ${side.label} | ${formatInt(m((r) => r.requestsPerSecond))} | ${side.rounds.map((r) => formatInt(r.requestsPerSecond)).join(", ")} | ${m((r) => r.cpuUsPerRequest).toFixed(0)} µs | ${msText(m((r) => r.p50Ms))} | ${msText(m((r) => r.p99Ms))} | ${side.rounds.reduce((sum, r) => sum + r.errors, 0)} |`,
       );
     }
+    const roles = ["workerd", "app", "CLI", "other"];
+    const split = roles
+      .map((role) => [role, median(kv.dev.rounds.map((r) => r.cpuByProcessUs?.[role] ?? Number.NaN))] as const)
+      .filter(([, value]) => Number.isFinite(value) && value >= 1);
+    if (split.length > 0)
+      lines.push(
+        "",
+        `Where dev's CPU per request goes (median of rounds): ${split.map(([role, value]) => `${role === "workerd" ? "workerd (the dev Worker, its KV and the command host)" : role === "app" ? "the app process (serve(), the command client)" : role === "CLI" ? "the CLI process (Miniflare's Node side)" : "other children"} ${value.toFixed(0)} µs`).join(", ")}; the plain Worker's workerd: ${median(kv.plain.rounds.map((r) => r.cpuUsPerRequest)).toFixed(0)} µs.`,
+      );
     lines.push(
       "",
       `Ratio dev / plain Worker: **${x(ratio?.ratio)}** by req/s (median of the per-round ratios; rounds ${x(ratio?.range[0])} – ${x(ratio?.range[1])}), ${x(ratio?.cpuRatio)} by CPU per request (plain ÷ dev).`,
