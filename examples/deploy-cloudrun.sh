@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds an example's container image from the repository's Containerfile, pushes it to
 # Artifact Registry and deploys it to Cloud Run. It is the same image `wrangler deploy` ships to
-# Cloudflare Containers; on Cloud Run the binding routes answer 503 (no command host there).
+# Cloudflare Containers. Without a command host the binding routes answer 503 on Cloud Run; with
+# CF_CMD_ENDPOINT (the Worker's public route) and SECRET they use the Worker's bindings.
 # Each example's own deploy-cloudrun.sh calls this script with its name.
 #
 #   PROJECT=my-project REGION=europe-west1 examples/hono/deploy-cloudrun.sh
@@ -14,6 +15,8 @@
 # TAG               image tag (default: the git commit, else the time)
 # PUBLIC=1          allow unauthenticated requests; by default the service requires IAM auth
 # LOCAL_BUILD=1     build and push with a local docker (or CONTAINER_TOOL=podman) instead of Cloud Build
+# CF_CMD_ENDPOINT   the Worker's signed route, https://<worker>/__containerflare/v1/commands
+# SECRET            Secret Manager secret holding CONTAINERFLARE_SECRET (name[:version]; needs CF_CMD_ENDPOINT)
 # DRY_RUN=1         print the commands instead of running them
 set -euo pipefail
 
@@ -43,6 +46,10 @@ SERVICE=${SERVICE:-containerflare-$example}
 RUNTIME=${RUNTIME:-node}
 case "$RUNTIME" in node | bun | deno) ;; *) fail "RUNTIME=$RUNTIME: expected node, bun or deno" ;; esac
 REPOSITORY=${REPOSITORY:-containerflare}
+CF_CMD_ENDPOINT=${CF_CMD_ENDPOINT:-}
+SECRET=${SECRET:-}
+case "$CF_CMD_ENDPOINT" in "" | https://*) ;; *) fail "CF_CMD_ENDPOINT=$CF_CMD_ENDPOINT: expected the Worker's https:// route" ;; esac
+[ -z "$CF_CMD_ENDPOINT" ] || [ -n "$SECRET" ] || fail "CF_CMD_ENDPOINT needs SECRET=<secret name> (CONTAINERFLARE_SECRET from Secret Manager)"
 TAG=${TAG:-$(git rev-parse --short HEAD 2>/dev/null || date +%Y%m%d%H%M%S)}
 registry="$REGION-docker.pkg.dev"
 image="$registry/$PROJECT/$REPOSITORY/$SERVICE:$TAG"
@@ -76,5 +83,11 @@ fi
 
 access=--no-allow-unauthenticated
 [ "${PUBLIC:-0}" = 1 ] && access=--allow-unauthenticated
+env_vars="GOOGLE_CLOUD_PROJECT=$PROJECT"
+secrets=()
+if [ -n "$CF_CMD_ENDPOINT" ]; then
+  env_vars="$env_vars,CF_CMD_ENDPOINT=$CF_CMD_ENDPOINT"
+  case "$SECRET" in *:*) secrets=(--set-secrets "CONTAINERFLARE_SECRET=$SECRET") ;; *) secrets=(--set-secrets "CONTAINERFLARE_SECRET=$SECRET:latest") ;; esac
+fi
 run gcloud run deploy "$SERVICE" --project "$PROJECT" --region "$REGION" --image "$image" "$access" \
-  --set-env-vars "GOOGLE_CLOUD_PROJECT=$PROJECT"
+  --set-env-vars "$env_vars" "${secrets[@]}"
