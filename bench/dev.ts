@@ -20,8 +20,10 @@
  * BENCH_DEV_CONNECTIONS (default 50), BENCH_DEV_R2_MIB (default 256), BENCH_DEV_PARTS
  * (`kv,r2`), BENCH_DEV_NO_WRITE=1 (print only).
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,6 +69,8 @@ interface KvSide {
 /** The R2 round trip: the app's runtime and what bench/lib/r2-roundtrip.ts measured. */
 interface R2Result extends RoundTrip {
   runtime: string;
+  /** Node alone streaming the same size once in a fresh process (bench/fixtures/stream-floor.mjs). */
+  floor?: Partial<Record<"download" | "upload", { mibPerSecond: number; growthMiB: number }>> & { failure?: string };
 }
 
 interface DevReport {
@@ -242,6 +246,58 @@ async function measureR2(mib: number): Promise<R2Result> {
   return result;
 }
 
+/**
+ * The reference of the memory bound: a fresh Node process streaming `mib` MiB without
+ * containerflare, once down (fetch() + SHA-256) and once up (node:http, 1 MiB generated chunks),
+ * against a node:http server in this process.
+ */
+async function measureFloor(mib: number): Promise<NonNullable<R2Result["floor"]>> {
+  const pattern = new Uint8Array(64 * 1024).fill(7);
+  const server = createServer((request, response) => {
+    if (request.method !== "GET") {
+      request.resume();
+      request.on("end", () => response.end("ok"));
+      return;
+    }
+    response.writeHead(200, { "content-length": String(mib * 2 ** 20) });
+    void (async () => {
+      for (let sent = 0; sent < mib * 2 ** 20; sent += pattern.byteLength)
+        if (!response.write(pattern)) await once(response, "drain");
+      response.end();
+    })();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const floor: NonNullable<R2Result["floor"]> = {};
+  try {
+    for (const mode of ["download", "upload"] as const) {
+      const output = await new Promise<string>((resolve, reject) =>
+        execFile(
+          join(ROOT, "node_modules", ".bin", "node"),
+          [join(HERE, "fixtures", "stream-floor.mjs"), mode, url, String(mib)],
+          { timeout: 120_000 },
+          (error, stdout) => (error ? reject(error) : resolve(stdout)),
+        ),
+      );
+      const { mibPerSecond, growthMiB } = JSON.parse(output.trim().split("\n").at(-1)!) as {
+        mibPerSecond: number;
+        growthMiB: number;
+      };
+      floor[mode] = { mibPerSecond, growthMiB };
+    }
+  } catch (error) {
+    floor.failure = (error as Error).message;
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+  log(
+    `Node alone, ${mib} MiB: download +${floor.download?.growthMiB.toFixed(1)} MiB, upload +${floor.upload?.growthMiB.toFixed(1)} MiB${floor.failure ? ` (${floor.failure})` : ""}`,
+  );
+  return floor;
+}
+
 const mibPerSecond = (mib: number, ms: number | undefined) =>
   ms === undefined || !Number.isFinite(ms) ? "n/a" : (mib / (ms / 1000)).toFixed(0);
 
@@ -280,7 +336,11 @@ async function measure(): Promise<DevReport> {
     elapsedSeconds: Number.NaN,
   };
   if (parts.includes("kv") && wrk) report.kv = await measureKv(wrk, settings);
-  if (parts.includes("r2")) report.r2 = await measureR2(count("BENCH_DEV_R2_MIB", 256));
+  if (parts.includes("r2")) {
+    const mib = count("BENCH_DEV_R2_MIB", 256);
+    report.r2 = await measureR2(mib);
+    report.r2.floor = await measureFloor(mib);
+  }
   report.load[1] = loadavg()[0]!;
   report.elapsedSeconds = (performance.now() - started) / 1000;
   mkdirSync(dirname(RAW_RESULTS), { recursive: true });
@@ -401,6 +461,15 @@ function render(report: DevReport, chartFile: string | undefined, before?: DevRe
       `| ${r2.failure ? `failed: ${r2.failure.replaceAll("|", "\\|").slice(0, 300)}` : `ok (${formatInt(r2.bytesBack ?? Number.NaN)} bytes back, hashes equal)`} | ${rate(put, r2.putMs)} | ${rate(get, r2.getMs)} | ${r2.wallMs === undefined ? "n/a" : `${(r2.wallMs / 1000).toFixed(1)} s`} | ${mibText(r2.rssBeforeMiB)} | ${mibText(r2.putPeakMiB)} | ${mibText(r2.getPeakMiB)}${r2.getGrowthMiB === undefined ? "" : ` (+${r2.getGrowthMiB.toFixed(1)} over its start)`} | ${mibText(r2.growthMiB)} |`,
       "",
     );
+    const floor = r2.floor;
+    if (floor && (floor.download || floor.upload)) {
+      const part = (entry: { mibPerSecond: number; growthMiB: number } | undefined) =>
+        entry ? `+${entry.growthMiB.toFixed(1)} MiB at ${entry.mibPerSecond.toFixed(0)} MiB/s` : "n/a";
+      lines.push(
+        `For reference, Node alone (bench/fixtures/stream-floor.mjs, a fresh process per transfer, no containerflare, a node:http server on loopback): a \`fetch()\` download of ${r2.mib} MiB hashed with SHA-256 grows RSS by ${part(floor.download)}; a node:http upload of ${r2.mib} MiB generated 1 MiB at a time (waiting for "drain") by ${part(floor.upload)}. Garbage buffers of a first large transfer alone come close to the bound: V8 collects external (ArrayBuffer) memory in steps of tens of MiB, and the heap it grew is reused by later transfers, not given back.`,
+        "",
+      );
+    }
     const ok = r2.failure ? false : r2.growthMiB === undefined ? undefined : r2.growthMiB < RSS_TARGET_MIB;
     rows.push(
       `| issue 12: a ${r2.mib} MiB R2 object round-trips through \`containerflare dev\` with app RSS growth < ${RSS_TARGET_MIB} MiB | ${r2.failure ? `failed; ${mibText(r2.growthMiB)}` : `${mibText(r2.growthMiB)} (put ${put.toFixed(0)} MiB/s, get ${get.toFixed(0)} MiB/s)`} | ${verdict(ok)} |`,
@@ -456,10 +525,12 @@ function chart(report: DevReport): string {
           ["whole round trip (the target)", r2.growthMiB],
           ["put phase, over its start", r2.putGrowthMiB],
           ["get phase, over its start", r2.getGrowthMiB],
+          ["Node alone: fetch() download", r2.floor?.download?.growthMiB],
+          ["Node alone: node:http upload", r2.floor?.upload?.growthMiB],
         ].map(([label, value]) => ({
           label: label as string,
           value: (value as number | undefined) ?? Number.NaN,
-          kind: "containerflare" as const,
+          kind: String(label).startsWith("Node alone") ? ("baseline" as const) : ("containerflare" as const),
           failed: value === undefined || !Number.isFinite(value as number),
           note: `${((value as number | undefined) ?? Number.NaN).toFixed(1)} MiB`,
         })),
@@ -471,7 +542,7 @@ function chart(report: DevReport): string {
     title: "containerflare dev: a KV read and an R2 round trip (each panel has its own scale)",
     unit: "",
     panels,
-    legend: { baseline: "plain Worker in Miniflare", containerflare: "through containerflare dev" },
+    legend: { baseline: "plain Worker in Miniflare / Node alone", containerflare: "through containerflare dev" },
   });
 }
 
