@@ -528,7 +528,7 @@ function render(report: CommandsReport, chartFile: string | undefined, before?: 
     `- **Method:** ${report.seconds} s per scenario after a 0.5 s warm-up, ${report.rounds} interleaved round(s), median reported; latency = time from \`invoke()\` (or \`fetch()\`) to its answer; run time ${report.elapsedSeconds.toFixed(0)} s`,
     "",
   ];
-  if (chartFile) lines.push(`![Command-bus throughput over HTTP and the stream transports](${chartFile})`, "");
+  if (chartFile) lines.push(`![Command-bus throughput over HTTP next to a bare fetch() loop](${chartFile})`, "");
   lines.push(
     "| transport | host | client | command | in flight | commands/s | vs one-at-a-time (stdio) | p50 latency | p99 latency | CPU µs/command client + host | rounds (cmd/s) |",
     "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
