@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { CommandError } from "../errors.ts";
 import { STREAM_LENGTH } from "../fixed-length-stream.ts";
-import { decodeBytes, type EncodedBytes, encodeBytes, formatBytes } from "./bytes.ts";
+import { concatBytes, decodeBytes, type EncodedBytes, encodeBytes, formatBytes, readStreamLimited } from "./bytes.ts";
 
 /** `{"encoding":"body","length"?:N}`: "the bytes of this value are the exchange's body". */
 export interface BodyMarker {
@@ -165,31 +165,8 @@ export function maxInlineBodyBytes(maxFrameBytes: number): number {
 /** Reads a body into one buffer, up to `limit` bytes; `undefined` (the rest cancelled) when it is longer. */
 export async function readSourceLimited(source: BodySource, limit: number): Promise<Uint8Array | undefined> {
   if (source instanceof Uint8Array) return source.byteLength > limit ? undefined : source;
-  const reader = source.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return concatBytes(chunks, total);
-}
-
-function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  const read = await readStreamLimited(source, limit);
+  return read.tooLarge ? undefined : read.bytes;
 }
 
 /**

@@ -139,12 +139,18 @@ export type LimitedBody = { tooLarge: false; bytes: Uint8Array } | { tooLarge: t
 export async function readBodyLimited(request: Request, limit: number): Promise<LimitedBody> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (!request.body) return { tooLarge: false, bytes: new Uint8Array(0) };
-  const reader = request.body.getReader();
   if (Number.isFinite(declared) && declared > limit) {
+    const reader = request.body.getReader();
     const first = await reader.read().catch(() => undefined);
     await reader.cancel().catch(() => undefined);
     return { tooLarge: true, head: first?.value?.subarray(0, 256) ?? new Uint8Array(0) };
   }
+  return readStreamLimited(request.body, limit);
+}
+
+/** Reads a stream into one buffer up to `limit` bytes; above it the rest is cancelled and the first bytes kept. */
+export async function readStreamLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<LimitedBody> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -157,14 +163,19 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
       return { tooLarge: true, head: chunks[0]!.subarray(0, 256) };
     }
   }
-  if (chunks.length === 1) return { tooLarge: false, bytes: chunks[0]! };
+  return { tooLarge: false, bytes: concatBytes(chunks, total) };
+}
+
+/** The chunks as one buffer (the chunk itself when there is one). */
+export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return { tooLarge: false, bytes };
+  return bytes;
 }
 
 /** UTF-8 byte length of `text`, computed only when the cheap bounds cannot decide. */

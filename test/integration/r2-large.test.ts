@@ -1,7 +1,7 @@
 /**
  * A 256 MiB R2 object round-trips through `containerflare dev` (the real CLI from dist/, the app
- * on Node, R2 in workerd) while the app process's RSS grows by less than 64 MiB: the body is
- * streamed both ways, never held whole (issue 12, item 2). The app is the benchmark's
+ * on Node, R2 in workerd) while the app process's RSS, collecting garbage as it goes, grows by
+ * less than 64 MiB: the body is streamed both ways, never held whole (issue 12, item 2). The app is the benchmark's
  * (bench/fixtures/r2/app.ts): it PUTs an object generated 1 MiB at a time, GETs it back as a
  * stream and compares SHA-256 digests; bench/lib/r2-roundtrip.ts drives it and reads the app's
  * peak RSS from /proc (VmHWM reset before each phase, VmRSS sampled as a cross-check).
@@ -33,7 +33,10 @@ describe.skipIf(process.platform !== "linux")("R2 through containerflare dev: a 
         root: ROOT,
         directory,
         entry: "app.ts",
-        env: { CONTAINERFLARE_COMMAND_TIMEOUT_MS: String(TIMEOUT_MS) },
+        // --expose-gc: the app collects as it goes (see its module), so the bound is on what the
+        // round trip retains; Node alone streaming 256 MiB once grows by 70-105 MiB of garbage not
+        // yet collected (docs/bench.md), which no streaming design can avoid.
+        env: { CONTAINERFLARE_COMMAND_TIMEOUT_MS: String(TIMEOUT_MS), NODE_OPTIONS: "--expose-gc" },
         readyTimeoutMs: 30_000,
       });
       const pid = dev.appPid();

@@ -3,6 +3,7 @@ import { build } from "esbuild";
 import type { Miniflare, MiniflareOptions, WorkerOptions } from "miniflare";
 import { firstBuildError } from "../entry.ts";
 import { CliError, errorLine } from "../errors.ts";
+import { WORKER_BUILD_OPTIONS } from "./bundle.ts";
 import type { DevWorkerSettings } from "./worker.ts";
 import { type DevBindings, type DevWorkerScript, devMiniflareOptions } from "./wrangler.ts";
 
@@ -147,19 +148,7 @@ async function withoutSignalExits<T>(start: () => Promise<T>): Promise<T> {
  * and `node:*` imports left to workerd (the latter work with the Worker's `nodejs_compat` flag).
  */
 export async function bundleDevWorker(worker: DevWorkerScript): Promise<BundledWorker> {
-  const result = await build({
-    entryPoints: [worker.script],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser", "import"],
-    external: ["cloudflare:*", "node:*"],
-    keepNames: true,
-    logLevel: "silent",
-  }).catch((error: unknown) => {
+  const result = await build({ ...WORKER_BUILD_OPTIONS, entryPoints: [worker.script] }).catch((error: unknown) => {
     throw new CliError(
       `cannot bundle the Worker "${worker.name}" (${relative(process.cwd(), worker.script) || worker.script}): ${firstBuildError(error)}`,
     );
