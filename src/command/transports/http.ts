@@ -17,6 +17,7 @@ import { leadingFrameId } from "../../protocol/frames.ts";
 import { createLineSplitter } from "../../protocol/lines.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 import { fitsPending, hostNotReadingError, inlineFrame, maxPendingRequestChars } from "./framing.ts";
+import type { HttpAnswer, nodePost as NodePost } from "./node-post.ts";
 import type { OutgoingFrame, Transport, TransportContext } from "./types.ts";
 
 /** Options of the HTTP transport. */
@@ -47,7 +48,7 @@ const REFUSED_STATUSES = new Set([401, 403]);
 /** A batched read answered TOO_LARGE is sent again alone, where its bytes can stream. */
 const TOO_LARGE_ANSWER_RE = /^\{"v":1,"id":\d+,"ok":false,"error":\{"code":"TOO_LARGE"/;
 const encoder = new TextEncoder();
-/** Node itself (not Bun or Deno, which also report a Node version): its fetch holds streamed uploads (see node-upload.ts). */
+/** Node itself (not Bun or Deno, which also report a Node version): its requests go through node:http (see node-post.ts). */
 const IS_NODE =
   typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string" &&
   !("Bun" in globalThis) &&
@@ -120,6 +121,7 @@ export function createHttpTransport(
   let hostVersion: "unknown" | "1" | "2" = "unknown";
   let closed = false;
   const inFlight = new Set<AbortController>();
+  let nodePost: typeof NodePost | undefined;
 
   const baseHeaders = (contentType: string): Record<string, string> => ({
     "content-type": contentType,
@@ -134,7 +136,7 @@ export function createHttpTransport(
     body: Uint8Array | ReadableStream<Uint8Array> | string,
     signed: Uint8Array | string,
     signal: AbortSignal,
-  ): Promise<Response> => {
+  ): Promise<HttpAnswer> => {
     const headers = baseHeaders(contentType);
     if (secret) {
       headers[REQUEST_SIGNATURE_HEADER] = await signCommandRequest(secret, {
@@ -143,9 +145,9 @@ export function createHttpTransport(
         body: typeof signed === "string" ? encoder.encode(signed) : signed,
       });
     }
-    if (body instanceof ReadableStream && IS_NODE) {
-      const { postStream } = await import("./node-upload.ts");
-      return postStream(url, headers, body, signal);
+    if (IS_NODE) {
+      nodePost ??= (await import("./node-post.ts")).nodePost;
+      return nodePost(url, headers, body, signal);
     }
     const init: RequestInit & { duplex?: "half" } = {
       method: "POST",
@@ -157,7 +159,7 @@ export function createHttpTransport(
     return fetch(url, init);
   };
 
-  const learnVersion = (response: Response) => {
+  const learnVersion = (response: HttpAnswer) => {
     const spoken = response.headers.get(HTTP_VERSION_HEADER) === HTTP_VERSION ? "2" : "1";
     if (hostVersion !== spoken) {
       if (hostVersion !== "unknown") logger.debug(`the command host at ${shownUrl} now speaks HTTP v${spoken}`);
@@ -250,7 +252,7 @@ export function createHttpTransport(
     const solo = hostVersion === "2" && (frame.body !== undefined || frame.streamed === true || entry.resentAlone);
     let resend = false;
     try {
-      let response: Response;
+      let response: HttpAnswer;
       try {
         if (solo) {
           const line = `${frame.text}\n`;
@@ -313,7 +315,7 @@ export function createHttpTransport(
     const ids = new Map(batch.map((entry) => [entry.frame.id, entry]));
     let answered = false;
     try {
-      let response: Response;
+      let response: HttpAnswer;
       try {
         response = await post(BATCH_CONTENT_TYPE, text, text, controller.signal);
       } catch (error) {
