@@ -37,7 +37,10 @@ export type Invoke = CommandBusClient["invoke"];
 
 /** Per-call options of {@link CommandClient.invoke}. */
 export interface InvokeOptions {
-  /** Milliseconds to wait for the answer; default the client's `timeoutMs`. */
+  /**
+   * Milliseconds to wait for the answer; default the client's `timeoutMs`. With a streamed
+   * `body`, counted from its last byte.
+   */
   timeout?: number;
   /** Aborting rejects the call with the signal's reason; the host is asked to stop the command (`host.cancel`). */
   signal?: AbortSignal;
@@ -268,11 +271,12 @@ export class CommandBusClient implements CommandClient {
         onAbort: undefined,
       };
       const timeout = options.timeout ?? this.#timeoutMs;
-      if (Number.isFinite(timeout) && timeout > 0) {
+      const startDeadline = () => {
+        if (!Number.isFinite(timeout) || timeout <= 0 || this.#pending.get(id) !== pending) return;
         pending.timeout = timeout;
         pending.deadline = Date.now() + timeout;
         if (pending.deadline < this.#sweepAt) this.#scheduleSweep(pending.deadline);
-      }
+      };
       if (options.signal) {
         const signal = options.signal;
         pending.onAbort = () => {
@@ -285,9 +289,15 @@ export class CommandBusClient implements CommandClient {
       if (internal) this.#cancels++;
       const frame: OutgoingFrame = { id, command, text, read: isReadCommand(command) };
       if (options.body !== undefined) {
-        frame.body = options.body;
+        // A streamed body takes as long as it takes to produce and send: the timeout waits for
+        // its answer from when the last byte was sent, not from the first.
+        frame.body =
+          options.body instanceof ReadableStream
+            ? options.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: startDeadline }))
+            : options.body;
         frame.payload = payload;
       }
+      if (!(options.body instanceof ReadableStream)) startDeadline();
       if (options.streamed) frame.streamed = true;
       if (this.#transport) this.#hand(this.#transport, frame);
       else {

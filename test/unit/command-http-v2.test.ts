@@ -68,10 +68,10 @@ async function v2Host(
   return { url, seen, bindings, aborted, host };
 }
 
-function clientFor(url: string, secret?: string): CommandClient {
+function clientFor(url: string, secret?: string, timeoutMs = 20_000): CommandClient {
   const client = createCommandClient({
     endpoint: { kind: "http", url },
-    timeoutMs: 20_000,
+    timeoutMs,
     ...(secret ? { secret } : {}),
   });
   cleanups.push(() => client.close());
@@ -147,6 +147,25 @@ describe("HTTP transport v2", () => {
     const read = await digestOf(object!.body as unknown as ReadableStream<Uint8Array>);
     expect(read).toEqual({ hex: source.digest(), bytes: 40 * MiB });
     expect(seen.filter((entry) => entry.type === "application/x-containerflare-frame")).toHaveLength(2);
+  });
+
+  it("counts a streamed upload's timeout from its last byte: a slow producer is not a dead host", async () => {
+    const { url } = await v2Host();
+    const client = clientFor(url, undefined, 300);
+    const env = createBindings(client, { bindings: { FILES: "r2" } });
+    let sent = 0;
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 6) return controller.close();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        sent++;
+        controller.enqueue(new Uint8Array(100 * 1024).fill(sent));
+      },
+    });
+    // 600 ms to produce, a 300 ms timeout: the answer still arrives within 300 ms of the last byte.
+    const stored = await env.FILES.put("slow.bin", slow.pipeThrough(new FixedLengthStream(600 * 1024)), {});
+    expect(stored?.size).toBe(600 * 1024);
+    await expect(client.invoke("app.wait", { ms: 1_000 }, { timeout: 300 })).rejects.toMatchObject({ code: "TIMEOUT" });
   });
 
   it("reads a 20 MiB KV text value (sent again alone after the batch said TOO_LARGE) and stores one", async () => {
