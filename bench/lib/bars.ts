@@ -4,9 +4,8 @@
  * benchmarks, whose numbers differ by orders of magnitude between panels.
  */
 import { formatInt } from "./stats.ts";
-import { escapeXml } from "./svg.ts";
+import { COLORS, escapeXml, svgDocument, text } from "./svg.ts";
 
-const WIDTH = 900;
 const LABEL_WIDTH = 270;
 const BAR_AREA = 450;
 const BAR_HEIGHT = 20;
@@ -14,8 +13,6 @@ const BAR_GAP = 6;
 const GROUP_GAP = 18;
 const HEADER_HEIGHT = 22;
 const TOP = 44;
-
-const COLORS = { baseline: "#8a94a6", containerflare: "#f38020", target: "#c62828", text: "#1f2328", muted: "#57606a" };
 
 /** One bar: a measured value, or a failure. */
 export interface Bar {
@@ -98,34 +95,5 @@ export function renderPanels(chart: PanelChart): string {
     `<line x1="${third.toFixed(1)}" y1="${height - 16}" x2="${(third + 22).toFixed(1)}" y2="${height - 16}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3"/>`,
     text(third + 28, height - 12, "target (verdicts: targets table)", { color: COLORS.muted }),
   );
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
-    `<title>${escapeXml(chart.title)}</title>`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    text(12, 24, chart.title, { weight: "bold", size: 15 }),
-    ...parts,
-    `</svg>`,
-    "",
-  ].join("\n");
-}
-
-interface TextStyle {
-  anchor?: "start" | "end";
-  weight?: "bold";
-  italic?: boolean;
-  color?: string;
-  size?: number;
-}
-
-function text(x: number, y: number, content: string, style: TextStyle = {}): string {
-  const attrs = [
-    `x="${x.toFixed(1)}"`,
-    `y="${y}"`,
-    `fill="${style.color ?? COLORS.text}"`,
-    style.anchor === "end" ? `text-anchor="end"` : "",
-    style.weight ? `font-weight="${style.weight}"` : "",
-    style.italic ? `font-style="italic"` : "",
-    style.size ? `font-size="${style.size}"` : "",
-  ].filter(Boolean);
-  return `<text ${attrs.join(" ")}>${escapeXml(content)}</text>`;
+  return svgDocument(height, chart.title, chart.title, parts);
 }

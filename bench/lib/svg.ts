@@ -13,7 +13,14 @@ const GROUP_GAP = 18;
 const HEADER_HEIGHT = 22;
 const TOP = 44;
 
-const COLORS = { baseline: "#8a94a6", containerflare: "#f38020", target: "#c62828", text: "#1f2328", muted: "#57606a" };
+/** The charts' colours (bench/lib/bars.ts draws with the same). */
+export const COLORS = {
+  baseline: "#8a94a6",
+  containerflare: "#f38020",
+  target: "#c62828",
+  text: "#1f2328",
+  muted: "#57606a",
+};
 
 /** Renders req/s bars grouped by runtime, with each runtime's target drawn as a dashed line. */
 export function renderChart(results: readonly VariantResult[], runtimeTitles: Record<RuntimeName, string>): string {
@@ -69,23 +76,29 @@ export function renderChart(results: readonly VariantResult[], runtimeTitles: Re
     `<line x1="250" y1="${height - 16}" x2="272" y2="${height - 16}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3"/>`,
     text(278, height - 12, "target: ratio x the reference's median (verdicts: targets table)", { color: COLORS.muted }),
   ];
+  return svgDocument(
+    height,
+    "Hello-world throughput per server and runtime",
+    "Hello-world throughput (req/s, median of rounds, wrk on 127.0.0.1; higher is better)",
+    [...parts, ...legend],
+  );
+}
+
+/** A whole chart: `title` names it for screen readers (and Biome's a11y rule), `heading` is drawn on top. */
+export function svgDocument(height: number, title: string, heading: string, parts: readonly string[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
-    // A title names the chart for screen readers (and for Biome's a11y rule).
-    "<title>Hello-world throughput per server and runtime</title>",
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    text(12, 24, "Hello-world throughput (req/s, median of rounds, wrk on 127.0.0.1; higher is better)", {
-      weight: "bold",
-      size: 15,
-    }),
+    text(12, 24, heading, { weight: "bold", size: 15 }),
     ...parts,
-    ...legend,
     `</svg>`,
     "",
   ].join("\n");
 }
 
-interface TextStyle {
+/** How {@link text} sets a label. */
+export interface TextStyle {
   anchor?: "start" | "end";
   weight?: "bold";
   italic?: boolean;
@@ -93,7 +106,8 @@ interface TextStyle {
   size?: number;
 }
 
-function text(x: number, y: number, content: string, style: TextStyle = {}): string {
+/** An SVG `<text>` at (x, y), escaped. */
+export function text(x: number, y: number, content: string, style: TextStyle = {}): string {
   const attrs = [
     `x="${x.toFixed(1)}"`,
     `y="${y}"`,

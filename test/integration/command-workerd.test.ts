@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WORKER_BUILD_OPTIONS } from "../../src/cli/dev/bundle.ts";
 import {
   type CommandClient,
   createBindings,
@@ -45,16 +46,7 @@ let miniflare: Miniflare;
 let client: CommandClient;
 
 beforeAll(async () => {
-  const bundle = await build({
-    stdin: { contents: WORKER, resolveDir: ROOT, loader: "ts" },
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "import"],
-    write: false,
-    logLevel: "silent",
-  });
+  const bundle = await build({ ...WORKER_BUILD_OPTIONS, stdin: { contents: WORKER, resolveDir: ROOT, loader: "ts" } });
   const script = bundle.outputFiles[0]!.text;
   expect(script).not.toMatch(/from\s*["']node:/);
   miniflare = new Miniflare({

@@ -13,6 +13,7 @@ import type { DurableObjectNamespace, Fetcher } from "@cloudflare/workers-types"
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WORKER_BUILD_OPTIONS } from "../../src/cli/dev/bundle.ts";
 import {
   type CommandClient,
   CommandError,
@@ -47,14 +48,8 @@ let client: CommandClient;
 
 beforeAll(async () => {
   const bundle = await build({
+    ...WORKER_BUILD_OPTIONS,
     stdin: { contents: HOST_WORKER, resolveDir: ROOT, loader: "ts" },
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "import"],
-    write: false,
-    logLevel: "silent",
   });
   const compatibilityDate = "2025-09-01";
   miniflare = new Miniflare({
