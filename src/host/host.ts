@@ -15,7 +15,6 @@ import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
 import {
   BATCH_CONTENT_TYPE,
-  type BodyMarker,
   BodyMarkerSchema,
   type BodySource,
   CLIENT_ID_HEADER,
@@ -171,6 +170,46 @@ class RunningCommand {
     this.#outer?.throwIfAborted();
   }
 }
+/**
+ * What a handler sees of one command that has more than the host's shared context (a signal, a
+ * scope, a body): a class, so that its getter and `cancel` live on the prototype rather than
+ * being made again for every command.
+ */
+class CommandContext implements HandlerContext {
+  readonly logger: ConsolaInstance;
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly describe: () => unknown;
+  readonly body: ReadableStream<Uint8Array> | undefined;
+  readonly streams: boolean;
+  readonly #exchange: Exchange;
+  readonly #running: RunningCommand | undefined;
+
+  constructor(
+    shared: HandlerContext,
+    exchange: Exchange,
+    running: RunningCommand | undefined,
+    body: ReadableStream<Uint8Array> | undefined,
+  ) {
+    this.logger = shared.logger;
+    this.vars = shared.vars;
+    this.describe = shared.describe;
+    this.body = body;
+    this.streams = exchange.streams === true;
+    this.#exchange = exchange;
+    this.#running = running;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.#running ? this.#running.signal : this.#exchange.signal;
+  }
+
+  cancel(id: number): boolean {
+    const running = this.#exchange.scope?.get(id);
+    running?.cancel();
+    return running !== undefined;
+  }
+}
+
 const MAX_CANCELLABLE = 4096;
 /** HTTP clients whose scopes a host keeps (least recently used dropped: their commands just cannot be cancelled). */
 const MAX_CLIENT_SCOPES = 64;
@@ -179,7 +218,8 @@ const MAX_CLIENT_SCOPES = 64;
 export interface Exchange {
   signal?: AbortSignal | undefined;
   scope?: CancelScope | undefined;
-  body?: ReadableStream<Uint8Array> | undefined;
+  /** A solo exchange's frame, split off its body: the bytes after it belong to the payload's body marker. */
+  split?: Extract<SplitFrame, { ok: true }> | undefined;
   streams?: boolean;
 }
 
@@ -219,17 +259,6 @@ const fixed = (text: string): Answer => ({ encode: () => text, body: null });
 const JSON_HEADERS = { "content-type": "application/json", [HTTP_VERSION_HEADER]: HTTP_VERSION };
 const BATCH_HEADERS = { "content-type": BATCH_CONTENT_TYPE, [HTTP_VERSION_HEADER]: HTTP_VERSION };
 const FRAME_HEADERS = { "content-type": FRAME_CONTENT_TYPE, [HTTP_VERSION_HEADER]: HTTP_VERSION };
-
-/** The body marker a request frame's payload holds, read without trusting the frame (it is validated later). */
-function bodyMarkerOf(line: string): BodyMarker | undefined {
-  try {
-    const payload = (JSON.parse(line) as { payload?: unknown } | null)?.payload;
-    const marker = findBodyMarker(payload);
-    return marker && v.is(BodyMarkerSchema, marker) ? marker : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function failure(code: ErrorBody["code"], message: string, retryable = false): ErrorBody {
   return { code, message, retryable };
@@ -304,24 +333,14 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
   };
 
   const context: HandlerContext = { logger, vars, describe };
-  const contextFor = (exchange: Exchange, running: RunningCommand | undefined): HandlerContext => {
-    const signal = exchange.signal;
-    if (!signal && !running && !exchange.body && !exchange.streams && !exchange.scope) return context;
-    const scoped: HandlerContext = { ...context };
-    if (running) Object.defineProperty(scoped, "signal", { get: () => running.signal, enumerable: true });
-    else if (signal) scoped.signal = signal;
-    if (exchange.body) scoped.body = exchange.body;
-    if (exchange.streams) scoped.streams = true;
-    const { scope } = exchange;
-    if (scope) {
-      scoped.cancel = (id) => {
-        const running = scope.get(id);
-        running?.cancel();
-        return running !== undefined;
-      };
-    }
-    return scoped;
-  };
+  const contextFor = (
+    exchange: Exchange,
+    running: RunningCommand | undefined,
+    body: ReadableStream<Uint8Array> | undefined,
+  ): HandlerContext =>
+    !exchange.signal && !running && !body && !exchange.streams && !exchange.scope
+      ? context
+      : new CommandContext(context, exchange, running, body);
 
   /** Runs one validated request; resolves with the result payload or rejects with an ErrorBody-ish error. */
   const run = async (
@@ -329,10 +348,11 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     payload: unknown,
     exchange: Exchange,
     running: RunningCommand | undefined,
+    body: ReadableStream<Uint8Array> | undefined,
   ): Promise<unknown> => {
     if (running) running.throwIfAborted();
     else exchange.signal?.throwIfAborted();
-    const handlerContext = contextFor(exchange, running);
+    const handlerContext = contextFor(exchange, running, body);
     // Own properties only: "constructor" or "toString" must not reach Object.prototype.
     const extra = Object.hasOwn(custom, command) ? custom[command] : undefined;
     if (extra) return extra(payload, handlerContext);
@@ -410,9 +430,14 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       running = new RunningCommand(exchange.signal);
       scope.set(id, running);
     }
+    // A solo exchange's bytes belong to the payload's marker, read here from the validated frame.
+    const { split } = exchange;
+    const marker = split ? findBodyMarker(payload) : undefined;
+    const body = split && marker && v.is(BodyMarkerSchema, marker) ? frameRest(split, marker.length) : undefined;
+    if (split && !body) discardRest(split);
     let result: unknown;
     try {
-      result = await run(command, payload, exchange, running);
+      result = await run(command, payload, exchange, running, body);
       if (result instanceof StreamedResult) {
         if (exchange.streams) return answerWithBody(id, command, result);
         result = await inlineBody(result.result, result.body, maxFrameBytes, command);
@@ -421,6 +446,8 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       return fixed(encodeFailure(id, toErrorBody(command, error)));
     } finally {
       if (running && scope?.get(id) === running) scope.delete(id);
+      // Bytes the handler did not take are not left waiting on the connection.
+      if (body && !body.locked) void body.cancel().catch(() => undefined);
     }
     return {
       body: null,
@@ -522,14 +549,9 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       const status = id !== 0 ? 200 : split.reason === "too-large" ? 413 : 400;
       return new Response(encodeFailure(id, error), { status, headers: FRAME_HEADERS });
     }
-    const marker = bodyMarkerOf(split.line);
-    let body: ReadableStream<Uint8Array> | undefined;
-    if (marker) body = frameRest(split, marker.length);
-    else discardRest(split);
     const signal = (request as { signal?: AbortSignal }).signal;
-    const answer = await dispatchExchange(split.line, { signal, scope: scopeOf(request), body, streams: true });
+    const answer = await dispatchExchange(split.line, { signal, scope: scopeOf(request), split, streams: true });
     const text = answer.encode();
-    if (body && !body.locked) void body.cancel().catch(() => undefined);
     const status = text.startsWith('{"v":1,"id":0,') ? 400 : 200;
     return new Response(frameStream(text, answer.body) as ConstructorParameters<typeof Response>[0], {
       status,
