@@ -271,12 +271,6 @@ export class CommandBusClient implements CommandClient {
         onAbort: undefined,
       };
       const timeout = options.timeout ?? this.#timeoutMs;
-      const startDeadline = () => {
-        if (!Number.isFinite(timeout) || timeout <= 0 || this.#pending.get(id) !== pending) return;
-        pending.timeout = timeout;
-        pending.deadline = Date.now() + timeout;
-        if (pending.deadline < this.#sweepAt) this.#scheduleSweep(pending.deadline);
-      };
       if (options.signal) {
         const signal = options.signal;
         pending.onAbort = () => {
@@ -293,11 +287,17 @@ export class CommandBusClient implements CommandClient {
         // its answer from when the last byte was sent, not from the first.
         frame.body =
           options.body instanceof ReadableStream
-            ? options.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: startDeadline }))
+            ? options.body.pipeThrough(
+                new TransformStream<Uint8Array, Uint8Array>({
+                  flush: () => {
+                    if (this.#pending.get(id) === pending) this.#startDeadline(pending, timeout);
+                  },
+                }),
+              )
             : options.body;
         frame.payload = payload;
       }
-      if (!(options.body instanceof ReadableStream)) startDeadline();
+      if (!(options.body instanceof ReadableStream)) this.#startDeadline(pending, timeout);
       if (options.streamed) frame.streamed = true;
       if (this.#transport) this.#hand(this.#transport, frame);
       else {
@@ -377,6 +377,14 @@ export class CommandBusClient implements CommandClient {
       return transport;
     });
     return this.#loading;
+  }
+
+  /** Starts a command's timeout (none for a non-positive or infinite one). */
+  #startDeadline(pending: PendingCommand, timeout: number): void {
+    if (!Number.isFinite(timeout) || timeout <= 0) return;
+    pending.timeout = timeout;
+    pending.deadline = Date.now() + timeout;
+    if (pending.deadline < this.#sweepAt) this.#scheduleSweep(pending.deadline);
   }
 
   #settle(id: number): PendingCommand | undefined {
