@@ -92,9 +92,9 @@ interface Tracked {
  * backoff and jitter: a write is never sent twice. `cancel` aborts a frame's own exchange or
  * drops a queued one; a frame in a batch in flight is left to `host.cancel`.
  *
- * Plain `fetch` rather than ofetch: a batch is one request whose retries are decided per frame
- * (reads again, writes never), and request bodies stream (`duplex: "half"`), neither of which
- * ofetch's request-level retry models.
+ * The runtime's `fetch` (node:http on Node, see node-post.ts) rather than ofetch: a batch is one
+ * request whose retries are decided per frame (reads again, writes never), and request bodies
+ * stream, neither of which ofetch's request-level retry models.
  */
 export function createHttpTransport(
   url: string,
@@ -139,10 +139,13 @@ export function createHttpTransport(
   ): Promise<HttpAnswer> => {
     const headers = baseHeaders(contentType);
     if (secret) {
+      // Encoded once: the bytes signed are the bytes sent (a batch or a v1 frame is both).
+      const signedBytes = typeof signed === "string" ? encoder.encode(signed) : signed;
+      if (signed === body) body = signedBytes;
       headers[REQUEST_SIGNATURE_HEADER] = await signCommandRequest(secret, {
         method: "POST",
         path: signedPath,
-        body: typeof signed === "string" ? encoder.encode(signed) : signed,
+        body: signedBytes,
       });
     }
     if (IS_NODE) {
@@ -225,7 +228,8 @@ export function createHttpTransport(
       try {
         const response = await post("application/json", PROBE_FRAME, PROBE_FRAME, controller.signal);
         learnVersion(response);
-        await response.body?.cancel().catch(() => undefined);
+        // Read to its end, so that the connection is kept for the frame that waited.
+        await response.text().catch(() => "");
       } catch {
         // The frame itself will meet the same failure and report it.
       } finally {
