@@ -98,7 +98,8 @@ class NamespaceState {
   #fill(pool: UniquePool, jurisdiction: string | undefined): Promise<void> {
     pool.filling ??= this.#ask(UNIQUE_BATCH - pool.ids.length, jurisdiction)
       .then((ids) => {
-        pool.ids.push(...ids);
+        // Never more than the stock holds, whatever the host answered.
+        pool.ids.push(...ids.slice(0, Math.max(0, UNIQUE_BATCH - pool.ids.length)));
       })
       .finally(() => {
         pool.filling = undefined;
