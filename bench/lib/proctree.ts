@@ -6,14 +6,17 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpuSeconds } from "./processes.ts";
 
-interface Entry {
+/** A process as /proc/<pid>/stat shows it. */
+export interface ProcessEntry {
   pid: number;
   ppid: number;
+  /** `R`, `S`, … `Z` for a zombie. */
   state: string;
 }
 
-function table(): Entry[] {
-  const entries: Entry[] = [];
+/** The process table, from /proc. */
+export function processTable(): ProcessEntry[] {
+  const entries: ProcessEntry[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -29,7 +32,7 @@ function table(): Entry[] {
 
 /** Live (not zombie) descendants of `pid`, parents before their children. */
 export function descendants(pid: number): number[] {
-  const entries = table();
+  const entries = processTable();
   const found: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {

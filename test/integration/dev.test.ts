@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
+import { commandLine, descendants, processTable } from "../../bench/lib/proctree.ts";
 import { freePort } from "../../src/cli/dev/ports.ts";
 import { backoffDelay } from "../../src/internal/backoff.ts";
 import { sleep } from "../../src/internal/sleep.ts";
@@ -38,45 +39,6 @@ function copyExample(tag: string): string {
   return directory;
 }
 
-interface ProcessEntry {
-  pid: number;
-  ppid: number;
-  state: string;
-}
-
-/** The process table, from /proc. */
-function processTable(): ProcessEntry[] {
-  const entries: ProcessEntry[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      entries.push({ pid: Number(name), state: fields[0]!, ppid: Number(fields[1]) });
-    } catch {
-      // It exited while we looked.
-    }
-  }
-  return entries;
-}
-
-/** Live (not zombie) descendants of `pid`. */
-function descendants(pid: number): number[] {
-  const table = processTable();
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const entry of table) {
-      if (entry.ppid === parent && entry.state !== "Z") {
-        found.push(entry.pid);
-        queue.push(entry.pid);
-      }
-    }
-  }
-  return found;
-}
-
 function isRunning(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -86,18 +48,10 @@ function isRunning(pid: number): boolean {
   }
 }
 
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-  } catch {
-    return "";
-  }
-}
-
 /** Live processes whose command line mentions `text`. */
 function processesMentioning(text: string): number[] {
   return processTable()
-    .filter((entry) => entry.state !== "Z" && entry.pid !== process.pid && cmdline(entry.pid).includes(text))
+    .filter((entry) => entry.state !== "Z" && entry.pid !== process.pid && commandLine(entry.pid).includes(text))
     .map((entry) => entry.pid);
 }
 
@@ -175,7 +129,7 @@ async function startDev(
     url: `http://127.0.0.1:${port}`,
     output,
     exited,
-    appPid: () => descendants(child.pid!).find((pid) => cmdline(pid).includes(`${directory}`)),
+    appPid: () => descendants(child.pid!).find((pid) => commandLine(pid).includes(`${directory}`)),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
@@ -254,7 +208,7 @@ async function stopAndCheck(dev: Dev, directory: string): Promise<void> {
     () => (started.every((pid) => !isRunning(pid)) ? true : undefined),
     10_000,
   ).catch(() => undefined);
-  expect(started.filter(isRunning).map((pid) => `${pid} ${cmdline(pid)}`)).toEqual([]);
+  expect(started.filter(isRunning).map((pid) => `${pid} ${commandLine(pid)}`)).toEqual([]);
   expect(processesMentioning(directory)).toEqual([]);
   expect(dev.output.at(-1)).toMatch(/stopped/);
 }

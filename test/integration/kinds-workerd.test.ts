@@ -6,7 +6,6 @@
  * process and reaches them over the HTTP transport v2, bodies streamed both ways.
  */
 
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DurableObjectNamespace, Fetcher } from "@cloudflare/workers-types";
@@ -21,6 +20,7 @@ import {
   createCommandClient,
   loadBindings,
 } from "../../src/command/index.ts";
+import { chunked, sha256 } from "../fixtures/bindings/bytes.ts";
 import { patternBytes } from "../fixtures/bindings/service.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -87,22 +87,6 @@ afterAll(async () => {
   await client?.close();
   await miniflare?.dispose();
 });
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** A stream of `bytes` in 64 KiB chunks. */
-function chunked(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (offset >= bytes.byteLength) return controller.close();
-      controller.enqueue(bytes.slice(offset, offset + 65_536));
-      offset += 65_536;
-    },
-  });
-}
 
 describe("service bindings and Durable Objects inside workerd", () => {
   it("detects a service binding and a namespace from the real binding objects", async () => {

@@ -3,7 +3,6 @@
  * over a unix socket (bodies inlined in the frames) and over HTTP v2 (bodies streamed raw both
  * ways, through a node:http server in front of `host.handle`).
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommandClient, CommandError, createBindings, createCommandClient } from "../../src/command/index.ts";
 import { type CommandHost, createCommandHost } from "../../src/host/index.ts";
 import { type CommandHostListener, listenCommandHost } from "../../src/host/node.ts";
+import { chunked, sha256 } from "../fixtures/bindings/bytes.ts";
 import {
   counterObject,
   echoService,
@@ -86,22 +86,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   rmSync(directory, { recursive: true, force: true });
 });
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** A stream of `bytes` in 64 KiB chunks, as an upload arrives. */
-function chunked(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (offset >= bytes.byteLength) return controller.close();
-      controller.enqueue(bytes.slice(offset, offset + 65_536));
-      offset += 65_536;
-    },
-  });
-}
 
 async function rejection(promise: Promise<unknown> | (() => unknown)): Promise<CommandError> {
   try {
