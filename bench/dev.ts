@@ -158,7 +158,8 @@ async function measureKv(wrk: string, settings: DevReport["settings"]): Promise<
   let worker: Awaited<ReturnType<typeof startPlainWorker>> | undefined;
   try {
     worker = await startPlainWorker(join(directory, ".plain-state"));
-    cli = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
+    // Dev's built-in Worker: the copy has no worker.ts (the plain Worker is the comparison).
+    cli = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--worker", "builtin"] });
     children.push(cli);
     log(`containerflare dev on ${cli.url}, plain Worker on ${worker.url}`);
     await expectValue(cli.url);

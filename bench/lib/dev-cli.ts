@@ -18,6 +18,8 @@ export interface DevCli {
   output: string[];
   /** The app process (the runtime running the entry), found among the CLI's descendants. */
   appPid(): number | undefined;
+  /** Resolves with the CLI's exit code (or the signal that ended it). */
+  exited: Promise<number | string>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,15 @@ export interface DevCliOptions {
   runtime?: "node" | "bun" | "deno";
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Extra arguments of `containerflare dev`. */
+  args?: string[];
+  /** Watch the app's files (default false: `--no-watch`). */
+  watch?: boolean;
+  /**
+   * The CLI's working directory (default `root`): it finds the runtime in `node_modules/.bin`
+   * from there up, then on PATH, so a directory outside the repository runs PATH's Node.
+   */
+  cwd?: string;
 }
 
 /** Copies `files` of `source` (default: every file, no directories) into a fresh `<root>/.tmp/<name>/`. */
@@ -62,10 +73,11 @@ export async function startDevCli(options: DevCliOptions): Promise<DevCli> {
       String(port),
       "--persist",
       join(options.directory, ".state"),
-      "--no-watch",
+      ...(options.watch ? [] : ["--no-watch"]),
+      ...(options.args ?? []),
     ],
     {
-      cwd: options.root,
+      cwd: options.cwd ?? options.root,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -78,12 +90,15 @@ export async function startDevCli(options: DevCliOptions): Promise<DevCli> {
       if (output.length > 2_000) output.splice(0, output.length - 1_000);
     });
   }
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const dev: DevCli = {
     child,
     url: `http://127.0.0.1:${port}`,
     output,
     appPid: () => findDescendant(child.pid!, options.directory),
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);

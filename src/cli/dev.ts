@@ -7,6 +7,15 @@ import { parseRuntime, RUNTIMES } from "./runtime.ts";
 import { ENTRY_ARG, parsePort } from "./serve.ts";
 
 const commandsSchema = v.picklist(["http", "stdio"]);
+const workerSchema = v.picklist(["main", "builtin"]);
+
+/** Validates `--worker`. */
+export function parseWorkerMode(value: string | undefined): "main" | "builtin" {
+  if (value === undefined || value === "") return "main";
+  const result = v.safeParse(workerSchema, value.trim().toLowerCase());
+  if (!result.success) throw new CliError(`unknown --worker "${value}": expected main or builtin`);
+  return result.output;
+}
 
 /** Validates `--commands`. */
 export function parseCommandsMode(value: string | undefined): "http" | "stdio" {
@@ -37,7 +46,7 @@ function stopOnSignals(starting: Promise<DevSession>): void {
 
 /**
  * `containerflare dev <entry> [--runtime node|bun|deno] [--port 8787] [--persist .containerflare]
- * [--commands http|stdio] [--config wrangler.jsonc]`
+ * [--commands http|stdio] [--config wrangler.jsonc] [--worker main|builtin]`
  */
 export const devCommand = defineCommand({
   meta: {
@@ -66,6 +75,13 @@ export const devCommand = defineCommand({
       description: "How the app reaches the command host",
     },
     config: { type: "string", valueHint: "file", description: "The app's wrangler.jsonc (default: next to the entry)" },
+    worker: {
+      type: "string",
+      default: "main",
+      valueHint: "main|builtin",
+      description:
+        "main: the Worker wrangler.jsonc names (`main` with `containers`), else dev's own; builtin: always dev's own Worker",
+    },
     watch: {
       type: "boolean",
       default: true,
@@ -80,6 +96,7 @@ export const devCommand = defineCommand({
       port: parsePort(args.port) ?? 8787,
       persist: args.persist,
       commands: parseCommandsMode(args.commands),
+      worker: parseWorkerMode(args.worker),
       watch: args.watch,
       ...(args.config ? { config: args.config } : {}),
     });

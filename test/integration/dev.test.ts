@@ -1,6 +1,6 @@
 /**
  * `containerflare dev` end to end: the real CLI (dist/, on the repository's Node 24) runs
- * examples/basic under node, bun and deno behind the Worker code in workerd, with local KV, D1
+ * examples/basic under node, bun and deno behind dev's built-in Worker (`--worker builtin`) in workerd, with local KV, D1
  * and Queue bindings from its wrangler.jsonc; a file change restarts the app; SIGTERM stops
  * everything. Each run works on a copy of the example inside the repository's .tmp directory (so
  * that `import "containerflare"` resolves to the package itself), removed afterwards.
@@ -108,6 +108,9 @@ async function startDev(
       String(port),
       "--persist",
       `${directory}.state`,
+      // examples/basic names its own Worker: these runs are of dev's built-in one (dev-worker.test.ts runs the example's).
+      "--worker",
+      "builtin",
       ...extra,
     ],
     {

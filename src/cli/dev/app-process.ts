@@ -66,6 +66,21 @@ export interface AppProcessOptions {
   onStatus?(change: AppStatus): void;
   /** How a crashed app is restarted (default {@link DEFAULT_RESTART_POLICY}). */
   restartPolicy?: RestartPolicy;
+  /**
+   * Restart an app that exits by itself (default true). A container instance is not: like on
+   * the platform, its exit is reported (`onExit`) and the next request starts a new one.
+   */
+  restartOnExit?: boolean;
+  /** Called when the app ends by itself: it exited, or its entry or runtime could not be started. */
+  onExit?(exit: AppExit): void;
+}
+
+/** How an app that ended by itself ended: its exit code or signal, or why it never ran. */
+export interface AppExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the app never ran: its entry failed to build or its runtime could not be started. */
+  failure?: string;
 }
 
 /** The app as a supervised child process. */
@@ -76,6 +91,8 @@ export interface AppProcess {
   restart(): Promise<boolean>;
   /** Stops the app: SIGTERM to its process group, SIGKILL after the stop timeout. */
   stop(): Promise<void>;
+  /** Sends `signal` to the running app's process group (nothing when it is not running). */
+  signal(signal: NodeJS.Signals): void;
   /** Process id of the running child. */
   readonly pid: number | undefined;
 }
@@ -126,6 +143,11 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
 
   /** The current child exited by itself: report it, and restart it after the backoff. */
   function crashed(code: number | null, signal: NodeJS.Signals | null): void {
+    if (options.restartOnExit === false) {
+      child = undefined;
+      options.onExit?.({ code, signal });
+      return;
+    }
     if (upSince !== undefined && Date.now() - upSince >= policy.stableMs) crashes = 0;
     upSince = undefined;
     crashes++;
@@ -151,6 +173,7 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
       loadable = await prepareEntry(options.entryPath, options.runtime);
     } catch (error) {
       logger.error(`${errorLine(error)}; waiting for a change`);
+      options.onExit?.({ code: null, signal: null, failure: "the app failed to build" });
       report({
         status: "down",
         reason: "the app failed to build; waiting for a change (see the dev command's output)",
@@ -175,8 +198,10 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
         if (ended) return;
         ended = true;
         logger.error(`cannot start ${options.binary}: ${error.message}`);
-        if (child === current && !stopped)
+        if (child === current && !stopped) {
+          options.onExit?.({ code: null, signal: null, failure: "the app's runtime could not be started" });
           report({ status: "down", reason: "the app's runtime could not be started; waiting for a change" });
+        }
         resolve();
       });
       spawned.once("exit", (code, signal) => {
@@ -257,6 +282,9 @@ export function createAppProcess(options: AppProcessOptions): AppProcess {
       return child?.pid;
     },
     start: schedule,
+    signal(signal) {
+      if (child) signalGroup(child, signal);
+    },
     restart() {
       // A change is worth trying at once, whatever the backoff of a crashing app said.
       clearTimeout(restartTimer);

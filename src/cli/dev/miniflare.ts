@@ -4,8 +4,10 @@ import type { Miniflare, MiniflareOptions, WorkerOptions } from "miniflare";
 import { firstBuildError } from "../entry.ts";
 import { CliError, errorLine } from "../errors.ts";
 import { WORKER_BUILD_OPTIONS } from "./bundle.ts";
+import { type DevContainerSettings, SETTINGS_BINDING, SUPERVISOR_BINDING } from "./container-stand-in.ts";
+import { MODULES_ROOT, OUTBOUND_ENTRYPOINT, type UserWorkerBundle } from "./user-worker.ts";
 import type { DevWorkerSettings } from "./worker.ts";
-import { type DevBindings, type DevWorkerScript, devMiniflareOptions } from "./wrangler.ts";
+import { type DevBindings, type DevWorkerScript, devMiniflareOptions, type UserWorker } from "./wrangler.ts";
 
 /** Compatibility date used when the app's configuration has none. */
 export const DEFAULT_COMPATIBILITY_DATE = "2025-09-01";
@@ -13,12 +15,33 @@ export const DEFAULT_COMPATIBILITY_DATE = "2025-09-01";
 /** Name of the dev Worker's entrypoint that serves the command host. */
 export const COMMANDS_ENTRYPOINT = "commandsEntrypoint";
 
-/** Options of {@link startDevWorker}. */
-export interface DevWorkerOptions {
+/** Options of {@link startDevWorker}: dev's own Worker (`script`, `settings`), or the app's (`userWorker`). */
+export type DevWorkerOptions = CommonDevWorkerOptions &
+  (
+    | {
+        /** The bundled dev Worker (see `bundleWorker`). */
+        script: string;
+        settings: DevWorkerSettings;
+        userWorker?: undefined;
+      }
+    | { userWorker: UserWorkerMain; script?: undefined; settings?: undefined }
+  );
+
+/** The app's own Worker, as dev runs it in place of its built-in one. */
+export interface UserWorkerMain {
+  bundle: UserWorkerBundle;
+  /** Its `containers` classes. */
+  containers: UserWorker["containers"];
+  /** What the stand-ins and the outbound entrypoint read. */
+  settings: DevContainerSettings;
+  /** Answers the stand-ins' process requests (runs in Node: a Miniflare service function). */
+  supervise(request: Request): Promise<Response>;
+}
+
+/** What both kinds of dev Worker take. */
+interface CommonDevWorkerOptions {
   /** The app's bindings, from its wrangler.jsonc. */
   bindings: DevBindings;
-  /** The bundled dev Worker (see `bundleWorker`). */
-  script: string;
   /** Address and port of the dev server. */
   host: string;
   port: number;
@@ -26,7 +49,6 @@ export interface DevWorkerOptions {
   persist: string;
   /** The secret shared with the app. */
   secret: string;
-  settings: DevWorkerSettings;
   /**
    * The Workers that run beside the dev Worker (`bindings.workers`: services, homes of Durable
    * Object classes), bundled; {@link startDevWorker} bundles them when absent.
@@ -44,9 +66,14 @@ export interface BundledWorker extends Omit<DevWorkerScript, "script"> {
 export interface DevWorker {
   /** Where requests to the app go in. */
   url: URL;
-  /** The command host: `CF_CMD_ENDPOINT` of the app. */
+  /**
+   * The command host: `CF_CMD_ENDPOINT` of the app. With the app's own Worker, the outbound
+   * socket the instances' command routes are under.
+   */
   commandsUrl: URL;
   miniflare: Miniflare;
+  /** The Workers beside it, bundled (a reload with `setOptions` passes them again). */
+  workers: BundledWorker[];
   dispose(): Promise<void>;
 }
 
@@ -59,7 +86,9 @@ export interface DevWorker {
  * `containerflare.workers`, and Durable Objects persist under `persist` too.
  */
 export function devWorkerOptions(options: DevWorkerOptions): MiniflareOptions {
-  const single = devWorkerOnlyOptions(options);
+  const single = options.userWorker
+    ? userWorkerOnlyOptions(options, options.userWorker)
+    : devWorkerOnlyOptions(options);
   const workers = options.workers ?? [];
   if (workers.length === 0) return single;
   // Several Workers: the options every Worker shares go on top, each Worker's in `workers`, the
@@ -91,7 +120,9 @@ function isSharedOption(key: string): boolean {
 }
 
 /** The dev Worker's options, alone: what dev runs when no binding names another Worker. */
-function devWorkerOnlyOptions(options: DevWorkerOptions): MiniflareOptions {
+function devWorkerOnlyOptions(
+  options: DevWorkerOptions & { script: string; settings: DevWorkerSettings },
+): MiniflareOptions {
   const { bindings } = options;
   const kinds = devMiniflareOptions(bindings, options.persist);
   return {
@@ -111,6 +142,49 @@ function devWorkerOnlyOptions(options: DevWorkerOptions): MiniflareOptions {
     },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: COMMANDS_ENTRYPOINT }],
   };
+}
+
+/**
+ * The app's own Worker's options, alone: its bindings as dev provides them, its own Durable
+ * Object classes (SQLite-backed, like `new_sqlite_classes`; a container class without a binding
+ * gets one of dev's, so that a namespace reaches it), the dev secret as `CONTAINERFLARE_SECRET`
+ * unless the configuration sets one, the process supervisor, and the outbound socket.
+ */
+function userWorkerOnlyOptions(options: DevWorkerOptions, user: UserWorkerMain): MiniflareOptions {
+  const { bindings } = options;
+  const kinds = devMiniflareOptions(bindings, options.persist);
+  const own: Record<string, unknown> = {};
+  const section = bindings.sections.durable_objects as
+    | { bindings?: { name: string; class_name: string; script_name?: string }[] }
+    | undefined;
+  for (const entry of section?.bindings ?? [])
+    if (entry.script_name === undefined) own[entry.name] = { className: entry.class_name, useSQLite: true };
+  for (const container of user.containers)
+    if (!container.binding)
+      own[`CONTAINERFLARE_DEV_CLASS_${container.className}`] = { className: container.className, useSQLite: true };
+  const values = (kinds.bindings ?? {}) as Record<string, unknown>;
+  return {
+    host: options.host,
+    port: options.port,
+    cf: false,
+    modules: user.bundle.modules,
+    modulesRoot: MODULES_ROOT,
+    compatibilityDate: bindings.compatibilityDate ?? DEFAULT_COMPATIBILITY_DATE,
+    compatibilityFlags: bindings.compatibilityFlags,
+    ...kinds,
+    durableObjects: { ...(kinds.durableObjects as Record<string, unknown>), ...own },
+    durableObjectsPersist: `${options.persist}/do`,
+    bindings: {
+      ...(values as Record<string, never>),
+      ...("CONTAINERFLARE_SECRET" in values ? {} : { CONTAINERFLARE_SECRET: options.secret }),
+      [SETTINGS_BINDING]: user.settings as unknown as never,
+    },
+    serviceBindings: {
+      ...(kinds.serviceBindings as Record<string, never>),
+      [SUPERVISOR_BINDING]: (request: Request) => user.supervise(request),
+    },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: OUTBOUND_ENTRYPOINT }],
+  } as MiniflareOptions;
 }
 
 async function loadMiniflare(): Promise<typeof import("miniflare")> {
@@ -168,8 +242,10 @@ export async function startDevWorker(options: DevWorkerOptions): Promise<DevWork
       return miniflare.ready;
     });
     const running = miniflare!;
-    const commandsUrl = new URL("/v1/commands", await running.unsafeGetDirectURL(undefined, COMMANDS_ENTRYPOINT));
-    return { url, commandsUrl, miniflare: running, dispose: () => running.dispose() };
+    const commandsUrl = options.userWorker
+      ? await running.unsafeGetDirectURL(undefined, OUTBOUND_ENTRYPOINT)
+      : new URL("/v1/commands", await running.unsafeGetDirectURL(undefined, COMMANDS_ENTRYPOINT));
+    return { url, commandsUrl, miniflare: running, workers, dispose: () => running.dispose() };
   } catch (error) {
     await miniflare?.dispose().catch(() => {});
     const line = errorLine(error);

@@ -2,16 +2,24 @@ import { randomBytes } from "node:crypto";
 import { dirname, relative, resolve } from "node:path";
 import { type ConsolaInstance, consola } from "consola";
 import { resolveEntry } from "../entry.ts";
-import { CliError } from "../errors.ts";
+import { CliError, errorLine } from "../errors.ts";
 import { findRuntimeBinary, type RuntimeName } from "../runtime.ts";
 import { type AppProcess, createAppProcess } from "./app-process.ts";
 import { APP_STATE_PATH, createAppStatePusher } from "./app-state.ts";
 import { bundleWorker } from "./bundle.ts";
-import { type DevWorker, startDevWorker } from "./miniflare.ts";
+import { type ContainerInstances, createContainerInstances } from "./instances.ts";
+import {
+  type DevWorker,
+  type DevWorkerOptions,
+  devWorkerOptions,
+  startDevWorker,
+  type UserWorkerMain,
+} from "./miniflare.ts";
 import { freePort } from "./ports.ts";
 import { bridgeStdio } from "./stdio-bridge.ts";
+import { bundleUserWorker, OUTBOUND_ENTRYPOINT, type UserWorkerBundle } from "./user-worker.ts";
 import { watchDirectory } from "./watch.ts";
-import { type DevBindings, declaredBindingKinds, readDevBindings } from "./wrangler.ts";
+import { type DevBindings, declaredBindingKinds, readDevBindings, type UserWorker } from "./wrangler.ts";
 
 /**
  * The dev port's public command route: `REMOTE_COMMAND_PATH` of src/worker/remote-route.ts,
@@ -46,9 +54,15 @@ export interface DevOptions {
   /**
    * The secret shared by the app and the dev Worker: it signs the metadata header and every
    * request to the command host. Default: `CONTAINERFLARE_SECRET` of this process's environment,
-   * else a random one per session.
+   * else a random one per session. The app's own Worker gets it as `CONTAINERFLARE_SECRET`
+   * (unless its configuration sets that var) and passes it on as it does in production.
    */
   secret?: string;
+  /**
+   * Which Worker runs in front of the app: `main` (default) is the configuration's own Worker
+   * when it names one with `containers`, else dev's built-in Worker; `builtin` is always dev's.
+   */
+  worker?: "main" | "builtin";
   logger?: ConsolaInstance;
 }
 
@@ -65,13 +79,18 @@ export interface DevSession {
    * bindings as the app.
    */
   remoteCommandsUrl: URL;
-  /** The app's own loopback address. */
-  appUrl: string;
+  /** The app's own loopback address (dev's built-in Worker: one app process). */
+  appUrl?: string;
   /** The bindings read from the app's configuration. */
   bindings: DevBindings;
-  /** The running app process. */
-  app: AppProcess;
-  /** Resolves once the app first listens (true), or with false when it did not start. */
+  /** The app process (dev's built-in Worker). */
+  app?: AppProcess;
+  /** The container instances, each an app process (the app's own Worker). */
+  instances?: ContainerInstances;
+  /**
+   * Resolves once the app first listens (true), or with false when it did not start. With the
+   * app's own Worker, once the Worker runs: its containers start on their first request.
+   */
   ready: Promise<boolean>;
   /** Stops the watcher, the app and workerd. */
   close(): Promise<void>;
@@ -95,7 +114,8 @@ export function assertNodeVersion(version: string = process.versions.node): void
  */
 export function appEnvironment(options: {
   base: NodeJS.ProcessEnv;
-  secret: string;
+  /** The shared secret; none when the app's own Worker did not pass one to its container. */
+  secret: string | undefined;
   commandEndpoint: string;
   durableObjectId: string;
   extra?: Record<string, string>;
@@ -110,6 +130,7 @@ export function appEnvironment(options: {
     "CLOUD_RUN_WORKER_POOL",
     "PORT",
     "CF_CMD_SOCKET",
+    "CONTAINERFLARE_SECRET",
   ]) {
     delete env[name];
   }
@@ -120,9 +141,11 @@ export function appEnvironment(options: {
     CLOUDFLARE_DURABLE_OBJECT_ID: options.durableObjectId,
     CLOUDFLARE_LOCATION: "dev",
     CF_CONTAINER_ADDR: "127.0.0.1",
-    CF_CMD_ENDPOINT: options.commandEndpoint,
-    CONTAINERFLARE_SECRET: options.secret,
+    ...(options.secret !== undefined ? { CONTAINERFLARE_SECRET: options.secret } : {}),
     ...options.extra,
+    // After `extra`: a container's own env cannot point it at Cloudflare's made-up host, which
+    // does not resolve here.
+    CF_CMD_ENDPOINT: options.commandEndpoint,
   };
 }
 
@@ -155,6 +178,21 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
   const host = options.host ?? "127.0.0.1";
   const givenSecret = options.secret || process.env.CONTAINERFLARE_SECRET;
   const secret = givenSecret || randomBytes(32).toString("hex");
+  const context: SessionContext = {
+    options,
+    cwd,
+    logger,
+    entryPath,
+    entryName,
+    bindings,
+    binary,
+    commands,
+    persist,
+    host,
+    secret,
+    givenSecret,
+  };
+  if (bindings.worker && options.worker !== "builtin") return startWithUserWorker(context, bindings.worker);
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
 
@@ -252,5 +290,166 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
         logger.info("stopped");
       })());
     },
+  };
+}
+
+/** What {@link startDev} has worked out before it starts either kind of session. */
+interface SessionContext {
+  options: DevOptions;
+  cwd: string;
+  logger: ConsolaInstance;
+  entryPath: string;
+  entryName: string;
+  bindings: DevBindings;
+  binary: string;
+  commands: "http" | "stdio";
+  persist: string;
+  host: string;
+  secret: string;
+  givenSecret: string | undefined;
+}
+
+/**
+ * `containerflare dev` with the app's own Worker: its `main` in workerd with every container
+ * class on dev's `ctx.container`, whose containers are app processes started on demand (one per
+ * Durable Object, at most `max_instances` per class) and stopped when the Worker stops them or
+ * they sit idle past their inactivity timeout. A change to a file the Worker is built from
+ * reloads the Worker (and stops the instances, as a deploy would); any other change beside the
+ * app restarts the running instances.
+ */
+async function startWithUserWorker(context: SessionContext, main: UserWorker): Promise<DevSession> {
+  const { options, cwd, logger, bindings, secret, commands } = context;
+  const configFile = bindings.file ? relative(cwd, bindings.file) || bindings.file : "wrangler.jsonc";
+  const tokenKey = randomBytes(32);
+  let outboundUrl: URL | undefined;
+  const instances = createContainerInstances({
+    classes: main.containers,
+    tokenKey,
+    outboundUrl: () => outboundUrl!,
+    logger,
+    spawn: (instance) =>
+      createAppProcess({
+        runtime: options.runtime,
+        binary: context.binary,
+        entryPath: context.entryPath,
+        entryName: context.entryName,
+        port: instance.port,
+        env: appEnvironment({
+          base: process.env,
+          // The container has the secret only when the Worker passed it in `start({ env })`.
+          secret: undefined,
+          commandEndpoint: commands === "stdio" ? "stdio" : instance.commandEndpoint,
+          durableObjectId: instance.id,
+          extra: { ...options.env, ...instance.env },
+        }),
+        commands,
+        logger: logger.withTag(instance.label),
+        restartOnExit: false,
+        onExit: instance.onExit,
+        ...(commands === "stdio"
+          ? { onSpawn: (child) => bridgeStdio(child, { url: instance.commandEndpoint, secret }) }
+          : {}),
+      }),
+  });
+  const userWorkerMain = (bundle: UserWorkerBundle): UserWorkerMain => ({
+    bundle,
+    containers: main.containers,
+    settings: {
+      tokenKey: tokenKey.toString("hex"),
+      classes: Object.fromEntries(
+        main.containers.map((container) => [
+          container.className,
+          { binding: container.binding ?? `CONTAINERFLARE_DEV_CLASS_${container.className}` },
+        ]),
+      ),
+    },
+    supervise: (request) => instances.handle(request),
+  });
+  let bundle = await bundleUserWorker(main, configFile);
+  const workerOptions = (current: UserWorkerBundle): DevWorkerOptions => ({
+    bindings,
+    host: context.host,
+    port: options.port ?? 8787,
+    persist: context.persist,
+    secret,
+    userWorker: userWorkerMain(current),
+  });
+  const worker = await startDevWorker(workerOptions(bundle));
+  outboundUrl = worker.commandsUrl;
+
+  let reloading: Promise<void> = Promise.resolve();
+  const reloadWorker = () =>
+    (reloading = reloading.then(async () => {
+      let next: UserWorkerBundle;
+      try {
+        next = await bundleUserWorker(main, configFile);
+      } catch (error) {
+        logger.error(`${errorLine(error)}; the Worker keeps running as it was`);
+        return;
+      }
+      await instances.stopAll();
+      try {
+        await worker.miniflare.setOptions(devWorkerOptions({ ...workerOptions(next), workers: worker.workers }));
+        bundle = next;
+        outboundUrl = await worker.miniflare.unsafeGetDirectURL(undefined, OUTBOUND_ENTRYPOINT);
+        logger.success("the Worker reloaded");
+      } catch (error) {
+        logger.error(`cannot reload the Worker: ${errorLine(error)}`);
+      }
+    }));
+
+  const watched = [...new Set([dirname(context.entryPath), dirname(main.main)])];
+  const stopWatching =
+    options.watch === false
+      ? () => {}
+      : watchAll(watched, context.persist, (paths) => {
+          const shown = `${paths.slice(0, 3).join(", ")}${paths.length > 3 ? ", …" : ""}`;
+          if (paths.some((path) => bundle.inputs.has(resolve(path)))) {
+            logger.info(`${shown} changed: reloading the Worker`);
+            void reloadWorker();
+          } else if (instances.list().length > 0) {
+            logger.info(`${shown} changed: restarting the app's instances`);
+            void instances.restartAll();
+          }
+        });
+
+  const workerName = relative(cwd, main.main) || main.main;
+  const classes = main.containers.map((entry) => `${entry.className} (max ${entry.maxInstances})`).join(", ");
+  logger.info(
+    `${workerName} (your Worker) in workerd, bindings: ${describeBindings(bindings)}` +
+      `${bindings.file ? ` (from ${configFile})` : ""}, state in ${shortPath(cwd, context.persist)}`,
+  );
+  logger.info(
+    `containers ${classes}: ${context.entryName} on ${options.runtime}, one process per instance, started on its first request`,
+  );
+  logger.success(`ready on ${worker.url.href}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: worker.url,
+    commandsUrl: worker.commandsUrl,
+    remoteCommandsUrl: new URL(REMOTE_COMMAND_PATH, worker.url),
+    bindings,
+    instances,
+    ready: Promise.resolve(true),
+    close() {
+      return (closing ??= (async () => {
+        stopWatching();
+        await reloading;
+        await instances.stopAll();
+        await worker.dispose();
+        logger.info("stopped");
+      })());
+    },
+  };
+}
+
+/** Watches every directory of `directories`, as one watcher: changed paths are absolute. */
+function watchAll(directories: string[], ignore: string, onChange: (paths: string[]) => void): () => void {
+  const stops = directories.map((directory) =>
+    watchDirectory(directory, (paths) => onChange(paths.map((path) => resolve(directory, path))), { ignore: [ignore] }),
+  );
+  return () => {
+    for (const stop of stops) stop();
   };
 }

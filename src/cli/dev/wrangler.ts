@@ -37,14 +37,25 @@ const ContainerflareSectionSchema = v.looseObject({
   workers: v.optional(v.record(nonEmpty, DevWorkerSchema)),
 });
 
+/** Instances dev allows per container class when `max_instances` is not set: its own bound, not the platform's. */
+export const DEFAULT_MAX_INSTANCES = 20;
+
+/** A `containers` entry: dev reads the class and the bound on its instances; the image is for deploys. */
+const ContainerSchema = v.looseObject({
+  class_name: nonEmpty,
+  max_instances: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
 /**
  * The part of a `wrangler.jsonc` that `containerflare dev` reads: the name, the compatibility
- * settings, each binding kind's own section (from the registry) and the dev-only `containerflare`
- * section. Every other field (containers, migrations, routes, …) is for `wrangler deploy` and
- * passes through unread.
+ * settings, the Worker's `main` and its `containers` (dev runs that Worker), each binding kind's
+ * own section (from the registry) and the dev-only `containerflare` section. Every other field
+ * (migrations, routes, images, …) is for `wrangler deploy` and passes through unread.
  */
 export const WranglerConfigSchema = v.looseObject({
   name: v.optional(v.string()),
+  main: v.optional(nonEmpty),
+  containers: v.optional(v.array(ContainerSchema)),
   compatibility_date: v.optional(compatibilityDate),
   compatibility_flags: v.optional(v.array(v.string())),
   ...Object.fromEntries(DEV_SECTIONS.map(({ dev }) => [dev.key, v.optional(dev.schema)])),
@@ -78,6 +89,19 @@ export interface DevBindings {
    * a Durable Object class), from `containerflare.workers`; absent when no binding does.
    */
   workers?: DevWorkerScript[];
+  /**
+   * The app's own Worker, when the configuration names a `main` with `containers`: dev runs it
+   * in place of its built-in Worker, with each container instance a local app process.
+   */
+  worker?: UserWorker;
+}
+
+/** The Worker of the app's configuration (`main`) and the container classes it declares. */
+export interface UserWorker {
+  /** Its entry module, absolute. */
+  main: string;
+  /** Every `containers` entry: the Durable Object class, its binding (if any) and its bound on instances. */
+  containers: { className: string; binding?: string; maxInstances: number }[];
 }
 
 /** A Worker dev runs beside its own. */
@@ -151,7 +175,31 @@ export function devBindings(config: WranglerConfig, baseDir: string, file?: stri
   const shown = file ? relative(process.cwd(), file) || file : "wrangler.jsonc";
   const workers = devWorkerScripts(bindings, config.containerflare?.workers ?? {}, shown);
   if (workers.length > 0) bindings.workers = workers;
+  if (config.main && config.containers && config.containers.length > 0)
+    bindings.worker = userWorker(config, baseDir, shown);
   return bindings;
+}
+
+/** The `main` Worker and its container classes; a container without a Durable Object class of the Worker is one error line. */
+function userWorker(config: WranglerConfig, baseDir: string, file: string): UserWorker {
+  const objects = (
+    (config.durable_objects as { bindings?: { name: string; class_name: string; script_name?: string }[] })?.bindings ??
+    []
+  ).filter((entry) => entry.script_name === undefined);
+  const containers = (config.containers ?? []).map((container) => {
+    const binding = objects.find((entry) => entry.class_name === container.class_name)?.name;
+    return {
+      className: container.class_name,
+      ...(binding ? { binding } : {}),
+      maxInstances: container.max_instances ?? DEFAULT_MAX_INSTANCES,
+    };
+  });
+  const seen = new Set<string>();
+  for (const { className } of containers) {
+    if (seen.has(className)) throw new CliError(`${file}: containers names the class "${className}" twice`);
+    seen.add(className);
+  }
+  return { main: resolve(baseDir, config.main!), containers };
 }
 
 /**
