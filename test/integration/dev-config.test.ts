@@ -9,8 +9,14 @@ import { describe, expect, it } from "vitest";
 import { devWorkerOptions } from "../../src/cli/dev/miniflare.ts";
 import { appEnvironment, assertNodeVersion } from "../../src/cli/dev/session.ts";
 import { isSourceChange, watchDirectory } from "../../src/cli/dev/watch.ts";
-import { declaredBindingNames, devBindings, parseWranglerConfig, readDevBindings } from "../../src/cli/dev/wrangler.ts";
-import { parseCommandsMode } from "../../src/cli/dev.ts";
+import {
+  DEFAULT_MAX_INSTANCES,
+  declaredBindingNames,
+  devBindings,
+  parseWranglerConfig,
+  readDevBindings,
+} from "../../src/cli/dev/wrangler.ts";
+import { parseCommandsMode, parseWorkerMode } from "../../src/cli/dev.ts";
 import { ROOT } from "./runtimes.ts";
 
 const CONFIG = `// the app's bindings
@@ -49,6 +55,41 @@ describe("wrangler.jsonc", () => {
       baseDir: "/app",
     });
     expect(declaredBindingNames(bindings)).toEqual(["CACHE", "SESSIONS", "DB", "JOBS", "FILES", "ASSETS"]);
+  });
+
+  it("reads the app's own Worker: main, and each containers class with its binding and bound", () => {
+    const config = parseWranglerConfig(
+      `{
+        "main": "src/worker.ts",
+        "containers": [{ "class_name": "Room", "max_instances": 4 }, { "class_name": "Solo" }],
+        "durable_objects": { "bindings": [{ "name": "ROOMS", "class_name": "Room" }, { "name": "OTHER", "class_name": "Solo", "script_name": "elsewhere" }] },
+        "containerflare": { "workers": { "elsewhere": "../elsewhere.ts" } },
+      }`,
+      "wrangler.jsonc",
+    );
+    expect(devBindings(config, "/app").worker).toEqual({
+      main: "/app/src/worker.ts",
+      containers: [
+        { className: "Room", binding: "ROOMS", maxInstances: 4 },
+        // A binding to a class of another Worker is not this Worker's; dev's own bound when unset.
+        { className: "Solo", maxInstances: DEFAULT_MAX_INSTANCES },
+      ],
+    });
+    // No `main`, or no containers: dev's built-in Worker.
+    expect(devBindings(parseWranglerConfig(CONFIG, "wrangler.jsonc"), "/app").worker).toBeUndefined();
+    expect(devBindings(parseWranglerConfig(`{ "main": "w.ts" }`, "wrangler.jsonc"), "/app").worker).toBeUndefined();
+    expect(() =>
+      devBindings(
+        parseWranglerConfig(
+          `{ "main": "w.ts", "containers": [{ "class_name": "A" }, { "class_name": "A" }] }`,
+          "w.jsonc",
+        ),
+        "/app",
+      ),
+    ).toThrow('wrangler.jsonc: containers names the class "A" twice');
+    expect(() =>
+      parseWranglerConfig(`{ "containers": [{ "class_name": "A", "max_instances": 0 }] }`, "w.jsonc"),
+    ).toThrow(/^invalid w\.jsonc: containers\.0\.max_instances: /);
   });
 
   it("names what is wrong in one line", () => {
@@ -160,6 +201,9 @@ describe("flags and the watcher", () => {
     expect(parseCommandsMode(undefined)).toBe("http");
     expect(parseCommandsMode("STDIO")).toBe("stdio");
     expect(() => parseCommandsMode("tcp")).toThrow('unknown --commands "tcp": expected http or stdio');
+    expect(parseWorkerMode(undefined)).toBe("main");
+    expect(parseWorkerMode("Builtin")).toBe("builtin");
+    expect(() => parseWorkerMode("mine")).toThrow('unknown --worker "mine": expected main or builtin');
   });
 
   it("ignores hidden directories and installed packages", () => {
