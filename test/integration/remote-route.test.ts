@@ -17,7 +17,7 @@ import { freePort } from "../../src/cli/dev/ports.ts";
 import { type App, type ContainerServer, serve } from "../../src/index.ts";
 import { sleep } from "../../src/internal/sleep.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
-import { REMOTE_COMMAND_PATH } from "../../src/worker/index.ts";
+import { REMOTE_COMMAND_PATH } from "../../src/worker/remote-route.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/remote/", import.meta.url));
 const SECRET = randomBytes(32).toString("hex");

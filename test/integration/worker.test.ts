@@ -17,7 +17,10 @@ import { devBindings } from "../../src/cli/dev/wrangler.ts";
 import { CommandError, envGet } from "../../src/command/index.ts";
 import { type ContainerServer, serve } from "../../src/index.ts";
 import { signMetadata } from "../../src/metadata.ts";
-import { containerRequest, requestMetadata, withContainerflare } from "../../src/worker/index.ts";
+// The modules themselves: src/worker/index.ts imports cloudflare:workers, which exists in workerd only.
+import { withContainerflare } from "../../src/worker/container.ts";
+import { containerRequest } from "../../src/worker/forward.ts";
+import { requestMetadata } from "../../src/worker/metadata-header.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/worker/", import.meta.url));
 const SECRET = randomBytes(32).toString("hex");
@@ -350,6 +353,8 @@ describe("containerflare/worker in workerd", () => {
       platform: "neutral",
       mainFields: ["module", "main"],
       conditions: ["workerd", "worker", "browser", "import"],
+      // workerd's own modules (ContainerflareHost extends cloudflare:workers' WorkerEntrypoint).
+      external: ["cloudflare:*"],
       metafile: true,
       logLevel: "silent",
     });

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CommandClient, createBindings, createCommandClient, FixedLengthStream } from "../../src/command/index.ts";
 import { createCommandHost } from "../../src/host/index.ts";
-import { commandHandler } from "../../src/worker/index.ts";
+import { commandHandler } from "../../src/worker/commands.ts";
 import { memoryBindings } from "../fixtures/bindings/index.ts";
 import { serveHttpHost } from "../fixtures/command/http-host.ts";
 
