@@ -74,8 +74,20 @@ export function encodeSuccess(id: number, payload: unknown): string {
   return `{"v":1,"id":${id},"ok":true,"payload":${body}}`;
 }
 
+/**
+ * The error of a host that cannot serve at all because its own configuration is invalid (the
+ * Worker's `ContainerflareHost` with bad props). Not a command failure, so not one of the
+ * protocol's codes: a client reads it as `INTERNAL` (docs/protocol.md, section 5), the reference
+ * client with the code kept in the message.
+ */
+export interface HostConfigErrorBody {
+  code: "INVALID_CONFIG";
+  message: string;
+  retryable: false;
+}
+
 /** Encodes a failed answer. */
-export function encodeFailure(id: number, error: ErrorBody): string {
+export function encodeFailure(id: number, error: ErrorBody | HostConfigErrorBody): string {
   return `{"v":1,"id":${id},"ok":false,"error":${JSON.stringify({
     code: error.code,
     message: error.message,

@@ -3,7 +3,11 @@
  * forwards requests with a signed `x-containerflare-metadata` header and answers the
  * container's command bus with the Worker's bindings. Runs in workerd: Web APIs only, no `node:`
  * imports anywhere below this module. `@cloudflare/containers` is a peer: pass your `Container`
- * class in, and `export { ContainerProxy }` from it in your Worker.
+ * class in, and `export { ContainerProxy }` from it in your Worker. `ContainerflareHost` is the
+ * command host as a named entrypoint, for a Durable Object on the Durable Object Container API
+ * (`ctx.container.interceptOutboundHttp(…, ctx.exports.ContainerflareHost({ props }))`); this
+ * module therefore imports `cloudflare:workers`, which exists in workerd only: Node-side code
+ * imports the module it needs (`./commands.ts`, `./forward.ts`, …).
  *
  * ```ts
  * import { Container, ContainerProxy } from "@cloudflare/containers";
@@ -43,6 +47,8 @@ export {
   withContainerflare,
 } from "./container.ts";
 export { containerRequest, type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
+export { ContainerflareHost } from "./host-entrypoint.ts";
+export { type ContainerflareHostProps, HOST_PROPS_CACHE_SIZE } from "./host-props.ts";
 export {
   type MetadataHeaderFieldsOptions,
   metadataHeaderFields,
