@@ -23,6 +23,7 @@ declare module "cloudflare:workers" {
     // biome-ignore lint/suspicious/noExplicitAny: generated per project by `wrangler types`.
     readonly exports: Record<string, any>;
     readonly id: { toString(): string; readonly name?: string };
+    readonly container?: import("./types.ts").ContainerLike;
     waitUntil(promise: Promise<unknown>): void;
     blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
   }

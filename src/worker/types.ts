@@ -40,3 +40,40 @@ export interface OutboundContext {
   className: string;
   params?: unknown;
 }
+
+/**
+ * Anything with a Fetcher's `fetch`: what `ctx.container.getTcpPort(port)` and
+ * `ctx.exports.ContainerflareHost({ props })` return.
+ */
+export interface FetcherLike {
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+}
+
+/** What {@link ContainerLike.start} is given (the platform takes more; containerflare sets these). */
+export interface ContainerStartOptionsLike {
+  env?: Record<string, string>;
+  entrypoint?: string[];
+  enableInternet?: boolean;
+}
+
+/**
+ * A Durable Object's container, `ctx.container` (the Durable Object Container API), as far as
+ * `containerflareContainer` uses it. `start()` is synchronous: its failures, like the
+ * container's exit, surface through `monitor()`.
+ */
+export interface ContainerLike {
+  readonly running: boolean;
+  start(options?: ContainerStartOptionsLike): void;
+  /** Resolves when the container exits with code 0; rejects with an Error otherwise. */
+  monitor(): Promise<void>;
+  destroy(error?: unknown): Promise<void>;
+  signal(signo: number): void;
+  getTcpPort(port: number): FetcherLike;
+  setInactivityTimeout(durationMs: number): Promise<void>;
+  interceptOutboundHttp(address: string, binding: FetcherLike): Promise<void>;
+}
+
+/** A Durable Object's `ctx` (`DurableObjectState`), as far as `containerflareContainer` uses it. */
+export interface DurableObjectStateLike {
+  readonly container?: ContainerLike | undefined;
+}

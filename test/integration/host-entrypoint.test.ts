@@ -4,8 +4,10 @@
  * `this.ctx.exports.ContainerflareHost({ props })`, as containerflareContainer hands one to
  * `ctx.container.interceptOutboundHttp`, and a real command client in this process sends its
  * frames through the Worker and the Durable Object to them: real KV, the allowlist, vars, and the
- * typed error of bad props.
+ * typed error of bad props. Also type-checks a Worker written against @cloudflare/workers-types
+ * (test/types/workers) with the published declarations.
  */
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { KVNamespace } from "@cloudflare/workers-types";
 import { build } from "esbuild";
@@ -171,5 +173,16 @@ describe("ContainerflareHost in workerd, reached through ctx.exports from a Dura
       ],
     ]);
     expect(logs.filter((entry) => entry.message.includes(allowMissing))).toHaveLength(1);
+  });
+});
+
+describe("a Worker on the Container API, type-checked against @cloudflare/workers-types", () => {
+  it("tsc --noEmit -p test/types/workers (the published declarations: npm run build first)", () => {
+    const tsc = spawnSync(`${ROOT}node_modules/.bin/tsc`, ["--noEmit", "-p", "test/types/workers/tsconfig.json"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    expect(tsc.stdout + tsc.stderr).toBe("");
+    expect(tsc.status).toBe(0);
   });
 });

@@ -1,0 +1,365 @@
+/**
+ * The Durable Object side of the Durable Object Container API (`this.ctx.container`), the API
+ * Cloudflare recommends over the deprecated `@cloudflare/containers`: one object per Durable
+ * Object that starts its container wired to the command bus, forwards requests to it with the
+ * signed metadata header, and stops it gracefully. No base class: a plain `DurableObject` keeps
+ * it in a field.
+ *
+ * @module
+ */
+import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
+import { sleep } from "../internal/sleep.ts";
+import { COMMAND_HOSTNAME } from "./commands.ts";
+import { type ContainerExit, describeExit, oneLine } from "./container-exit.ts";
+import { containerRequest, type ForwardOptions } from "./forward.ts";
+import { waitForPort } from "./port-readiness.ts";
+import type {
+  ContainerflareWorkerEnv,
+  ContainerLike,
+  ContainerStartOptionsLike,
+  DurableObjectStateLike,
+  FetcherLike,
+  WorkerRequest,
+} from "./types.ts";
+
+/** The port the app listens on by default: serve()'s own default (`CF_CONTAINER_PORT`, else 8787). */
+export const DEFAULT_CONTAINER_PORT = 8787;
+
+/** How long {@link ContainerflareContainer.start} waits for the app's port by default: 30 s. */
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
+
+/**
+ * How long a container outlives its idle Durable Object by default: 5 minutes. Without an
+ * inactivity timeout the container stops as soon as the Durable Object is evicted; a cold start
+ * (the VM, the runtime, the app) costs seconds, so a few idle minutes cost less than a visitor
+ * who waits for one, and 5 minutes is what containerflare's examples gave `sleepAfter` under
+ * `@cloudflare/containers`.
+ */
+export const DEFAULT_INACTIVITY_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * How much longer than the app's own drain deadline {@link ContainerflareContainer.stop} waits
+ * before `destroy()`: the app drains within `CONTAINERFLARE_SHUTDOWN_TIMEOUT` (30 s on
+ * Cloudflare), then runs its `onShutdown` hooks and exits; 5 s covers those.
+ */
+const DRAIN_MARGIN_MS = 5_000;
+
+/** serve()'s drain deadline on Cloudflare when `CONTAINERFLARE_SHUTDOWN_TIMEOUT` is not set. */
+const DEFAULT_SHUTDOWN_SECONDS = 30;
+
+const SIGTERM = 15;
+
+/** Options of {@link containerflareContainer}. */
+export interface ContainerflareContainerOptions {
+  /**
+   * The command host the container's requests to `containerflare.internal` go to: a Fetcher of
+   * the Worker's `ContainerflareHost` export, `ctx.exports.ContainerflareHost({ props: {
+   * allow, vars } })` (or of a subclass). Required; `undefined` (what `ctx.exports` gives when
+   * the export is missing or the compatibility date is before 2025-11-17) makes every start
+   * fail with one line saying what to fix.
+   */
+  host: FetcherLike | undefined;
+  /** The port the app listens on; default {@link DEFAULT_CONTAINER_PORT} (8787). */
+  port?: number;
+  /** Environment of the container, beside `CONTAINERFLARE_SECRET`, which is added from the Worker's env. */
+  env?: Readonly<Record<string, string>>;
+  /** The container's command, instead of the image's entrypoint. */
+  entrypoint?: readonly string[];
+  /** Let the container reach the internet (the platform's default when unset). */
+  enableInternet?: boolean;
+  /** How long a start waits for the app's port, in ms; default {@link DEFAULT_START_TIMEOUT_MS} (30 s). */
+  startTimeoutMs?: number;
+  /**
+   * How long the container keeps running once its Durable Object is idle and evicted, in ms
+   * (`ctx.container.setInactivityTimeout`; what `sleepAfter` was under `@cloudflare/containers`).
+   * Default {@link DEFAULT_INACTIVITY_TIMEOUT_MS} (5 min); `0` leaves the platform's behaviour
+   * (the container stops with the Durable Object).
+   */
+  inactivityTimeoutMs?: number;
+  /**
+   * How long {@link ContainerflareContainer.stop} waits after SIGTERM for the app to exit before
+   * it destroys the container, in ms. Default: the app's `CONTAINERFLARE_SHUTDOWN_TIMEOUT` (from
+   * `env`, else 30 s, serve()'s default on Cloudflare) plus 5 s for its shutdown hooks: 35 s.
+   */
+  drainTimeoutMs?: number;
+  /** HMAC key of the metadata header and the container's `CONTAINERFLARE_SECRET`; default `env.CONTAINERFLARE_SECRET`. */
+  secret?: string;
+  /** `worker_name` of the metadata header; default `env.CONTAINERFLARE_WORKER`. */
+  workerName?: string;
+}
+
+/** What {@link containerflareContainer} returns: the container of one Durable Object. */
+export interface ContainerflareContainer {
+  /** Whether the container runs (`ctx.container.running`); its app may not listen yet. */
+  readonly running: boolean;
+  /**
+   * Starts the container if it is not running and resolves once its app answers on its port.
+   * Concurrent calls share one start. Rejects with a `ContainerflareError`: `INVALID_CONFIG`
+   * when the Worker is not set up for it (no `ctx.container`, no host), `UNAVAILABLE` (retryable)
+   * when the container exited before listening or did not listen within `startTimeoutMs`.
+   */
+  start(): Promise<void>;
+  /**
+   * Forwards a request to the app (starting it first if needed) with the signed
+   * `x-containerflare-metadata` header, and returns its response as it is (a WebSocket
+   * upgrade's 101 with its `webSocket` included). A failed start answers 503 with a JSON error
+   * body and a one-line reason; a request that fails once sent answers 502 and is not retried.
+   */
+  fetch(request: Request): Promise<Response>;
+  /**
+   * Stops the container gracefully: SIGTERM, then up to `drainTimeoutMs` for the app to drain
+   * and exit, then `destroy()` if it still runs. Requests that arrive meanwhile wait for the
+   * stop and start a new container.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * The container of a Durable Object on the Durable Object Container API, wired to
+ * containerflare: on start, the container's requests to `containerflare.internal` go to
+ * `options.host` (`ctx.container.interceptOutboundHttp`), and it gets `CONTAINERFLARE_SECRET`
+ * from the Worker's env (a warning is logged once when there is none), so it trusts only the
+ * metadata header this object signs. Each run is watched (`monitor()`): its end is logged in one
+ * line and the next request starts a new one.
+ *
+ * ```ts
+ * // worker.ts (compatibility_date "2025-11-17" or later, for ctx.exports)
+ * import { DurableObject } from "cloudflare:workers";
+ * import { containerflareContainer } from "containerflare/worker";
+ * export { ContainerflareHost } from "containerflare/worker";
+ *
+ * export class Room extends DurableObject<Env> {
+ *   container = containerflareContainer(this.ctx, this.env, {
+ *     // `?.`: a missing export fails with containerflare's one-line hint instead of a TypeError.
+ *     host: this.ctx.exports.ContainerflareHost?.({ props: { allow: ["CACHE"], vars: ["GREETING"] } }),
+ *   });
+ *   fetch(request: Request): Promise<Response> {
+ *     return this.container.fetch(request);
+ *   }
+ * }
+ *
+ * export default {
+ *   fetch: (request: Request, env: Env) => env.ROOMS.getByName("lobby").fetch(request),
+ * };
+ * ```
+ */
+export function containerflareContainer(
+  ctx: DurableObjectStateLike,
+  env: ContainerflareWorkerEnv,
+  options: ContainerflareContainerOptions,
+): ContainerflareContainer {
+  return new DurableObjectContainer(ctx, env ?? {}, options);
+}
+
+/** One watched run of the container. */
+interface Run {
+  exited: Promise<ContainerExit>;
+  /** This object sent it SIGTERM: its end is expected, not an error. */
+  signalled: boolean;
+}
+
+class DurableObjectContainer implements ContainerflareContainer {
+  readonly #ctx: DurableObjectStateLike;
+  readonly #env: ContainerflareWorkerEnv;
+  readonly #options: ContainerflareContainerOptions;
+  readonly #port: number;
+  readonly #forward: ForwardOptions;
+  #run: Run | undefined;
+  /** The app answered on its port during the current run. */
+  #ready = false;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #warnedNoSecret = false;
+  #warnedInactivity = false;
+
+  constructor(ctx: DurableObjectStateLike, env: ContainerflareWorkerEnv, options: ContainerflareContainerOptions) {
+    this.#ctx = ctx;
+    this.#env = env;
+    this.#options = options ?? ({} as ContainerflareContainerOptions);
+    this.#port = this.#options.port ?? DEFAULT_CONTAINER_PORT;
+    const secret = this.#options.secret ?? env.CONTAINERFLARE_SECRET;
+    const workerName = this.#options.workerName ?? env.CONTAINERFLARE_WORKER;
+    this.#forward = { ...(secret ? { secret } : {}), ...(workerName ? { workerName } : {}) };
+  }
+
+  get running(): boolean {
+    return this.#ctx.container?.running ?? false;
+  }
+
+  start(): Promise<void> {
+    if (this.#starting) return this.#starting;
+    if (this.#ready && this.running) return Promise.resolve();
+    const attempt = this.#start().catch((error: unknown) => {
+      console.error(`containerflare: the container did not start: ${errorLine(error)}`);
+      throw error;
+    });
+    this.#starting = attempt;
+    const clear = () => {
+      if (this.#starting === attempt) this.#starting = undefined;
+    };
+    attempt.then(clear, clear);
+    return attempt;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    try {
+      await this.start();
+    } catch (error) {
+      return unavailable(error);
+    }
+    const container = this.#ctx.container!;
+    const outgoing = await containerRequest(request as WorkerRequest, this.#env, this.#forward);
+    try {
+      // Returned untouched: a WebSocket upgrade's 101 carries its webSocket.
+      return await container.getTcpPort(this.#port).fetch(outgoing);
+    } catch (error) {
+      // Sent, so the app may have run it: never sent again.
+      console.error(`containerflare: a request to the container failed: ${errorLine(error)}`);
+      return errorResponse(502, { code: "UNAVAILABLE", message: "the container did not answer", retryable: false });
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop().finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping;
+  }
+
+  async #start(): Promise<void> {
+    // A start during a stop waits for it, then starts a new container.
+    if (this.#stopping) await this.#stopping;
+    const container = this.#ctx.container;
+    if (!container) {
+      throw new ContainerflareError(
+        "INVALID_CONFIG",
+        'this Durable Object has no container (ctx.container is undefined): list its class in "containers" of wrangler.jsonc',
+      );
+    }
+    const host = this.#options.host;
+    if (!host) {
+      throw new ContainerflareError(
+        "INVALID_CONFIG",
+        'containerflareContainer(): options.host is undefined: export { ContainerflareHost } from "containerflare/worker" in the Worker\'s main module, set compatibility_date to "2025-11-17" or later (for ctx.exports), and pass host: ctx.exports.ContainerflareHost({ props: { allow: [...] } })',
+      );
+    }
+    // Before the start: the app's first command may go out as soon as it runs.
+    await container.interceptOutboundHttp(COMMAND_HOSTNAME, host);
+    // A container still running (it outlived an earlier instance of this object) is adopted.
+    if (!container.running) {
+      // Whatever ran before is over, even if its monitor() has not settled yet.
+      this.#run = undefined;
+      this.#ready = false;
+      container.start(this.#startOptions());
+    }
+    const run = this.#watch(container);
+    const inactivityTimeoutMs = this.#options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
+    if (inactivityTimeoutMs > 0) {
+      // Not worth failing the start for: the container then stops with this object.
+      await container.setInactivityTimeout(inactivityTimeoutMs).catch((error: unknown) => {
+        if (this.#warnedInactivity) return;
+        this.#warnedInactivity = true;
+        console.warn(`containerflare: setInactivityTimeout(${inactivityTimeoutMs}) failed: ${errorLine(error)}`);
+      });
+    }
+    await waitForPort(container.getTcpPort(this.#port), {
+      port: this.#port,
+      timeoutMs: this.#options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      exited: run.exited,
+    });
+    if (this.#run === run) this.#ready = true;
+  }
+
+  #startOptions(): ContainerStartOptionsLike {
+    const secret = this.#forward.secret;
+    if (!secret && !this.#warnedNoSecret) {
+      this.#warnedNoSecret = true;
+      // Without a secret the container trusts the unsigned header on Cloudflare (the contract):
+      // fine behind this object, spoofable by anything that reaches the container another way.
+      console.warn(
+        "containerflare: CONTAINERFLARE_SECRET is not set, so the container cannot tell the Worker's metadata header from a forged one; set it with `wrangler secret put CONTAINERFLARE_SECRET`",
+      );
+    }
+    const { entrypoint, enableInternet } = this.#options;
+    return {
+      env: { ...this.#options.env, ...(secret ? { CONTAINERFLARE_SECRET: secret } : {}) },
+      ...(entrypoint ? { entrypoint: [...entrypoint] } : {}),
+      ...(enableInternet !== undefined ? { enableInternet } : {}),
+    };
+  }
+
+  /** The current run, watched once: its end is logged and forgets it, so the next request starts anew. */
+  #watch(container: ContainerLike): Run {
+    if (this.#run) return this.#run;
+    let monitored: Promise<void>;
+    try {
+      monitored = container.monitor();
+    } catch (error) {
+      monitored = Promise.reject(error);
+    }
+    const exited = monitored.then(
+      () => describeExit(),
+      (error: unknown) => describeExit(error ?? new Error("monitor() rejected")),
+    );
+    const run: Run = { exited, signalled: false };
+    this.#run = run;
+    void exited.then((exit) => {
+      if (this.#run === run) {
+        this.#run = undefined;
+        this.#ready = false;
+      }
+      const line = `containerflare: the container ${exit.reason}`;
+      if (exit.ok || run.signalled) console.info(line);
+      else console.error(line);
+    });
+    return run;
+  }
+
+  async #stop(): Promise<void> {
+    const container = this.#ctx.container;
+    if (!container?.running) return;
+    const run = this.#watch(container);
+    this.#ready = false;
+    run.signalled = true;
+    container.signal(SIGTERM);
+    const drainMs = this.#options.drainTimeoutMs ?? defaultDrainMs(this.#options.env);
+    const drainOver = new AbortController();
+    const drained = await Promise.race([
+      run.exited.then(() => true),
+      sleep(drainMs, drainOver.signal).then(() => false),
+    ]);
+    drainOver.abort();
+    if (!drained && container.running) {
+      console.warn(`containerflare: the container did not exit within ${drainMs} ms of SIGTERM; destroying it`);
+      await container.destroy();
+    }
+  }
+}
+
+/** The app's drain deadline (`CONTAINERFLARE_SHUTDOWN_TIMEOUT`, seconds) plus the margin for its hooks. */
+function defaultDrainMs(env: Readonly<Record<string, string>> | undefined): number {
+  const seconds = Number(env?.CONTAINERFLARE_SHUTDOWN_TIMEOUT);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_SHUTDOWN_SECONDS) * 1000 + DRAIN_MARGIN_MS;
+}
+
+function errorLine(error: unknown): string {
+  return oneLine(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * The 503 of a failed start: a one-line reason a client may read (the start's own words for a
+ * container that exited or did not listen; none of the Worker's configuration, which is logged).
+ */
+function unavailable(error: unknown): Response {
+  const misconfigured = isContainerflareError(error) && error.code === "INVALID_CONFIG";
+  const reason = misconfigured
+    ? "the Worker is not set up for its container (see the Worker's log)"
+    : isContainerflareError(error) && error.code === "UNAVAILABLE"
+      ? error.message
+      : "it failed to start";
+  return errorResponse(503, {
+    code: "UNAVAILABLE",
+    message: `the container is not available: ${reason}`,
+    retryable: !misconfigured,
+  });
+}

@@ -1,0 +1,460 @@
+/**
+ * containerflareContainer (src/worker/container-api.ts), the Durable Object side of the Durable
+ * Object Container API, against a scripted stand-in of `ctx.container`: the start sequence and
+ * the container's env, coalesced starts, the readiness wait (timeout, an exit while waiting),
+ * forwarding with the signed metadata header, the graceful stop, and a missing host. That the
+ * real @cloudflare/workers-types objects fit its structural types is checked by tsc over
+ * test/types/workers (test/integration/host-entrypoint.test.ts).
+ */
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { isContainerflareError } from "../../src/errors.ts";
+import { METADATA_HEADER, SIGNATURE_HEADER } from "../../src/metadata-header.ts";
+import { createMetadataVerifier } from "../../src/metadata-header-verifier.ts";
+import {
+  type ContainerflareContainerOptions,
+  containerflareContainer,
+  DEFAULT_INACTIVITY_TIMEOUT_MS,
+} from "../../src/worker/container-api.ts";
+import { describeExit } from "../../src/worker/container-exit.ts";
+import type { ContainerLike, ContainerStartOptionsLike, FetcherLike } from "../../src/worker/types.ts";
+
+const SECRET = "a secret of the container-api tests";
+const NOT_LISTENING = "the container is not listening";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Console lines, by level, while a test runs. */
+function captureConsole() {
+  const lines = { error: [] as string[], warn: [] as string[], info: [] as string[] };
+  vi.spyOn(console, "error").mockImplementation((line: unknown) => void lines.error.push(String(line)));
+  vi.spyOn(console, "warn").mockImplementation((line: unknown) => void lines.warn.push(String(line)));
+  vi.spyOn(console, "info").mockImplementation((line: unknown) => void lines.info.push(String(line)));
+  return lines;
+}
+
+interface Script {
+  /** The probe on which the app starts listening (1 = the first); never when undefined. */
+  listenOnProbe?: number;
+  /** SIGTERM does not stop the app. */
+  ignoresSigterm?: boolean;
+  /** What the app answers once it listens. */
+  app?: (request: Request) => Response | Promise<Response>;
+  /** Already running when the object is created (it outlived an earlier instance). */
+  running?: boolean;
+}
+
+/**
+ * A scripted `ctx.container`: records every call in order; its app listens from the Nth probe
+ * on; `exit()` ends the run as the platform does (monitor() resolves on 0, rejects otherwise).
+ */
+class ScriptedContainer implements ContainerLike {
+  readonly calls: string[] = [];
+  readonly forwarded: Request[] = [];
+  startOptions: ContainerStartOptionsLike | undefined;
+  interceptedWith: FetcherLike | undefined;
+  probes = 0;
+  running = false;
+  #listening = false;
+  #settle: ((error?: Error) => void) | undefined;
+  #exited: Promise<void> | undefined;
+
+  constructor(readonly script: Script = {}) {
+    if (script.running) this.#begin();
+  }
+
+  #begin(): void {
+    this.running = true;
+    this.#listening = false;
+    this.probes = 0;
+    this.#exited = new Promise<void>((resolve, reject) => {
+      this.#settle = (error) => (error ? reject(error) : resolve());
+    });
+    // A run nobody watches must not fail the test process.
+    this.#exited.catch(() => undefined);
+  }
+
+  /** Ends the current run: exit code 0 resolves monitor(), anything else rejects it with the platform's words. */
+  exit(code: number, signalled = false): void {
+    if (!this.running) return;
+    this.running = false;
+    this.#listening = false;
+    this.#settle?.(
+      code === 0
+        ? undefined
+        : new Error(
+            signalled
+              ? `runtime signalled the container to exit: ${code}`
+              : `container exited with unexpected exit code: ${code}`,
+          ),
+    );
+  }
+
+  start(options?: ContainerStartOptionsLike): void {
+    this.calls.push("start");
+    if (this.running) throw new Error("start() cannot be called on a container that is already running.");
+    this.startOptions = options;
+    this.#begin();
+  }
+
+  monitor(): Promise<void> {
+    this.calls.push("monitor");
+    if (!this.#exited) return Promise.reject(new Error("the container is not running"));
+    return this.#exited;
+  }
+
+  async destroy(): Promise<void> {
+    this.calls.push("destroy");
+    this.exit(137, true);
+  }
+
+  signal(signo: number): void {
+    this.calls.push(`signal ${signo}`);
+    if (signo === 15 && !this.script.ignoresSigterm) setTimeout(() => this.exit(0), 10);
+  }
+
+  getTcpPort(port: number): FetcherLike {
+    return {
+      fetch: async (input, init) => {
+        const request = new Request(input, init);
+        if (!this.running) throw new Error("the container is not running");
+        if (!this.#listening) {
+          this.probes++;
+          if (this.script.listenOnProbe === undefined || this.probes < this.script.listenOnProbe) {
+            throw new Error(`${NOT_LISTENING} on port ${port}`);
+          }
+          this.#listening = true;
+        }
+        if (request.url === "http://ping/") return new Response("not found", { status: 404 });
+        this.forwarded.push(request);
+        return this.script.app ? this.script.app(request) : new Response("ok");
+      },
+    };
+  }
+
+  async setInactivityTimeout(durationMs: number): Promise<void> {
+    this.calls.push(`setInactivityTimeout ${durationMs}`);
+  }
+
+  async interceptOutboundHttp(address: string, binding: FetcherLike): Promise<void> {
+    this.calls.push(`interceptOutboundHttp ${address}`);
+    this.interceptedWith = binding;
+  }
+}
+
+const HOST: FetcherLike = { fetch: async () => new Response("host") };
+
+function setup(
+  script: Script,
+  options: Partial<ContainerflareContainerOptions> = {},
+  env = { CONTAINERFLARE_SECRET: SECRET },
+) {
+  const container = new ScriptedContainer(script);
+  const handle = containerflareContainer({ container }, env, { host: HOST, ...options });
+  return { container, handle };
+}
+
+describe("containerflareContainer: start", () => {
+  it("intercepts the command host, starts with the env and the secret, watches the run, then waits for the port", async () => {
+    const { container, handle } = setup(
+      { listenOnProbe: 3 },
+      { env: { GREETING: "hi" }, entrypoint: ["node", "server.mjs"], enableInternet: false },
+    );
+    expect(handle.running).toBe(false);
+    await handle.start();
+    expect(container.calls).toEqual([
+      "interceptOutboundHttp containerflare.internal",
+      "start",
+      "monitor",
+      `setInactivityTimeout ${DEFAULT_INACTIVITY_TIMEOUT_MS}`,
+    ]);
+    expect(container.interceptedWith).toBe(HOST);
+    expect(container.startOptions).toEqual({
+      env: { GREETING: "hi", CONTAINERFLARE_SECRET: SECRET },
+      entrypoint: ["node", "server.mjs"],
+      enableInternet: false,
+    });
+    // Two probes refused ("not listening"), the third answered.
+    expect(container.probes).toBe(3);
+    expect(handle.running).toBe(true);
+    // Ready: a second start does nothing.
+    await handle.start();
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(1);
+  });
+
+  it("a secret in the env wins over the user's CONTAINERFLARE_SECRET; without one it warns once", async () => {
+    const lines = captureConsole();
+    const withSecret = setup({ listenOnProbe: 1 }, { env: { CONTAINERFLARE_SECRET: "user's" } });
+    await withSecret.handle.start();
+    expect(withSecret.container.startOptions?.env).toEqual({ CONTAINERFLARE_SECRET: SECRET });
+
+    const { container, handle } = setup({ listenOnProbe: 1 }, { inactivityTimeoutMs: 0 }, {} as never);
+    await handle.start();
+    expect(container.startOptions).toEqual({ env: {} });
+    expect(container.calls).not.toContainEqual(expect.stringMatching(/^setInactivityTimeout/));
+    container.exit(0);
+    await vi.waitFor(() => expect(handle.running).toBe(false));
+    await handle.start();
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(2);
+    expect(lines.warn.filter((line) => line.includes("CONTAINERFLARE_SECRET is not set"))).toHaveLength(1);
+  });
+
+  it("concurrent starts and requests share one start", async () => {
+    const { container, handle } = setup({ listenOnProbe: 4 });
+    const results = await Promise.all([
+      handle.start(),
+      handle.start(),
+      handle.fetch(new Request("https://room.example/a")),
+      handle.fetch(new Request("https://room.example/b")),
+    ]);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(1);
+    expect(container.calls.filter((call) => call === "monitor")).toHaveLength(1);
+    expect(container.calls.filter((call) => call.startsWith("interceptOutboundHttp"))).toHaveLength(1);
+    expect(await (results[2] as Response).text()).toBe("ok");
+    expect(container.forwarded.map((request) => new URL(request.url).pathname).sort()).toEqual(["/a", "/b"]);
+  });
+
+  it("gives up after startTimeoutMs with an error naming the port and the timeout", async () => {
+    const lines = captureConsole();
+    const { container, handle } = setup({}, { startTimeoutMs: 400, port: 8080 });
+    const began = Date.now();
+    const error = await handle.start().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    const took = Date.now() - began;
+    expect(isContainerflareError(error) && error.code).toBe("UNAVAILABLE");
+    expect((error as Error).message).toBe(
+      `the container's port 8080 did not answer within 400 ms (last: ${NOT_LISTENING} on port 8080)`,
+    );
+    expect(took).toBeGreaterThanOrEqual(390);
+    expect(took).toBeLessThan(3_000);
+    // Backoff between probes: more than one, far fewer than a busy loop would make.
+    expect(container.probes).toBeGreaterThan(2);
+    expect(container.probes).toBeLessThan(30);
+    expect(lines.error).toEqual([`containerflare: the container did not start: ${(error as Error).message}`]);
+  });
+
+  it("fails at once with the exit's reason when the container exits while it waits", async () => {
+    const lines = captureConsole();
+    const { container, handle } = setup({}, { startTimeoutMs: 20_000 });
+    setTimeout(() => container.exit(1), 100);
+    const began = Date.now();
+    const response = await handle.fetch(new Request("https://room.example/"));
+    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      error: {
+        code: "UNAVAILABLE",
+        message: "the container is not available: the container exited with code 1 before its port 8787 answered",
+        retryable: true,
+      },
+    });
+    expect(lines.error).toContain(
+      "containerflare: the container did not start: the container exited with code 1 before its port 8787 answered",
+    );
+    // The run's end is logged once, in one line.
+    expect(lines.error).toContain("containerflare: the container exited with code 1");
+  });
+
+  it("adopts a container that is already running: no start(), the interception and the watch again", async () => {
+    const { container, handle } = setup({ running: true, listenOnProbe: 1 });
+    await handle.start();
+    expect(container.calls).toEqual([
+      "interceptOutboundHttp containerflare.internal",
+      "monitor",
+      `setInactivityTimeout ${DEFAULT_INACTIVITY_TIMEOUT_MS}`,
+    ]);
+  });
+
+  it("starts a new run after the container exited, and logs the exit in one line", async () => {
+    const lines = captureConsole();
+    const { container, handle } = setup({ listenOnProbe: 1 });
+    await handle.fetch(new Request("https://room.example/"));
+    container.exit(143, true);
+    await vi.waitFor(() =>
+      expect(lines.error).toEqual(["containerflare: the container was stopped by the runtime (exit code 143)"]),
+    );
+    const again = await handle.fetch(new Request("https://room.example/again"));
+    expect(again.status).toBe(200);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(2);
+    expect(container.calls.filter((call) => call === "monitor")).toHaveLength(2);
+  });
+});
+
+describe("containerflareContainer: fetch", () => {
+  it("forwards with the signed metadata header (a client's own removed) and returns the app's response as it is", async () => {
+    const answer = new Response("from the app", { status: 201, headers: { "x-app": "1" } });
+    const { container, handle } = setup({ listenOnProbe: 1, app: () => answer }, { workerName: "rooms" });
+    const incoming = new Request("https://room.example/rooms/blue/?q=1", {
+      method: "POST",
+      body: "hello",
+      headers: { "cf-connecting-ip": "203.0.113.9", [METADATA_HEADER]: '{"client_ip":"6.6.6.6"}', "x-keep": "yes" },
+    });
+    const response = await handle.fetch(incoming);
+    expect(response).toBe(answer);
+
+    const [sent] = container.forwarded;
+    expect(sent!.method).toBe("POST");
+    expect(await sent!.text()).toBe("hello");
+    expect(sent!.headers.get("x-keep")).toBe("yes");
+    const verifier = createMetadataVerifier({ secret: SECRET });
+    const verdict = await verifier.verify(sent!.headers.get(METADATA_HEADER)!, sent!.headers.get(SIGNATURE_HEADER));
+    expect(verdict).toMatchObject({
+      ok: true,
+      metadata: { client_ip: "203.0.113.9", path: "/rooms/blue/?q=1", worker_name: "rooms", method: "POST" },
+    });
+    // Another secret does not verify it: the header is signed with the Worker's.
+    const other = createMetadataVerifier({ secret: "another secret" });
+    expect(await other.verify(sent!.headers.get(METADATA_HEADER)!, sent!.headers.get(SIGNATURE_HEADER))).toEqual({
+      ok: false,
+      reason: "bad-signature",
+    });
+  });
+
+  it("passes a WebSocket upgrade through: its request headers and the response object untouched", async () => {
+    // Node cannot build a 101; workerd returns its 101 (with webSocket) the same way: as it is.
+    const upgraded = Object.assign(new Response(null, { status: 200 }), { webSocket: { accept() {} } });
+    const { container, handle } = setup({ listenOnProbe: 1, app: () => upgraded });
+    const response = await handle.fetch(
+      new Request("https://room.example/rooms/blue/socket", {
+        headers: { upgrade: "websocket", connection: "Upgrade" },
+      }),
+    );
+    expect(response).toBe(upgraded);
+    expect(container.forwarded[0]!.headers.get("upgrade")).toBe("websocket");
+  });
+
+  it("a request that fails once sent answers 502 and is not sent again", async () => {
+    const lines = captureConsole();
+    let attempts = 0;
+    const { handle } = setup({
+      listenOnProbe: 1,
+      app: () => {
+        attempts++;
+        throw new Error("Network connection lost.");
+      },
+    });
+    const response = await handle.fetch(new Request("https://room.example/pay", { method: "POST", body: "1" }));
+    expect(response.status).toBe(502);
+    expect(await response.json()).toEqual({
+      error: { code: "UNAVAILABLE", message: "the container did not answer", retryable: false },
+    });
+    expect(attempts).toBe(1);
+    expect(lines.error).toEqual(["containerflare: a request to the container failed: Network connection lost."]);
+  });
+
+  it("without a host, start throws one line saying what to export and which date; fetch answers 503 without it", async () => {
+    const lines = captureConsole();
+    const { container, handle } = setup({ listenOnProbe: 1 }, { host: undefined });
+    const error = await handle.start().then(
+      () => undefined,
+      (failure: unknown) => failure as Error,
+    );
+    expect(isContainerflareError(error) && error.code).toBe("INVALID_CONFIG");
+    expect(error!.message).toContain('export { ContainerflareHost } from "containerflare/worker"');
+    expect(error!.message).toContain('"2025-11-17" or later');
+    expect(error!.message).not.toContain("\n");
+    expect(container.calls).toEqual([]);
+
+    const response = await handle.fetch(new Request("https://room.example/"));
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { error: { message: string; retryable: boolean } };
+    expect(body.error).toEqual({
+      code: "UNAVAILABLE",
+      message: "the container is not available: the Worker is not set up for its container (see the Worker's log)",
+      retryable: false,
+    });
+    expect(lines.error).toHaveLength(2);
+    expect(lines.error[0]).toContain("export { ContainerflareHost }");
+  });
+
+  it("without ctx.container, start names the wrangler.jsonc field", async () => {
+    captureConsole();
+    const handle = containerflareContainer({}, {}, { host: HOST });
+    await expect(handle.start()).rejects.toThrow(
+      /no container \(ctx\.container is undefined\).*"containers" of wrangler\.jsonc/,
+    );
+    expect(handle.running).toBe(false);
+  });
+});
+
+describe("containerflareContainer: stop", () => {
+  it("SIGTERM, then destroy() only once the drain window has passed", async () => {
+    const lines = captureConsole();
+    const { container, handle } = setup({ listenOnProbe: 1, ignoresSigterm: true }, { drainTimeoutMs: 300 });
+    await handle.start();
+    const began = Date.now();
+    const stopped = handle.stop();
+    expect(container.calls.at(-1)).toBe("signal 15");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(container.calls).not.toContain("destroy");
+    await stopped;
+    expect(Date.now() - began).toBeGreaterThanOrEqual(290);
+    expect(container.calls.slice(-2)).toEqual(["signal 15", "destroy"]);
+    expect(handle.running).toBe(false);
+    expect(lines.warn).toEqual(["containerflare: the container did not exit within 300 ms of SIGTERM; destroying it"]);
+    // The end of a run this object stopped is not an error.
+    await vi.waitFor(() =>
+      expect(lines.info).toEqual(["containerflare: the container was stopped by the runtime (exit code 137)"]),
+    );
+    expect(lines.error).toEqual([]);
+  });
+
+  it("an app that drains and exits is never destroyed; a request meanwhile waits and starts a new container", async () => {
+    captureConsole();
+    const { container, handle } = setup({ listenOnProbe: 1 }, { drainTimeoutMs: 5_000 });
+    await handle.start();
+    const began = Date.now();
+    const stopped = handle.stop();
+    const during = handle.fetch(new Request("https://room.example/after"));
+    await stopped;
+    expect(Date.now() - began).toBeLessThan(2_000);
+    expect(container.calls).not.toContain("destroy");
+    expect((await during).status).toBe(200);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(2);
+  });
+
+  it("the default drain window is the app's CONTAINERFLARE_SHUTDOWN_TIMEOUT plus 5 s", async () => {
+    captureConsole();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { container, handle } = setup(
+        { running: true, ignoresSigterm: true },
+        { env: { CONTAINERFLARE_SHUTDOWN_TIMEOUT: "2" } },
+      );
+      const stopped = handle.stop();
+      await vi.advanceTimersByTimeAsync(6_990);
+      expect(container.calls).not.toContain("destroy");
+      await vi.advanceTimersByTimeAsync(20);
+      await stopped;
+      expect(container.calls).toContain("destroy");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("stop() on a container that does not run does nothing", async () => {
+    const { container, handle } = setup({});
+    await handle.stop();
+    expect(container.calls).toEqual([]);
+  });
+});
+
+describe("describeExit", () => {
+  it("reads the platform's words into one line of its own", () => {
+    expect(describeExit()).toEqual({ ok: true, code: 0, reason: "exited with code 0" });
+    expect(describeExit(new Error("container exited with unexpected exit code: 2"))).toEqual({
+      ok: false,
+      code: 2,
+      reason: "exited with code 2",
+    });
+    expect(
+      describeExit(new Error("there is no container instance that can be provided to this durable object")),
+    ).toEqual({ ok: false, reason: "got no container instance from the platform" });
+    expect(describeExit(new Error(`boom\n${"x".repeat(10)}`)).reason).toBe("failed: boom");
+    expect(describeExit(new Error("y".repeat(500))).reason).toHaveLength("failed: ".length + 200);
+  });
+});
