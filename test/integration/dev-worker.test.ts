@@ -346,4 +346,17 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
       if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
     }
   }, 90_000);
+
+  it("carries an instance's command bus over its stdin/stdout with --commands stdio", async () => {
+    const directory = copyFixture("stdio");
+    const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--commands", "stdio"] });
+    try {
+      await get(dev, "/boxes/s/start");
+      expect((await get(dev, "/boxes/s/ready")).body.ready).toBe(true);
+      expect((await get(dev, "/boxes/s/app/count")).body).toEqual({ count: 1 });
+      expect((await get(dev, "/boxes/s/app/count")).body).toEqual({ count: 2 });
+    } finally {
+      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
+    }
+  }, 60_000);
 });

@@ -161,9 +161,10 @@ function describeBindings(bindings: DevBindings): string {
 }
 
 /**
- * Starts `containerflare dev`: the app's bindings in workerd (Miniflare), the containerflare
- * Worker in front of the app, and the app under its runtime as a child process that restarts
- * when its files change.
+ * Starts `containerflare dev`: the app's bindings in workerd (Miniflare) and, in front of the
+ * app, either its own Worker (wrangler.jsonc's `main` with `containers`: see
+ * {@link startWithUserWorker}) or dev's built-in one, with the app under its runtime as a child
+ * process that restarts when its files change.
  */
 export async function startDev(options: DevOptions): Promise<DevSession> {
   assertNodeVersion();
@@ -190,7 +191,6 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     persist,
     host,
     secret,
-    givenSecret,
   };
   if (bindings.worker && options.worker !== "builtin") return startWithUserWorker(context, bindings.worker);
   const appPort = await freePort();
@@ -306,7 +306,6 @@ interface SessionContext {
   persist: string;
   host: string;
   secret: string;
-  givenSecret: string | undefined;
 }
 
 /**
