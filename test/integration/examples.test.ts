@@ -3,6 +3,8 @@
  * `containerflare dev` (the Worker code in workerd with local KV, D1 and Queues, the app as a
  * child process), and the bundle the image ships (`containerflare build`) under a Cloud Run
  * environment on node, bun and deno, where the binding routes answer 503 UNAVAILABLE.
+ * examples/durable-object the same way: its own Worker on the Durable Object Container API
+ * (containerflareContainer, ContainerflareHost) under dev, one container per room.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -117,6 +119,87 @@ describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntim
     }
     // Miniflare, workerd and the app start in a few seconds, but far slower on a loaded CI machine:
     // the start-up wait (45 s) ends before the test does, so a failure shows the dev output.
+  }, 120_000);
+});
+
+describe("examples/durable-object through containerflare dev", () => {
+  interface RoomBody {
+    room: string;
+    durableObjectId: string | null;
+    visits: number;
+    greeting: string;
+    request: { method: string; path: string; source: string };
+  }
+
+  it("gives each room its own Durable Object and container, with the Worker's KV and vars", async () => {
+    const port = await freePort();
+    const dev = spawnProcess(
+      `${BIN}/node`,
+      [
+        CLI,
+        "dev",
+        "examples/durable-object/app.ts",
+        "--port",
+        String(port),
+        "--persist",
+        join(work, "dev-durable-object"),
+        "--no-watch",
+      ],
+      { cwd: ROOT, env: baseEnv() },
+    );
+    const url = `http://127.0.0.1:${port}`;
+    // The Worker answers what is not a room itself; dev is up once it does.
+    const { response: outside } = await waitForHttp(`${url}/`, dev, 45_000);
+    try {
+      expect(outside.status).toBe(404);
+      expect(await outside.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+
+      const room = async (name: string) => {
+        const response = await fetch(`${url}/rooms/${name}/`, { signal: AbortSignal.timeout(30_000) });
+        expect(response.status, `GET /rooms/${name}/`).toBe(200);
+        return (await response.json()) as RoomBody;
+      };
+      const blue = await room("blue");
+      expect(blue).toMatchObject({
+        room: "blue",
+        visits: 1,
+        greeting: "hello from wrangler.jsonc",
+        // Forwarded by containerflareContainer with the metadata header the app verified.
+        request: { method: "GET", path: "/rooms/blue/", source: "worker" },
+      });
+      expect(blue.durableObjectId).toMatch(/^[0-9a-f]{64}$/);
+      const red = await room("red");
+      expect(red).toMatchObject({ room: "red", visits: 1 });
+      expect(red.durableObjectId).toMatch(/^[0-9a-f]{64}$/);
+      expect(red.durableObjectId).not.toBe(blue.durableObjectId);
+      const again = await room("blue");
+      expect(again).toMatchObject({ room: "blue", visits: 2, durableObjectId: blue.durableObjectId });
+    } finally {
+      expect(await terminate(dev)).toBe(0);
+    }
+  }, 120_000);
+
+  it("its bundle answers / on Cloud Run and 503 UNAVAILABLE for a room (no command host there)", async () => {
+    const out = join(work, "bundle-durable-object");
+    const built = await runToEnd(`${BIN}/node`, [CLI, "build", "examples/durable-object/app.ts", "--out", out], {
+      cwd: ROOT,
+      env: baseEnv(),
+    });
+    expect(built.status, built.stderr).toBe(0);
+    const app = await startApp(RUNTIMES[0]!, join(out, "server.mjs"), {
+      PORT: String(await freePort()),
+      K_SERVICE: "containerflare-durable-object",
+      CONTAINERFLARE_LOG_FORMAT: "json",
+    });
+    try {
+      const root = await fetch(`${app.url}/`);
+      expect(await root.json()).toMatchObject({ platform: { kind: "cloud-run" }, rooms: "GET /rooms/:name/" });
+      const room = await fetch(`${app.url}/rooms/blue/`);
+      expect(room.status).toBe(503);
+      expect(await room.json()).toMatchObject({ error: { code: "UNAVAILABLE", message: "Service Unavailable" } });
+    } finally {
+      await app.stop();
+    }
   }, 120_000);
 });
 

@@ -1,0 +1,48 @@
+/**
+ * containerflare's Durable Object example: one container per room. The Worker (worker.ts) sends
+ * `/rooms/:name/…` to the Durable Object named `:name`, and each Durable Object runs its own
+ * container of this app, so every room answers from its own instance. The same file runs
+ * unchanged on Cloud Run and locally with `containerflare serve` (see README.md).
+ *
+ * `GET /rooms/:name/` counts the room's visits in the Worker's KV namespace `CACHE` (through the
+ * command bus) and answers which Durable Object's container served it. Where no command host
+ * exists (Cloud Run) it answers 503 `{ error: { code: "UNAVAILABLE", … } }`.
+ */
+import type { ContainerContext } from "containerflare";
+import { envGet, type KVNamespace } from "containerflare/command";
+
+/** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
+interface Env {
+  CACHE: KVNamespace;
+}
+
+const ROOM_ROUTE = /^\/rooms\/([^/]+)\/?$/;
+
+export default async function app(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/" && request.method === "GET") {
+    // What the container itself is: the Worker routes only /rooms/… here, Cloud Run everything.
+    return Response.json({ platform: ctx.platform, request: ctx.request, rooms: "GET /rooms/:name/" });
+  }
+  const room = ROOM_ROUTE.exec(pathname);
+  if (room && request.method === "GET") {
+    const name = decodeURIComponent(room[1]!);
+    // A counter for the example: KV is eventually consistent, so two rooms' Worker-side reads may
+    // lag; the Durable Object's own storage is the place for an exact one.
+    const key = `visits:${name}`;
+    const visits = Number((await ctx.env.CACHE.get(key)) ?? 0) + 1;
+    await ctx.env.CACHE.put(key, String(visits));
+    return Response.json({
+      room: name,
+      // The Durable Object whose container this is: one per room name.
+      durableObjectId: ctx.platform.cloudflare?.durableObjectId ?? null,
+      visits,
+      greeting: await envGet(ctx.commands, "GREETING"),
+      request: ctx.request,
+    });
+  }
+  return Response.json(
+    { error: { code: "NOT_FOUND", message: `no route for ${request.method} ${pathname}` } },
+    { status: 404 },
+  );
+}
