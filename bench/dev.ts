@@ -5,7 +5,13 @@
  *    dev` (wrk → the dev Worker in workerd → the app on Node → the command bus over HTTP → KV in
  *    workerd) against the same route written as a plain Worker in Miniflare
  *    (bench/workers/kv-route.js: wrk → workerd → KV), both KV namespaces persisted on disk,
- *    with wrk on loopback, interleaved rounds.
+ *    with wrk on loopback, interleaved rounds. A third side runs the example's OWN Worker
+ *    (examples/basic/worker.ts: a `Container` class from @cloudflare/containers wired with
+ *    `withContainerflare`) through `containerflare dev` in its default mode: wrk → the example's
+ *    Worker → its Durable Object → the app as a local process, and the app's `KV.get` goes app →
+ *    loopback entrypoint → Durable Object RPC → the Worker's outbound handler (ContainerProxy) →
+ *    KV. The second side is dev's built-in Worker (`--worker builtin`, app.ts and wrangler.jsonc
+ *    only). The rounds rotate which side goes first.
  * 2. An R2 round trip of 256 MiB through `containerflare dev` (bench/fixtures/r2/app.ts): the
  *    app PUTs an object generated chunk by chunk and GETs it back as a stream, hashing both
  *    sides; MiB/s each way, and the app process's peak RSS growth over the round trip (VmHWM
@@ -50,6 +56,12 @@ const END = "<!-- dev:end -->";
 const NEXT_SECTION = "<!-- bundles:start -->";
 const VALUE = "v".repeat(100);
 const RSS_TARGET_MIB = 64;
+/**
+ * @cloudflare/containers intercepts a container's outbound HTTP (the command bus to the Worker's
+ * ContainerProxy) from this compatibility date on; the own-Worker side's copy of wrangler.jsonc is
+ * raised to it when older (see {@link atLeastCompatibilityDate}).
+ */
+const OWN_WORKER_COMPATIBILITY_DATE = "2025-11-17";
 /** The app's command timeout in the R2 round trip (CONTAINERFLARE_COMMAND_TIMEOUT_MS). */
 const R2_COMMAND_TIMEOUT_MS = 300_000;
 
@@ -81,7 +93,8 @@ interface DevReport {
   settings: { rounds: number; duration: number; warmup: number; connections: number };
   load: [number, number];
   elapsedSeconds: number;
-  kv?: { dev: KvSide; plain: KvSide };
+  /** `own` (the example's own worker.ts) is missing from results before it was measured. */
+  kv?: { dev: KvSide; plain: KvSide; own?: KvSide };
   r2?: R2Result;
 }
 
@@ -147,43 +160,90 @@ async function expectValue(url: string): Promise<void> {
   if (got.status !== 200 || text !== VALUE) throw new Error(`GET ${url}/kv/bench answered ${got.status}: ${text}`);
 }
 
+/**
+ * Raises `"compatibility_date"` in a copied wrangler.jsonc to `date` when it is older (the ISO
+ * dates compare as strings); a date already at or past it is left alone, so this is a no-op once
+ * the example itself has the date. True when the file was changed.
+ */
+function atLeastCompatibilityDate(file: string, date: string): boolean {
+  const text = readFileSync(file, "utf8");
+  const patched = text.replace(
+    /("compatibility_date"\s*:\s*")(\d{4}-\d{2}-\d{2})(")/,
+    (whole, head: string, current: string, tail: string) => (current < date ? `${head}${date}${tail}` : whole),
+  );
+  if (patched === text) return false;
+  writeFileSync(file, patched);
+  return true;
+}
+
+/** One measured side of `GET /kv/:key`: where to send wrk, and whose CPU to count. */
+interface KvTarget {
+  side: KvSide;
+  url: string;
+  /** The root of the side's process tree (the CLI, or the plain Worker's workerd). */
+  pid: number | undefined;
+  /** The app's directory, for the CPU split by process (dev sides only). */
+  appDirectory?: string;
+}
+
 async function measureKv(wrk: string, settings: DevReport["settings"]): Promise<NonNullable<DevReport["kv"]>> {
-  const directory = copyApp(ROOT, join(ROOT, "examples", "basic"), `bench-dev-kv-${process.pid}`, [
-    "app.ts",
-    "wrangler.jsonc",
-  ]);
+  const source = join(ROOT, "examples", "basic");
+  const directory = copyApp(ROOT, source, `bench-dev-kv-${process.pid}`, ["app.ts", "wrangler.jsonc"]);
+  // The example's own Worker: every file of examples/basic, worker.ts with it.
+  const ownDirectory = copyApp(ROOT, source, `bench-dev-kv-own-${process.pid}`);
+  // @cloudflare/containers' outbound interception (the app's command bus to ContainerProxy) needs
+  // compatibility_date 2025-11-17 or later: an example still on an older date is raised in this
+  // copy only; once examples/basic/wrangler.jsonc has the date, this changes nothing.
+  if (atLeastCompatibilityDate(join(ownDirectory, "wrangler.jsonc"), OWN_WORKER_COMPATIBILITY_DATE))
+    log(`the own-Worker copy's compatibility_date raised to ${OWN_WORKER_COMPATIBILITY_DATE}`);
   const dev: KvSide = { label: "containerflare dev (examples/basic on Node)", rounds: [] };
   const plain: KvSide = { label: "plain Worker in Miniflare", rounds: [] };
+  const own: KvSide = { label: "containerflare dev, the example's own worker.ts", rounds: [] };
   let cli: DevCli | undefined;
+  let ownCli: DevCli | undefined;
   let worker: Awaited<ReturnType<typeof startPlainWorker>> | undefined;
   try {
     worker = await startPlainWorker(join(directory, ".plain-state"));
     // Dev's built-in Worker: the copy has no worker.ts (the plain Worker is the comparison).
     cli = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--worker", "builtin"] });
     children.push(cli);
-    log(`containerflare dev on ${cli.url}, plain Worker on ${worker.url}`);
     await expectValue(cli.url);
     await expectValue(worker.url);
-    const sides = [
-      { side: dev, url: cli.url, cpu: () => treeCpuSeconds(cli!.child.pid!) },
-      { side: plain, url: worker.url, cpu: () => (worker?.pid ? treeCpuSeconds(worker.pid) : Number.NaN) },
+    // The default mode (no --worker): wrangler.jsonc's `main` Worker with its `containers`. Its
+    // failure fails this side only.
+    try {
+      ownCli = await startDevCli({ root: ROOT, directory: ownDirectory, entry: "app.ts" });
+      children.push(ownCli);
+      await expectValue(ownCli.url);
+    } catch (error) {
+      own.failure = (error as Error).message;
+      log(`${own.label}: ${own.failure}`);
+    }
+    log(
+      `containerflare dev on ${cli.url}, plain Worker on ${worker.url}, the example's own Worker on ${ownCli?.url ?? "(failed)"}`,
+    );
+    const sides: KvTarget[] = [
+      { side: dev, url: cli.url, pid: cli.child.pid, appDirectory: directory },
+      { side: plain, url: worker.url, pid: worker.pid },
+      ...(ownCli ? [{ side: own, url: ownCli.url, pid: ownCli.child.pid, appDirectory: ownDirectory }] : []),
     ];
     const load = (url: string, durationSeconds: number) =>
       runWrk(wrk, { url: `${url}/kv/bench`, durationSeconds, connections: settings.connections, threads: 1 });
-    for (const { url } of sides) await load(url, settings.warmup);
+    for (const { side, url } of sides) if (!side.failure) await load(url, settings.warmup);
     for (let round = 0; round < settings.rounds; round++) {
-      // Alternate which side goes first.
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const { side, url, cpu } of order) {
+      // Rotate which side goes first (with two sides: alternate).
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
+      for (const { side, url, pid, appDirectory } of order) {
         if (side.failure) continue;
         try {
+          const cpu = () => (pid ? treeCpuSeconds(pid) : Number.NaN);
           const before = cpu();
-          const split = side === dev ? cpuByProcess(cli.child.pid!, directory) : undefined;
+          const split = pid && appDirectory ? cpuByProcess(pid, appDirectory) : undefined;
           const measured = await load(url, settings.duration);
           const cpuUsPerRequest = ((cpu() - before) / measured.requests) * 1e6;
           const measuredRound: Round = { ...measured, cpuUsPerRequest };
           if (split) {
-            const after = cpuByProcess(cli.child.pid!, directory);
+            const after = cpuByProcess(pid!, appDirectory!);
             measuredRound.cpuByProcessUs = Object.fromEntries(
               Object.entries(after).map(([role, used]) => [
                 role,
@@ -193,7 +253,7 @@ async function measureKv(wrk: string, settings: DevReport["settings"]): Promise<
           }
           side.rounds.push(measuredRound);
           log(
-            `round ${round + 1}/${settings.rounds} ${side.label.padEnd(44)} ${formatInt(measured.requestsPerSecond).padStart(7)} req/s ${cpuUsPerRequest.toFixed(0).padStart(5)} µs CPU/req${measured.errors ? `, ${measured.errors} errors` : ""}`,
+            `round ${round + 1}/${settings.rounds} ${side.label.padEnd(48)} ${formatInt(measured.requestsPerSecond).padStart(7)} req/s ${cpuUsPerRequest.toFixed(0).padStart(5)} µs CPU/req${measured.errors ? `, ${measured.errors} errors` : ""}`,
           );
         } catch (error) {
           side.failure = (error as Error).message;
@@ -203,14 +263,16 @@ async function measureKv(wrk: string, settings: DevReport["settings"]): Promise<
     }
   } catch (error) {
     const message = (error as Error).message;
-    for (const side of [dev, plain]) side.failure ??= message;
+    for (const side of [dev, plain, own]) side.failure ??= message;
     log(`GET /kv/:key: ${message}`);
   } finally {
     await cli?.stop();
+    await ownCli?.stop();
     await worker?.dispose().catch(() => {});
     rmSync(directory, { recursive: true, force: true });
+    rmSync(ownDirectory, { recursive: true, force: true });
   }
-  return { dev, plain };
+  return { dev, plain, own };
 }
 
 /** One R2 round trip of `mib` MiB through `containerflare dev`, with the app's RSS watched. */
@@ -351,17 +413,36 @@ async function measure(): Promise<DevReport> {
 
 // --- Report ---------------------------------------------------------------------------------------
 
-function kvRatio(kv: NonNullable<DevReport["kv"]>) {
-  const { dev, plain } = kv;
-  if (dev.rounds.length === 0 || plain.rounds.length === 0)
-    return { ratio: Number.NaN, range: [Number.NaN, Number.NaN] };
-  const n = Math.min(dev.rounds.length, plain.rounds.length);
+/**
+ * `side` against `reference`, round by round (round i of one with round i of the other, measured
+ * back to back): the median and range of the req/s ratios (side ÷ reference) and the median CPU
+ * per request ratio (reference ÷ side).
+ */
+function sideRatio(side: KvSide, reference: KvSide) {
+  if (side.rounds.length === 0 || reference.rounds.length === 0)
+    return { ratio: Number.NaN, range: [Number.NaN, Number.NaN], cpuRatio: Number.NaN };
+  const n = Math.min(side.rounds.length, reference.rounds.length);
   const ratios = Array.from(
     { length: n },
-    (_, i) => dev.rounds[i]!.requestsPerSecond / plain.rounds[i]!.requestsPerSecond,
+    (_, i) => side.rounds[i]!.requestsPerSecond / reference.rounds[i]!.requestsPerSecond,
   );
-  const cpu = Array.from({ length: n }, (_, i) => plain.rounds[i]!.cpuUsPerRequest / dev.rounds[i]!.cpuUsPerRequest);
+  const cpu = Array.from(
+    { length: n },
+    (_, i) => reference.rounds[i]!.cpuUsPerRequest / side.rounds[i]!.cpuUsPerRequest,
+  );
   return { ratio: median(ratios), range: [Math.min(...ratios), Math.max(...ratios)], cpuRatio: median(cpu) };
+}
+
+/** Dev's built-in Worker against the plain Worker: the issue-12 ratio. */
+function kvRatio(kv: NonNullable<DevReport["kv"]>) {
+  return sideRatio(kv.dev, kv.plain);
+}
+
+/** Median CPU µs per request by process role over a dev side's rounds (roles under 1 µs left out). */
+function cpuSplit(side: KvSide): (readonly [string, number])[] {
+  return ["workerd", "app", "CLI", "other"]
+    .map((role) => [role, median(side.rounds.map((r) => r.cpuByProcessUs?.[role] ?? Number.NaN))] as const)
+    .filter(([, value]) => Number.isFinite(value) && value >= 1);
 }
 
 const x = (value: number | undefined, digits = 2) =>
@@ -413,12 +494,12 @@ function render(report: DevReport, chartFile: string | undefined, before?: DevRe
     lines.push(
       "### `GET /kv/:key` through `containerflare dev` vs a plain Worker",
       "",
-      `examples/basic's route (one \`KV.get\` of a 100-byte value, answered as text) through \`containerflare dev\` on Node, and the same route written as a plain Worker (bench/workers/kv-route.js) in Miniflare; both KV namespaces persisted on disk. \`wrk -t1 -c${settings.connections} -d${settings.duration}s\` on 127.0.0.1 after ${settings.warmup} s of warm-up each, ${settings.rounds} rounds alternating which side goes first. CPU / request = user + system time of every process serving the side (dev: the CLI, its workerd and the app; plain: its workerd) over a round, divided by its requests.`,
+      `examples/basic's route (one \`KV.get\` of a 100-byte value, answered as text) through \`containerflare dev\` on Node, and the same route written as a plain Worker (bench/workers/kv-route.js) in Miniflare; both KV namespaces persisted on disk.${kv.own ? ` The \`${kv.dev.label}\` side is dev's built-in Worker (\`--worker builtin\`, a copy of app.ts and wrangler.jsonc only); \`${kv.own.label}\` is dev's default mode on a copy of the whole example: its worker.ts (a \`Container\` class from @cloudflare/containers wired with \`withContainerflare\`) runs in workerd with the app as its container instance, a local process, so a request goes wrk → the example's Worker → its Durable Object → the app, and the app's \`KV.get\` goes app → loopback entrypoint → Durable Object RPC → the Worker's outbound handler (ContainerProxy) → KV.` : ""} \`wrk -t1 -c${settings.connections} -d${settings.duration}s\` on 127.0.0.1 after ${settings.warmup} s of warm-up each, ${settings.rounds} rounds ${kv.own ? "rotating" : "alternating"} which side goes first. CPU / request = user + system time of every process serving the side (dev: the CLI, its workerd and the app; plain: its workerd) over a round, divided by its requests.`,
       "",
       "| side | req/s (median) | rounds (req/s) | CPU / request | p50 latency | p99 latency | errors |",
       "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
     );
-    for (const side of [kv.plain, kv.dev]) {
+    for (const side of [kv.plain, kv.dev, ...(kv.own ? [kv.own] : [])]) {
       if (side.rounds.length === 0) {
         lines.push(`| ${side.label} | failed | ${(side.failure ?? "").replaceAll("|", "\\|").slice(0, 300)} | | | | |`);
         continue;
@@ -428,10 +509,7 @@ function render(report: DevReport, chartFile: string | undefined, before?: DevRe
         `| ${side.label} | ${formatInt(m((r) => r.requestsPerSecond))} | ${side.rounds.map((r) => formatInt(r.requestsPerSecond)).join(", ")} | ${m((r) => r.cpuUsPerRequest).toFixed(0)} µs | ${msText(m((r) => r.p50Ms))} | ${msText(m((r) => r.p99Ms))} | ${side.rounds.reduce((sum, r) => sum + r.errors, 0)} |`,
       );
     }
-    const roles = ["workerd", "app", "CLI", "other"];
-    const split = roles
-      .map((role) => [role, median(kv.dev.rounds.map((r) => r.cpuByProcessUs?.[role] ?? Number.NaN))] as const)
-      .filter(([, value]) => Number.isFinite(value) && value >= 1);
+    const split = cpuSplit(kv.dev);
     if (split.length > 0)
       lines.push(
         "",
@@ -442,6 +520,20 @@ function render(report: DevReport, chartFile: string | undefined, before?: DevRe
       `Ratio dev / plain Worker: **${x(ratio?.ratio)}** by req/s (median of the per-round ratios; rounds ${x(ratio?.range[0])} – ${x(ratio?.range[1])}), ${x(ratio?.cpuRatio)} by CPU per request (plain ÷ dev).`,
       "",
     );
+    if (kv.own) {
+      const ownSplit = cpuSplit(kv.own);
+      if (ownSplit.length > 0)
+        lines.push(
+          `Where the own worker.ts side's CPU per request goes (median of rounds): ${ownSplit.map(([role, value]) => `${role === "workerd" ? "workerd (the example's Worker, its Durable Object, ContainerProxy and KV)" : role === "app" ? "the app process (serve(), the command client)" : role === "CLI" ? "the CLI process (Miniflare's Node side, the container stand-in)" : "other children"} ${value.toFixed(0)} µs`).join(", ")}.`,
+          "",
+        );
+      const vsPlain = sideRatio(kv.own, kv.plain);
+      const vsBuiltin = sideRatio(kv.own, kv.dev);
+      lines.push(
+        `Ratio own worker.ts / plain Worker: **${x(vsPlain.ratio)}** by req/s (median of the per-round ratios; rounds ${x(vsPlain.range[0])} – ${x(vsPlain.range[1])}), ${x(vsPlain.cpuRatio)} by CPU per request (plain ÷ own). Own worker.ts / dev's built-in Worker: **${x(vsBuiltin.ratio)}** by req/s (rounds ${x(vsBuiltin.range[0])} – ${x(vsBuiltin.range[1])}), ${x(vsBuiltin.cpuRatio)} by CPU per request (built-in ÷ own).`,
+        "",
+      );
+    }
     rows.push(
       `| issue 12: \`GET /kv/:key\` through \`containerflare dev\` >= 0.8x the plain Worker in Miniflare | ${x(ratio?.ratio)} | ${verdict(Number.isFinite(ratio?.ratio ?? Number.NaN) ? ratio!.ratio >= 0.8 : undefined)} |`,
     );
@@ -498,8 +590,9 @@ function chart(report: DevReport): string {
     panels.push({
       title: "GET /kv/:key (req/s, median of rounds)",
       unit: "req/s",
-      bars: [kv.plain, kv.dev].map((side, i) => ({
-        label: side.label.replace(" (examples/basic on Node)", ""),
+      bars: [kv.plain, kv.dev, ...(kv.own ? [kv.own] : [])].map((side, i) => ({
+        label:
+          side === kv.own ? "containerflare dev, own worker.ts" : side.label.replace(" (examples/basic on Node)", ""),
         value: median(side.rounds.map((r) => r.requestsPerSecond)),
         kind: i === 0 ? ("baseline" as const) : ("containerflare" as const),
         failed: side.rounds.length === 0,
