@@ -47,6 +47,16 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
+/** Whether `pid` is alive (not gone, not a zombie). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 /** The command line of a process, arguments joined by spaces; "" when it is gone. */
 export function commandLine(pid: number): string {
   try {

@@ -13,9 +13,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { copyApp, type DevCli, startDevCli } from "../../bench/lib/dev-cli.ts";
-import { commandLine, descendants } from "../../bench/lib/proctree.ts";
-import { backoffDelay } from "../../src/internal/backoff.ts";
-import { sleep } from "../../src/internal/sleep.ts";
+import { commandLine, descendants, isRunning } from "../../bench/lib/proctree.ts";
+import { checkedDev, until } from "./dev-checks.ts";
 import { ROOT } from "./runtimes.ts";
 
 const NODE = `${ROOT}node_modules/.bin/node`;
@@ -26,30 +25,11 @@ afterAll(() => {
   for (const directory of created) rmSync(directory, { recursive: true, force: true });
 });
 
-/** A fresh copy of an example (every file of it) under .tmp. */
+/** A fresh copy of an example (every file of it) under .tmp, as a path ending in "/". */
 function copyExample(example: string, tag: string): string {
   const directory = copyApp(ROOT, join(ROOT, "examples", example), `dev-worker-${process.pid}-${example}-${tag}`);
   created.push(directory);
-  return directory;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(backoffDelay(attempt + 1, { baseMs: 50, maxMs: 250, jitter: false }));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return `${directory}/`;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the apps' JSON answers are read field by field.
@@ -68,29 +48,14 @@ function appProcesses(dev: DevCli, directory: string): number[] {
   return descendants(dev.child.pid!).filter((pid) => commandLine(pid).includes(directory));
 }
 
-/** Stops the CLI with SIGTERM: every app drains and exits, nothing it started is left. */
-async function stopAndCheck(dev: DevCli, directory: string): Promise<void> {
-  const started = descendants(dev.child.pid!);
-  await dev.stop();
-  expect(await dev.exited).toBe(0);
-  await until(
-    "every child to be gone",
-    () => (started.every((pid) => !isRunning(pid)) ? true : undefined),
-    10_000,
-  ).catch(() => undefined);
-  expect(started.filter(isRunning).map((pid) => `${pid} ${commandLine(pid)}`)).toEqual([]);
-  expect(appProcesses(dev, directory)).toEqual([]);
-  expect(dev.output.at(-1)).toMatch(/stopped/);
-}
-
-/** The machine's Node (PATH), when it is not the repository's: the app runs on it from a cwd outside the repository. */
+/** PATH without node_modules/.bin directories (npm scripts put the repository's Node 24 first). */
+const SYSTEM_PATH = (process.env.PATH ?? "")
+  .split(":")
+  .filter((dir) => !dir.includes("node_modules"))
+  .join(":");
+/** The machine's Node: the app runs on it when dev starts outside the repository, with {@link SYSTEM_PATH}. */
 const SYSTEM_NODE = spawnSync("sh", ["-c", "command -v node"], {
-  env: {
-    PATH: (process.env.PATH ?? "")
-      .split(":")
-      .filter((dir) => !dir.includes("node_modules"))
-      .join(":"),
-  },
+  env: { PATH: SYSTEM_PATH },
   encoding: "utf8",
 }).stdout.trim();
 
@@ -109,12 +74,12 @@ describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app
       directory,
       entry: "app.ts",
       runtime: run.runtime,
-      ...(run.cwd ? { cwd: run.cwd } : {}),
+      ...(run.cwd ? { cwd: run.cwd, env: { PATH: SYSTEM_PATH } } : {}),
     });
-    try {
+    await checkedDev(dev, directory, async () => {
       expect(dev.output.some((line) => line.includes("worker.ts (your Worker) in workerd"))).toBe(true);
       const home = await get(dev, "/");
-      expect(home.status).toBe(200);
+      expect(home).toMatchObject({ status: 200 });
       expect(home.body.platform.kind).toBe("cloudflare");
       expect(home.body.platform.cloudflare.durableObjectId).toMatch(/^[0-9a-f]{64}$/);
       // "worker": the app verified the Worker's signature with the secret the Worker gave its container.
@@ -139,9 +104,7 @@ describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app
       );
       // One container: one process.
       expect(appProcesses(dev, directory)).toEqual([pid]);
-    } finally {
-      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
-    }
+    });
     expect(dev.output.some((line) => line.includes("received SIGTERM, draining"))).toBe(true);
     expect(dev.output.some((line) => line.includes("shutdown complete"))).toBe(true);
   }, 120_000);
@@ -151,15 +114,13 @@ describe.each(["hono", "h3", "itty"])("containerflare dev runs examples/%s's own
   it("serves the app through it with the Worker's signed metadata and bindings", async () => {
     const directory = copyExample(example, "node");
     const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
-    try {
+    await checkedDev(dev, directory, async () => {
       const home = await get(dev, "/");
-      expect(home.status).toBe(200);
+      expect(home).toMatchObject({ status: 200 });
       expect(JSON.stringify(home.body)).toContain('"source":"worker"');
       expect((await get(dev, "/kv/answer", { method: "PUT", body: "42" })).status).toBeLessThan(300);
       expect((await get(dev, "/kv/answer")).body).toBe(42);
-    } finally {
-      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
-    }
+    });
   }, 90_000);
 });
 
@@ -167,36 +128,42 @@ describe("containerflare dev reloads the app's own Worker and its instances", ()
   it("restarts the instances when app.ts changes and reloads the Worker when worker.ts changes", async () => {
     const directory = copyExample("basic", "reload");
     const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", watch: true });
-    try {
-      expect((await get(dev, "/nowhere")).body.error.message).toMatch(/^no route for/);
+    await checkedDev(dev, directory, async () => {
+      expect(await get(dev, "/nowhere")).toMatchObject({
+        status: 404,
+        body: { error: { message: expect.stringMatching(/^no route for/) } },
+      });
       const before = appProcesses(dev, directory);
       expect(before).toHaveLength(1);
 
       const app = readFileSync(`${directory}app.ts`, "utf8");
       writeFileSync(`${directory}app.ts`, app.replace("no route for", "nothing is served at"));
+      // A request that reaches the instance while it restarts waits for the new process: no 5xx.
       await until("the restarted instance", async () => {
         const answer = await get(dev, "/nowhere");
+        if (answer.status >= 500)
+          throw new Error(`answered ${answer.status} during the restart: ${JSON.stringify(answer.body)}`);
         return answer.body?.error?.message?.startsWith("nothing is served at") ? true : undefined;
       });
       expect(dev.output.some((line) => line.includes("changed: restarting the app's instances"))).toBe(true);
       expect(isRunning(before[0]!)).toBe(false);
 
-      // The Worker now keeps CACHE from the container: the same route answers FORBIDDEN.
+      // The Worker now keeps CACHE from the container: the app no longer has that binding.
       const worker = readFileSync(`${directory}worker.ts`, "utf8");
       expect(worker).toContain('allow: ["CACHE", "DB", "JOBS"]');
       writeFileSync(`${directory}worker.ts`, worker.replace('allow: ["CACHE", "DB", "JOBS"]', 'allow: ["DB", "JOBS"]'));
+      // While workerd reloads, its port refuses connections for a moment (as under wrangler dev).
       const refused = await until("the reloaded Worker", async () => {
-        const answer = await get(dev, "/kv/greeting");
-        return answer.status >= 400 && JSON.stringify(answer.body).includes("FORBIDDEN") ? answer : undefined;
+        const answer = await get(dev, "/kv/greeting").catch(() => undefined);
+        if (!answer) return undefined;
+        return answer.body?.error?.code === "NO_BINDING" ? answer : undefined;
       });
       expect(refused.status).toBeGreaterThanOrEqual(400);
       expect(dev.output.some((line) => line.includes("worker.ts changed: reloading the Worker"))).toBe(true);
       expect(dev.output.some((line) => line.includes("the Worker reloaded"))).toBe(true);
       // D1 is still allowed, and its data persisted across the reload.
       expect((await get(dev, "/visits")).status).toBe(200);
-    } finally {
-      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
-    }
+    });
   }, 120_000);
 });
 
@@ -247,14 +214,14 @@ function copyFixture(tag: string): string {
     `dev-worker-${process.pid}-api-${tag}`,
   );
   created.push(directory);
-  return directory;
+  return `${directory}/`;
 }
 
 describe("containerflare dev's ctx.container, as the Durable Object Container API sees it", () => {
   it("runs one app process per Durable Object, with the start env, the object's id and its interception", async () => {
     const directory = copyFixture("instances");
     const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
-    try {
+    await checkedDev(dev, directory, async () => {
       expect((await get(dev, "/boxes/a/state")).body).toEqual({ running: false });
       expect((await get(dev, "/boxes/a/start")).body).toEqual({ running: true });
       expect((await get(dev, "/boxes/a/ready")).body.ready).toBe(true);
@@ -306,9 +273,7 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
         running: false,
       });
       await until("no app process left", () => (appProcesses(dev, directory).length === 0 ? true : undefined));
-    } finally {
-      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
-    }
+    });
     expect(dev.output.some((line) => line.includes("received SIGTERM, draining"))).toBe(true);
     expect(dev.output.some((line) => line.includes("max_instances is 2"))).toBe(true);
   }, 120_000);
@@ -316,7 +281,7 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
   it("stops an instance after its inactivity timeout, and answers only the instance's own command route", async () => {
     const directory = copyFixture("idle");
     const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
-    try {
+    await checkedDev(dev, directory, async () => {
       await get(dev, "/boxes/sleepy/start?idle=1500");
       expect((await get(dev, "/boxes/sleepy/ready")).body.ready).toBe(true);
       const who = (await get(dev, "/boxes/sleepy/app/who")).body;
@@ -342,21 +307,17 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
 
       expect((await get(dev, "/boxes/sleepy/outcome")).body).toEqual({ outcome: "exited 0", running: false });
       expect(dev.output.some((line) => line.includes('Box "sleepy" idle for 1.5s: stopping it (SIGTERM)'))).toBe(true);
-    } finally {
-      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
-    }
+    });
   }, 90_000);
 
   it("carries an instance's command bus over its stdin/stdout with --commands stdio", async () => {
     const directory = copyFixture("stdio");
     const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--commands", "stdio"] });
-    try {
+    await checkedDev(dev, directory, async () => {
       await get(dev, "/boxes/s/start");
       expect((await get(dev, "/boxes/s/ready")).body.ready).toBe(true);
       expect((await get(dev, "/boxes/s/app/count")).body).toEqual({ count: 1 });
       expect((await get(dev, "/boxes/s/app/count")).body).toEqual({ count: 2 });
-    } finally {
-      if (dev.child.exitCode === null) await stopAndCheck(dev, directory);
-    }
+    });
   }, 60_000);
 });

@@ -10,11 +10,10 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
-import { commandLine, descendants, processTable } from "../../bench/lib/proctree.ts";
+import { commandLine, descendants, isRunning } from "../../bench/lib/proctree.ts";
 import { freePort } from "../../src/cli/dev/ports.ts";
-import { backoffDelay } from "../../src/internal/backoff.ts";
-import { sleep } from "../../src/internal/sleep.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
+import { stopAndCheck, until } from "./dev-checks.ts";
 import { ROOT } from "./runtimes.ts";
 
 const CLI = `${ROOT}dist/src/cli/index.js`;
@@ -37,36 +36,6 @@ function copyExample(tag: string): string {
   for (const file of ["app.ts", "wrangler.jsonc"]) copyFileSync(`${EXAMPLE}${file}`, `${directory}${file}`);
   created.push(directory);
   return directory;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Live processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  return processTable()
-    .filter((entry) => entry.state !== "Z" && entry.pid !== process.pid && commandLine(entry.pid).includes(text))
-    .map((entry) => entry.pid);
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(backoffDelay(attempt + 1, { baseMs: 50, maxMs: 250, jitter: false }));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 interface Dev {
@@ -199,21 +168,6 @@ async function checkRoutes(dev: Dev, tag: string): Promise<void> {
       ? true
       : undefined,
   );
-}
-
-/** Stops the CLI with SIGTERM and checks that nothing it started is left. */
-async function stopAndCheck(dev: Dev, directory: string): Promise<void> {
-  const started = descendants(dev.child.pid!);
-  expect(started.length).toBeGreaterThanOrEqual(2); // workerd and the app, at least
-  expect(await dev.stop()).toBe(0);
-  await until(
-    "every child to be gone",
-    () => (started.every((pid) => !isRunning(pid)) ? true : undefined),
-    10_000,
-  ).catch(() => undefined);
-  expect(started.filter(isRunning).map((pid) => `${pid} ${commandLine(pid)}`)).toEqual([]);
-  expect(processesMentioning(directory)).toEqual([]);
-  expect(dev.output.at(-1)).toMatch(/stopped/);
 }
 
 describe.each(RUNTIMES)("containerflare dev --runtime %s", (runtime) => {

@@ -11,9 +11,9 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/cli/dev/ports.ts";
-import { sleep } from "../../src/internal/sleep.ts";
 import { REMOTE_COMMAND_PATH } from "../../src/worker/remote-route.ts";
 import { requireBuiltCli } from "../fixtures/cli/harness.ts";
+import { until } from "./dev-checks.ts";
 import { ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
 
 const CLI = `${ROOT}dist/src/cli/index.js`;
@@ -30,20 +30,6 @@ interface Dev {
 }
 
 let dev: Dev;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 beforeAll(async () => {
   requireBuiltCli();

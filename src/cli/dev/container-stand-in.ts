@@ -209,16 +209,25 @@ export class DevContainer {
         const target = new Request(new Request(`http://127.0.0.1:${local}${url.pathname}${url.search}`, request), {
           redirect: "manual",
         });
+        // Only a request without a body is sent again, and only after a restart dev itself made.
+        const again = target.body === null ? target.clone() : undefined;
         try {
           return await fetch(target);
         } catch (error) {
-          if (!record.running) throw new Error(`${NOT_RUNNING}: it exited`);
-          throw new Error(
-            `${NOT_LISTENING} on port ${port} (containerflare dev: 127.0.0.1:${local}: ${error instanceof Error ? error.message : String(error)})`,
-          );
+          if (again && record.running && (await this.#call("settled", { key: this.#key })).restarted === true)
+            return fetch(again).catch((retryError: unknown) => this.#fetchError(record, port, local, retryError));
+          return this.#fetchError(record, port, local, error);
         }
       },
     };
+  }
+
+  /** The platform's errors for a request the app did not answer: not running, or not listening. */
+  #fetchError(record: ContainerRecord, port: number, local: number, error: unknown): never {
+    if (!record.running) throw new Error(`${NOT_RUNNING}: it exited`);
+    throw new Error(
+      `${NOT_LISTENING} on port ${port} (containerflare dev: 127.0.0.1:${local}: ${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 
   exec(): never {

@@ -4,7 +4,8 @@
  * at most `max_instances` per class. The Worker's `ctx.container` stand-ins
  * (container-stand-in.ts) ask for processes through {@link ContainerInstances.handle}, a
  * Miniflare service binding that runs here in Node: `start` spawns, `wait` answers when the
- * process ends, `signal`, `destroy`, `inactivity` and `touch` do what the platform does.
+ * process ends, `signal`, `destroy`, `inactivity` and `touch` do what the platform does, and
+ * `settled` lets a request that failed during a file change's restart wait for the new process.
  *
  * @module
  */
@@ -89,6 +90,8 @@ interface Instance {
   ended(exit: ExitReport): void;
   inactivityMs?: number;
   idleTimer?: ReturnType<typeof setTimeout>;
+  /** While a file change restarts the app: resolves once it listens again (true) or did not start. */
+  restarting?: Promise<boolean>;
 }
 
 const hexId = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "a Durable Object id of 64 hex digits"));
@@ -263,11 +266,17 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
       }
       case "wait":
       case "destroy":
+      case "settled":
       case "touch": {
         const body = v.safeParse(KeySchema, json);
         if (!body.success) return invalid(body.issues);
         if (operation === "wait") return wait(body.output.key);
         if (operation === "destroy") return destroy(body.output.key);
+        if (operation === "settled") {
+          // A request that failed while a file change restarted the app waits for it, then is sent again.
+          const restarting = instances.get(body.output.key)?.restarting;
+          return answer(200, { restarted: restarting ? await restarting : false });
+        }
         const instance = instances.get(body.output.key);
         if (instance) armIdleTimer(instance);
         return answer(200, {});
@@ -312,7 +321,15 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
     },
     list: () => [...instances.values()].map((instance) => ({ ...instance.info, pid: instance.app.pid })),
     async restartAll() {
-      await Promise.all([...instances.values()].map((instance) => instance.app.restart()));
+      await Promise.all(
+        [...instances.values()].map((instance) => {
+          const restarting = instance.app.restart();
+          instance.restarting = restarting;
+          return restarting.finally(() => {
+            if (instance.restarting === restarting) instance.restarting = undefined;
+          });
+        }),
+      );
     },
     async stopAll() {
       const stopping = [...instances.values()];
