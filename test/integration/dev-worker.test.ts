@@ -110,6 +110,37 @@ describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app
   }, 120_000);
 });
 
+describe.each(RUNS)("containerflare dev runs examples/durable-object's own worker.ts, app on $name", (run) => {
+  it("starts one container per room on the Durable Object Container API, each its own process, and drains them all on stop", async () => {
+    const directory = copyExample("durable-object", run.name.split(" ")[0]! + (run.cwd ? "20" : ""));
+    const dev = await startDevCli({
+      root: ROOT,
+      directory,
+      entry: "app.ts",
+      runtime: run.runtime,
+      ...(run.cwd ? { cwd: run.cwd, env: { PATH: SYSTEM_PATH } } : {}),
+    });
+    await checkedDev(dev, directory, async () => {
+      const lobby = await get(dev, "/rooms/lobby/");
+      const kitchen = await get(dev, "/rooms/kitchen/");
+      expect(lobby).toMatchObject({ status: 200, body: { room: "lobby", visits: 1, request: { source: "worker" } } });
+      expect(kitchen).toMatchObject({ status: 200, body: { room: "kitchen", visits: 1 } });
+      expect(lobby.body.durableObjectId).toMatch(/^[0-9a-f]{64}$/);
+      expect(kitchen.body.durableObjectId).not.toBe(lobby.body.durableObjectId);
+      expect((await get(dev, "/rooms/lobby/")).body).toMatchObject({
+        visits: 2,
+        durableObjectId: lobby.body.durableObjectId,
+      });
+      const processes = appProcesses(dev, directory);
+      expect(processes).toHaveLength(2);
+      if (run.binary) for (const pid of processes) expect(commandLine(pid).split(" ")[0]).toBe(run.binary);
+    });
+    // Both rooms' apps drained on SIGTERM.
+    expect(dev.output.filter((line) => line.includes("received SIGTERM, draining"))).toHaveLength(2);
+    expect(dev.output.filter((line) => line.includes("shutdown complete"))).toHaveLength(2);
+  }, 120_000);
+});
+
 describe.each(["hono", "h3", "itty"])("containerflare dev runs examples/%s's own worker.ts", (example) => {
   it("serves the app through it with the Worker's signed metadata and bindings", async () => {
     const directory = copyExample(example, "node");
