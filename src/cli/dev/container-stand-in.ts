@@ -167,20 +167,37 @@ export class DevContainer {
   }
 
   signal(signo: number): void {
-    if (!this.running) return;
-    this.#ctx.waitUntil(this.#call("signal", { key: this.#key, signo }).catch(() => {}));
+    const record = records.get(this.#key);
+    if (!record?.running) return;
+    // After the start's answer: the CLI knows the process only from then on.
+    this.#ctx.waitUntil(record.port.then(() => this.#call("signal", { key: this.#key, signo })).catch(() => {}));
   }
 
   async destroy(_error?: unknown): Promise<void> {
     const record = records.get(this.#key);
     if (!record) return;
-    await this.#call("destroy", { key: this.#key });
+    if (
+      await record.port.then(
+        () => true,
+        () => false,
+      )
+    )
+      await this.#call("destroy", { key: this.#key });
     await record.exit.catch(() => {});
   }
 
   async setInactivityTimeout(durationMs: number | bigint): Promise<void> {
     this.#inactivityMs = Number(durationMs);
-    if (this.running) await this.#call("inactivity", { key: this.#key, ms: this.#inactivityMs });
+    const record = records.get(this.#key);
+    if (!record?.running) return;
+    // After the start's answer: the CLI knows the process only from then on.
+    if (
+      await record.port.then(
+        () => true,
+        () => false,
+      )
+    )
+      await this.#call("inactivity", { key: this.#key, ms: this.#inactivityMs });
   }
 
   async interceptOutboundHttp(host: string, binding: Fetcher): Promise<void> {
