@@ -275,6 +275,8 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
       expect((await get(dev, "/boxes/a/app/count")).body).toEqual({ count: 1 });
       expect((await get(dev, "/boxes/a/app/count")).body).toEqual({ count: 2 });
       expect((await get(dev, "/boxes/b/app/count")).body).toEqual({ count: 1 });
+      // Not through the object: a request under its blockConcurrencyWhile gets its command answered.
+      expect((await get(dev, "/boxes/b/locked/count")).body).toEqual({ count: 2 });
 
       // max_instances is 2: a third object's container is refused with the platform's words.
       await get(dev, "/boxes/c/start");

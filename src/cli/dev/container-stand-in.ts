@@ -11,7 +11,8 @@
  * - {@link devOutbound}: the loopback entrypoint an app process sends its command bus to. Its URL
  *   names the instance and carries a token the CLI derived from a key only it and this Worker
  *   hold; the request goes, as `http://containerflare.internal/…`, to the Durable Object's
- *   `interceptOutboundHttp` target, so the user's own outbound handler answers it.
+ *   `interceptOutboundHttp` target, so the user's own outbound handler answers it: straight to
+ *   that entrypoint when it came from `ctx.exports` (as on the platform), else through the object.
  *
  * Bundled for workerd by the CLI: Web APIs only.
  *
@@ -68,6 +69,62 @@ interface ContainerRecord {
 }
 
 const records = new Map<string, ContainerRecord>();
+
+/**
+ * Where a Fetcher from `ctx.exports` came from: the export's name and the options it was called
+ * with (`{ props }`), so that the outbound entrypoint can make the same Fetcher in its own
+ * request, as the platform delivers a container's request straight to the intercepting
+ * entrypoint, not through the Durable Object (whose input gate must not hold the command bus).
+ */
+interface ExportOrigin {
+  name: string;
+  options?: unknown;
+}
+
+const exportOrigins = new WeakMap<object, ExportOrigin>();
+
+/**
+ * The interceptions of each object (`class/id` → host → origin) made of `ctx.exports` Fetchers.
+ * Bounded: the oldest object's are dropped past {@link MAX_ROUTED_OBJECTS}, and it falls back to
+ * the Durable Object's own record of them (one RPC more per command).
+ */
+const routes = new Map<string, Map<string, ExportOrigin>>();
+const MAX_ROUTED_OBJECTS = 1_024;
+
+function route(key: string, host: string, target: Fetcher): void {
+  const origin = exportOrigins.get(target);
+  const hosts = routes.get(key) ?? new Map<string, ExportOrigin>();
+  if (origin) hosts.set(host, origin);
+  else hosts.delete(host);
+  routes.delete(key);
+  if (hosts.size > 0) routes.set(key, hosts);
+  if (routes.size > MAX_ROUTED_OBJECTS) routes.delete(routes.keys().next().value!);
+}
+
+/**
+ * `ctx.exports` as the Durable Object sees it in dev: the same exports, each callable one
+ * remembering what it made ({@link exportOrigins}). Methods are called on the real objects.
+ */
+function tracedExports(real: Record<string | symbol, unknown>): Record<string | symbol, unknown> {
+  return new Proxy(real, {
+    get(target, name) {
+      const value = Reflect.get(target, name);
+      if (typeof value !== "function" || typeof name !== "string") return value;
+      return new Proxy(value, {
+        apply(exported, _self, args: unknown[]) {
+          const made = Reflect.apply(exported, target, args) as object;
+          if (made && (typeof made === "object" || typeof made === "function"))
+            exportOrigins.set(made, { name, ...(args.length > 0 ? { options: args[0] } : {}) });
+          return made;
+        },
+        get(exported, key) {
+          const member = Reflect.get(exported, key);
+          return typeof member === "function" ? member.bind(exported) : member;
+        },
+      });
+    },
+  });
+}
 
 /** Signal numbers of the names Node reports. */
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -202,10 +259,12 @@ export class DevContainer {
 
   async interceptOutboundHttp(host: string, binding: Fetcher): Promise<void> {
     this.#intercepts.set(host.toLowerCase(), binding);
+    route(this.#key, host.toLowerCase(), binding);
   }
 
   async interceptAllOutboundHttp(binding: Fetcher): Promise<void> {
     this.#intercepts.set("*", binding);
+    route(this.#key, "*", binding);
   }
 
   async interceptOutboundHttps(host: string, binding: Fetcher): Promise<void> {
@@ -317,6 +376,8 @@ export function devContainerClass<T extends ObjectClass>(Base: T, exportName: st
         // Keyed by the export's name: that is the class wrangler.jsonc and the CLI know.
         const container = new DevContainer(ctx, env, exportName);
         Object.defineProperty(ctx, "container", { value: container, configurable: true, enumerable: true });
+        const exports = (ctx as { exports?: Record<string, unknown> }).exports;
+        if (exports) Object.defineProperty(ctx, "exports", { value: tracedExports(exports), configurable: true });
         super(...args);
         containers.set(this, container);
       }
@@ -396,6 +457,16 @@ export const devOutbound = {
     const config = Object.hasOwn(settings.classes, className) ? settings.classes[className] : undefined;
     if (!config || !/^[0-9a-f]{64}$/.test(id) || !(await validToken(settings, className, id, token)))
       return refused(401, "unknown container instance: use the CF_CMD_ENDPOINT containerflare dev gave the app");
+    const forwarded = new Request(`http://${COMMAND_HOST}/${rest.join("/")}${url.search}`, request);
+    // Straight to the intercepting entrypoint, made anew here from the export it came from.
+    const hosts = routes.get(`${className}/${id}`);
+    const origin = hosts?.get(COMMAND_HOST) ?? hosts?.get("*");
+    const exported = origin ? (ctx.exports?.[origin.name] as ((options: unknown) => Fetcher) | undefined) : undefined;
+    if (origin && exported) {
+      const target = "options" in origin ? exported(origin.options) : (exported as unknown as Fetcher);
+      return target.fetch(forwarded);
+    }
+    // Otherwise through the object, which holds whatever Fetcher it was given.
     const namespace = (ctx.exports?.[className] ?? (config.binding ? env[config.binding] : undefined)) as
       | DurableObjectNamespaceLike
       | undefined;
@@ -407,7 +478,6 @@ export const devOutbound = {
       });
     }
     const stub = namespace.get(namespace.idFromString(id)) as Record<string, (request: Request) => Promise<Response>>;
-    const forwarded = new Request(`http://${COMMAND_HOST}/${rest.join("/")}${url.search}`, request);
     return stub[OUTBOUND_METHOD]!(forwarded);
   },
 };
