@@ -21,6 +21,7 @@ export const ENTRIES = {
   "src/host/index": "src/host/index.ts",
   "src/host/node": "src/host/node.ts",
   "src/worker/index": "src/worker/index.ts",
+  "src/worker/portable": "src/worker/portable.ts",
   "adapters/hono": "adapters/hono.ts",
   "adapters/h3": "adapters/h3.ts",
   "adapters/itty": "adapters/itty.ts",

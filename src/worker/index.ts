@@ -42,66 +42,12 @@
  *   export { ContainerProxy };
  *   ```
  *
- * Node-side code (tests, tools) imports the module it needs (`./commands.ts`, `./forward.ts`, …):
- * this one loads `cloudflare:workers`, which exists in workerd only.
+ * This module loads `cloudflare:workers`, which exists in workerd only, for `ContainerflareHost`.
+ * Node, Bun and Deno get the rest of it (portable.ts) through the package's `node` export
+ * condition, so that tests and tools outside workerd can import `containerflare/worker` too.
  *
  * @module
  */
 
-export {
-  METADATA_HEADER,
-  /** @deprecated The first name of {@link MetadataHeaderFields}. */
-  type MetadataHeaderFields as ContainerflareMetadata,
-  type MetadataHeaderFields,
-  SIGNATURE_HEADER,
-} from "../metadata-header.ts";
-export {
-  COMMAND_HOSTNAME,
-  COMMAND_PATH,
-  type CommandHandlerOptions,
-  type CommandOutboundHandler,
-  commandHandler,
-} from "./commands.ts";
-export {
-  type ContainerClass,
-  type ContainerflareOptions,
-  DEFAULT_INSTANCE,
-  type ForwardToOptions,
-  forwardTo,
-  withContainerflare,
-} from "./container.ts";
-export {
-  type ContainerflareContainer,
-  type ContainerflareContainerOptions,
-  containerflareContainer,
-  DEFAULT_CONTAINER_PORT,
-  DEFAULT_INACTIVITY_TIMEOUT_MS,
-  DEFAULT_START_TIMEOUT_MS,
-} from "./container-api.ts";
-export { containerRequest, type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
 export { ContainerflareHost } from "./host-entrypoint.ts";
-export { type ContainerflareHostProps, HOST_PROPS_CACHE_SIZE } from "./host-props.ts";
-export {
-  type MetadataHeaderFieldsOptions,
-  metadataHeaderFields,
-  type RequestMetadataOptions,
-  requestMetadata,
-} from "./metadata-header.ts";
-export {
-  REMOTE_COMMAND_PATH,
-  type RemoteCommandRoute,
-  type RemoteCommandRouteOptions,
-  remoteCommandRoute,
-} from "./remote-route.ts";
-export type {
-  ContainerflareWorkerEnv,
-  ContainerLike,
-  ContainerStartOptionsLike,
-  DurableObjectNamespaceLike,
-  DurableObjectStateLike,
-  FetcherLike,
-  FetchTarget,
-  OutboundContext,
-  RequestCf,
-  WorkerRequest,
-} from "./types.ts";
+export * from "./portable.ts";
