@@ -70,6 +70,9 @@ export async function checkedDev<T extends DevChild>(
     await body(dev);
   } catch (error) {
     await dev.stop();
+    // What dev printed says why, far more often than the assertion does.
+    if (error instanceof Error)
+      error.message += `\n--- containerflare dev's last lines:\n${dev.output.slice(-30).join("\n")}`;
     throw error;
   }
   await stopAndCheck(dev, directory);

@@ -66,16 +66,22 @@ const RUNS = [
   { name: "deno", runtime: "deno" as const },
 ];
 
+/** A copy of `example` under dev, its app on `run`'s runtime. */
+async function startExample(example: string, run: (typeof RUNS)[number]): Promise<{ directory: string; dev: DevCli }> {
+  const directory = copyExample(example, run.name.split(" ")[0]! + (run.cwd ? "20" : ""));
+  const dev = await startDevCli({
+    root: ROOT,
+    directory,
+    entry: "app.ts",
+    runtime: run.runtime,
+    ...(run.cwd ? { cwd: run.cwd, env: { PATH: SYSTEM_PATH } } : {}),
+  });
+  return { directory, dev };
+}
+
 describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app on $name", (run) => {
   it("forwards through the Worker's Container class, answers the command bus through its interception, drains on stop", async () => {
-    const directory = copyExample("basic", run.name.split(" ")[0]!.replace(/\W/g, "") + (run.cwd ? "20" : ""));
-    const dev = await startDevCli({
-      root: ROOT,
-      directory,
-      entry: "app.ts",
-      runtime: run.runtime,
-      ...(run.cwd ? { cwd: run.cwd, env: { PATH: SYSTEM_PATH } } : {}),
-    });
+    const { directory, dev } = await startExample("basic", run);
     await checkedDev(dev, directory, async () => {
       expect(dev.output.some((line) => line.includes("worker.ts (your Worker) in workerd"))).toBe(true);
       const home = await get(dev, "/");
@@ -112,14 +118,7 @@ describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app
 
 describe.each(RUNS)("containerflare dev runs examples/durable-object's own worker.ts, app on $name", (run) => {
   it("starts one container per room on the Durable Object Container API, each its own process, and drains them all on stop", async () => {
-    const directory = copyExample("durable-object", run.name.split(" ")[0]! + (run.cwd ? "20" : ""));
-    const dev = await startDevCli({
-      root: ROOT,
-      directory,
-      entry: "app.ts",
-      runtime: run.runtime,
-      ...(run.cwd ? { cwd: run.cwd, env: { PATH: SYSTEM_PATH } } : {}),
-    });
+    const { directory, dev } = await startExample("durable-object", run);
     await checkedDev(dev, directory, async () => {
       const lobby = await get(dev, "/rooms/lobby/");
       const kitchen = await get(dev, "/rooms/kitchen/");
@@ -196,6 +195,33 @@ describe("containerflare dev reloads the app's own Worker and its instances", ()
       expect((await get(dev, "/visits")).status).toBe(200);
     });
   }, 120_000);
+});
+
+describe("containerflare dev runs the Container class's own lifecycle", () => {
+  it("stops the container once sleepAfter passes (the package's alarm, SIGTERM), and the next request starts a new one", async () => {
+    const directory = copyExample("basic", "sleep");
+    const worker = readFileSync(`${directory}worker.ts`, "utf8");
+    expect(worker).toContain('sleepAfter = "5m"');
+    writeFileSync(`${directory}worker.ts`, worker.replace('sleepAfter = "5m"', 'sleepAfter = "2s"'));
+    const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
+    await checkedDev(dev, directory, async () => {
+      expect((await get(dev, "/")).status).toBe(200);
+      const [first] = appProcesses(dev, directory);
+      await until(
+        "the idle container to stop",
+        () =>
+          dev.output.some((line) => line.includes('BasicApp "cf-singleton-container" exited with code 0'))
+            ? true
+            : undefined,
+        20_000,
+      );
+      expect(dev.output.some((line) => line.includes("received SIGTERM, draining"))).toBe(true);
+      expect(isRunning(first!)).toBe(false);
+      expect((await get(dev, "/")).status).toBe(200);
+      expect(appProcesses(dev, directory)).toHaveLength(1);
+      expect(appProcesses(dev, directory)[0]).not.toBe(first);
+    });
+  }, 90_000);
 });
 
 /** Runs `containerflare dev` on `directory` and returns its exit code and stderr lines (it must fail at once). */

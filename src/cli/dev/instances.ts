@@ -66,10 +66,18 @@ export interface ContainerInstances {
   restartAll(): Promise<void>;
   /** Stops every instance: SIGTERM, then SIGKILL after the app process's stop timeout. */
   stopAll(): Promise<void>;
+  /**
+   * Refuses (true) or allows again (false) new instances: while the Worker reloads, a start from
+   * the old Worker would leave a process the new one does not know.
+   */
+  holdStarts(hold: boolean): void;
 }
 
 /** Exits kept for a `wait` that arrives after its process ended: a few per class is plenty. */
 const MAX_REMEMBERED_EXITS = 64;
+
+/** The platform's error when it has no instance to give, which @cloudflare/containers answers with a 503. */
+const NO_INSTANCE = "there is no container instance that can be provided to this durable object";
 
 /** How long `destroy` waits for the killed process to be reported before it stops the instance itself, in ms. */
 const DESTROY_WAIT_MS = 2_000;
@@ -143,6 +151,7 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
   const limits = new Map(options.classes.map((entry) => [entry.className, entry.maxInstances]));
   const instances = new Map<string, Instance>();
   const exits = new Map<string, ExitReport>();
+  let holding = false;
 
   function remember(instanceKey: string, exit: ExitReport): void {
     exits.delete(instanceKey);
@@ -170,6 +179,8 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
   }
 
   async function start(body: v.InferOutput<typeof StartSchema>): Promise<Response> {
+    // The platform's words for "not now", which @cloudflare/containers answers with a 503.
+    if (holding) return answer(503, { error: NO_INSTANCE });
     const limit = limits.get(body.className);
     if (limit === undefined)
       return answer(400, {
@@ -180,8 +191,7 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
     const running = [...instances.values()].filter((instance) => instance.info.className === body.className).length;
     if (running >= limit) {
       logger.warn(`${body.className}: ${running} instances run, max_instances is ${limit}: the new one is refused`);
-      // The platform's words, which @cloudflare/containers answers with a 503.
-      return answer(503, { error: "there is no container instance that can be provided to this durable object" });
+      return answer(503, { error: NO_INSTANCE });
     }
     if (body.entrypoint)
       logger.debug(`${body.className}: dev runs the app, not the entrypoint ${body.entrypoint.join(" ")}`);
@@ -318,6 +328,9 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
         return answer(400, { error: "containerflare dev: a container operation takes a JSON body" });
       }
       return dispatch(operation, json);
+    },
+    holdStarts(hold) {
+      holding = hold;
     },
     list: () => [...instances.values()].map((instance) => ({ ...instance.info, pid: instance.app.pid })),
     async restartAll() {

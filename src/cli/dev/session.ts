@@ -386,14 +386,18 @@ async function startWithUserWorker(context: SessionContext, main: UserWorker): P
         logger.error(`${errorLine(error)}; the Worker keeps running as it was`);
         return;
       }
-      await instances.stopAll();
+      // No new instance until the new Worker runs: the old one's would be unknown to it.
+      instances.holdStarts(true);
       try {
+        await instances.stopAll();
         await worker.miniflare.setOptions(devWorkerOptions({ ...workerOptions(next), workers: worker.workers }));
         bundle = next;
         outboundUrl = await worker.miniflare.unsafeGetDirectURL(undefined, OUTBOUND_ENTRYPOINT);
         logger.success("the Worker reloaded");
       } catch (error) {
         logger.error(`cannot reload the Worker: ${errorLine(error)}`);
+      } finally {
+        instances.holdStarts(false);
       }
     }));
 
