@@ -369,6 +369,20 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
     });
   }, 90_000);
 
+  it("reports an app that does not build as the container's exit, in the platform's words", async () => {
+    const directory = copyFixture("broken");
+    writeFileSync(`${directory}app.ts`, "export default function app( {\n");
+    const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
+    await checkedDev(dev, directory, async () => {
+      await get(dev, "/boxes/x/start");
+      expect((await get(dev, "/boxes/x/outcome")).body).toEqual({
+        outcome: "container exited with unexpected exit code: 1",
+        running: false,
+      });
+      expect(dev.output.some((line) => line.includes("the app failed to build"))).toBe(true);
+    });
+  }, 60_000);
+
   it("carries an instance's command bus over its stdin/stdout with --commands stdio", async () => {
     const directory = copyFixture("stdio");
     const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--commands", "stdio"] });

@@ -131,7 +131,9 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 
 
 /** The Error `monitor()` rejects with for an exit, worded like the platform's. */
 function exitError(exit: ExitReport): Error | undefined {
-  if (exit.failure) return new Error(`${UNEXPECTED_EXIT} 1 (containerflare dev: ${exit.failure})`);
+  // Exactly the platform's words: @cloudflare/containers reads the code from the end of the message.
+  // Why it never ran (a build error) is in dev's output.
+  if (exit.failure) return new Error(`${UNEXPECTED_EXIT} 1`);
   const status = exit.code ?? 128 + (SIGNAL_NUMBERS[exit.signal ?? ""] ?? 0);
   if (status === 0) return undefined;
   return new Error(`${exit.signalled ? SIGNALLED : UNEXPECTED_EXIT} ${status}`);
