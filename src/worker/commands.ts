@@ -8,6 +8,7 @@ import {
   type RequestRejection,
   type RequestVerifier,
 } from "../request-signature.ts";
+import { isBrowserRequest } from "./browser-request.ts";
 import type { OutboundContext } from "./types.ts";
 
 /** The made-up host name the container sends commands to; the Container class intercepts it. */
@@ -166,19 +167,6 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
     });
     return hostFor(bindings).handle(verified);
   };
-}
-
-/**
- * Whether a browser sent the request: browsers add `Origin` to every POST and `Sec-Fetch-Site`
- * (with `-Dest`, `-Mode`) to every request, and a page cannot remove them. The one exception
- * allowed: Node's fetch (undici) adds `Sec-Fetch-Mode: cors` alone to every request it sends.
- */
-function isBrowserRequest(headers: Headers): boolean {
-  if (headers.has("origin")) return true;
-  for (const [name, value] of headers) {
-    if (name.startsWith("sec-fetch-") && !(name === "sec-fetch-mode" && value === "cors")) return true;
-  }
-  return false;
 }
 
 /**

@@ -13,12 +13,15 @@
  *   hold; the request goes, as `http://containerflare.internal/…`, to the Durable Object's
  *   `interceptOutboundHttp` target, so the user's own outbound handler answers it: straight to
  *   that entrypoint when it came from `ctx.exports` (as on the platform), else through the object.
+ *   For that, the wired class's `ctx.exports` is the real one, traced: each Fetcher it makes is
+ *   remembered with the export's name and options.
  *
  * Bundled for workerd by the CLI: Web APIs only.
  *
  * @module
  */
 import { errorResponse } from "../../errors.ts";
+import { isBrowserRequest } from "../../worker/browser-request.ts";
 
 /** Name of the binding through which a {@link DevContainer} asks the CLI to run processes. */
 export const SUPERVISOR_BINDING = "CONTAINERFLARE_DEV_CONTAINERS";
@@ -426,15 +429,6 @@ async function validToken(settings: DevContainerSettings, className: string, id:
   return true;
 }
 
-/** Whether a browser sent the request (it adds `Origin`, `Sec-Fetch-*` that a page cannot remove). */
-function fromBrowser(headers: Headers): boolean {
-  if (headers.has("origin")) return true;
-  for (const [name, value] of headers) {
-    if (name.startsWith("sec-fetch-") && !(name === "sec-fetch-mode" && value === "cors")) return true;
-  }
-  return false;
-}
-
 interface DurableObjectNamespaceLike {
   idFromString(id: string): unknown;
   get(id: unknown): Record<string, unknown>;
@@ -452,7 +446,8 @@ function refused(status: number, message: string): Response {
  */
 export const devOutbound = {
   async fetch(request: Request, env: Env, ctx: { exports?: Record<string, unknown> }): Promise<Response> {
-    if (fromBrowser(request.headers)) return refused(403, "the container's command route does not answer browsers");
+    if (isBrowserRequest(request.headers))
+      return refused(403, "the container's command route does not answer browsers");
     const settings = env[SETTINGS_BINDING] as DevContainerSettings;
     const url = new URL(request.url);
     const [, className = "", id = "", token = "", ...rest] = url.pathname.split("/");
