@@ -8,7 +8,7 @@
  * and serve() import only what every server needs (test/integration/startup-imports.test.ts
  * keeps the list honest):
  *
- * - srvx (its adapter for the runtime) and, for the Deno body limit, `srvx/body-limit`;
+ * - srvx (its adapter for the runtime);
  * - consola's core (`consola/core`);
  * - this package's serve() and its parts (src/serve/*.ts, not node.ts), config.ts, platform.ts,
  *   context.ts, trace.ts, log.ts, errors.ts (with protocol/errors.ts), drain.ts, exit.ts,

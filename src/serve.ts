@@ -98,19 +98,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
 
   let closing: Promise<void> | undefined;
   let releaseRuntime = () => {};
-  const runtimePart = loadRuntimePart({
-    fastResponse: options.fastResponse !== false,
-    limitsBodies: bodyLimit > 0 && LIMITS_BODY_STREAMS,
-  });
+  const runtimePart = loadRuntimePart({ fastResponse: options.fastResponse !== false });
   const started = runtimePart.then(async (runtime) => {
     releaseRuntime = runtime.release;
     const compose = (accessLog: boolean | Promise<boolean>) =>
       composeParts(
-        [
-          accessLogPart(accessLog),
-          errorPart(createResponseCheck(runtime.sending)),
-          bodyLimitPart(bodyLimit, runtime.limitBodyStream),
-        ],
+        [accessLogPart(accessLog), errorPart(createResponseCheck(runtime.sending)), bodyLimitPart(bodyLimit)],
         handler,
       );
     respond = compose(setup.accessLog);

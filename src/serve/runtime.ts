@@ -2,20 +2,16 @@
  * What serve() adds on one runtime, loaded before the server listens and only on that runtime:
  *
  * - Node: the fast Response and one-write sending (node.ts, with src/node/*);
- * - Deno: srvx's body stream limiter, for the body-limit part (see body-limit.ts);
- * - Bun: nothing.
+ * - Bun and Deno: nothing.
  *
  * @module
  */
-import type { LimitBodyStream } from "./body-limit.ts";
 import type { NodeSending } from "./response.ts";
 
 /** The runtime part of one server. */
 export interface RuntimePart {
   /** Node's answer checks and sending. */
   sending?: NodeSending;
-  /** Deno's body stream limiter. */
-  limitBodyStream?: LimitBodyStream;
   /** Gives back what the part installed (the global Response on Node). */
   release(): void;
 }
@@ -24,14 +20,10 @@ export interface RuntimePart {
 export const RUNTIME: "node" | "bun" | "deno" = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
 
 /** Loads this runtime's part; `fastResponse: false` keeps the native Response on Node. */
-export async function loadRuntimePart(options: { fastResponse: boolean; limitsBodies: boolean }): Promise<RuntimePart> {
+export async function loadRuntimePart(options: { fastResponse: boolean }): Promise<RuntimePart> {
   if (RUNTIME === "node") {
     const node = await import("./node.ts");
     return { sending: node.nodeSending, release: options.fastResponse ? node.installFastResponse() : () => {} };
-  }
-  if (RUNTIME === "deno" && options.limitsBodies) {
-    const { limitBodyStream } = await import("srvx/body-limit");
-    return { limitBodyStream, release() {} };
   }
   return { release() {} };
 }

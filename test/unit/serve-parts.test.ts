@@ -3,6 +3,7 @@
 import { createConsola } from "consola/core";
 import { describe, expect, it } from "vitest";
 import { formatLogArgs } from "../../src/log.ts";
+import { DRAIN_BYTES, limitBody } from "../../src/serve/body-limit.ts";
 import { createCommandBus } from "../../src/serve/command-bus.ts";
 import { composeParts, type Part, type Step } from "../../src/serve/parts.ts";
 import { createPendingEnv } from "../../src/serve/pending-env.ts";
@@ -149,5 +150,50 @@ describe("formatLogArgs", () => {
     expect(formatLogArgs(["after", { n: 1 }])).toBe("after { n: 1 }");
     expect(formatLogArgs([])).toBe("");
     expect(formatLogArgs([new Error("kaput")])).toMatch(/^Error: kaput\n\s+at /);
+  });
+});
+
+describe("limitBody (bodies of unknown length)", () => {
+  /** A source of `chunks` chunks of `size` bytes, counting what was pulled and whether it was cancelled. */
+  function source(chunks: number, size: number) {
+    const seen = { pulled: 0, cancelled: false };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (seen.pulled === chunks) return controller.close();
+        seen.pulled++;
+        controller.enqueue(new Uint8Array(size));
+      },
+      cancel() {
+        seen.cancelled = true;
+      },
+    });
+    return { stream, seen };
+  }
+
+  it("passes a body within the limit untouched", async () => {
+    const { stream, seen } = source(4, 1_000);
+    const limited = limitBody(stream, 4_000);
+    expect((await new Response(limited.stream).arrayBuffer()).byteLength).toBe(4_000);
+    expect(limited.overflow()).toBeUndefined();
+    expect(seen).toEqual({ pulled: 4, cancelled: false });
+  });
+
+  it("fails past the limit with TOO_LARGE, then drops the rest instead of cancelling it", async () => {
+    const { stream, seen } = source(100, 64 * 1024);
+    const limited = limitBody(stream, 100_000);
+    await expect(new Response(limited.stream).arrayBuffer()).rejects.toMatchObject({ code: "TOO_LARGE" });
+    await limited.overflow();
+    // All 100 chunks were read (6.4 MiB, within the drain budget) and none kept; nothing was cancelled.
+    expect(seen).toEqual({ pulled: 100, cancelled: false });
+  });
+
+  it("stops dropping at its byte budget and cancels the source", async () => {
+    const chunk = 2 ** 20;
+    const { stream, seen } = source(DRAIN_BYTES / chunk + 50, chunk);
+    const limited = limitBody(stream, chunk);
+    await expect(new Response(limited.stream).text()).rejects.toMatchObject({ code: "TOO_LARGE" });
+    await limited.overflow();
+    expect(seen.cancelled).toBe(true);
+    expect(seen.pulled).toBeLessThanOrEqual(DRAIN_BYTES / chunk + 3);
   });
 });
