@@ -347,16 +347,17 @@ function errorLine(error: unknown): string {
 }
 
 /**
- * The 503 of a failed start: a one-line reason a client may read (the start's own words for a
- * container that exited or did not listen; none of the Worker's configuration, which is logged).
+ * The 503 of a failed start: a one-line reason a client may read. Only an error marked `expose`
+ * (the start's own words for a container that exited first) is shown; the platform's text (a
+ * timeout's last refusal) and the Worker's configuration stay in the Worker's log.
  */
 function unavailable(error: unknown): Response {
   const misconfigured = isContainerflareError(error) && error.code === "INVALID_CONFIG";
   const reason = misconfigured
     ? "the Worker is not set up for its container (see the Worker's log)"
-    : isContainerflareError(error) && error.code === "UNAVAILABLE"
+    : isContainerflareError(error) && error.expose
       ? error.message
-      : "it failed to start";
+      : "it did not start (see the Worker's log)";
   return errorResponse(503, {
     code: "UNAVAILABLE",
     message: `the container is not available: ${reason}`,

@@ -28,7 +28,8 @@ const PROBE_BACKOFF = { baseMs: 50, maxMs: 1_000 } as const;
  * response: the app listens. While nothing listens the platform throws ("the container is not
  * listening"), and the port is asked again after a backoff. Rejects with a
  * `ContainerflareError` (`UNAVAILABLE`, retryable) naming the port and the timeout when nothing
- * answered within `timeoutMs`, or at once with the exit's reason when `exited` settles first.
+ * answered within `timeoutMs` (with the platform's last refusal: not exposed to clients), or at
+ * once with the exit's reason when `exited` settles first (exposed).
  */
 export async function waitForPort(target: FetcherLike, options: PortWaitOptions): Promise<void> {
   const { port, timeoutMs } = options;
@@ -78,8 +79,10 @@ async function probe(target: FetcherLike): Promise<{ listening: true } | { refus
 }
 
 function exitedBeforeListening(port: number, exit: ContainerExit): ContainerflareError {
+  // Our own words and the exit code only: a client may read them (see `unavailable` in container-api.ts).
   return new ContainerflareError("UNAVAILABLE", `the container ${exit.reason} before its port ${port} answered`, {
     retryable: true,
+    expose: true,
   });
 }
 

@@ -237,6 +237,20 @@ describe("containerflareContainer: start", () => {
     expect(lines.error).toEqual([`containerflare: the container did not start: ${(error as Error).message}`]);
   });
 
+  it("answers a client 503 without the platform's words when the port never answered", async () => {
+    captureConsole();
+    const { handle } = setup({}, { startTimeoutMs: 300, port: 8080 });
+    const response = await handle.fetch(new Request("https://room.example/"));
+    expect(response.status).toBe(503);
+    const text = await response.text();
+    expect(JSON.parse(text).error).toEqual({
+      code: "UNAVAILABLE",
+      message: "the container is not available: it did not start (see the Worker's log)",
+      retryable: true,
+    });
+    expect(text).not.toContain(NOT_LISTENING);
+  });
+
   it("fails at once with the exit's reason when the container exits while it waits", async () => {
     const lines = captureConsole();
     const { container, handle } = setup({}, { startTimeoutMs: 20_000 });
