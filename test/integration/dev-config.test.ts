@@ -71,8 +71,13 @@ describe("wrangler.jsonc", () => {
       main: "/app/src/worker.ts",
       containers: [
         { className: "Room", binding: "ROOMS", maxInstances: 4 },
-        // A binding to a class of another Worker is not this Worker's; dev's own bound when unset.
-        { className: "Solo", maxInstances: DEFAULT_MAX_INSTANCES },
+        // A binding to a class of another Worker is not this Worker's: Solo gets a namespace of
+        // dev's own, and dev's own bound on instances when unset.
+        { className: "Solo", binding: "CONTAINERFLARE_DEV_CLASS_Solo", maxInstances: DEFAULT_MAX_INSTANCES },
+      ],
+      objects: [
+        { binding: "ROOMS", className: "Room" },
+        { binding: "CONTAINERFLARE_DEV_CLASS_Solo", className: "Solo" },
       ],
     });
     // No `main`, or no containers: dev's built-in Worker.

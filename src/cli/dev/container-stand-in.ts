@@ -34,8 +34,8 @@ export const COMMAND_HOST = "containerflare.internal";
 export interface DevContainerSettings {
   /** HMAC key of the instances' command URLs (hex). */
   tokenKey: string;
-  /** The `containers` classes, with the Durable Object binding that reaches each (when there is one). */
-  classes: Record<string, { binding?: string }>;
+  /** The `containers` classes, with the Durable Object binding that reaches each. */
+  classes: Record<string, { binding: string }>;
 }
 
 // The messages @cloudflare/containers matches on (lower-cased substrings), as the platform words them.
@@ -287,16 +287,15 @@ export class DevContainer {
         this.#touch(record);
         const request = new Request(input, init);
         const url = new URL(request.url);
-        const target = new Request(new Request(`http://127.0.0.1:${local}${url.pathname}${url.search}`, request), {
-          redirect: "manual",
-        });
-        // Only a request without a body is sent again, and only after a restart dev itself made.
-        const again = target.body === null ? target.clone() : undefined;
+        const to = `http://127.0.0.1:${local}${url.pathname}${url.search}`;
+        const target = () => new Request(new Request(to, request), { redirect: "manual" });
         try {
-          return await fetch(target);
+          return await fetch(target());
         } catch (error) {
-          if (again && record.running && (await this.#call("settled", { key: this.#key })).restarted === true)
-            return fetch(again).catch((retryError: unknown) => this.#fetchError(record, port, local, retryError));
+          // Only a request without a body is sent again (made anew from `request`, which it left
+          // unread), and only after a restart dev itself made.
+          if (request.body === null && record.running && (await this.#call("settled", { key: this.#key })).restarted)
+            return fetch(target()).catch((retryError: unknown) => this.#fetchError(record, port, local, retryError));
           return this.#fetchError(record, port, local, error);
         }
       },
@@ -464,9 +463,7 @@ export const devOutbound = {
       return target.fetch(forwarded);
     }
     // Otherwise through the object, which holds whatever Fetcher it was given.
-    const namespace = (ctx.exports?.[className] ?? (config.binding ? env[config.binding] : undefined)) as
-      | DurableObjectNamespaceLike
-      | undefined;
+    const namespace = (ctx.exports?.[className] ?? env[config.binding]) as DurableObjectNamespaceLike | undefined;
     if (!namespace) {
       return errorResponse(500, {
         code: "NO_BINDING",

@@ -32,6 +32,8 @@ export interface UserWorkerMain {
   bundle: UserWorkerBundle;
   /** Its `containers` classes. */
   containers: UserWorker["containers"];
+  /** Its own Durable Object namespaces (see {@link UserWorker.objects}). */
+  objects: UserWorker["objects"];
   /** What the stand-ins and the outbound entrypoint read. */
   settings: DevContainerSettings;
   /** Answers the stand-ins' process requests (runs in Node: a Miniflare service function). */
@@ -153,15 +155,9 @@ function devWorkerOnlyOptions(
 function userWorkerOnlyOptions(options: DevWorkerOptions, user: UserWorkerMain): MiniflareOptions {
   const { bindings } = options;
   const kinds = devMiniflareOptions(bindings, options.persist);
-  const own: Record<string, unknown> = {};
-  const section = bindings.sections.durable_objects as
-    | { bindings?: { name: string; class_name: string; script_name?: string }[] }
-    | undefined;
-  for (const entry of section?.bindings ?? [])
-    if (entry.script_name === undefined) own[entry.name] = { className: entry.class_name, useSQLite: true };
-  for (const container of user.containers)
-    if (!container.binding)
-      own[`CONTAINERFLARE_DEV_CLASS_${container.className}`] = { className: container.className, useSQLite: true };
+  const own = Object.fromEntries(
+    user.objects.map((entry) => [entry.binding, { className: entry.className, useSQLite: true }]),
+  );
   const values = (kinds.bindings ?? {}) as Record<string, unknown>;
   return {
     host: options.host,

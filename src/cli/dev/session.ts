@@ -353,14 +353,10 @@ async function startWithUserWorker(context: SessionContext, main: UserWorker): P
   const userWorkerMain = (bundle: UserWorkerBundle): UserWorkerMain => ({
     bundle,
     containers: main.containers,
+    objects: main.objects,
     settings: {
       tokenKey: tokenKey.toString("hex"),
-      classes: Object.fromEntries(
-        main.containers.map((container) => [
-          container.className,
-          { binding: container.binding ?? `CONTAINERFLARE_DEV_CLASS_${container.className}` },
-        ]),
-      ),
+      classes: Object.fromEntries(main.containers.map(({ className, binding }) => [className, { binding }])),
     },
     supervise: (request) => instances.handle(request),
   });

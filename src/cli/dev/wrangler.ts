@@ -100,8 +100,14 @@ export interface DevBindings {
 export interface UserWorker {
   /** Its entry module, absolute. */
   main: string;
-  /** Every `containers` entry: the Durable Object class, its binding (if any) and its bound on instances. */
-  containers: { className: string; binding?: string; maxInstances: number }[];
+  /**
+   * Every `containers` entry: the Durable Object class, the binding that reaches it (its
+   * `durable_objects` binding, else one of dev's, `CONTAINERFLARE_DEV_CLASS_<class>`) and its
+   * bound on instances.
+   */
+  containers: { className: string; binding: string; maxInstances: number }[];
+  /** The Worker's own Durable Object namespaces (no `script_name`), dev's for container classes included. */
+  objects: { binding: string; className: string }[];
 }
 
 /** A Worker dev runs beside its own. */
@@ -185,21 +191,24 @@ function userWorker(config: WranglerConfig, baseDir: string, file: string): User
   const objects = (
     (config.durable_objects as { bindings?: { name: string; class_name: string; script_name?: string }[] })?.bindings ??
     []
-  ).filter((entry) => entry.script_name === undefined);
+  )
+    .filter((entry) => entry.script_name === undefined)
+    .map((entry) => ({ binding: entry.name, className: entry.class_name }));
   const containers = (config.containers ?? []).map((container) => {
-    const binding = objects.find((entry) => entry.class_name === container.class_name)?.name;
-    return {
-      className: container.class_name,
-      ...(binding ? { binding } : {}),
-      maxInstances: container.max_instances ?? DEFAULT_MAX_INSTANCES,
-    };
+    let binding = objects.find((entry) => entry.className === container.class_name)?.binding;
+    if (!binding) {
+      // A namespace of dev's own, so that the outbound route reaches the class without ctx.exports.
+      binding = `CONTAINERFLARE_DEV_CLASS_${container.class_name}`;
+      objects.push({ binding, className: container.class_name });
+    }
+    return { className: container.class_name, binding, maxInstances: container.max_instances ?? DEFAULT_MAX_INSTANCES };
   });
   const seen = new Set<string>();
   for (const { className } of containers) {
     if (seen.has(className)) throw new CliError(`${file}: containers names the class "${className}" twice`);
     seen.add(className);
   }
-  return { main: resolve(baseDir, config.main!), containers };
+  return { main: resolve(baseDir, config.main!), containers, objects };
 }
 
 /**
