@@ -55,3 +55,13 @@ export type { CloudflarePlatformInfo, CloudRunPlatformInfo, PlatformInfo } from 
 export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "./serve.ts";
 export { serve } from "./serve.ts";
 export type { TraceContext } from "./trace.ts";
+export {
+  upgradeWebSocket,
+  type WebSocketError,
+  type WebSocketHooks,
+  type WebSocketLimits,
+  type WebSocketMessage,
+  type WebSocketPeer,
+  type WebSocketUpgradeResponse,
+  type WebSocketUpgradeResult,
+} from "./websocket.ts";

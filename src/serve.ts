@@ -31,12 +31,17 @@ import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
 import type { App, ContainerServer, ServeOptions } from "./serve/options.ts";
 import { composeParts, type Step } from "./serve/parts.ts";
 import { createResponseCheck } from "./serve/response.ts";
-import { loadRuntimePart } from "./serve/runtime.ts";
+import { loadRuntimePart, RUNTIME } from "./serve/runtime.ts";
 import { setUpServer } from "./serve/setup.ts";
 import { createShutdown, exitOnSignals, shutdownTimeoutMs } from "./serve/shutdown.ts";
 import { createServerState } from "./serve/state.ts";
+import type { WebSocketServer } from "./serve/websocket.ts";
+import type { WebSocketHooks } from "./websocket.ts";
 
 export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "./serve/options.ts";
+
+/** Whether a request asks for a WebSocket (as in serve/websocket.ts, which loads only with the option). */
+const asksForWebSocket = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
 /**
  * The handler of an app: the app itself when it is a function, else its `fetch` method bound to
@@ -59,10 +64,10 @@ function appHandler(app: unknown): Step {
  * serve((request, ctx) => Response.json({ platform: ctx.platform.kind, id: ctx.request.id }));
  * ```
  */
-export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {}): ContainerServer {
+export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> = {}): ContainerServer {
   const manageProcess = options.manageProcess ?? true;
   const handler = appHandler(app);
-  const setup = setUpServer(options, manageProcess);
+  const setup = setUpServer(options as ServeOptions, manageProcess);
   const { config, platform, logger } = setup;
   const bus = createCommandBus({
     config,
@@ -81,9 +86,25 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     (respond as Step)(request, new RequestContext(request, state, fields));
 
   const drain = createConnectionDrain();
+  const fetch = drain.wrap((request: ServerRequest) => metadata.run(request, enter));
+  // WebSockets (only with the option): crossws's adapter loads with the runtime part, before the
+  // server listens. On Bun and Deno upgrades arrive through fetch; on Node through the server's
+  // `upgrade` event (serve/websocket.ts). Bun reads its `websocket` handlers when it listens.
+  const websocketOption = options.websocket;
+  let sockets: WebSocketServer | undefined;
+  const bunHandlers: Record<string, unknown> | undefined =
+    websocketOption && RUNTIME === "bun" ? { message() {} } : undefined;
   const server: Server = serveHttp({
     ...options.srvx,
-    fetch: drain.wrap((request: ServerRequest) => metadata.run(request, enter)),
+    ...(bunHandlers ? { bun: { ...options.srvx?.bun, websocket: bunHandlers as never } } : {}),
+    fetch:
+      websocketOption && RUNTIME !== "node"
+        ? (request: ServerRequest) =>
+            // Bun's upgrade answers undefined: Bun then sends the 101 itself.
+            asksForWebSocket(request)
+              ? ((sockets as WebSocketServer).handle(request) as Promise<Response>)
+              : fetch(request)
+        : fetch,
     port: config.port,
     hostname: config.hostname,
     silent: true,
@@ -99,6 +120,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
   let closing: Promise<void> | undefined;
   let releaseRuntime = () => {};
   const runtimePart = loadRuntimePart({ fastResponse: options.fastResponse !== false });
+  const websocketPart = websocketOption ? import("./serve/websocket.ts") : undefined;
   const started = runtimePart.then(async (runtime) => {
     releaseRuntime = runtime.release;
     const compose = (accessLog: boolean | Promise<boolean>) =>
@@ -110,6 +132,19 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     // Bun's terminal check (which decides the access log's default) settles after the server
     // listens: not worth the milliseconds of a cold start. Then the parts are composed again.
     if (typeof setup.accessLog !== "boolean") void setup.accessLog.then((on) => (respond = compose(on)));
+    if (websocketPart) {
+      const { createWebSocketServer } = await websocketPart;
+      sockets = await createWebSocketServer({
+        server,
+        hooks: websocketOption === true ? undefined : (websocketOption as WebSocketHooks),
+        limits: options.webSocketLimits ?? {},
+        metadata,
+        state,
+        respond: () => respond as Step,
+        logger,
+        ...(bunHandlers ? { bunHandlers } : {}),
+      });
+    }
     if (closing) return;
     await server.serve();
   });
@@ -120,6 +155,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions = {})
     state,
     hooks: options.onShutdown === undefined ? [] : [options.onShutdown].flat(),
     bus,
+    sockets: () => sockets,
     release: () => releaseRuntime(),
     logger,
   });

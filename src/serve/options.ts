@@ -9,6 +9,7 @@ import type { Bindings } from "../command/index.ts";
 import type { EnvSource, RuntimeConfig } from "../config.ts";
 import type { ContainerContext } from "../context.ts";
 import type { PlatformInfo } from "../platform.ts";
+import type { WebSocketHooks, WebSocketLimits } from "../websocket.ts";
 
 /** A fetch handler that also receives the {@link ContainerContext}. */
 export type Handler<Env = Bindings> = (
@@ -23,7 +24,7 @@ export type App<Env = Bindings> = Handler<Env> | { fetch: Handler<Env> };
 export type ShutdownHook = () => unknown | Promise<unknown>;
 
 /** Options of {@link serve}. Anything not given comes from the environment contract. */
-export interface ServeOptions {
+export interface ServeOptions<Env = Bindings> {
   /** Bind port; wins over `PORT` and `CF_CONTAINER_PORT`. */
   port?: number;
   /** Bind address; wins over `CF_CONTAINER_ADDR`. */
@@ -54,6 +55,15 @@ export interface ServeOptions {
    * chunked body fails with `TOO_LARGE` (413) when it is read past the limit.
    */
   maxRequestBodySize?: number;
+  /**
+   * WebSockets (off by default: an upgrade request then reaches the app as a plain request).
+   * crossws hooks, each with the upgrade request's context as last argument, take every upgrade;
+   * `true` lets the app route them: it returns `upgradeWebSocket(hooks)` to accept, anything else
+   * to refuse (that response reaches the client).
+   */
+  websocket?: WebSocketHooks<Env> | true;
+  /** WebSocket limits: message size (1009), send buffer, shutdown close reason, idle timeout. */
+  webSocketLimits?: WebSocketLimits;
   /** Extra srvx options (e.g. `node`, `bun`, `deno`). */
   srvx?: Omit<Partial<ServerOptions>, "fetch" | "port" | "hostname">;
 }

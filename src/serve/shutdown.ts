@@ -14,6 +14,7 @@ import type { PlatformInfo } from "../platform.ts";
 import type { CommandBus } from "./command-bus.ts";
 import type { ContainerServer, ShutdownHook } from "./options.ts";
 import type { ServerState } from "./state.ts";
+import type { WebSocketServer } from "./websocket.ts";
 
 /** What the shutdown sequence stops, in order. */
 export interface ShutdownParts {
@@ -22,6 +23,8 @@ export interface ShutdownParts {
   state: ServerState;
   hooks: readonly ShutdownHook[];
   bus: CommandBus;
+  /** The open WebSockets, when the server takes them. */
+  sockets(): WebSocketServer | undefined;
   /** Gives back what start-up took (the global fast Response on Node). */
   release(): void;
   logger: ConsolaInstance;
@@ -34,8 +37,12 @@ export function createShutdown(parts: ShutdownParts): (force: boolean) => Promis
     // From here on every response closes its connection and none starts behind it, so close()
     // settles with the last response even while keep-alive clients keep sending.
     drain.begin();
+    // Open WebSockets get 1001 (going away) now, new upgrades 503; their close hooks are waited
+    // for (within the deadline), as is the work their hooks handed to waitUntil (state.settle).
+    const socketsClosed = parts.sockets()?.close(force);
     try {
       await server.close(force);
+      await socketsClosed;
     } finally {
       drain.end();
     }

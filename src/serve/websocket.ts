@@ -1,0 +1,304 @@
+/**
+ * WebSockets in serve(), over crossws's adapter for the runtime (node: ws, bun and deno: native),
+ * loaded before the server listens and only when `serve(app, { websocket })` is given.
+ *
+ * An upgrade request takes the path of every request up to the app: the metadata stage (the
+ * signed header verified and both headers removed), then the {@link RequestContext}. Then either
+ * the server's hooks take it (`websocket: hooks`) or the app routes it (`websocket: true`: the app
+ * returns `upgradeWebSocket(hooks)`, or anything else to refuse). The hooks are handed to crossws
+ * through its `resolve` option, bound to that context; crossws caches them per connection.
+ *
+ * What this adds to crossws: the context, a check of the handshake (400, or 426 for another
+ * version) so that no runtime fails on a bad one, a message size limit where the runtime has
+ * none (Deno), a send buffer bound where crossws exposes only `bufferedAmount` (Node, Deno),
+ * hooks that cannot take the process down, and the sockets' part of the shutdown (1001).
+ *
+ * @module
+ */
+import type { ConsolaInstance } from "consola";
+import type { Hooks, Message, Peer } from "crossws";
+import { getWebSocketHooks } from "crossws";
+import type { Server, ServerRequest } from "srvx";
+import { RequestContext } from "../context.ts";
+import type { WebSocketHooks, WebSocketLimits } from "../websocket.ts";
+import type { MetadataStage } from "./metadata.ts";
+import type { Step } from "./parts.ts";
+import { RUNTIME } from "./runtime.ts";
+import type { ServerState } from "./state.ts";
+
+/** Defaults of {@link WebSocketLimits}. */
+export const WEBSOCKET_DEFAULTS = {
+  maxMessageSize: 16 * 1024 * 1024,
+  maxBufferedAmount: 16 * 1024 * 1024,
+  shutdownReason: "server shutting down",
+  idleTimeout: 30,
+} as const;
+
+/** What {@link createWebSocketServer} needs from serve(). */
+export interface WebSocketServerOptions {
+  server: Server;
+  /** The server's hooks; `undefined`: the app routes each upgrade. */
+  hooks: WebSocketHooks | undefined;
+  limits: WebSocketLimits;
+  metadata: MetadataStage;
+  state: ServerState;
+  /** The composed parts and app (for upgrades the app routes). */
+  respond(): Step;
+  logger: ConsolaInstance;
+  /** The Bun `websocket` handler object serve() gave srvx; filled in here before Bun.serve runs. */
+  bunHandlers?: Record<string, unknown>;
+}
+
+/** The WebSocket side of one server. */
+export interface WebSocketServer {
+  /** Bun and Deno: answers an upgrade request (serve()'s fetch sends them here). */
+  handle(request: ServerRequest): Promise<Response | undefined>;
+  /** Number of open sockets. */
+  readonly size: number;
+  /**
+   * Refuses new upgrades (503) and closes every open socket with 1001 and the shutdown reason
+   * (`force`: drops them); resolves once each one's close hook has run.
+   */
+  close(force: boolean): Promise<void>;
+}
+
+/** Whether `request` asks for a WebSocket (Bun and Deno route only these here). */
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/** The refusal of a handshake no runtime should see (RFC 6455 4.2.1), or undefined when it is well formed. */
+export function checkHandshake(request: Request): Response | undefined {
+  const headers = request.headers;
+  const bad = (why: string) => new Response(`Bad WebSocket handshake: ${why}`, { status: 400 });
+  if (request.method !== "GET") return bad("method must be GET");
+  if (headers.get("upgrade")?.toLowerCase() !== "websocket") return bad("Upgrade must be websocket");
+  const connection = headers.get("connection")?.toLowerCase() ?? "";
+  if (!connection.split(",").some((token) => token.trim() === "upgrade")) return bad("Connection must name Upgrade");
+  if (!KEY.test(headers.get("sec-websocket-key")?.trim() ?? "")) return bad("missing or invalid Sec-WebSocket-Key");
+  if (headers.get("sec-websocket-version")?.trim() !== "13") {
+    return new Response("Unsupported WebSocket version", { status: 426, headers: { "sec-websocket-version": "13" } });
+  }
+  return undefined;
+}
+
+/** Whether `message` carries more than `limit` bytes (a string's UTF-8 length counted only when it may be past it). */
+function tooBig(message: Message, limit: number): boolean {
+  const data = message.rawData as string | ArrayBuffer | ArrayBufferView | Blob | ArrayBufferView[] | undefined;
+  if (typeof data === "string") {
+    if (data.length > limit) return true;
+    if (data.length * 3 <= limit) return false;
+    let length = data.length;
+    for (let index = 0; index < data.length && length <= limit; index++) {
+      const code = data.charCodeAt(index);
+      if (code >= 0x80) length += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
+    }
+    return length > limit;
+  }
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength > limit;
+  if (typeof Blob !== "undefined" && data instanceof Blob) return data.size > limit;
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.byteLength, 0) > limit;
+  return false;
+}
+
+/** The runtime's own socket of a crossws peer (crossws keeps it in `_internal.ws`). */
+function rawSocket(peer: Peer): { binaryType?: string; addEventListener?: WebSocket["addEventListener"] } | undefined {
+  return (peer as unknown as { _internal?: { ws?: never } })._internal?.ws;
+}
+
+/** Hooks that refuse the upgrade with `response`. */
+const refuse = (response: Response): Partial<Hooks> => ({ upgrade: () => response });
+
+/** Creates the WebSocket side of one server (loads crossws's adapter for this runtime). */
+export async function createWebSocketServer(options: WebSocketServerOptions): Promise<WebSocketServer> {
+  const { server, metadata, state, logger } = options;
+  const maxMessageSize = options.limits.maxMessageSize ?? WEBSOCKET_DEFAULTS.maxMessageSize;
+  const maxBufferedAmount = options.limits.maxBufferedAmount ?? WEBSOCKET_DEFAULTS.maxBufferedAmount;
+  const shutdownReason = options.limits.shutdownReason ?? WEBSOCKET_DEFAULTS.shutdownReason;
+  const idleTimeout = options.limits.idleTimeout ?? WEBSOCKET_DEFAULTS.idleTimeout;
+
+  /** The hooks of each upgrade request, decided before crossws asks (resolve). */
+  const routed = new WeakMap<Request, Partial<Hooks>>();
+  /** Open sockets, each with what resolves once its close hook ran. */
+  const open = new Map<Peer, () => void>();
+  const closed = new Set<Promise<void>>();
+  /** Deno's adapter reports no close code: read from the socket's own close event. */
+  const closeDetails = new WeakMap<Peer, { code?: number; reason?: string }>();
+  let closing = false;
+
+  /** The server's or the app's hooks bound to the upgrade request's context. */
+  function bind(hooks: WebSocketHooks, ctx: RequestContext): Partial<Hooks> {
+    const fail = (peer: Peer | undefined, error: unknown) => {
+      ctx.log.error("WebSocket hook failed:", error);
+      try {
+        peer?.close(1011, "internal error");
+      } catch {}
+    };
+    /** Runs a hook; a rejection or throw is logged and closes the socket; async work is waited for on shutdown. */
+    const run = (peer: Peer | undefined, call: () => unknown) => {
+      try {
+        const result = call() as Promise<unknown> | undefined;
+        if (result && typeof result.then === "function") ctx.waitUntil(result.then(undefined, (e) => fail(peer, e)));
+      } catch (error) {
+        fail(peer, error);
+      }
+    };
+    return {
+      async upgrade(request) {
+        let result: Awaited<ReturnType<Hooks["upgrade"]>>;
+        try {
+          result = await hooks.upgrade?.(request as ServerRequest, ctx);
+        } catch (error) {
+          const response = error instanceof Response ? error : (error as { response?: unknown })?.response;
+          if (response instanceof Response) return response;
+          ctx.log.error("WebSocket upgrade hook failed:", error);
+          return new Response("Internal Server Error", { status: 500 });
+        }
+        if (result instanceof Response) return result;
+        return { ...result, context: { ...result?.context, containerflare: ctx } };
+      },
+      open(peer) {
+        let done = () => {};
+        const promise = new Promise<void>((resolve) => (done = resolve));
+        closed.add(promise);
+        void promise.then(() => closed.delete(promise));
+        open.set(peer, done);
+        if (RUNTIME === "deno") {
+          const socket = rawSocket(peer);
+          if (socket) socket.binaryType = "arraybuffer";
+          socket?.addEventListener?.("close", (event) =>
+            closeDetails.set(peer, { code: event.code, reason: event.reason }),
+          );
+        }
+        if (RUNTIME !== "bun" && maxBufferedAmount > 0) {
+          const send = peer.send.bind(peer);
+          peer.send = (data, sendOptions) => {
+            const sent = send(data, sendOptions);
+            if (peer.bufferedAmount > maxBufferedAmount) {
+              ctx.log.warn(`WebSocket send buffer above ${maxBufferedAmount} bytes: socket closed`);
+              peer.terminate();
+            }
+            return sent;
+          };
+        }
+        if (closing) peer.close(1001, shutdownReason);
+        run(peer, () => hooks.open?.(peer, ctx));
+      },
+      message(peer, message) {
+        if (tooBig(message, maxMessageSize)) {
+          peer.close(1009, "message too big");
+          return;
+        }
+        run(peer, () => hooks.message?.(peer, message, ctx));
+      },
+      close(peer, details) {
+        const known = details.code === undefined ? (closeDetails.get(peer) ?? details) : details;
+        try {
+          run(undefined, () => hooks.close?.(peer, known, ctx));
+        } finally {
+          open.get(peer)?.();
+          open.delete(peer);
+        }
+      },
+      error(peer, error) {
+        if (hooks.error) run(undefined, () => hooks.error?.(peer, error, ctx));
+        else ctx.log.debug("WebSocket error:", error);
+      },
+      drain: (peer) => run(peer, () => hooks.drain?.(peer, ctx)),
+      ping: (peer, data) => run(peer, () => hooks.ping?.(peer, data, ctx)),
+      pong: (peer, data) => run(peer, () => hooks.pong?.(peer, data, ctx)),
+    };
+  }
+
+  /** Decides the hooks of an upgrade request: the metadata stage and the context first, as for any request. */
+  async function route(request: ServerRequest): Promise<Partial<Hooks>> {
+    const invalid = checkHandshake(request);
+    if (invalid) return refuse(invalid);
+    if (closing) return refuse(new Response("Service Unavailable", { status: 503, headers: { connection: "close" } }));
+    let entered: [ServerRequest, ConstructorParameters<typeof RequestContext>[2]] | undefined;
+    await metadata.run(request, (stripped, fields) => {
+      entered = [stripped, fields];
+      return new Response(null);
+    });
+    const [stripped, fields] = entered as NonNullable<typeof entered>;
+    const ctx = new RequestContext(stripped, state, fields);
+    if (options.hooks) return bind(options.hooks, ctx);
+    const response = (await options.respond()(stripped, ctx)) as Response & { crossws?: WebSocketHooks };
+    const hooks = response.crossws ?? (getWebSocketHooks(stripped) as WebSocketHooks | undefined);
+    if (!hooks) return refuse(response);
+    response.body?.cancel().catch(() => {});
+    return bind(hooks, ctx);
+  }
+
+  async function prepare(request: ServerRequest): Promise<void> {
+    try {
+      routed.set(request, await route(request));
+    } catch (error) {
+      logger.error("WebSocket upgrade failed:", error);
+      routed.set(request, refuse(new Response("Internal Server Error", { status: 500 })));
+    }
+  }
+
+  const adapterOptions = {
+    resolve: (request: Request) => routed.get(request) ?? refuse(new Response("Bad Request", { status: 400 })),
+    idleTimeout,
+  };
+
+  let handle: WebSocketServer["handle"];
+  if (RUNTIME === "node") {
+    const [{ default: nodeAdapter }, { NodeRequest }] = await Promise.all([
+      import("crossws/adapters/node"),
+      import("srvx/node"),
+    ]);
+    const adapter = nodeAdapter({ ...adapterOptions, serverOptions: { maxPayload: maxMessageSize } });
+    const nodeServer = server.node?.server;
+    nodeServer?.on("upgrade", (req, socket, head) => {
+      socket.on("error", (error: Error) => logger.debug("WebSocket socket error:", error));
+      const request = new NodeRequest({ req, upgrade: { socket, head } } as never) as unknown as ServerRequest;
+      prepare(request)
+        .then(() => adapter.handleUpgrade(req, socket, head, request))
+        .catch((error: unknown) => {
+          logger.error("WebSocket upgrade failed:", error);
+          socket.destroy();
+        });
+    });
+    handle = async () => undefined;
+  } else if (RUNTIME === "bun") {
+    const { default: bunAdapter } = await import("crossws/adapters/bun");
+    const adapter = bunAdapter(adapterOptions);
+    Object.assign(options.bunHandlers ?? {}, adapter.websocket, {
+      maxPayloadLength: maxMessageSize,
+      ...(maxBufferedAmount > 0 ? { backpressureLimit: maxBufferedAmount, closeOnBackpressureLimit: true } : {}),
+    });
+    handle = async (request) => {
+      await prepare(request);
+      return adapter.handleUpgrade(request, request.runtime?.bun?.server as never);
+    };
+  } else {
+    const { default: denoAdapter } = await import("crossws/adapters/deno");
+    const adapter = denoAdapter(adapterOptions);
+    handle = async (request) => {
+      await prepare(request);
+      return adapter.handleUpgrade(request, request.runtime?.deno?.info as never);
+    };
+  }
+
+  return {
+    handle,
+    get size() {
+      return open.size;
+    },
+    async close(force) {
+      closing = true;
+      for (const peer of open.keys()) {
+        try {
+          if (force) peer.terminate();
+          else peer.close(1001, shutdownReason);
+        } catch {}
+      }
+      while (closed.size > 0) await Promise.all(closed);
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * WebSocket types of serve() and `upgradeWebSocket()`, the way a plain handler upgrades a request
+ * it routes itself. Types only from crossws: this module loads nothing at run time, so a server
+ * without WebSockets pays nothing for it (the crossws adapters load in src/serve/websocket.ts
+ * when `serve(app, { websocket })` is given).
+ *
+ * @module
+ */
+import type { Hooks, Message, Peer, WSError } from "crossws";
+import type { ServerRequest } from "srvx";
+import type { Bindings } from "./command/index.ts";
+import type { ContainerContext } from "./context.ts";
+
+export type { Message as WebSocketMessage, Peer as WebSocketPeer, WSError as WebSocketError } from "crossws";
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What an `upgrade` hook may return: crossws's accept options (headers, protocol, …), or a Response that refuses. */
+export type WebSocketUpgradeResult = Awaited<ReturnType<Hooks["upgrade"]>>;
+
+/**
+ * crossws hooks, each with the {@link ContainerContext} of the upgrade request as a last argument
+ * (platform, the request info from the signed metadata header, the request's logger, bindings,
+ * waitUntil). Plain crossws hooks fit as they are. The context is also `peer.context.containerflare`.
+ *
+ * - `upgrade(request, ctx)`: return or throw a `Response` to refuse (its status reaches the
+ *   client); return `{ headers, protocol, … }` to accept with them.
+ * - `open`, `message`, `close`, `error`, `drain`, `ping`, `pong`: as in crossws. A hook that throws
+ *   (or rejects) is logged and its socket closed with 1011; it never takes the process down.
+ */
+export interface WebSocketHooks<Env = Bindings> {
+  upgrade?(request: ServerRequest, ctx: ContainerContext<Env>): MaybePromise<WebSocketUpgradeResult>;
+  open?(peer: Peer, ctx: ContainerContext<Env>): MaybePromise<void>;
+  message?(peer: Peer, message: Message, ctx: ContainerContext<Env>): MaybePromise<void>;
+  close?(peer: Peer, details: { code?: number; reason?: string }, ctx: ContainerContext<Env>): MaybePromise<void>;
+  error?(peer: Peer, error: WSError, ctx: ContainerContext<Env>): MaybePromise<void>;
+  drain?(peer: Peer, ctx: ContainerContext<Env>): MaybePromise<void>;
+  ping?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): MaybePromise<void>;
+  pong?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): MaybePromise<void>;
+}
+
+/** A Response that carries WebSocket hooks (crossws's `response.crossws` convention). */
+export type WebSocketUpgradeResponse<Env = Bindings> = Response & { crossws: WebSocketHooks<Env> };
+
+/**
+ * Answers an upgrade request routed by the app with these hooks: the socket is accepted (or
+ * refused by `hooks.upgrade`) when serve() runs with the `websocket` option (`true` to let the app
+ * route every upgrade). Returned for a request that is no upgrade, or when WebSockets are off, the
+ * Response is what it says: `426 Upgrade Required`.
+ *
+ * ```ts
+ * serve((request, ctx) =>
+ *   new URL(request.url).pathname === "/ws"
+ *     ? upgradeWebSocket({ message: (peer, message) => peer.send(message.text()) })
+ *     : new Response("hi"),
+ *   { websocket: true });
+ * ```
+ */
+export function upgradeWebSocket<Env = Bindings>(hooks: WebSocketHooks<Env>): WebSocketUpgradeResponse<Env> {
+  const response = new Response("Upgrade Required", {
+    status: 426,
+    headers: { upgrade: "websocket", connection: "Upgrade", "content-type": "text/plain;charset=UTF-8" },
+  }) as WebSocketUpgradeResponse<Env>;
+  response.crossws = hooks;
+  return response;
+}
+
+/** WebSocket limits of serve(); see the README's WebSocket section for what each runtime does. */
+export interface WebSocketLimits {
+  /**
+   * Largest message in bytes (default 16 MiB); a larger one closes its socket with 1009 (Message
+   * Too Big). Node (ws) and Bun stop reading it at the limit; Deno reads it whole first.
+   */
+  maxMessageSize?: number;
+  /**
+   * Largest send buffer of one socket in bytes (default 16 MiB): a socket whose unsent data grows
+   * past it (a client that does not read) is closed (1008 on Node and Deno after the send that
+   * passed it; Bun closes it natively). `0`: no bound.
+   */
+  maxBufferedAmount?: number;
+  /** Reason of the 1001 close frame that open sockets get on shutdown (default "server shutting down"). */
+  shutdownReason?: string;
+  /** Seconds without a message or pong before a socket is closed (crossws's idleTimeout; default 30, 0: never). */
+  idleTimeout?: number;
+}
