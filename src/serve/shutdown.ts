@@ -39,10 +39,10 @@ export function createShutdown(parts: ShutdownParts): (force: boolean) => Promis
     drain.begin();
     // Open WebSockets get 1001 (going away) now, new upgrades 503; their close hooks are waited
     // for (within the deadline), as is the work their hooks handed to waitUntil (state.settle).
-    const socketsClosed = parts.sockets()?.close(force);
+    // Before the server closes: Deno's shutdown would close them itself, with its own reason.
     try {
+      await parts.sockets()?.close(force);
       await server.close(force);
-      await socketsClosed;
     } finally {
       drain.end();
     }

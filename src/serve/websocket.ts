@@ -126,15 +126,19 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
   const closed = new Set<Promise<void>>();
   /** Deno's adapter reports no close code: read from the socket's own close event. */
   const closeDetails = new WeakMap<Peer, { code?: number; reason?: string }>();
+  /** Deno's upgrade takes no headers: those an upgrade hook accepted with, set on its 101. */
+  const acceptHeaders = new WeakMap<Request, Headers>();
   let closing = false;
 
   /** The server's or the app's hooks bound to the upgrade request's context. */
-  function bind(hooks: WebSocketHooks, ctx: RequestContext): Partial<Hooks> {
+  function bind(hooks: WebSocketHooks, ctx: RequestContext, request: ServerRequest): Partial<Hooks> {
     const fail = (peer: Peer | undefined, error: unknown) => {
-      ctx.log.error("WebSocket hook failed:", error);
       try {
+        ctx.log.error("WebSocket hook failed:", error);
         peer?.close(1011, "internal error");
-      } catch {}
+      } catch (failure) {
+        logger.error("WebSocket hook failed:", error, failure);
+      }
     };
     /** Runs a hook; a rejection or throw is logged and closes the socket; async work is waited for on shutdown. */
     const run = (peer: Peer | undefined, call: () => unknown) => {
@@ -157,6 +161,7 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
           return new Response("Internal Server Error", { status: 500 });
         }
         if (result instanceof Response) return result;
+        if (result?.headers) acceptHeaders.set(request, new Headers(result.headers));
         return { ...result, context: { ...result?.context, containerflare: ctx } };
       },
       open(peer) {
@@ -165,6 +170,10 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
         closed.add(promise);
         void promise.then(() => closed.delete(promise));
         open.set(peer, done);
+        // The hooks see the request without the metadata headers (Node's and Deno's adapters
+        // build their view of it from the runtime's own request, before the metadata stage ran).
+        const internal = (peer as unknown as { _internal?: { request?: Request } })._internal;
+        if (internal) internal.request = request;
         if (RUNTIME === "deno") {
           const socket = rawSocket(peer);
           if (socket) socket.binaryType = "arraybuffer";
@@ -224,12 +233,15 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
     });
     const [stripped, fields] = entered as NonNullable<typeof entered>;
     const ctx = new RequestContext(stripped, state, fields);
-    if (options.hooks) return bind(options.hooks, ctx);
+    // What the context knows about the request is read now: once upgraded, the runtime's request
+    // is closed (Deno throws for its address), and hooks read the context later.
+    void ctx.request;
+    if (options.hooks) return bind(options.hooks, ctx, stripped);
     const response = (await options.respond()(stripped, ctx)) as Response & { crossws?: WebSocketHooks };
     const hooks = response.crossws ?? (getWebSocketHooks(stripped) as WebSocketHooks | undefined);
     if (!hooks) return refuse(response);
     response.body?.cancel().catch(() => {});
-    return bind(hooks, ctx);
+    return bind(hooks, ctx, stripped);
   }
 
   async function prepare(request: ServerRequest): Promise<void> {
@@ -281,7 +293,16 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
     const adapter = denoAdapter(adapterOptions);
     handle = async (request) => {
       await prepare(request);
-      return adapter.handleUpgrade(request, request.runtime?.deno?.info as never);
+      const response = await adapter.handleUpgrade(request, request.runtime?.deno?.info as never);
+      const headers = acceptHeaders.get(request);
+      if (headers && response.status === 101) {
+        try {
+          for (const [name, value] of headers) if (!response.headers.has(name)) response.headers.set(name, value);
+        } catch (error) {
+          logger.debug("WebSocket upgrade headers not set:", error);
+        }
+      }
+      return response;
     };
   }
 

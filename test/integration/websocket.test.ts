@@ -1,0 +1,274 @@
+/**
+ * WebSockets in serve() on every runtime (issue 14, first part), with a real client on loopback:
+ * Node's global WebSocket for sockets, node:http for handshakes that must fail (the client sees
+ * their status). The fixture is test/fixtures/ws/echo.mjs.
+ */
+import { request as httpRequest } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { signMetadataHeader } from "../../src/metadata-header-verifier.ts";
+import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
+
+const APP = `${ROOT}test/fixtures/ws/echo.mjs`;
+const SECRET = "ws-shared-secret";
+const ENV = { CONTAINERFLARE_LOG_FORMAT: "json", CONTAINERFLARE_SHUTDOWN_TIMEOUT: "20", CONTAINERFLARE_SECRET: SECRET };
+/** Bound of every wait on a socket. */
+const WAIT_MS = 10_000;
+
+interface Client {
+  ws: WebSocket;
+  /** The next message (strings as they are, binary as bytes). */
+  next(): Promise<string | Uint8Array>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens a socket and resolves once it is open; rejects on a failed handshake or after WAIT_MS. */
+function connectSocket(url: string, headers?: Record<string, string>): Promise<Client> {
+  // Node's WebSocket (undici) takes request headers as a second-argument option.
+  const ws = new (WebSocket as unknown as new (url: string, init?: unknown) => WebSocket)(
+    url,
+    headers ? { headers } : undefined,
+  );
+  ws.binaryType = "arraybuffer";
+  const queue: (string | Uint8Array)[] = [];
+  const waiting: ((value: string | Uint8Array) => void)[] = [];
+  ws.addEventListener("message", (event) => {
+    const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
+    const waiter = waiting.shift();
+    if (waiter) waiter(data);
+    else queue.push(data);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason })),
+  );
+  const next = () =>
+    new Promise<string | Uint8Array>((resolve, reject) => {
+      const queued = queue.shift();
+      if (queued !== undefined) return resolve(queued);
+      const timer = setTimeout(() => reject(new Error("no message within the wait")), WAIT_MS);
+      waiting.push((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+    });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("socket did not open")), WAIT_MS);
+    ws.addEventListener("open", () => {
+      clearTimeout(timer);
+      resolve({ ws, next, closed });
+    });
+    ws.addEventListener("error", () => {
+      clearTimeout(timer);
+      reject(new Error("handshake failed"));
+    });
+  });
+}
+
+/** Resolves within WAIT_MS or rejects. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within the wait`)), WAIT_MS)),
+  ]);
+}
+
+const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/** An upgrade handshake over node:http: the status the client sees (101 when accepted) and the body. */
+function handshake(
+  url: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, {
+      method,
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-key": KEY,
+        "sec-websocket-version": "13",
+        ...headers,
+      },
+      timeout: WAIT_MS,
+    });
+    request.on("upgrade", (response, socket) => {
+      socket.destroy();
+      resolve({ status: response.statusCode ?? 0, body: "", headers: response.headers });
+    });
+    request.on("response", (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body, headers: response.headers }));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error("handshake timed out")));
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+const wsUrl = (app: RunningApp, path: string) => `${app.url.replace(/^http/, "ws")}${path}`;
+
+/** The close lines the fixture printed. */
+const serverCloses = (app: RunningApp) =>
+  app.jsonLogs().flatMap((line) => (line.wsClose ? [line.wsClose as { code?: number; reason?: string }] : []));
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within the wait`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
+  let app: RunningApp | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  it("echoes text, binary and a 1 MiB message; the hooks get the request's context from the signed header", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const signed = await signMetadataHeader(SECRET, {
+      request_id: "ws-ray-1",
+      client_ip: "198.51.100.7",
+      country: "CH",
+      method: "GET",
+      path: "/chat",
+      raw_url: "https://example.com/chat",
+    });
+    const client = await connectSocket(wsUrl(app, "/chat"), {
+      "x-containerflare-metadata": signed.metadata,
+      "x-containerflare-signature": signed.signature,
+    });
+    expect(await client.next()).toBe("hello ws-ray-1");
+    client.ws.send("ctx");
+    const seen = JSON.parse((await client.next()) as string);
+    expect(seen).toMatchObject({
+      platform: "generic",
+      request: { id: "ws-ray-1", clientIp: "198.51.100.7", country: "CH", path: "/chat", source: "worker" },
+      same: true,
+      logger: "function",
+    });
+    // The metadata headers never reach the hooks' view of the request.
+    expect(seen.metadataHeader).toBeNull();
+
+    client.ws.send("plain text ✓");
+    expect(await client.next()).toBe("plain text ✓");
+    client.ws.send(new Uint8Array([0, 1, 2, 254, 255]));
+    expect(await client.next()).toEqual(new Uint8Array([0, 1, 2, 254, 255]));
+    const big = new Uint8Array(1024 * 1024).map((_, index) => index % 251);
+    client.ws.send(big);
+    const echoed = (await client.next()) as Uint8Array;
+    expect(echoed.byteLength).toBe(big.byteLength);
+    expect(Buffer.from(echoed).equals(Buffer.from(big))).toBe(true);
+    const bigText = "é".repeat(512 * 1024); // 1 MiB in UTF-8
+    client.ws.send(bigText);
+    expect(await client.next()).toBe(bigText);
+
+    // A close from the client: its code and reason reach the server's close hook.
+    client.ws.close(4000, "client bye");
+    expect(await within(client.closed, "client close")).toMatchObject({ code: 4000 });
+    await until(() => serverCloses(app as RunningApp).length === 1, "server close hook");
+    expect(serverCloses(app)[0]).toEqual({ code: 4000, reason: "client bye" });
+  });
+
+  it("a close from the server reaches the client with its code; an unsigned header is not trusted", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const client = await connectSocket(wsUrl(app, "/x"), {
+      "x-containerflare-metadata": JSON.stringify({ request_id: "forged", client_ip: "6.6.6.6" }),
+      "x-request-id": "plain-request-1",
+    });
+    expect(await client.next()).toBe("hello plain-request-1");
+    client.ws.send("ctx");
+    const seen = JSON.parse((await client.next()) as string);
+    expect(seen.request).toMatchObject({ id: "plain-request-1", source: "http" });
+    expect(seen.request.clientIp).not.toBe("6.6.6.6");
+    expect(seen.metadataHeader).toBeNull();
+    client.ws.send("close:4001");
+    expect(await within(client.closed, "server close")).toEqual({ code: 4001, reason: "server says bye" });
+  });
+
+  it("refuses upgrades with the hook's status, 400/426 for bad handshakes, 500 for a failing hook, and keeps serving", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const refused = await handshake(`${app.url}/x?refuse`);
+    expect(refused).toMatchObject({ status: 403, body: "no sockets for you" });
+    expect((await handshake(`${app.url}/x?throw`)).status).toBe(500);
+    expect((await handshake(`${app.url}/x`, { "sec-websocket-key": "short" })).status).toBe(400);
+    expect((await handshake(`${app.url}/x`, { "sec-websocket-key": "" })).status).toBe(400);
+    // Without `Connection: Upgrade` node:http sees no upgrade: the app answers it as a plain request.
+    expect((await handshake(`${app.url}/x`, { connection: "keep-alive" })).status).toBe(
+      runtime.name.startsWith("node") ? 404 : 400,
+    );
+    const oldVersion = await handshake(`${app.url}/x`, { "sec-websocket-version": "8" });
+    expect(oldVersion.status).toBe(426);
+    expect(oldVersion.headers["sec-websocket-version"]).toBe("13");
+    expect((await handshake(`${app.url}/x`, {}, "POST")).status).toBe(400);
+    // The accepting path with the same client: 101, with the hook's header.
+    const accepted = await handshake(`${app.url}/x`, { "x-request-id": "hs-1" });
+    expect(accepted.status).toBe(101);
+    expect(accepted.headers["x-request-id-seen"]).toBe("hs-1");
+    // A message hook that throws closes its socket with 1011; the process goes on.
+    const client = await connectSocket(wsUrl(app, "/x"));
+    await client.next();
+    client.ws.send("throw");
+    expect((await within(client.closed, "1011")).code).toBe(1011);
+    const after = await connectSocket(wsUrl(app, "/x"));
+    await after.next();
+    after.ws.send("still here");
+    expect(await after.next()).toBe("still here");
+    after.ws.close();
+    expect((await fetch(`${app.url}/started`)).status).toBe(200);
+    expect(app.child.exitCode).toBeNull();
+  });
+
+  it("closes a socket that sends a message above maxMessageSize with 1009", async () => {
+    app = await startApp(runtime, APP, { ...ENV, WS_MAX_MESSAGE: String(64 * 1024) });
+    const client = await connectSocket(wsUrl(app, "/x"));
+    await client.next();
+    client.ws.send("a".repeat(64 * 1024)); // at the limit: fine
+    expect(((await client.next()) as string).length).toBe(64 * 1024);
+    client.ws.send(new Uint8Array(64 * 1024 + 1));
+    expect((await within(client.closed, "1009")).code).toBe(1009);
+    expect(app.child.exitCode).toBeNull();
+  });
+
+  it("lets the app route upgrades with upgradeWebSocket(); other answers refuse with their status", async () => {
+    app = await startApp(runtime, APP, { ...ENV, WS_MODE: "app" });
+    const client = await connectSocket(wsUrl(app, "/ws"), { "x-request-id": "routed-1" });
+    expect(await client.next()).toBe("hello routed-1");
+    client.ws.send("ctx");
+    expect(JSON.parse((await client.next()) as string)).toMatchObject({ request: { id: "routed-1" }, same: true });
+    client.ws.send("echo me");
+    expect(await client.next()).toBe("echo me");
+    const bound = await connectSocket(wsUrl(app, "/ws-bound"), { "x-request-id": "routed-2" });
+    expect(await bound.next()).toBe("bound routed-2");
+    expect((await handshake(`${app.url}/nowhere`)).status).toBe(404);
+    // The hook's refusal also holds when the app routes.
+    expect((await handshake(`${app.url}/ws?refuse`)).status).toBe(403);
+    // A plain request to the route gets the Response as it is: 426 Upgrade Required.
+    expect((await fetch(`${app.url}/ws`)).status).toBe(426);
+    client.ws.close(1000);
+    bound.ws.close(1000);
+    await within(client.closed, "close");
+  });
+
+  it("on SIGTERM closes open sockets with 1001 and a reason, waits for them, and exits 0", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const clients = await Promise.all([1, 2, 3].map(() => connectSocket(wsUrl(app as RunningApp, "/x"))));
+    for (const client of clients) await client.next();
+    // Work a hook handed to waitUntil is waited for too.
+    clients[0]?.ws.send("slow");
+    const signalledAt = Date.now();
+    app.child.kill("SIGTERM");
+    for (const client of clients) {
+      expect(await within(client.closed, "1001")).toEqual({ code: 1001, reason: "server shutting down" });
+    }
+    expect(await within(app.exited, "exit")).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(8000);
+    expect(app.jsonLogs().find((line) => "shutdownOpenSockets" in line)).toEqual({ shutdownOpenSockets: 0 });
+    expect(serverCloses(app).map((close) => close.code)).toEqual([1001, 1001, 1001]);
+  });
+});
