@@ -74,8 +74,10 @@ export interface WebSocketLimits {
   maxMessageSize?: number;
   /**
    * Largest send buffer of one socket in bytes (default 16 MiB): a socket whose unsent data grows
-   * past it (a client that does not read) is closed (1008 on Node and Deno after the send that
-   * passed it; Bun closes it natively). `0`: no bound.
+   * past it (a client that does not read) is closed by the send that passed it. Node drops the
+   * connection at once; Bun closes it natively (`backpressureLimit`, `closeOnBackpressureLimit`);
+   * Deno's socket has no terminate, so it is closed with 1008 and nothing more is sent, but its
+   * connection lasts until the client goes. `0`: no bound.
    */
   maxBufferedAmount?: number;
   /** Reason of the 1001 close frame that open sockets get on shutdown (default "server shutting down"). */

@@ -187,7 +187,10 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
             const sent = send(data, sendOptions);
             if (peer.bufferedAmount > maxBufferedAmount) {
               ctx.log.warn(`WebSocket send buffer above ${maxBufferedAmount} bytes: socket closed`);
-              peer.terminate();
+              // Node (ws) drops the connection and its buffer; Deno's socket has no terminate:
+              // its close ends the connection (the close frame cannot pass the full buffer).
+              if (RUNTIME === "deno") peer.close(1008, "send buffer full");
+              else peer.terminate();
             }
             return sent;
           };

@@ -3,7 +3,9 @@
  * Node's global WebSocket for sockets, node:http for handshakes that must fail (the client sees
  * their status). The fixture is test/fixtures/ws/echo.mjs.
  */
+import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { signMetadataHeader } from "../../src/metadata-header-verifier.ts";
 import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
@@ -105,6 +107,47 @@ function handshake(
     request.on("timeout", () => request.destroy(new Error("handshake timed out")));
     request.on("error", reject);
     request.end();
+  });
+}
+
+/** One masked client text frame (RFC 6455 5.2), for a payload under 126 bytes. */
+function clientTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = randomBytes(4);
+  const masked = payload.map((byte, index) => byte ^ (mask[index % 4] as number));
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+}
+
+/**
+ * A client that completes the handshake over raw TCP, sends one text frame, then never reads
+ * again (a paused socket: the kernel buffers fill, then the server's). Resolves with the socket.
+ */
+function slowReader(url: string, text: string): Promise<Socket> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error("no upgrade within the wait"));
+    }, WAIT_MS);
+    socket.once("error", reject);
+    socket.write(
+      `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    let head = "";
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.pause();
+      if (!head.startsWith("HTTP/1.1 101")) return reject(new Error(`no upgrade: ${head.split("\r\n")[0]}`));
+      socket.on("error", () => {}); // the server's reset, once it gives up on this client
+      socket.write(clientTextFrame(text));
+      resolve(socket);
+    };
+    socket.on("data", onData);
   });
 }
 
@@ -232,6 +275,26 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
     expect(((await client.next()) as string).length).toBe(64 * 1024);
     client.ws.send(new Uint8Array(64 * 1024 + 1));
     expect((await within(client.closed, "1009")).code).toBe(1009);
+    expect(app.child.exitCode).toBeNull();
+  });
+
+  it("closes a socket whose client does not read once its send buffer passes maxBufferedAmount", async () => {
+    app = await startApp(runtime, APP, { ...ENV, WS_MAX_BUFFERED: String(1024 * 1024) });
+    // 64 MiB at once: far past the 1 MiB bound and what loopback's socket buffers hold.
+    const socket = await slowReader(wsUrl(app, "/x"), "flood:64");
+    await until(() => app?.jsonLogs().some((line) => "flood" in line) === true, "flood line");
+    const flood = app.jsonLogs().find((line) => "flood" in line)?.flood as { sent: number; buffered: number };
+    // The socket was closed long before 64 MiB were buffered for it: on Node and Deno the send
+    // that passed the bound closed it (the loop stopped on readyState); Bun drops what is sent
+    // after its own close.
+    expect(flood.buffered).toBeLessThan(8 * 1024 * 1024);
+    if (runtime.name !== "bun") expect(flood.sent).toBeLessThan(8);
+    // Node and Bun drop the connection at once. Deno's socket has no terminate and its close
+    // waits for the client's close frame, which a client that never reads never sends: its
+    // connection ends with the client (nothing more is buffered meanwhile).
+    if (runtime.name !== "deno") await until(() => serverCloses(app as RunningApp).length === 1, "server close hook");
+    socket.destroy();
+    await until(() => serverCloses(app as RunningApp).length === 1, "server close hook");
     expect(app.child.exitCode).toBeNull();
   });
 
