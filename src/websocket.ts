@@ -25,18 +25,19 @@ export type WebSocketUpgradeResult = Awaited<ReturnType<Hooks["upgrade"]>>;
  *
  * - `upgrade(request, ctx)`: return or throw a `Response` to refuse (its status reaches the
  *   client); return `{ headers, protocol, … }` to accept with them.
- * - `open`, `message`, `close`, `error`, `drain`, `ping`, `pong`: as in crossws. A hook that throws
+ * - `open`, `message`, `close`, `error`, `drain`, `ping`, `pong`: as in crossws (what they return
+ *   is ignored, but a promise is waited for on shutdown). A hook that throws
  *   (or rejects) is logged and its socket closed with 1011; it never takes the process down.
  */
 export interface WebSocketHooks<Env = Bindings> {
   upgrade?(request: ServerRequest, ctx: ContainerContext<Env>): MaybePromise<WebSocketUpgradeResult>;
-  open?(peer: Peer, ctx: ContainerContext<Env>): MaybePromise<void>;
-  message?(peer: Peer, message: Message, ctx: ContainerContext<Env>): MaybePromise<void>;
-  close?(peer: Peer, details: { code?: number; reason?: string }, ctx: ContainerContext<Env>): MaybePromise<void>;
-  error?(peer: Peer, error: WSError, ctx: ContainerContext<Env>): MaybePromise<void>;
-  drain?(peer: Peer, ctx: ContainerContext<Env>): MaybePromise<void>;
-  ping?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): MaybePromise<void>;
-  pong?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): MaybePromise<void>;
+  open?(peer: Peer, ctx: ContainerContext<Env>): unknown;
+  message?(peer: Peer, message: Message, ctx: ContainerContext<Env>): unknown;
+  close?(peer: Peer, details: { code?: number; reason?: string }, ctx: ContainerContext<Env>): unknown;
+  error?(peer: Peer, error: WSError, ctx: ContainerContext<Env>): unknown;
+  drain?(peer: Peer, ctx: ContainerContext<Env>): unknown;
+  ping?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): unknown;
+  pong?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): unknown;
 }
 
 /** A Response that carries WebSocket hooks (crossws's `response.crossws` convention). */
