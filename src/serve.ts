@@ -171,7 +171,11 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       return this;
     },
     close(force = false) {
-      if (force && closing) void server.close(true).catch(() => {});
+      if (force && closing) {
+        // A graceful close under way: drop what it waits for (connections and WebSockets).
+        void server.close(true).catch(() => {});
+        void sockets?.close(true);
+      }
       return (closing ??= started.catch(() => {}).then(() => shutdown(force)));
     },
   };
