@@ -25,8 +25,9 @@ export function appFromModule(module: Record<string, unknown>, entryName: string
 
 /**
  * Serves the default export of an entry module with containerflare's {@link serve}: what both
- * `containerflare serve` and the bundle from `containerflare build` run. A bad export prints one
- * line and exits with status 1.
+ * `containerflare serve` and the bundle from `containerflare build` run. An object's `websocket`
+ * (crossws hooks, or `true`) is serve()'s `websocket` option. A bad export prints one line and
+ * exits with status 1.
  */
 export function startApp(
   module: Record<string, unknown>,
@@ -40,5 +41,7 @@ export function startApp(
     // Not cli/errors.ts's exitWithError: bundles start here, and it imports node:util.
     exitProcess(1, (error as Error).message);
   }
-  return serve(app, options);
+  // `export default { fetch, websocket }` takes WebSocket upgrades, like `serve(app, { websocket })`.
+  const websocket = (app as { websocket?: ServeOptions["websocket"] }).websocket;
+  return serve(app, websocket !== undefined && options.websocket === undefined ? { ...options, websocket } : options);
 }
