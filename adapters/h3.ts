@@ -12,8 +12,13 @@
  * serve(handle(app));
  * ```
  *
+ * WebSockets: H3's own `defineWebSocketHandler(hooks)` on a route, with
+ * `serve(handle(app), { websocket: true })`; each hook also gets the context as its last argument,
+ * and `getContext(peer)` finds it from a peer.
+ *
  * @module
  */
+import type { Peer } from "crossws";
 import type { H3Event, HTTPError, HTTPEvent } from "h3";
 import { isContainerflareError } from "../src/errors.ts";
 import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
@@ -38,9 +43,12 @@ export function handle<B = Bindings>(app: H3App): Handler<B> {
   };
 }
 
-/** The containerflare context of an H3 event, typed with the app's bindings `B`. */
-export function getContext<B = Bindings>(event: HTTPEvent): ContainerContext<B> {
-  const context = (event as Partial<H3Event>).context ?? event.req.context;
+/**
+ * The containerflare context of an H3 event, or of a WebSocket peer in a hook of
+ * `defineWebSocketHandler` (the upgrade request's context), typed with the app's bindings `B`.
+ */
+export function getContext<B = Bindings>(event: HTTPEvent | Peer): ContainerContext<B> {
+  const context = "req" in event ? ((event as Partial<H3Event>).context ?? event.req.context) : event.context;
   const ctx = context?.containerflare as ContainerContext<B> | undefined;
   if (!ctx)
     throw new Error(

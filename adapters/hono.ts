@@ -13,14 +13,20 @@
  * serve(handle(app));
  * ```
  *
+ * WebSockets: `app.get("/ws", upgradeWebSocket((c) => ({ onMessage: (evt, ws) => ws.send(evt.data) })))`
+ * with `serve(handle(app), { websocket: true })`.
+ *
  * @module
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, ExecutionContext } from "hono";
+import type { UpgradeWebSocket, WSEvents, WSMessageReceive } from "hono/ws";
+import { createWSMessageEvent, defineWebSocketHelper, WSContext } from "hono/ws";
 import type { BunHttpServer, DenoServeHandlerInfo } from "srvx";
 import { isContainerflareError } from "../src/errors.ts";
 import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
+import { upgradeWebSocket as upgradeResponse, type WebSocketHooks, type WebSocketPeer } from "../src/websocket.ts";
 
 /**
  * What `c.env` holds: the app's bindings, the containerflare context, and what Hono's own
@@ -156,3 +162,120 @@ export function getContext<B = Bindings>(c: Context<ContainerflareEnv<B, any>, a
     );
   return ctx;
 }
+
+/** Options of {@link upgradeWebSocket}: what the 101 answer carries. */
+export interface UpgradeWebSocketOptions {
+  /**
+   * The subprotocol to accept (`Sec-WebSocket-Protocol`). Default: the first one the client
+   * offered, as Hono's Bun and Deno helpers do (a browser that offered some fails without one).
+   */
+  protocol?: string;
+  /** Extra headers of the 101 answer (e.g. `set-cookie`). */
+  headers?: ConstructorParameters<typeof Headers>[0];
+}
+
+/** Where crossws looks for an upgrade's hooks on the request (`Symbol.for("crossws.hooks")`, crossws's public wire format). */
+const HOOKS = Symbol.for("crossws.hooks");
+
+/** Node 20 has no global CloseEvent: an Event with its fields. */
+const CloseEventClass: typeof CloseEvent =
+  globalThis.CloseEvent ??
+  (class CloseEvent extends Event {
+    readonly code: number;
+    readonly reason: string;
+    readonly wasClean: boolean;
+    constructor(type: string, init: CloseEventInit = {}) {
+      super(type, init);
+      this.code = init.code ?? 0;
+      this.reason = init.reason ?? "";
+      this.wasClean = init.wasClean ?? false;
+    }
+  } as unknown as typeof CloseEvent);
+
+/**
+ * A message's bytes as an ArrayBuffer of exactly its length: Node's Buffer is often a view into
+ * the socket's larger chunk (and its `slice` is no copy), so anything but a whole buffer is copied.
+ */
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer;
+  }
+  return new Uint8Array(bytes).buffer;
+}
+
+/** The first subprotocol the client offered. */
+function firstProtocol(request: Request): string | undefined {
+  return request.headers.get("sec-websocket-protocol")?.split(",")[0]?.trim() || undefined;
+}
+
+/** Hono's events as serve()'s hooks, for one connection: one WSContext for all its events. */
+function toHooks(events: WSEvents<WebSocketPeer>, options: UpgradeWebSocketOptions | undefined): WebSocketHooks {
+  let context: WSContext<WebSocketPeer> | undefined;
+  /** The subprotocol accepted (crossws's peer reports the whole offer on some runtimes). */
+  let accepted: string | undefined;
+  const wsOf = (peer: WebSocketPeer): WSContext<WebSocketPeer> =>
+    (context ??= new WSContext<WebSocketPeer>({
+      send: (data, sendOptions) => peer.send(data, sendOptions),
+      close: (code, reason) => peer.close(code, reason),
+      raw: peer,
+      get readyState() {
+        return peer.websocket.readyState as 0 | 1 | 2 | 3;
+      },
+      url: peer.request?.url ?? null,
+      protocol: accepted ?? null,
+    }));
+  // What each event returns is handed back: serve() waits for a promise on shutdown and closes
+  // the socket with 1011 when it rejects.
+  return {
+    upgrade(request) {
+      const protocol = options?.protocol ?? firstProtocol(request);
+      accepted = protocol;
+      return { ...(protocol ? { protocol } : {}), ...(options?.headers ? { headers: options.headers } : {}) };
+    },
+    open: (peer) => events.onOpen?.(new Event("open"), wsOf(peer)),
+    message(peer, message) {
+      const ws = wsOf(peer);
+      const raw = message.rawData;
+      const data: WSMessageReceive =
+        typeof raw === "string" ? raw : ws.binaryType === "blob" ? message.blob() : toArrayBuffer(message.uint8Array());
+      return events.onMessage?.(createWSMessageEvent(data), ws);
+    },
+    close: (peer, { code, reason }) =>
+      events.onClose?.(
+        new CloseEventClass("close", { code, reason, wasClean: code !== undefined && code !== 1006 }),
+        wsOf(peer),
+      ),
+    error: (peer, error) => events.onError?.(Object.assign(new Event("error"), { error }), wsOf(peer)),
+  };
+}
+
+/**
+ * Hono's WebSocket helper on containerflare, with the signature of `hono/bun`'s and `hono/deno`'s
+ * (so `hono/ws` types, `WSContext` and the RPC client's `$ws` apply): `app.get("/ws",
+ * upgradeWebSocket((c) => ({ onOpen(evt, ws), onMessage(evt, ws), onClose(evt, ws), onError(evt, ws) })))`.
+ * Needs `serve(handle(app), { websocket: true })`: the upgrade request runs through the app
+ * (middleware, `c.env`, `getContext(c)`), and the socket is accepted once the route answers.
+ *
+ * - A request that is no upgrade goes on to the next handler (`await next()`), as with Hono's
+ *   own helpers: `app.get("/ws", upgradeWebSocket(…), (c) => c.text("WebSockets only", 426))`;
+ *   without one Hono answers 404.
+ * - Refuse an upgrade from a middleware or handler before it: its answer (401, 403, …) reaches
+ *   the client.
+ * - `ws.raw` is the crossws peer (`peer.id`, `peer.subscribe(topic)`, `peer.publish(topic, data)`,
+ *   `peer.context.containerflare`); one `ws` object serves all events of a socket.
+ * - Text arrives as a string, binary as an ArrayBuffer (a Blob once `ws.binaryType = "blob"`).
+ * - An event handler that throws or rejects is logged with the request id and its socket closed
+ *   with 1011 (serve()'s rule for every hook); `onError` gets the socket's own errors.
+ */
+export const upgradeWebSocket: UpgradeWebSocket<WebSocketPeer, UpgradeWebSocketOptions> = defineWebSocketHelper<
+  WebSocketPeer,
+  UpgradeWebSocketOptions
+>((c, events, options) => {
+  const request = c.req.raw as Request & { [HOOKS]?: WebSocketHooks; context?: Record<PropertyKey, unknown> };
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
+  const hooks = toHooks(events, options);
+  // Also on the request, where serve() finds them when a middleware rebuilt the response.
+  request[HOOKS] = hooks;
+  if (request.context) request.context[HOOKS] = hooks;
+  return upgradeResponse(hooks);
+});
