@@ -10,7 +10,7 @@
  */
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
 import { getContext, handle, onError } from "containerflare/h3";
-import { getRouterParam, H3, type H3Event } from "h3";
+import { defineWebSocketHandler, getRouterParam, H3, type H3Event } from "h3";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
 interface Env {
@@ -69,6 +69,19 @@ const app = new H3({ onError })
     event.res.status = 202;
     return { queued: true };
   })
+  // A WebSocket that echoes each message (H3's own handler); a plain GET answers 426.
+  .get(
+    "/ws",
+    defineWebSocketHandler({
+      open(peer) {
+        peer.send(`connected ${getContext(peer).request.id}`);
+      },
+      message(peer, message) {
+        peer.send(typeof message.rawData === "string" ? message.text() : message.uint8Array());
+      },
+    }),
+  )
   .all("/**", (event) => notFound(event, `no route for ${event.req.method} ${event.url.pathname}`));
 
-export default handle(app);
+// `websocket: true`: upgrade requests run through the app, and /ws accepts them.
+export default { fetch: handle(app), websocket: true };

@@ -9,7 +9,7 @@
  * lets containerflare answer it: 503 `{ error: { code: "UNAVAILABLE", … } }`.
  */
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
-import { type ContainerflareEnv, getContext, handle, onError } from "containerflare/hono";
+import { type ContainerflareEnv, getContext, handle, onError, upgradeWebSocket } from "containerflare/hono";
 import { Hono } from "hono";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -65,9 +65,24 @@ app.post("/jobs", async (c) => {
   return c.json({ queued: true }, 202);
 });
 
+/** `GET /ws`: a WebSocket that echoes each message; a plain GET answers 426. */
+app.get(
+  "/ws",
+  upgradeWebSocket((c) => {
+    const { request } = getContext(c);
+    return {
+      onOpen: (_evt, ws) => ws.send(`connected ${request.id}`),
+      onMessage: (evt, ws) =>
+        ws.send(typeof evt.data === "string" ? evt.data : new Uint8Array(evt.data as ArrayBuffer)),
+    };
+  }),
+  (c) => c.json({ error: { code: "UPGRADE_REQUIRED", message: "GET /ws takes WebSocket upgrades" } }, 426),
+);
+
 app.notFound((c) =>
   c.json({ error: { code: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
 );
 app.onError(onError);
 
-export default handle(app);
+// `websocket: true`: upgrade requests run through the app, and /ws accepts them.
+export default { fetch: handle(app), websocket: true };

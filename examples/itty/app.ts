@@ -9,6 +9,7 @@
  * which `onError` hands to serve(): 503 `{ error: { code: "UNAVAILABLE", message: "Service
  * Unavailable", requestId } }`, the reason in the log.
  */
+import { upgradeWebSocket } from "containerflare";
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
 import { type ContainerflareArgs, handle, onError } from "containerflare/itty";
 import { AutoRouter, type IRequest, json, text } from "itty-router";
@@ -60,6 +61,15 @@ router
     }
     await env.JOBS.send(job);
     return json({ queued: true }, { status: 202 });
-  });
+  })
+  // A WebSocket that echoes each message; a plain GET gets upgradeWebSocket()'s 426.
+  .get("/ws", (_request, _env, ctx) =>
+    upgradeWebSocket({
+      open: (peer) => peer.send(`connected ${ctx.request.id}`),
+      message: (peer, message) =>
+        peer.send(typeof message.rawData === "string" ? message.text() : message.uint8Array()),
+    }),
+  );
 
-export default handle(router);
+// `websocket: true`: upgrade requests run through the app, and /ws accepts them.
+export default { fetch: handle(router), websocket: true };

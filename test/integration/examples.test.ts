@@ -21,6 +21,22 @@ import {
   waitForHttp,
 } from "../fixtures/cli/harness.ts";
 import { freePort, ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
+import { connectSocket, within } from "./ws-client.ts";
+
+/** The example's `/ws`: greets with the request id, echoes a message; a plain GET answers 426. */
+async function checkWebSocket(url: string, requestId?: string): Promise<void> {
+  const client = await connectSocket(`${url.replace(/^http/, "ws")}/ws`, {
+    headers: requestId ? { "x-request-id": requestId } : {},
+  });
+  expect(await client.next()).toMatch(requestId ? `connected ${requestId}` : /^connected \S+$/);
+  client.ws.send("echo me");
+  expect(await client.next()).toBe("echo me");
+  client.ws.close(1000);
+  await within(client.closed, "close");
+  const plain = await fetch(`${url}/ws`);
+  await plain.body?.cancel();
+  expect(plain.status).toBe(426);
+}
 
 /** Each example, and the runtime its `containerflare dev` run uses (one each, all three covered). */
 const EXAMPLES = [
@@ -44,7 +60,7 @@ afterAll(() => {
 });
 
 describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntime", ({ name, devRuntime }) => {
-  it("serves its four routes with local KV, D1 and Queue bindings", async () => {
+  it("serves its four routes with local KV, D1 and Queue bindings, and its WebSocket", async () => {
     const port = await freePort();
     const dev = spawnProcess(
       `${BIN}/node`,
@@ -114,6 +130,8 @@ describe.each(EXAMPLES)("examples/$name through containerflare dev on $devRuntim
       expect(await unknown.json()).toEqual({
         error: { code: "NOT_FOUND", message: "no route for GET /no/such/route" },
       });
+      // Through the example's Worker: the request id is the Worker's.
+      await checkWebSocket(url);
     } finally {
       expect(await terminate(dev)).toBe(0);
     }
@@ -224,7 +242,7 @@ describe("the image's bundle under a Cloud Run environment", () => {
       app = undefined;
     });
 
-    it.each(EXAMPLES.map(({ name }) => name))("examples/%s answers / and 503 on its binding routes", async (name) => {
+    it.each(EXAMPLES.map(({ name }) => name))("examples/%s: /, /ws, and 503 on its binding routes", async (name) => {
       app = await startApp(runtime, bundles[name]!, {
         PORT: String(await freePort()),
         K_SERVICE: `containerflare-${name}`,
@@ -261,6 +279,7 @@ describe("the image's bundle under a Cloud Run environment", () => {
         expect(JSON.parse(text).error).toMatchObject({ code: "UNAVAILABLE", message: "Service Unavailable" });
         expect(text).not.toContain("CF_CMD_ENDPOINT");
       }
+      await checkWebSocket(app.url, "run-ws-1");
     });
   });
 });
