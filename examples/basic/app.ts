@@ -8,7 +8,7 @@
  * answer 503 `{ error: { code: "UNAVAILABLE", … } }`: serve() turns the UNAVAILABLE error each
  * binding call throws there into that response.
  */
-import type { ContainerContext } from "containerflare";
+import { type ContainerContext, upgradeWebSocket } from "containerflare";
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -50,13 +50,22 @@ async function enqueue(request: Request, ctx: ContainerContext<Env>): Promise<Re
   return Response.json({ queued: true }, { status: 202 });
 }
 
-export default async function app(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
+/** `GET /ws`: a WebSocket that echoes each message; a plain GET gets upgradeWebSocket()'s 426. */
+function echoSocket(ctx: ContainerContext<Env>): Response {
+  return upgradeWebSocket<Env>({
+    open: (peer) => peer.send(`connected ${ctx.request.id}`),
+    message: (peer, message) => peer.send(typeof message.rawData === "string" ? message.text() : message.uint8Array()),
+  });
+}
+
+async function app(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
   const { pathname } = new URL(request.url);
   const method = request.method;
 
   if (pathname === "/" && method === "GET") return Response.json({ platform: ctx.platform, request: ctx.request });
   if (pathname === "/visits" && method === "GET") return visits(request, ctx);
   if (pathname === "/jobs" && method === "POST") return enqueue(request, ctx);
+  if (pathname === "/ws" && method === "GET") return echoSocket(ctx);
 
   const kv = KV_ROUTE.exec(pathname);
   if (kv) {
@@ -73,3 +82,6 @@ export default async function app(request: Request, ctx: ContainerContext<Env>):
   }
   return notFound(`no route for ${method} ${pathname}`);
 }
+
+// `websocket: true`: upgrade requests run through the app, and /ws accepts them.
+export default { fetch: app, websocket: true };
