@@ -21,6 +21,7 @@ import type {
   FetcherLike,
   WorkerRequest,
 } from "./types.ts";
+import { relayWebSocket } from "./websocket-relay.ts";
 
 /** The port the app listens on by default: serve()'s own default (`CF_CONTAINER_PORT`, else 8787). */
 export const DEFAULT_CONTAINER_PORT = 8787;
@@ -82,6 +83,13 @@ export interface ContainerflareContainerOptions {
    * `env`, else 30 s, serve()'s default on Cloudflare) plus 5 s for its shutdown hooks: 35 s.
    */
   drainTimeoutMs?: number;
+  /**
+   * Whether a WebSocket the app accepts is relayed by this Durable Object (default true): each
+   * message in either direction renews the container's inactivity timeout, and the open socket
+   * keeps the object in memory. `false` returns the 101 as it is: cheaper, but the socket's
+   * traffic is then no activity this object sees (see src/worker/websocket-relay.ts).
+   */
+  relayWebSockets?: boolean;
   /** HMAC key of the metadata header and the container's `CONTAINERFLARE_SECRET`; default `env.CONTAINERFLARE_SECRET`. */
   secret?: string;
   /** `worker_name` of the metadata header; default `env.CONTAINERFLARE_WORKER`. */
@@ -101,8 +109,8 @@ export interface ContainerflareContainer {
   start(): Promise<void>;
   /**
    * Forwards a request to the app (starting it first if needed) with the signed
-   * `x-containerflare-metadata` header, and returns its response as it is (a WebSocket
-   * upgrade's 101 with its `webSocket` included). A failed start answers 503 with a JSON error
+   * `x-containerflare-metadata` header, and returns its response (a WebSocket upgrade's 101
+   * relayed, unless `relayWebSockets` is false). A failed start answers 503 with a JSON error
    * body and a one-line reason; a request that fails once sent answers 502 and is not retried.
    */
   fetch(request: Request): Promise<Response>;
@@ -171,6 +179,10 @@ class DurableObjectContainer implements ContainerflareContainer {
   #stopping: Promise<void> | undefined;
   #warnedNoSecret = false;
   #warnedInactivity = false;
+  /** When the inactivity timeout was last set (at the start, or renewed by a relayed message). */
+  #renewedAt = 0;
+  /** The renewal that covers messages since the last one, when one is due. */
+  #renewal: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectStateLike, env: ContainerflareWorkerEnv, options: ContainerflareContainerOptions) {
     this.#ctx = ctx;
@@ -210,8 +222,9 @@ class DurableObjectContainer implements ContainerflareContainer {
     const container = this.#ctx.container!;
     const outgoing = await containerRequest(request as WorkerRequest, this.#env, this.#forward);
     try {
-      // Returned untouched: a WebSocket upgrade's 101 carries its webSocket.
-      return await container.getTcpPort(this.#port).fetch(outgoing);
+      const response = await container.getTcpPort(this.#port).fetch(outgoing);
+      if (this.#options.relayWebSockets === false) return response;
+      return relayWebSocket(response, () => this.#renewInactivity());
     } catch (error) {
       // Sent, so the app may have run it: never sent again.
       console.error(`containerflare: a request to the container failed: ${errorLine(error)}`);
@@ -253,14 +266,10 @@ class DurableObjectContainer implements ContainerflareContainer {
       container.start(this.#startOptions());
     }
     const run = this.#watch(container);
-    const inactivityTimeoutMs = this.#options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
+    const inactivityTimeoutMs = this.#inactivityTimeoutMs();
     if (inactivityTimeoutMs > 0) {
-      // Not worth failing the start for: the container then stops with this object.
-      await container.setInactivityTimeout(inactivityTimeoutMs).catch((error: unknown) => {
-        if (this.#warnedInactivity) return;
-        this.#warnedInactivity = true;
-        console.warn(`containerflare: setInactivityTimeout(${inactivityTimeoutMs}) failed: ${errorLine(error)}`);
-      });
+      this.#renewedAt = Date.now();
+      await this.#setInactivityTimeout(inactivityTimeoutMs);
     }
     await waitForPort(container.getTcpPort(this.#port), {
       port: this.#port,
@@ -268,6 +277,39 @@ class DurableObjectContainer implements ContainerflareContainer {
       exited: run.exited,
     });
     if (this.#run === run) this.#ready = true;
+  }
+
+  /**
+   * A relayed socket carried a message: the inactivity timeout is set again, at most once per
+   * {@link renewEveryMs}; a message inside that window is covered by one renewal at its end, so
+   * the container is never idle for less than the timeout after the last message.
+   */
+  #renewInactivity(): void {
+    const timeoutMs = this.#inactivityTimeoutMs();
+    if (timeoutMs <= 0 || this.#renewal) return;
+    const waitMs = this.#renewedAt + renewEveryMs(timeoutMs) - Date.now();
+    const renew = () => {
+      this.#renewal = undefined;
+      this.#renewedAt = Date.now();
+      void this.#setInactivityTimeout(timeoutMs);
+    };
+    if (waitMs <= 0) renew();
+    else this.#renewal = setTimeout(renew, waitMs);
+  }
+
+  #inactivityTimeoutMs(): number {
+    return this.#options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
+  }
+
+  /** Not worth failing anything for: without it the container stops with this object. */
+  async #setInactivityTimeout(timeoutMs: number): Promise<void> {
+    try {
+      await this.#ctx.container?.setInactivityTimeout(timeoutMs);
+    } catch (error) {
+      if (this.#warnedInactivity) return;
+      this.#warnedInactivity = true;
+      console.warn(`containerflare: setInactivityTimeout(${timeoutMs}) failed: ${errorLine(error)}`);
+    }
   }
 
   #startOptions(): ContainerStartOptionsLike {
@@ -334,6 +376,15 @@ class DurableObjectContainer implements ContainerflareContainer {
       await container.destroy();
     }
   }
+}
+
+/**
+ * How often a busy socket renews the inactivity timeout: a quarter of it, so that a socket that
+ * carries a message at least that often never lets it run out, between 1 s and 30 s (one call a
+ * socket's burst of messages costs nothing; a default 5 min timeout is renewed twice a minute).
+ */
+function renewEveryMs(timeoutMs: number): number {
+  return Math.min(30_000, Math.max(1_000, timeoutMs / 4));
 }
 
 /** The app's drain deadline (`CONTAINERFLARE_SHUTDOWN_TIMEOUT`, seconds) plus the margin for its hooks. */

@@ -4,12 +4,13 @@
  * and through the app's own Worker (a Durable Object on the Container API, whose container is
  * the app process). The client is Node's WebSocket on loopback.
  */
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { copyApp, startDevCli } from "../../bench/lib/dev-cli.ts";
 import { checkedDev } from "./dev-checks.ts";
 import { ROOT } from "./runtimes.ts";
+import { connectSocket, within } from "./ws-client.ts";
 
 const created: string[] = [];
 afterAll(async () => {
@@ -68,6 +69,38 @@ describe.each(WORKERS)("WebSockets through containerflare dev and $name", ({ wor
       expect(echo).toBe("echo: ping");
       // A second socket on the same instance works as well.
       expect((await exchange(url, "again", 2))[1]).toBe("echo: again");
+    });
+  }, 90_000);
+});
+
+describe("WebSockets through containerflare dev and a Durable Object on the Container API", () => {
+  it("renews the container's inactivity timeout while a socket carries messages, and lets it stop once idle", async () => {
+    const tag = `dev-ws-${process.pid}-idle`;
+    const directory = `${copyApp(ROOT, join(ROOT, "test", "fixtures", "dev-ws"), tag)}/`;
+    created.push(directory);
+    const timeoutMs = 2_000;
+    const config = readFileSync(`${directory}wrangler.jsonc`, "utf8");
+    writeFileSync(
+      `${directory}wrangler.jsonc`,
+      config.replace('"main": "worker.ts",', `"main": "worker.ts",\n  "vars": { "INACTIVITY_MS": "${timeoutMs}" },`),
+    );
+    const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--worker", "main"] });
+    await checkedDev(dev, directory, async () => {
+      const client = await connectSocket(`${dev.url.replace("http", "ws")}/rooms/busy`);
+      expect(JSON.parse((await client.next()) as string)).toMatchObject({ source: "worker" });
+      // 2.5 timeouts of traffic, a message every 400 ms: every one echoed, the socket still open.
+      const busyUntil = Date.now() + 2.5 * timeoutMs;
+      for (let sent = 0; Date.now() < busyUntil && sent < 50; sent++) {
+        client.ws.send(`tick ${sent}`);
+        expect(await client.next()).toBe(`echo: tick ${sent}`);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      expect(client.ws.readyState).toBe(WebSocket.OPEN);
+      // Idle: the timeout runs out, the instance gets SIGTERM, and the app closes the socket with 1001.
+      const idleFrom = Date.now();
+      expect(await within(client.closed, "close once idle")).toEqual({ code: 1001, reason: "server shutting down" });
+      expect(Date.now() - idleFrom).toBeGreaterThanOrEqual(timeoutMs - 500);
+      expect(dev.output.join("\n")).toMatch(/idle for [^:]+: stopping it \(SIGTERM\)/);
     });
   }, 90_000);
 });

@@ -64,24 +64,27 @@ export function within<T>(promise: Promise<T>, what: string): Promise<T> {
   ]);
 }
 
-/** Resolves once `check()` holds; rejects after WAIT_MS. */
-export async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
+/** Resolves once `check()` holds; rejects after `waitMs` (WAIT_MS). */
+export async function until(check: () => boolean, what: string, waitMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + waitMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`${what}: not within the wait`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+/** The handshake key of RFC 6455's example. */
+export const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /** An upgrade handshake over node:http: the status the client sees (101 when accepted), body and headers. */
 export function handshake(
   url: string,
   headers: Record<string, string> = {},
+  method = "GET",
 ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(url, {
+      method,
       headers: {
         connection: "Upgrade",
         upgrade: "websocket",
