@@ -58,6 +58,22 @@ export interface RuntimeConfig {
    * that many places from the right; everything left of it is client-supplied and ignored.
    */
   forwardedHops: number;
+  /**
+   * WebSocket options from `CONTAINERFLARE_WS_MAX_MESSAGE_SIZE`, `CONTAINERFLARE_WS_MAX_BUFFERED`,
+   * `CONTAINERFLARE_WS_MAX_CONNECTIONS`, `CONTAINERFLARE_WS_IDLE_TIMEOUT` (seconds) and
+   * `CONTAINERFLARE_WS_ORIGINS` (comma-separated origins, or `*`): only those set; serve()'s
+   * `webSocketOptions` win over them, and src/serve/websocket.ts holds the defaults.
+   */
+  webSocket: WebSocketEnvOptions;
+}
+
+/** The WebSocket options the environment can set (see {@link RuntimeConfig.webSocket}). */
+export interface WebSocketEnvOptions {
+  maxMessageSize?: number;
+  maxBufferedAmount?: number;
+  maxConnections?: number;
+  idleTimeout?: number;
+  allowedOrigins?: string[];
 }
 
 /** Default request body limit: 32 MiB, Cloud Run's limit for HTTP/1 requests. */
@@ -130,6 +146,25 @@ const byteSizeSchema = v.pipe(
   }),
   v.safeInteger(),
 );
+/** `https://chat.example.com,http://localhost:5173` or `*`: serialized origins (scheme, host, port; no path). */
+const originListSchema = v.pipe(
+  trimmed,
+  v.transform((value) => value.split(",").map((origin) => origin.trim().replace(/\/$/, ""))),
+  v.check(
+    (origins) =>
+      origins.length > 0 &&
+      origins.every((origin) => {
+        if (origin === "*") return true;
+        try {
+          return new URL(origin).origin === origin.toLowerCase();
+        } catch {
+          return false;
+        }
+      }),
+  ),
+);
+const countSchema = v.pipe(trimmed, v.regex(/^\d{1,9}$/), v.transform(Number), v.minValue(1));
+const secondsSchema = v.pipe(trimmed, v.regex(/^\d{1,7}$/), v.transform(Number));
 const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
@@ -248,12 +283,34 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
         "a size in bytes such as 33554432, 32MiB or 10mb (0: no limit)",
       ) ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
     forwardedHops: read(env, "CONTAINERFLARE_FORWARDED_HOPS", hopsSchema, "an integer from 1 to 16") ?? 1,
+    webSocket: readWebSocketOptions(env),
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
   }
   requireSecretForRemoteHost(config, env);
   return config;
+}
+
+/** The WebSocket variables that are set. */
+function readWebSocketOptions(env: EnvSource): WebSocketEnvOptions {
+  const size = "a size in bytes such as 16777216, 16MiB or 1mb";
+  const options: WebSocketEnvOptions = {
+    maxMessageSize: read(env, "CONTAINERFLARE_WS_MAX_MESSAGE_SIZE", byteSizeSchema, size),
+    maxBufferedAmount: read(env, "CONTAINERFLARE_WS_MAX_BUFFERED", byteSizeSchema, `${size} (0: no bound)`),
+    maxConnections: read(env, "CONTAINERFLARE_WS_MAX_CONNECTIONS", countSchema, "a positive integer"),
+    idleTimeout: read(env, "CONTAINERFLARE_WS_IDLE_TIMEOUT", secondsSchema, "a whole number of seconds (0: never)"),
+    allowedOrigins: read(
+      env,
+      "CONTAINERFLARE_WS_ORIGINS",
+      originListSchema,
+      "comma-separated origins such as https://app.example.com,http://localhost:5173, or *",
+    ),
+  };
+  for (const key of Object.keys(options) as (keyof WebSocketEnvOptions)[]) {
+    if (options[key] === undefined) delete options[key];
+  }
+  return options;
 }
 
 /**

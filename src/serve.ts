@@ -43,6 +43,11 @@ export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "
 /** Whether a request asks for a WebSocket (as in serve/websocket.ts, which loads only with the option). */
 const asksForWebSocket = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
+/** `options` without its undefined values (so that they do not hide the environment's). */
+function definedOnly<T extends object>(options: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 /**
  * The handler of an app: the app itself when it is a function, else its `fetch` method bound to
  * it (Hono, H3 and itty apps). Throws a TypeError for anything else.
@@ -137,7 +142,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       sockets = await createWebSocketServer({
         server,
         hooks: websocketOption === true ? undefined : (websocketOption as WebSocketHooks),
-        limits: options.webSocketLimits ?? {},
+        options: { ...config.webSocket, ...definedOnly(options.webSocketOptions) },
+        accessLog: setup.accessLog,
         metadata,
         state,
         respond: () => respond as Step,

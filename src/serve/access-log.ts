@@ -28,21 +28,30 @@ function logSent(request: ServerRequest, ctx: ContainerContext, started: number,
   );
 }
 
+/** Writes one access line: the request, what was sent (status, complete) and how long it took since `started`. */
+export type AccessLogWriter = typeof logSent;
+
 /**
- * The part when the access log is on (`CONTAINERFLARE_ACCESS_LOG`, or pretty logs); undefined when
- * off. `enabled` may still be a promise (Bun's terminal check is asynchronous, and the server does
- * not wait for it to listen): a request answered before it settles logs its line once it has,
- * if the log is on. serve() composes the parts again once it has settled, without this part when
- * the log is off.
+ * The writer of access lines when the access log is on (`CONTAINERFLARE_ACCESS_LOG`, or pretty
+ * logs); undefined when off. `enabled` may still be a promise (Bun's terminal check is
+ * asynchronous, and the server does not wait for it to listen): a line written before it settles
+ * is written once it has, if the log is on.
+ */
+export function accessLogWriter(enabled: boolean | Promise<boolean>): AccessLogWriter | undefined {
+  if (enabled === false) return undefined;
+  if (enabled === true) return logSent;
+  return (...args) => {
+    void enabled.then((on) => on && logSent(...args));
+  };
+}
+
+/**
+ * The part when the access log is on; undefined when off. serve() composes the parts again once
+ * a pending `enabled` has settled, without this part when the log is off.
  */
 export function accessLogPart(enabled: boolean | Promise<boolean>): Part | undefined {
-  if (enabled === false) return undefined;
-  const log =
-    enabled === true
-      ? logSent
-      : (...args: Parameters<typeof logSent>) => {
-          void enabled.then((on) => on && logSent(...args));
-        };
+  const log = accessLogWriter(enabled);
+  if (!log) return undefined;
   return async (request, ctx, next) => {
     const started = performance.now();
     const response = await next(request, ctx);

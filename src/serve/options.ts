@@ -9,7 +9,7 @@ import type { Bindings } from "../command/index.ts";
 import type { EnvSource, RuntimeConfig } from "../config.ts";
 import type { ContainerContext } from "../context.ts";
 import type { PlatformInfo } from "../platform.ts";
-import type { WebSocketHooks, WebSocketLimits } from "../websocket.ts";
+import type { WebSocketHooks, WebSocketOptions } from "../websocket.ts";
 
 /** A fetch handler that also receives the {@link ContainerContext}. */
 export type Handler<Env = Bindings> = (
@@ -62,8 +62,11 @@ export interface ServeOptions<Env = Bindings> {
    * to refuse (that response reaches the client).
    */
   websocket?: WebSocketHooks<Env> | true;
-  /** WebSocket limits: message size (1009), send buffer, shutdown close reason, idle timeout. */
-  webSocketLimits?: WebSocketLimits;
+  /**
+   * WebSocket options: message size (1009), send buffer, most open sockets, allowed origins,
+   * shutdown close reason, idle timeout. Each wins over its environment variable.
+   */
+  webSocketOptions?: WebSocketOptions;
   /** Extra srvx options (e.g. `node`, `bun`, `deno`). */
   srvx?: Omit<Partial<ServerOptions>, "fetch" | "port" | "hostname">;
 }

@@ -9,9 +9,11 @@
  * through its `resolve` option, bound to that context; crossws caches them per connection.
  *
  * What this adds to crossws: the context, a check of the handshake (400, or 426 for another
- * version) so that no runtime fails on a bad one, a message size limit where the runtime has
- * none (Deno), a send buffer bound where crossws exposes only `bufferedAmount` (Node, Deno),
- * hooks that cannot take the process down, and the sockets' part of the shutdown (1001).
+ * version) so that no runtime fails on a bad one, the origin check and the bound on open sockets
+ * (403 and 503 before the app sees the upgrade), a message size limit where the runtime has none
+ * (Deno), a send buffer bound where crossws exposes only `bufferedAmount` (Node, Deno), hooks
+ * that cannot take the process down, an access line per upgrade (a refusal when it is refused,
+ * a 101 with the socket's lifetime when it closes), and the sockets' part of the shutdown (1001).
  *
  * @module
  */
@@ -20,16 +22,23 @@ import type { Hooks, Message, Peer } from "crossws";
 import { getWebSocketHooks } from "crossws";
 import type { Server, ServerRequest } from "srvx";
 import { RequestContext } from "../context.ts";
-import type { WebSocketHooks, WebSocketLimits } from "../websocket.ts";
+import type { WebSocketHooks, WebSocketOptions } from "../websocket.ts";
+import { type AccessLogWriter, accessLogWriter } from "./access-log.ts";
 import type { MetadataStage } from "./metadata.ts";
 import type { Step } from "./parts.ts";
 import { RUNTIME } from "./runtime.ts";
 import type { ServerState } from "./state.ts";
 
-/** Defaults of {@link WebSocketLimits}. */
+/**
+ * Defaults of {@link WebSocketOptions}. 16 MiB messages: twice Hono's and h3's typical payloads,
+ * half of what a Worker relays (32 MiB). 10 000 sockets: ten times Cloud Run's most concurrent
+ * requests per instance, and what an idle socket costs (tens of KiB with its kernel buffers)
+ * keeps it under a gigabyte.
+ */
 export const WEBSOCKET_DEFAULTS = {
   maxMessageSize: 16 * 1024 * 1024,
   maxBufferedAmount: 16 * 1024 * 1024,
+  maxConnections: 10_000,
   shutdownReason: "server shutting down",
   idleTimeout: 30,
 } as const;
@@ -39,7 +48,10 @@ export interface WebSocketServerOptions {
   server: Server;
   /** The server's hooks; `undefined`: the app routes each upgrade. */
   hooks: WebSocketHooks | undefined;
-  limits: WebSocketLimits;
+  /** serve()'s `webSocketOptions` over the environment's. */
+  options: WebSocketOptions;
+  /** Whether the access log is on (a promise on Bun until its terminal check settles). */
+  accessLog: boolean | Promise<boolean>;
   metadata: MetadataStage;
   state: ServerState;
   /** The composed parts and app (for upgrades the app routes). */
@@ -111,13 +123,79 @@ function rawSocket(peer: Peer): { binaryType?: string; addEventListener?: WebSoc
 /** Hooks that refuse the upgrade with `response`. */
 const refuse = (response: Response): Partial<Hooks> => ({ upgrade: () => response });
 
+/** Whether a browser's `Origin` may open a socket; undefined: any may. */
+type OriginCheck = ((origin: string, request: ServerRequest) => boolean) | undefined;
+
+/** The check of {@link WebSocketOptions.allowedOrigins}: a function as it is, a list compared as serialized origins. */
+function originCheck(allowed: WebSocketOptions["allowedOrigins"]): OriginCheck {
+  if (allowed === undefined || typeof allowed === "function") return allowed;
+  if (allowed.includes("*")) return undefined;
+  const origins = new Set(allowed.map((origin) => origin.trim().toLowerCase().replace(/\/$/, "")));
+  return (origin) => origins.has(origin.toLowerCase());
+}
+
+/** The 403 of an upgrade from an origin that is not allowed (an upgrade without `Origin` comes from no browser). */
+function checkOrigin(request: ServerRequest, allowed: OriginCheck): Response | undefined {
+  const origin = request.headers.get("origin");
+  if (!allowed || origin === null) return undefined;
+  let ok = false;
+  try {
+    ok = allowed(origin, request) === true;
+  } catch {
+    ok = false;
+  }
+  return ok ? undefined : new Response("WebSocket origin not allowed", { status: 403 });
+}
+
+/** The access line of one upgrade: its refusal, or the 101 once the socket closed (the latency is the socket's life). */
+interface Access {
+  refused(response: Response): Response;
+  closed(): void;
+}
+
+function accessLine(
+  write: AccessLogWriter | undefined,
+  request: ServerRequest,
+  ctx: RequestContext,
+  started: number,
+): Access {
+  return {
+    refused(response) {
+      write?.(request, ctx, started, response.status, true);
+      return response;
+    },
+    closed() {
+      write?.(request, ctx, started, 101, true);
+    },
+  };
+}
+
+/**
+ * Gives a binary message an `arrayBuffer()` of exactly its bytes. On Node a message is a Buffer,
+ * often a view into a larger pooled buffer, and crossws's `arrayBuffer()` returns the view's
+ * whole underlying buffer: other bytes around the message's own.
+ */
+function exactArrayBuffer(message: Message): void {
+  const data = message.rawData as unknown;
+  if (!(data instanceof Uint8Array)) return;
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) return;
+  let copy: ArrayBuffer | undefined;
+  Object.defineProperty(message, "arrayBuffer", {
+    value: () => (copy ??= new Uint8Array(data).buffer),
+    configurable: true,
+  });
+}
+
 /** Creates the WebSocket side of one server (loads crossws's adapter for this runtime). */
 export async function createWebSocketServer(options: WebSocketServerOptions): Promise<WebSocketServer> {
   const { server, metadata, state, logger } = options;
-  const maxMessageSize = options.limits.maxMessageSize ?? WEBSOCKET_DEFAULTS.maxMessageSize;
-  const maxBufferedAmount = options.limits.maxBufferedAmount ?? WEBSOCKET_DEFAULTS.maxBufferedAmount;
-  const shutdownReason = options.limits.shutdownReason ?? WEBSOCKET_DEFAULTS.shutdownReason;
-  const idleTimeout = options.limits.idleTimeout ?? WEBSOCKET_DEFAULTS.idleTimeout;
+  const maxMessageSize = options.options.maxMessageSize ?? WEBSOCKET_DEFAULTS.maxMessageSize;
+  const maxBufferedAmount = options.options.maxBufferedAmount ?? WEBSOCKET_DEFAULTS.maxBufferedAmount;
+  const maxConnections = options.options.maxConnections ?? WEBSOCKET_DEFAULTS.maxConnections;
+  const shutdownReason = options.options.shutdownReason ?? WEBSOCKET_DEFAULTS.shutdownReason;
+  const idleTimeout = options.options.idleTimeout ?? WEBSOCKET_DEFAULTS.idleTimeout;
+  const originAllowed = originCheck(options.options.allowedOrigins);
+  const writeAccess = accessLogWriter(options.accessLog);
 
   /** The hooks of each upgrade request, decided before crossws asks (resolve). */
   const routed = new WeakMap<Request, Partial<Hooks>>();
@@ -130,8 +208,11 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
   const acceptHeaders = new WeakMap<Request, Headers>();
   let closing = false;
 
+  /** Sockets turned away in `open` (more than maxConnections got through their handshakes at once): no hook sees them. */
+  const turnedAway = new WeakSet<Peer>();
+
   /** The server's or the app's hooks bound to the upgrade request's context. */
-  function bind(hooks: WebSocketHooks, ctx: RequestContext, request: ServerRequest): Partial<Hooks> {
+  function bind(hooks: WebSocketHooks, ctx: RequestContext, request: ServerRequest, access: Access): Partial<Hooks> {
     const fail = (peer: Peer | undefined, error: unknown) => {
       try {
         ctx.log.error("WebSocket hook failed:", error);
@@ -156,15 +237,20 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
           result = await hooks.upgrade?.(request as ServerRequest, ctx);
         } catch (error) {
           const response = error instanceof Response ? error : (error as { response?: unknown })?.response;
-          if (response instanceof Response) return response;
+          if (response instanceof Response) return access.refused(response);
           ctx.log.error("WebSocket upgrade hook failed:", error);
-          return new Response("Internal Server Error", { status: 500 });
+          return access.refused(new Response("Internal Server Error", { status: 500 }));
         }
-        if (result instanceof Response) return result;
+        if (result instanceof Response) return access.refused(result);
         if (result?.headers) acceptHeaders.set(request, new Headers(result.headers));
         return { ...result, context: { ...result?.context, containerflare: ctx } };
       },
       open(peer) {
+        if (open.size >= maxConnections) {
+          turnedAway.add(peer);
+          peer.close(1013, "too many connections");
+          return;
+        }
         let done = () => {};
         const promise = new Promise<void>((resolve) => (done = resolve));
         closed.add(promise);
@@ -199,17 +285,24 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
         run(peer, () => hooks.open?.(peer, ctx));
       },
       message(peer, message) {
+        if (turnedAway.has(peer)) return;
         if (tooBig(message, maxMessageSize)) {
           peer.close(1009, "message too big");
           return;
         }
+        exactArrayBuffer(message);
         run(peer, () => hooks.message?.(peer, message, ctx));
       },
       close(peer, details) {
+        if (turnedAway.has(peer)) {
+          access.refused(new Response(null, { status: 503 }));
+          return;
+        }
         const known = details.code === undefined ? (closeDetails.get(peer) ?? details) : details;
         try {
           run(undefined, () => hooks.close?.(peer, known, ctx));
         } finally {
+          access.closed();
           open.get(peer)?.();
           open.delete(peer);
         }
@@ -224,11 +317,13 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
     };
   }
 
-  /** Decides the hooks of an upgrade request: the metadata stage and the context first, as for any request. */
+  /**
+   * Decides the hooks of an upgrade request: the metadata stage and the context first, as for
+   * any request (so that every refusal has the request's id in its access line), then what may
+   * refuse it before the app sees it: the handshake, the shutdown, the origin, the socket bound.
+   */
   async function route(request: ServerRequest): Promise<Partial<Hooks>> {
-    const invalid = checkHandshake(request);
-    if (invalid) return refuse(invalid);
-    if (closing) return refuse(new Response("Service Unavailable", { status: 503, headers: { connection: "close" } }));
+    const started = performance.now();
     let entered: [ServerRequest, ConstructorParameters<typeof RequestContext>[2]] | undefined;
     await metadata.run(request, (stripped, fields) => {
       entered = [stripped, fields];
@@ -239,12 +334,21 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
     // What the context knows about the request is read now: once upgraded, the runtime's request
     // is closed (Deno throws for its address), and hooks read the context later.
     void ctx.request;
-    if (options.hooks) return bind(options.hooks, ctx, stripped);
+    const access = accessLine(writeAccess, stripped, ctx, started);
+    const refusal =
+      checkHandshake(stripped) ??
+      (closing ? new Response("Service Unavailable", { status: 503, headers: { connection: "close" } }) : undefined) ??
+      checkOrigin(stripped, originAllowed) ??
+      (open.size >= maxConnections
+        ? new Response("Too many WebSocket connections", { status: 503, headers: { "retry-after": "1" } })
+        : undefined);
+    if (refusal) return refuse(access.refused(refusal));
+    if (options.hooks) return bind(options.hooks, ctx, stripped, access);
     const response = (await options.respond()(stripped, ctx)) as Response & { crossws?: WebSocketHooks };
     const hooks = response.crossws ?? (getWebSocketHooks(stripped) as WebSocketHooks | undefined);
-    if (!hooks) return refuse(response);
+    if (!hooks) return refuse(access.refused(response));
     response.body?.cancel().catch(() => {});
-    return bind(hooks, ctx, stripped);
+    return bind(hooks, ctx, stripped, access);
   }
 
   async function prepare(request: ServerRequest): Promise<void> {

@@ -164,7 +164,7 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
   });
 
   it("closes a socket that sends a message above maxMessageSize with 1009", async () => {
-    app = await startApp(runtime, APP, { ...ENV, WS_MAX_MESSAGE: String(64 * 1024) });
+    app = await startApp(runtime, APP, { ...ENV, CONTAINERFLARE_WS_MAX_MESSAGE_SIZE: "64KiB" });
     const client = await connectSocket(wsUrl(app, "/x"));
     await client.next();
     client.ws.send("a".repeat(64 * 1024)); // at the limit: fine
@@ -175,7 +175,7 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
   });
 
   it("closes a socket whose client does not read once its send buffer passes maxBufferedAmount", async () => {
-    app = await startApp(runtime, APP, { ...ENV, WS_MAX_BUFFERED: String(1024 * 1024) });
+    app = await startApp(runtime, APP, { ...ENV, CONTAINERFLARE_WS_MAX_BUFFERED: "1MiB" });
     // 64 MiB at once: far past the 1 MiB bound and what loopback's socket buffers hold.
     const socket = await slowReader(wsUrl(app, "/x"), "flood:64");
     await until(() => app?.jsonLogs().some((line) => "flood" in line) === true, "flood line");
@@ -195,6 +195,60 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
     expect(app.child.exitCode).toBeNull();
   });
 
+  it("refuses upgrades from origins not allowed (403) and past maxConnections (503), and logs an access line per upgrade", async () => {
+    app = await startApp(runtime, APP, {
+      ...ENV,
+      CONTAINERFLARE_WS_ORIGINS: "https://app.example.com, http://localhost:5173",
+      CONTAINERFLARE_WS_MAX_CONNECTIONS: "2",
+      CONTAINERFLARE_ACCESS_LOG: "1",
+    });
+    const evil = await handshake(`${app.url}/x`, { origin: "https://evil.example", "x-request-id": "from-evil" });
+    expect(evil).toMatchObject({ status: 403, body: "WebSocket origin not allowed" });
+    expect((await handshake(`${app.url}/x`, { origin: "https://APP.example.com" })).status).toBe(101);
+    // No Origin: no browser, nothing to check.
+    const first = await connectSocket(wsUrl(app, "/x"), { headers: { "x-request-id": "first" } });
+    const second = await connectSocket(wsUrl(app, "/x"), { headers: { origin: "http://localhost:5173" } });
+    await first.next();
+    await second.next();
+    const third = await handshake(`${app.url}/x`);
+    expect(third.status).toBe(503);
+    expect(third.headers["retry-after"]).toBe("1");
+    first.ws.close(1000);
+    await within(first.closed, "close");
+    await until(() => serverCloses(app as RunningApp).length >= 2, "server close hooks");
+    const again = await connectSocket(wsUrl(app, "/x"));
+    await again.next();
+    again.ws.close(1000);
+    second.ws.close(1000);
+    await until(() => serverCloses(app as RunningApp).length >= 4, "server close hooks");
+    const access = (app as RunningApp)
+      .jsonLogs()
+      .flatMap((line) => (line.httpRequest ? [line as { httpRequest: { status: number }; requestId?: string }] : []));
+    const statuses = access.map((line) => line.httpRequest.status);
+    expect(statuses.filter((status) => status === 403)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 503)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 101).length).toBeGreaterThanOrEqual(3);
+    expect(JSON.stringify(access)).toContain("from-evil");
+    expect(JSON.stringify(access.filter((line) => line.httpRequest.status === 101))).toContain("first");
+  });
+
+  it("lets code decide the origin (webSocketOptions.allowedOrigins as a function)", async () => {
+    app = await startApp(runtime, APP, { ...ENV, WS_ORIGIN_FN: ".trusted.example" });
+    expect((await handshake(`${app.url}/x`, { origin: "https://chat.trusted.example" })).status).toBe(101);
+    expect((await handshake(`${app.url}/x`, { origin: "https://trusted.example.evil" })).status).toBe(403);
+  });
+
+  it("gives a binary message an arrayBuffer() of exactly its bytes", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const client = await connectSocket(wsUrl(app, "/x"));
+    await client.next();
+    for (const bytes of [[0xab], [0xab, 1, 2, 3], [0xab, ...new Array(300).fill(7)]]) {
+      client.ws.send(new Uint8Array(bytes));
+      expect(JSON.parse((await client.next()) as string)).toEqual({ arrayBuffer: bytes });
+    }
+    client.ws.close(1000);
+  });
+
   it("lets the app route upgrades with upgradeWebSocket(); other answers refuse with their status", async () => {
     app = await startApp(runtime, APP, { ...ENV, WS_MODE: "app" });
     const client = await connectSocket(wsUrl(app, "/ws"), { headers: { "x-request-id": "routed-1" } });
@@ -203,6 +257,10 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
     expect(JSON.parse((await client.next()) as string)).toMatchObject({ request: { id: "routed-1" }, same: true });
     client.ws.send("echo me");
     expect(await client.next()).toBe("echo me");
+    // The hooks given with the request survive a stage that copies the Response.
+    const rebuilt = await connectSocket(wsUrl(app, "/ws-rebuilt"), { headers: { "x-request-id": "routed-3" } });
+    expect(await rebuilt.next()).toBe("hello routed-3");
+    rebuilt.ws.close(1000);
     const bound = await connectSocket(wsUrl(app, "/ws-bound"), { headers: { "x-request-id": "routed-2" } });
     expect(await bound.next()).toBe("bound routed-2");
     expect((await handshake(`${app.url}/nowhere`)).status).toBe(404);

@@ -15,7 +15,10 @@ const hooks: WebSocketHooks<Env> = {
     ctx.log.info("closed", details.code satisfies number | undefined, details.reason);
   },
 };
-serve<Env>(() => new Response("no"), { websocket: hooks, webSocketLimits: { maxMessageSize: 1024 * 1024 } });
+serve<Env>(() => new Response("no"), {
+  websocket: hooks,
+  webSocketOptions: { maxMessageSize: 1024 * 1024, allowedOrigins: ["https://app.example.com"] },
+});
 
 // A handler that routes its own upgrades.
 serve<Env>(

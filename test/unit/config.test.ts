@@ -126,6 +126,27 @@ describe("resolveConfig", () => {
       { CONTAINERFLARE_FORWARDED_HOPS: "17" },
       'invalid CONTAINERFLARE_FORWARDED_HOPS="17": expected an integer from 1 to 16',
     ],
+    [
+      { CONTAINERFLARE_WS_ORIGINS: "app.example.com" },
+      'invalid CONTAINERFLARE_WS_ORIGINS="app.example.com": expected comma-separated origins',
+    ],
+    [
+      { CONTAINERFLARE_WS_ORIGINS: "https://app.example.com/chat" },
+      'invalid CONTAINERFLARE_WS_ORIGINS="https://app.example.com/chat": expected comma-separated origins',
+    ],
+    [{ CONTAINERFLARE_WS_ORIGINS: "https://a.example,," }, 'invalid CONTAINERFLARE_WS_ORIGINS="https://a.example,,"'],
+    [
+      { CONTAINERFLARE_WS_MAX_CONNECTIONS: "0" },
+      'invalid CONTAINERFLARE_WS_MAX_CONNECTIONS="0": expected a positive integer',
+    ],
+    [
+      { CONTAINERFLARE_WS_MAX_MESSAGE_SIZE: "huge" },
+      'invalid CONTAINERFLARE_WS_MAX_MESSAGE_SIZE="huge": expected a size in bytes',
+    ],
+    [
+      { CONTAINERFLARE_WS_IDLE_TIMEOUT: "1.5" },
+      'invalid CONTAINERFLARE_WS_IDLE_TIMEOUT="1.5": expected a whole number',
+    ],
   ];
   it.each(bad)("rejects %j with one line naming the variable", (env, message) => {
     let caught: unknown;
@@ -139,6 +160,28 @@ describe("resolveConfig", () => {
     expect(error.message.startsWith(message)).toBe(true);
     expect(error.message).not.toContain("\n");
     expect(error.variable).toBe(Object.keys(env)[0]);
+  });
+});
+
+describe("WebSocket options", () => {
+  it("reads only the variables that are set; sizes take units; origins are serialized origins or *", () => {
+    expect(resolveConfig({}).webSocket).toEqual({});
+    expect(
+      resolveConfig({
+        CONTAINERFLARE_WS_MAX_MESSAGE_SIZE: "1MiB",
+        CONTAINERFLARE_WS_MAX_BUFFERED: "0",
+        CONTAINERFLARE_WS_MAX_CONNECTIONS: "500",
+        CONTAINERFLARE_WS_IDLE_TIMEOUT: "0",
+        CONTAINERFLARE_WS_ORIGINS: " https://app.example.com/ ,http://localhost:5173",
+      }).webSocket,
+    ).toEqual({
+      maxMessageSize: 1024 * 1024,
+      maxBufferedAmount: 0,
+      maxConnections: 500,
+      idleTimeout: 0,
+      allowedOrigins: ["https://app.example.com", "http://localhost:5173"],
+    });
+    expect(resolveConfig({ CONTAINERFLARE_WS_ORIGINS: "*" }).webSocket).toEqual({ allowedOrigins: ["*"] });
   });
 });
 

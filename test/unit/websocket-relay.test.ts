@@ -74,7 +74,7 @@ describe("relayWebSocket", () => {
     const built: ResponseInit[] = [];
     const NativeResponse = globalThis.Response;
     globalThis.Response = class extends NativeResponse {
-      constructor(body: BodyInit | null, init?: ResponseInit) {
+      constructor(body: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
         built.push(init ?? {});
         super(body, { headers: init?.headers });
       }
