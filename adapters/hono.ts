@@ -174,9 +174,6 @@ export interface UpgradeWebSocketOptions {
   headers?: ConstructorParameters<typeof Headers>[0];
 }
 
-/** Where crossws looks for an upgrade's hooks on the request (`Symbol.for("crossws.hooks")`, crossws's public wire format). */
-const HOOKS = Symbol.for("crossws.hooks");
-
 /** Node 20 has no global CloseEvent: an Event with its fields. */
 const CloseEventClass: typeof CloseEvent =
   globalThis.CloseEvent ??
@@ -191,17 +188,6 @@ const CloseEventClass: typeof CloseEvent =
       this.wasClean = init.wasClean ?? false;
     }
   } as unknown as typeof CloseEvent);
-
-/**
- * A message's bytes as an ArrayBuffer of exactly its length: Node's Buffer is often a view into
- * the socket's larger chunk (and its `slice` is no copy), so anything but a whole buffer is copied.
- */
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
-    return bytes.buffer;
-  }
-  return new Uint8Array(bytes).buffer;
-}
 
 /** The first subprotocol the client offered. */
 function firstProtocol(request: Request): string | undefined {
@@ -237,7 +223,11 @@ function toHooks(events: WSEvents<WebSocketPeer>, options: UpgradeWebSocketOptio
       const ws = wsOf(peer);
       const raw = message.rawData;
       const data: WSMessageReceive =
-        typeof raw === "string" ? raw : ws.binaryType === "blob" ? message.blob() : toArrayBuffer(message.uint8Array());
+        typeof raw === "string"
+          ? raw
+          : ws.binaryType === "blob"
+            ? message.blob()
+            : (message.arrayBuffer() as ArrayBuffer);
       return events.onMessage?.(createWSMessageEvent(data), ws);
     },
     close: (peer, { code, reason }) =>
@@ -271,11 +261,8 @@ export const upgradeWebSocket: UpgradeWebSocket<WebSocketPeer, UpgradeWebSocketO
   WebSocketPeer,
   UpgradeWebSocketOptions
 >((c, events, options) => {
-  const request = c.req.raw as Request & { [HOOKS]?: WebSocketHooks; context?: Record<PropertyKey, unknown> };
+  const request = c.req.raw;
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
-  const hooks = toHooks(events, options);
   // Also on the request, where serve() finds them when a middleware rebuilt the response.
-  request[HOOKS] = hooks;
-  if (request.context) request.context[HOOKS] = hooks;
-  return upgradeResponse(hooks);
+  return upgradeResponse(toHooks(events, options), request);
 });

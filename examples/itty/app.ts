@@ -62,13 +62,17 @@ router
     await env.JOBS.send(job);
     return json({ queued: true }, { status: 202 });
   })
-  // A WebSocket that echoes each message; a plain GET gets upgradeWebSocket()'s 426.
-  .get("/ws", (_request, _env, ctx) =>
-    upgradeWebSocket({
-      open: (peer) => peer.send(`connected ${ctx.request.id}`),
-      message: (peer, message) =>
-        peer.send(typeof message.rawData === "string" ? message.text() : message.uint8Array()),
-    }),
+  // A WebSocket that echoes each message; a plain GET gets upgradeWebSocket()'s 426. The request
+  // goes along so the hooks survive a `finally` stage that copies the Response (corsify).
+  .get("/ws", (request, _env, ctx) =>
+    upgradeWebSocket(
+      {
+        open: (peer) => peer.send(`connected ${ctx.request.id}`),
+        message: (peer, message) =>
+          peer.send(typeof message.rawData === "string" ? message.text() : message.uint8Array()),
+      },
+      request,
+    ),
   );
 
 // `websocket: true`: upgrade requests run through the app, and /ws accepts them.
