@@ -7,8 +7,12 @@
  * `GET /rooms/:name/` counts the room's visits in the Worker's KV namespace `CACHE` (through the
  * command bus) and answers which Durable Object's container served it. Where no command host
  * exists (Cloud Run) it answers 503 `{ error: { code: "UNAVAILABLE", … } }`.
+ *
+ * `GET /rooms/:name/ws` is the room's chat: a WebSocket whose every message reaches the room's
+ * other sockets. All of a room's sockets land on its one container (its Durable Object relays
+ * them), so crossws's in-process topics are the whole broadcast.
  */
-import type { ContainerContext } from "containerflare";
+import { type ContainerContext, upgradeWebSocket } from "containerflare";
 import { envGet, type KVNamespace } from "containerflare/command";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -17,13 +21,30 @@ interface Env {
 }
 
 const ROOM_ROUTE = /^\/rooms\/([^/]+)\/?$/;
+const CHAT_ROUTE = /^\/rooms\/([^/]+)\/ws$/;
 
-export default async function app(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
+/** The chat of one room: join, then every message is published to the room's other sockets. */
+function chat(name: string) {
+  const topic = `room:${name}`;
+  return upgradeWebSocket({
+    open(peer, ctx) {
+      peer.subscribe(topic);
+      peer.send(JSON.stringify({ joined: name, durableObjectId: ctx.platform.cloudflare?.durableObjectId ?? null }));
+    },
+    message(peer, message) {
+      peer.publish(topic, message.text());
+    },
+  });
+}
+
+async function app(request: Request, ctx: ContainerContext<Env>): Promise<Response> {
   const { pathname } = new URL(request.url);
   if (pathname === "/" && request.method === "GET") {
     // What the container itself is: the Worker routes only /rooms/… here, Cloud Run everything.
     return Response.json({ platform: ctx.platform, request: ctx.request, rooms: "GET /rooms/:name/" });
   }
+  const chatRoom = CHAT_ROUTE.exec(pathname);
+  if (chatRoom) return chat(decodeURIComponent(chatRoom[1]!));
   const room = ROOM_ROUTE.exec(pathname);
   if (room && request.method === "GET") {
     const name = decodeURIComponent(room[1]!);
@@ -46,3 +67,6 @@ export default async function app(request: Request, ctx: ContainerContext<Env>):
     { status: 404 },
   );
 }
+
+// `websocket: true`: upgrade requests run through the app, and /rooms/:name/ws accepts them.
+export default { fetch: app, websocket: true };

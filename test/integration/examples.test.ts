@@ -192,6 +192,24 @@ describe("examples/durable-object through containerflare dev", () => {
       expect(red.durableObjectId).not.toBe(blue.durableObjectId);
       const again = await room("blue");
       expect(again).toMatchObject({ room: "blue", visits: 2, durableObjectId: blue.durableObjectId });
+
+      // The room's chat: both sockets reach blue's container, and one's message reaches the other.
+      const wsUrl = `${url.replace("http", "ws")}/rooms/blue/ws`;
+      const alice = await connectSocket(wsUrl);
+      const bob = await connectSocket(wsUrl);
+      for (const client of [alice, bob]) {
+        expect(JSON.parse((await client.next()) as string)).toEqual({
+          joined: "blue",
+          durableObjectId: blue.durableObjectId,
+        });
+      }
+      alice.ws.send("hi bob");
+      expect(await bob.next()).toBe("hi bob");
+      bob.ws.send("hi alice");
+      expect(await alice.next()).toBe("hi alice");
+      alice.ws.close(1000);
+      bob.ws.close(1000);
+      await within(bob.closed, "close");
     } finally {
       expect(await terminate(dev)).toBe(0);
     }
