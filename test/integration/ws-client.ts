@@ -56,6 +56,27 @@ export function connectSocket(
   });
 }
 
+/**
+ * Opens `count` sockets to `url`, `batch` handshakes at a time (so that no listen backlog
+ * overflows), and resolves once all of them are open; on any failure closes those that opened
+ * and rejects. Each handshake is bounded by WAIT_MS.
+ */
+export async function connectMany(url: string, count: number, batch = 100): Promise<Client[]> {
+  const clients: Client[] = [];
+  for (let start = 0; start < count; start += batch) {
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(batch, count - start) }, () => connectSocket(url)),
+    );
+    for (const result of results) if (result.status === "fulfilled") clients.push(result.value);
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) {
+      for (const client of clients) client.ws.close();
+      throw new Error(`${clients.length} of ${count} sockets open: ${String(failed.reason)}`);
+    }
+  }
+  return clients;
+}
+
 /** Resolves within WAIT_MS or rejects. */
 export function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([
