@@ -206,6 +206,8 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
   const closeDetails = new WeakMap<Peer, { code?: number; reason?: string }>();
   /** Deno's upgrade takes no headers: those an upgrade hook accepted with, set on its 101. */
   const acceptHeaders = new WeakMap<Request, Headers>();
+  /** Sockets the shutdown sent its 1001 close frame: no message is accepted from them after it. */
+  const goingAway = new WeakSet<Peer>();
   let closing = false;
 
   /** Sockets turned away in `open` (more than maxConnections got through their handshakes at once): no hook sees them. */
@@ -281,11 +283,19 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
             return sent;
           };
         }
-        if (closing) peer.close(1001, shutdownReason);
+        if (closing) {
+          goingAway.add(peer);
+          peer.close(1001, shutdownReason);
+        }
         run(peer, () => hooks.open?.(peer, ctx));
       },
       message(peer, message) {
-        if (turnedAway.has(peer)) return;
+        // After its close frame the server may send no data frame (RFC 6455 5.5.1): a message
+        // read after the shutdown's 1001 could never be answered, so it is not accepted. Node's
+        // ws still emits it (and drops the hook's reply unsent); Bun and Deno do not deliver it.
+        // The shutdown runs in a task of its own, so every message read before it reached its
+        // hook first.
+        if (turnedAway.has(peer) || goingAway.has(peer)) return;
         if (tooBig(message, maxMessageSize)) {
           peer.close(1009, "message too big");
           return;
@@ -422,6 +432,7 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
       closing = true;
       for (const peer of open.keys()) {
         try {
+          goingAway.add(peer);
           if (force) peer.terminate();
           else peer.close(1001, shutdownReason);
         } catch {}
