@@ -190,8 +190,10 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
     // connection ends with the client (nothing more is buffered meanwhile).
     if (runtime.name !== "deno") await until(() => serverCloses(app as RunningApp).length === 1, "server close hook");
     socket.destroy();
-    // Deno learns of the reset only once its pending writes fail: slow on a loaded machine.
-    await until(() => serverCloses(app as RunningApp).length === 1, "server close hook", 3 * WAIT_MS);
+    await until(() => serverCloses(app as RunningApp).length >= 1, "server close hook");
+    // Once: Deno reports a reset connection's end twice, and the hook must not run twice.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(serverCloses(app)).toHaveLength(1);
     expect(app.child.exitCode).toBeNull();
   });
 
