@@ -1,4 +1,4 @@
-/** Benchmark knobs from BENCH_* environment variables, validated with valibot. */
+/** Benchmark knobs from BENCH_* environment variables, validated with valibot (bench/http.ts's, and bench/websocket.ts's BENCH_WS_*). */
 import * as v from "valibot";
 
 /** Validated benchmark settings. */
@@ -61,4 +61,88 @@ function describe(name: string): string {
   if (name === "BENCH_WRITE") return '"0" or "1"';
   if (name === "BENCH_ONLY") return "a comma-separated list of variant ids";
   return "a positive whole number within bounds";
+}
+
+/** Validated settings of bench/websocket.ts. */
+export interface WebSocketBenchSettings {
+  /** Measured rounds per side (the two sides alternate within a round). */
+  rounds: number;
+  /** Seconds each side is measured per round. */
+  durationSeconds: number;
+  /** Milliseconds of one slice: a round alternates the sides slice by slice. */
+  sliceMs: number;
+  /** Seconds of discarded load per side before the first round. */
+  warmupSeconds: number;
+  /** Sockets the client keeps open, each with one message in flight. */
+  sockets: number;
+  /** Bytes of each text message. */
+  messageBytes: number;
+  /** Runtimes to measure, in this order. */
+  runtimes: ("node" | "bun" | "deno")[];
+  /** The load generator: RFC 6455 over node:net (`raw`) or Node's global WebSocket. */
+  client: "raw" | "websocket";
+  /** Write docs/bench.md. */
+  write: boolean;
+}
+
+const RUNTIME_NAMES = ["node", "bun", "deno"] as const;
+
+const WebSocketSettingsSchema = v.object({
+  BENCH_WS_ROUNDS: count(5, 50),
+  BENCH_WS_SECONDS: count(8, 60),
+  BENCH_WS_WARMUP: count(2, 60),
+  BENCH_WS_SLICE_MS: v.optional(
+    v.pipe(v.string(), v.trim(), v.toNumber(), v.integer(), v.minValue(100), v.maxValue(60_000)),
+    "1000",
+  ),
+  BENCH_WS_SOCKETS: count(64, 1024),
+  BENCH_WS_MESSAGE_BYTES: count(64, 1024 * 1024),
+  BENCH_WS_RUNTIMES: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((text) =>
+        text
+          .split(",")
+          .map((name) => name.trim())
+          .filter(Boolean),
+      ),
+      v.minLength(1),
+      v.array(v.picklist(RUNTIME_NAMES)),
+    ),
+    RUNTIME_NAMES.join(","),
+  ),
+  BENCH_WS_CLIENT: v.optional(v.picklist(["raw", "websocket"]), "raw"),
+  BENCH_WRITE: v.optional(v.picklist(["0", "1"]), "1"),
+});
+
+/** Parses the BENCH_WS_* variables (and BENCH_WRITE); throws one line naming a bad variable. */
+export function readWebSocketSettings(env: Record<string, string | undefined>): WebSocketBenchSettings {
+  const result = v.safeParse(WebSocketSettingsSchema, env);
+  if (!result.success) {
+    const key = result.issues[0].path?.[0]?.key;
+    const name = typeof key === "string" ? key : "BENCH_WS_*";
+    const expected =
+      name === "BENCH_WS_RUNTIMES"
+        ? "a comma-separated list of node, bun, deno"
+        : name === "BENCH_WS_CLIENT"
+          ? '"raw" or "websocket"'
+          : name === "BENCH_WRITE"
+            ? '"0" or "1"'
+            : name === "BENCH_WS_SLICE_MS"
+              ? "milliseconds from 100 to 60000"
+              : "a positive whole number within bounds";
+    throw new Error(`${name}=${JSON.stringify(env[name] ?? "")} is invalid: expected ${expected}`);
+  }
+  const out = result.output;
+  return {
+    rounds: out.BENCH_WS_ROUNDS,
+    durationSeconds: out.BENCH_WS_SECONDS,
+    sliceMs: out.BENCH_WS_SLICE_MS,
+    warmupSeconds: out.BENCH_WS_WARMUP,
+    sockets: out.BENCH_WS_SOCKETS,
+    messageBytes: out.BENCH_WS_MESSAGE_BYTES,
+    runtimes: [...new Set(out.BENCH_WS_RUNTIMES)],
+    client: out.BENCH_WS_CLIENT,
+    write: out.BENCH_WRITE === "1",
+  };
 }

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { LatencyHistogram } from "../../bench/lib/histogram.ts";
+import { readWebSocketSettings } from "../../bench/lib/settings.ts";
+
+describe("LatencyHistogram (bench/lib/histogram.ts)", () => {
+  it("is exact below 64 µs", () => {
+    const histogram = new LatencyHistogram();
+    for (let value = 1; value <= 50; value++) histogram.record(value + 0.7);
+    expect(histogram.count).toBe(50);
+    expect(histogram.percentile(0.5)).toBe(25);
+    expect(histogram.percentile(1)).toBe(50);
+    expect(histogram.percentile(0)).toBe(1);
+    expect(histogram.max).toBe(50);
+    expect(histogram.mean()).toBe(25.5);
+  });
+
+  it("keeps every percentile within 1/64 of the true value, in a fixed number of counters", () => {
+    const histogram = new LatencyHistogram();
+    const values: number[] = [];
+    let seed = 7;
+    for (let index = 0; index < 100_000; index++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      const value = Math.floor(2 ** ((seed / 2 ** 31) * 24));
+      values.push(value);
+      histogram.record(value);
+    }
+    values.sort((a, b) => a - b);
+    for (const fraction of [0.01, 0.5, 0.9, 0.99, 0.999]) {
+      const exact = values[Math.ceil(fraction * values.length) - 1]!;
+      const estimate = histogram.percentile(fraction);
+      expect(estimate).toBeGreaterThanOrEqual(exact);
+      expect(estimate - exact).toBeLessThanOrEqual(exact / 64 + 1);
+    }
+    expect(histogram.percentile(1)).toBe(values.at(-1));
+    expect(histogram.counts.length).toBe(1728);
+  });
+
+  it("clamps what it cannot hold and is NaN when empty", () => {
+    const histogram = new LatencyHistogram();
+    expect(histogram.percentile(0.99)).toBeNaN();
+    expect(histogram.mean()).toBeNaN();
+    histogram.record(-5);
+    histogram.record(2 ** 40);
+    expect(histogram.count).toBe(2);
+    expect(histogram.percentile(0.5)).toBe(0);
+    expect(histogram.percentile(1)).toBe(0xffff_ffff);
+  });
+});
+
+describe("readWebSocketSettings (bench/lib/settings.ts)", () => {
+  it("has the documented defaults", () => {
+    expect(readWebSocketSettings({})).toEqual({
+      rounds: 5,
+      durationSeconds: 8,
+      sliceMs: 1000,
+      warmupSeconds: 2,
+      sockets: 64,
+      messageBytes: 64,
+      runtimes: ["node", "bun", "deno"],
+      client: "raw",
+      write: true,
+    });
+  });
+
+  it("reads every knob", () => {
+    const settings = readWebSocketSettings({
+      BENCH_WS_ROUNDS: "3",
+      BENCH_WS_SECONDS: "4",
+      BENCH_WS_SLICE_MS: "500",
+      BENCH_WS_WARMUP: "1",
+      BENCH_WS_SOCKETS: "16",
+      BENCH_WS_MESSAGE_BYTES: "1024",
+      BENCH_WS_RUNTIMES: " deno, node ,deno",
+      BENCH_WS_CLIENT: "websocket",
+      BENCH_WRITE: "0",
+    });
+    expect(settings).toEqual({
+      rounds: 3,
+      durationSeconds: 4,
+      sliceMs: 500,
+      warmupSeconds: 1,
+      sockets: 16,
+      messageBytes: 1024,
+      runtimes: ["deno", "node"],
+      client: "websocket",
+      write: false,
+    });
+  });
+
+  it("names the variable it cannot use", () => {
+    expect(() => readWebSocketSettings({ BENCH_WS_ROUNDS: "0" })).toThrow(/^BENCH_WS_ROUNDS="0" is invalid/);
+    expect(() => readWebSocketSettings({ BENCH_WS_SOCKETS: "2000" })).toThrow(/^BENCH_WS_SOCKETS=/);
+    expect(() => readWebSocketSettings({ BENCH_WS_RUNTIMES: "node,workerd" })).toThrow(
+      /^BENCH_WS_RUNTIMES="node,workerd" is invalid: expected a comma-separated list of node, bun, deno/,
+    );
+    expect(() => readWebSocketSettings({ BENCH_WS_RUNTIMES: " , " })).toThrow(/^BENCH_WS_RUNTIMES=/);
+    expect(() => readWebSocketSettings({ BENCH_WS_SLICE_MS: "50" })).toThrow(/milliseconds from 100 to 60000/);
+    expect(() => readWebSocketSettings({ BENCH_WS_CLIENT: "ws" })).toThrow(/"raw" or "websocket"/);
+  });
+});
