@@ -38,6 +38,11 @@ const APPS = join(HERE, "apps");
 const CLIENT = join(HERE, "lib", "ws-client.ts");
 const DOC = join(ROOT, "docs", "bench.md");
 const RAW_RESULTS = join(HERE, "results", "websocket.json");
+/**
+ * Raw results of this harness at a8f4d65, before serve/websocket.ts gave crossws synchronous
+ * hooks instead of its `resolve` option; shown under this run's targets.
+ */
+const BASELINE = join(HERE, "baselines", "websocket.json");
 const CONTAINERFLARE_ENTRY = join(ROOT, "dist", "src", "index.js");
 const START = "<!-- websocket:start -->";
 const END = "<!-- websocket:end -->";
@@ -398,7 +403,16 @@ function sideMedian(side: Side, pick: (round: Round) => number): number {
   return side.failure || side.rounds.length === 0 ? Number.NaN : median(side.rounds.map(pick));
 }
 
-function render(report: WebSocketReport): string {
+/** One paragraph on the baseline run: its ratios per runtime. */
+function beforeText(before: WebSocketReport): string {
+  const parts = before.runtimes.map((result) => {
+    const c = compare(result);
+    return `${TITLES[result.runtime]} ${formatRatio(c.ratio, 3)} (${formatRatio(c.cpuRatio, 3)} by server CPU per message)`;
+  });
+  return `**Before the hooks fix** (commit ${before.commit}, ${before.date.slice(0, 10)}: the same harness and settings, when serve/websocket.ts still gave crossws its \`resolve\` option, which runs every hook call through a \`Promise.all\` and a microtask; 1-min load ${before.load[0].toFixed(1)}; raw results in bench/baselines/websocket.json): containerflare ÷ bare crossws ${parts.join(", ")}.`;
+}
+
+function render(report: WebSocketReport, before?: WebSocketReport): string {
   const { settings } = report;
   const lines = [
     `## WebSockets: echo over ${settings.sockets} sockets`,
@@ -429,6 +443,7 @@ function render(report: WebSocketReport): string {
   }
   lines.push(
     "",
+    ...(before && before.commit !== report.commit ? [beforeText(before), ""] : []),
     "The verdict uses msgs/s, as the issue asks: the median of the per-round ratios (in every round both sides ran for the same time, in alternating slices). The last column compares the server's own CPU time per message instead (crossws ÷ containerflare, so higher is better): it does not count time spent waiting for a core, so other jobs on the machine move it less.",
     "",
     "### Per runtime",
@@ -463,7 +478,7 @@ function render(report: WebSocketReport): string {
     "### Method",
     "",
     `- Two echo servers per runtime, each its own process on a free port on 127.0.0.1: bench/apps/ws-containerflare.js (\`serve(app, { websocket: { message(peer, m) { peer.send(m.rawData) } } })\` from the built dist/, with \`CONTAINERFLARE_LOG_LEVEL=warn\` and \`CONTAINERFLARE_ACCESS_LOG=0\`) and bench/apps/ws-crossws.js (srvx's \`serve()\` with crossws's adapter for the runtime and the same hook passed to it directly: Node \`crossws/adapters/node\` on the node:http server's "upgrade" event, Bun \`crossws/adapters/bun\` with its handlers on Bun.serve through srvx's \`bun\` option, Deno \`crossws/adapters/deno\` in fetch). Both use crossws's defaults otherwise (idle timeout 30 s, no compression); containerflare adds its limits (16 MiB messages and send buffer).`,
-    `- Load: one client process per server (bench/lib/ws-client.ts on Node.js ${report.versions.node ?? "?"}) keeps ${settings.sockets} sockets open; each sends a ${settings.messageBytes}-byte text message, waits for its echo, and sends the next (a closed loop: ${settings.sockets} messages in flight). ${settings.client === "raw" ? "The client speaks RFC 6455 itself over node:net (bench/lib/ws-raw.ts: each socket's masked frame is built once, then written as it is), so that the client costs less CPU per message than the servers it measures: in trial runs Node's WebSocket client (undici) cost about 40 µs per message here, as much as the servers or more, and used up its core first. `BENCH_WS_CLIENT=websocket` runs the same loop on Node's global WebSocket instead." : "The client is Node's global WebSocket (`BENCH_WS_CLIENT=websocket`); the default is a leaner RFC 6455 client of its own over node:net."} Round trips go into a fixed-size log-linear histogram per round (bench/lib/histogram.ts, < 1.6% error), so memory does not grow with the messages. msgs/s = echoes received while sending ÷ the time spent sending; an echo not back 5 s after its slice counts as lost.`,
+    `- Load: one client process per server (bench/lib/ws-client.ts on Node.js ${report.versions.node ?? "?"}) keeps ${settings.sockets} sockets open; each sends a ${settings.messageBytes}-byte text message, waits for its echo, and sends the next (a closed loop: ${settings.sockets} messages in flight). ${settings.client === "raw" ? "The client speaks RFC 6455 itself over node:net (bench/lib/ws-raw.ts: each socket's masked frame is built once, then written as it is), to keep the client's CPU per message low: in trial runs Node's WebSocket client (undici) cost about 40 µs per message here, as much as the Node servers and more than Bun's or Deno's, and used up its core first. `BENCH_WS_CLIENT=websocket` runs the same loop on Node's global WebSocket instead." : "The client is Node's global WebSocket (`BENCH_WS_CLIENT=websocket`); the default is a leaner RFC 6455 client of its own over node:net."} Round trips go into a fixed-size log-linear histogram per round (bench/lib/histogram.ts, < 1.6% error), so memory does not grow with the messages. msgs/s = echoes received while sending ÷ the time spent sending; an echo not back 5 s after its slice counts as lost.`,
     `- Each side first gets ${settings.warmupSeconds} s of discarded load (the JIT warm-up of both processes). Then ${settings.rounds} rounds: in each, every side is measured for ${settings.durationSeconds} s in slices of ${(settings.sliceMs / 1000).toFixed(1)} s, the sides alternating slice by slice (and which goes first, from slice to slice), so that a burst of other work on the machine falls on both sides alike; a round's numbers are the sums over its slices (one histogram per side and round). Only one client sends at a time: the idle side's sockets stay open and quiet.`,
     "- Server CPU per message: the server process's user + system CPU time over all its threads (from /proc/<pid>/stat) during its slices ÷ their messages; client CPU from `process.cpuUsage()` the same way.",
     `- Reproduce: \`npm run build && node bench/websocket.ts\` (Node >= 22; \`BENCH_WS_RUNTIMES=bun\` for one runtime, \`BENCH_WS_ROUNDS\`, \`BENCH_WS_SECONDS\`, \`BENCH_WS_SLICE_MS\`, \`BENCH_WS_WARMUP\`, \`BENCH_WS_SOCKETS\`, \`BENCH_WS_MESSAGE_BYTES\`, \`BENCH_WS_CLIENT=websocket\`, \`BENCH_WRITE=0\` to leave docs/ alone; \`--render\` re-renders from bench/results/websocket.json).`,
@@ -472,12 +487,32 @@ function render(report: WebSocketReport): string {
     "",
     `- The machine has ${report.machine.match(/(\d+) cores/)?.[1] ?? "few"} cores and is shared: the client and the server of a run each want a core, and other jobs take their share (see the load average), so absolute numbers move from run to run; compare the two sides within this run, and look at the spread and the per-round range before trusting a small difference.`,
     "- With a core each, neither side of the loop is idle: when the client is as busy as the server (the \"busy\" columns), part of a server's extra cost per message is hidden in the client's share, and msgs/s ratios sit closer to 1.00x than the CPU-per-message ratios.",
+    ...clientBound(report),
     "- Much of a server's CPU time per message is the kernel's loopback TCP work (a read and a write system call per message, on either side alike), so the CPU-per-message ratio understates how far the two sides' own code differs.",
     "- An echo of a small message measures the WebSocket path's fixed cost per message (framing, the adapter, the hooks); an app that does real work per message dilutes it.",
     "- The raw client masks all frames of a socket with one key (chosen at random per socket) and offers no extensions, so neither server compresses; browsers pick a new key per frame, which costs the server nothing more.",
     "",
   );
   return lines.join("\n");
+}
+
+/** A caveat for each runtime whose client, not its servers, ran out of core first. */
+function clientBound(report: WebSocketReport): string[] {
+  const lines: string[] = [];
+  for (const result of report.runtimes) {
+    const sides = SIDES.map((meta) => result.sides[meta.id]).filter((side) => !side.failure && side.rounds.length > 0);
+    const bound = sides.filter(
+      (side) =>
+        sideMedian(side, (r) => r.clientCpuShare) >= 0.9 &&
+        sideMedian(side, (r) => r.clientCpuShare) > sideMedian(side, (r) => r.serverCpuShare) &&
+        sideMedian(side, (r) => r.clientCpuUsPerMessage) > sideMedian(side, (r) => r.serverCpuUsPerMessage),
+    );
+    if (bound.length === 0) continue;
+    lines.push(
+      `- On ${TITLES[result.runtime]} the client was the busier process and cost more per message than the server${bound.length === sides.length ? "s" : ` (${bound.map((side) => side.id).join(", ")})`}: there msgs/s is bound by the client's core as much as by the server, and the CPU-per-message column is the better comparison of the servers.`,
+    );
+  }
+  return lines;
 }
 
 function printSummary(report: WebSocketReport): void {
@@ -516,9 +551,9 @@ function gitCommit(): string {
   return `${out.stdout.trim()}${changes.stdout?.trim() ? " with uncommitted changes in src/ or bench/" : ""}`;
 }
 
-function loadReport(): WebSocketReport {
-  if (!existsSync(RAW_RESULTS)) throw new Error(`--render needs ${rel(RAW_RESULTS)} from an earlier run`);
-  return JSON.parse(readFileSync(RAW_RESULTS, "utf8"), (_key, value: unknown) =>
+function loadReport(file = RAW_RESULTS): WebSocketReport {
+  if (!existsSync(file)) throw new Error(`--render needs ${rel(file)} from an earlier run`);
+  return JSON.parse(readFileSync(file, "utf8"), (_key, value: unknown) =>
     value === null ? Number.NaN : value,
   ) as WebSocketReport;
 }
@@ -536,7 +571,8 @@ try {
   const report = process.argv.includes("--render") ? loadReport() : await measure(settings);
   printSummary(report);
   if (settings.write) {
-    writeMarkedSection(DOC, START, END, render(report), NEXT_SECTION);
+    const before = existsSync(BASELINE) ? loadReport(BASELINE) : undefined;
+    writeMarkedSection(DOC, START, END, render(report, before), NEXT_SECTION);
     log("wrote docs/bench.md");
   } else log("BENCH_WRITE=0: docs/ left untouched");
 } catch (error) {
