@@ -26,7 +26,12 @@ import { createWSMessageEvent, defineWebSocketHelper, WSContext } from "hono/ws"
 import type { BunHttpServer, DenoServeHandlerInfo } from "srvx";
 import { isContainerflareError } from "../src/errors.ts";
 import type { Bindings, ContainerContext, Handler, ServerRequest } from "../src/index.ts";
-import { upgradeWebSocket as upgradeResponse, type WebSocketHooks, type WebSocketPeer } from "../src/websocket.ts";
+import {
+  isWebSocketUpgrade,
+  upgradeWebSocket as upgradeResponse,
+  type WebSocketHooks,
+  type WebSocketPeer,
+} from "../src/websocket.ts";
 
 /**
  * What `c.env` holds: the app's bindings, the containerflare context, and what Hono's own
@@ -262,7 +267,7 @@ export const upgradeWebSocket: UpgradeWebSocket<WebSocketPeer, UpgradeWebSocketO
   UpgradeWebSocketOptions
 >((c, events, options) => {
   const request = c.req.raw;
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return undefined;
+  if (!isWebSocketUpgrade(request)) return undefined;
   // Also on the request, where serve() finds them when a middleware rebuilt the response.
   return upgradeResponse(toHooks(events, options), request);
 });

@@ -36,12 +36,9 @@ import { setUpServer } from "./serve/setup.ts";
 import { createShutdown, exitOnSignals, shutdownTimeoutMs } from "./serve/shutdown.ts";
 import { createServerState } from "./serve/state.ts";
 import type { WebSocketServer } from "./serve/websocket.ts";
-import type { WebSocketHooks } from "./websocket.ts";
+import { isWebSocketUpgrade, type WebSocketHooks } from "./websocket.ts";
 
 export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "./serve/options.ts";
-
-/** Whether a request asks for a WebSocket (as in serve/websocket.ts, which loads only with the option). */
-const asksForWebSocket = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
 /** `options` without its undefined values (so that they do not hide the environment's). */
 function definedOnly<T extends object>(options: T | undefined): Partial<T> {
@@ -106,7 +103,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       websocketOption && RUNTIME !== "node"
         ? (request: ServerRequest) =>
             // Bun's upgrade answers undefined: Bun then sends the 101 itself.
-            asksForWebSocket(request)
+            isWebSocketUpgrade(request)
               ? ((sockets as WebSocketServer).handle(request) as Promise<Response>)
               : fetch(request)
         : fetch,

@@ -40,6 +40,11 @@ export interface WebSocketHooks<Env = Bindings> {
   pong?(peer: Peer, data: Uint8Array, ctx: ContainerContext<Env>): unknown;
 }
 
+/** Whether `request` asks for a WebSocket (`Upgrade: websocket`). */
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
 /** A Response that carries WebSocket hooks (crossws's `response.crossws` convention). */
 export type WebSocketUpgradeResponse<Env = Bindings> = Response & { crossws: WebSocketHooks<Env> };
 

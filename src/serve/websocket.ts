@@ -25,7 +25,7 @@ import type { Hooks, Message, Peer, WSError } from "crossws";
 import { getWebSocketHooks } from "crossws";
 import type { Server, ServerRequest } from "srvx";
 import { RequestContext } from "../context.ts";
-import type { WebSocketHooks, WebSocketOptions } from "../websocket.ts";
+import { isWebSocketUpgrade, type WebSocketHooks, type WebSocketOptions } from "../websocket.ts";
 import { type AccessLogWriter, accessLogWriter } from "./access-log.ts";
 import type { MetadataStage } from "./metadata.ts";
 import type { Step } from "./parts.ts";
@@ -77,11 +77,6 @@ export interface WebSocketServer {
   close(force: boolean): Promise<void>;
 }
 
-/** Whether `request` asks for a WebSocket (Bun and Deno route only these here). */
-export function isWebSocketUpgrade(request: Request): boolean {
-  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
-}
-
 const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
 /** The refusal of a handshake no runtime should see (RFC 6455 4.2.1), or undefined when it is well formed. */
@@ -89,7 +84,7 @@ export function checkHandshake(request: Request): Response | undefined {
   const headers = request.headers;
   const bad = (why: string) => new Response(`Bad WebSocket handshake: ${why}`, { status: 400 });
   if (request.method !== "GET") return bad("method must be GET");
-  if (headers.get("upgrade")?.toLowerCase() !== "websocket") return bad("Upgrade must be websocket");
+  if (!isWebSocketUpgrade(request)) return bad("Upgrade must be websocket");
   const connection = headers.get("connection")?.toLowerCase() ?? "";
   if (!connection.split(",").some((token) => token.trim() === "upgrade")) return bad("Connection must name Upgrade");
   if (!KEY.test(headers.get("sec-websocket-key")?.trim() ?? "")) return bad("missing or invalid Sec-WebSocket-Key");
@@ -332,10 +327,8 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
         run(peer, () => hooks.message?.(peer, message, ctx));
       },
       close(peer, details) {
-        if (turnedAway.has(peer)) {
-          access.refused(new Response(null, { status: 503 }));
-          return;
-        }
+        // Its 101 was sent, then 1013: the line says 101, as for any socket that closed.
+        if (turnedAway.has(peer)) return access.closed();
         if (!closedByEvent.has(peer)) ended(peer, details);
       },
       error(peer, error) {
