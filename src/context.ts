@@ -118,8 +118,17 @@ export function lastForwardedFor(value: string | null, hops = 1): string | undef
   return entry && isIpAddress(entry) ? entry : undefined;
 }
 
-function pathOf(request: ServerRequest): string {
+/**
+ * The path of a request without its query, cheaply: srvx's parsed URL when there is one, Node's
+ * raw request target, else cut from `request.url` without parsing it.
+ */
+export function requestPath(request: ServerRequest): string {
   if (request._url) return request._url.pathname;
+  const target = request.runtime?.node?.req?.url;
+  if (target?.startsWith("/")) {
+    const query = target.indexOf("?");
+    return query === -1 ? target : target.slice(0, query);
+  }
   const url = request.url;
   const start = url.indexOf("/", url.indexOf("//") + 2);
   if (start === -1) return "/";
@@ -163,7 +172,7 @@ export function buildRequestInfo(
     id,
     method: metadata?.method || request.method,
     // The Worker's path may carry the query string (the Rust shim's meaning); ours never does.
-    path: metadata?.path?.split("?", 1)[0] || pathOf(request),
+    path: metadata?.path?.split("?", 1)[0] || requestPath(request),
     url: metadata?.raw_url || request.url,
     source,
   };

@@ -50,6 +50,15 @@ export type {
 } from "./context.ts";
 // From errors.ts, not command/index.ts: the command client is no start-up import (see above).
 export { CommandError, ContainerflareError, type ErrorCode, isContainerflareError } from "./errors.ts";
+export type {
+  EventHandlers,
+  Message,
+  MessageBatch,
+  QueueHandler,
+  QueueRetryOptions,
+  ScheduledController,
+  ScheduledHandler,
+} from "./events/types.ts";
 export { FixedLengthStream } from "./fixed-length-stream.ts";
 export type { CloudflarePlatformInfo, CloudRunPlatformInfo, PlatformInfo } from "./platform.ts";
 export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "./serve.ts";

@@ -22,11 +22,13 @@ import { type Server, type ServerRequest, serve as serveHttp } from "srvx";
 import type { Bindings } from "./command/index.ts";
 import { RequestContext } from "./context.ts";
 import { createConnectionDrain } from "./drain.ts";
+import { errorResponse } from "./errors.ts";
 import { exitProcess } from "./exit.ts";
 import { accessLogPart } from "./serve/access-log.ts";
 import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
 import { errorPart } from "./serve/errors.ts";
+import { eventHandlersOf, eventsPart } from "./serve/events.ts";
 import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
 import type { App, ContainerServer, ServeOptions } from "./serve/options.ts";
 import { composeParts, type Step } from "./serve/parts.ts";
@@ -51,9 +53,15 @@ function definedOnly<T extends object>(options: T | undefined): Partial<T> {
  */
 function appHandler(app: unknown): Step {
   if (typeof app === "function") return app as Step;
-  const fetch = (app as { fetch?: unknown } | null | undefined)?.fetch;
+  const { fetch, scheduled, queue } = (app ?? {}) as { fetch?: unknown; scheduled?: unknown; queue?: unknown };
   if (typeof fetch === "function") return fetch.bind(app) as Step;
-  throw new TypeError("serve() expects a handler function or an object with a fetch method");
+  // An app of events only (a queue consumer, a cron job) answers other requests 404, as a Worker without fetch does.
+  if (fetch === undefined && (typeof scheduled === "function" || typeof queue === "function")) return notFound;
+  throw new TypeError("serve() expects a handler function or an object with a fetch, scheduled or queue method");
+}
+
+function notFound(): Response {
+  return errorResponse(404, { code: "NOT_FOUND", message: "this app answers no HTTP requests", retryable: false });
 }
 
 /**
@@ -69,6 +77,7 @@ function appHandler(app: unknown): Step {
 export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> = {}): ContainerServer {
   const manageProcess = options.manageProcess ?? true;
   const handler = appHandler(app);
+  const eventHandlers = eventHandlersOf(app);
   const setup = setUpServer(options as ServeOptions, manageProcess);
   const { config, platform, logger } = setup;
   const bus = createCommandBus({
@@ -127,7 +136,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     releaseRuntime = runtime.release;
     const compose = (accessLog: boolean | Promise<boolean>) =>
       composeParts(
-        [accessLogPart(accessLog), errorPart(createResponseCheck(runtime.sending)), bodyLimitPart(bodyLimit)],
+        [
+          accessLogPart(accessLog),
+          errorPart(createResponseCheck(runtime.sending)),
+          eventsPart({ handlers: eventHandlers, secret: config.secret, logger }),
+          bodyLimitPart(bodyLimit),
+        ],
         handler,
       );
     respond = compose(setup.accessLog);

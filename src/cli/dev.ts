@@ -82,6 +82,12 @@ export const devCommand = defineCommand({
       description:
         "main: the Worker wrangler.jsonc names (`main` with `containers`), else dev's own; builtin: always dev's own Worker",
     },
+    "trigger-cron": {
+      type: "string",
+      valueHint: "cron",
+      description:
+        'Run the Worker\'s scheduled handler once the app is ready, as the Cron Trigger "<cron>" would (also: /cdn-cgi/handler/scheduled?cron=… on the dev port)',
+    },
     watch: {
       type: "boolean",
       default: true,
@@ -98,6 +104,7 @@ export const devCommand = defineCommand({
       commands: parseCommandsMode(args.commands),
       worker: parseWorkerMode(args.worker),
       watch: args.watch,
+      ...(args["trigger-cron"] !== undefined ? { triggerCron: args["trigger-cron"] } : {}),
       ...(args.config ? { config: args.config } : {}),
     });
     stopOnSignals(starting);

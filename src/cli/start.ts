@@ -2,11 +2,12 @@ import { exitProcess } from "../exit.ts";
 import { type App, type ContainerServer, type ServeOptions, serve } from "../index.ts";
 
 /** A one-line description of what an entry must export. */
-const EXPECTED = 'expected "export default (request, ctx) => Response" or "export default { fetch }"';
+const EXPECTED =
+  'expected "export default (request, ctx) => Response" or "export default { fetch, scheduled, queue }" (any of the three)';
 
 function describe(value: unknown): string {
   if (value === null) return "null";
-  if (typeof value === "object") return "an object without a fetch method";
+  if (typeof value === "object") return "an object without a fetch, scheduled or queue method";
   return typeof value;
 }
 
@@ -17,8 +18,11 @@ function describe(value: unknown): string {
 export function appFromModule(module: Record<string, unknown>, entryName: string): App {
   const app = module.default;
   if (typeof app === "function") return app as App;
-  if (typeof app === "object" && app !== null && typeof (app as { fetch?: unknown }).fetch === "function")
-    return app as App;
+  if (typeof app === "object" && app !== null) {
+    const { fetch, scheduled, queue } = app as Record<string, unknown>;
+    if (typeof fetch === "function" || typeof scheduled === "function" || typeof queue === "function")
+      return app as App;
+  }
   if (app === undefined) throw new TypeError(`${entryName} has no default export: ${EXPECTED}`);
   throw new TypeError(`the default export of ${entryName} is ${describe(app)}: ${EXPECTED}`);
 }

@@ -8,6 +8,7 @@ import type { ServerOptions, ServerRequest } from "srvx";
 import type { Bindings } from "../command/index.ts";
 import type { EnvSource, RuntimeConfig } from "../config.ts";
 import type { ContainerContext } from "../context.ts";
+import type { EventHandlers } from "../events/types.ts";
 import type { PlatformInfo } from "../platform.ts";
 import type { WebSocketHooks, WebSocketOptions } from "../websocket.ts";
 
@@ -17,8 +18,12 @@ export type Handler<Env = Bindings> = (
   ctx: ContainerContext<Env>,
 ) => Response | Promise<Response>;
 
-/** What `serve()` accepts: a handler, or an object with a `fetch` handler (Hono, H3, itty apps). */
-export type App<Env = Bindings> = Handler<Env> | { fetch: Handler<Env> };
+/**
+ * What `serve()` accepts: a handler, or an object with a `fetch` handler (Hono, H3, itty apps)
+ * and, like a Worker's module, `scheduled` and `queue` handlers for the events the Worker (or
+ * Cloud Run's Pub/Sub and Scheduler) forwards.
+ */
+export type App<Env = Bindings> = Handler<Env> | ({ fetch: Handler<Env> } & EventHandlers<Env>);
 
 /** Work to run once on shutdown, after in-flight requests and `waitUntil` work have finished. */
 export type ShutdownHook = () => unknown | Promise<unknown>;

@@ -1,5 +1,7 @@
-import { errorResponse } from "../errors.ts";
+import { ContainerflareError, errorResponse } from "../errors.ts";
+import type { MessageBatch, ScheduledController } from "../events/types.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
+import { type ForwardEventOptions, forwardQueue, forwardScheduled } from "./events.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
 import { type RemoteCommandRouteOptions, remoteCommandRoute } from "./remote-route.ts";
 import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest } from "./types.ts";
@@ -87,6 +89,13 @@ export interface ForwardToOptions extends ForwardOptions {
    */
   instance?: string | ((request: WorkerRequest) => string);
   /**
+   * Which instance runs Cron Triggers and queue batches: default `instance` when it is a name,
+   * else the default instance.
+   */
+  eventInstance?: string;
+  /** How long an event waits for the container, in ms (see {@link forwardQueue}); default 5 min. */
+  eventTimeoutMs?: number;
+  /**
    * Also answer the public command route, `POST /__containerflare/v1/commands`, with the Worker's
    * bindings in `allow`, for apps outside Cloudflare (Cloud Run) that sign each request with
    * `CONTAINERFLARE_SECRET` (see {@link remoteCommandRoute}). Off by default: without it that path
@@ -99,29 +108,49 @@ export interface ForwardToOptions extends ForwardOptions {
 export const DEFAULT_INSTANCE = "cf-singleton-container";
 
 /**
- * A Worker fetch handler that forwards every request to a container of the Durable Object
- * binding `binding`, with the signed metadata header. `export default forwardTo("APP")`.
+ * A Worker's default export that forwards every request to a container of the Durable Object
+ * binding `binding`, with the signed metadata header, and every Cron Trigger and queue batch to
+ * the app's `scheduled` and `queue` handlers (on `eventInstance`). `export default forwardTo("APP")`.
  * With `remoteCommands` it first answers the public command route (apps on Cloud Run):
  * `export default forwardTo("APP", { remoteCommands: { allow: ["CACHE", "DB"] } })`.
  */
-export function forwardTo(
-  binding: string,
-  options: ForwardToOptions = {},
-): { fetch(request: WorkerRequest, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<Response> } {
-  const { instance = DEFAULT_INSTANCE, remoteCommands, ...forwardOptions } = options;
+export function forwardTo(binding: string, options: ForwardToOptions = {}): ForwardingWorker {
+  const { instance = DEFAULT_INSTANCE, eventInstance, eventTimeoutMs, remoteCommands, ...forwardOptions } = options;
   const remote = remoteCommands ? remoteCommandRoute(remoteCommands) : undefined;
+  const eventOptions: ForwardEventOptions = {
+    ...forwardOptions,
+    ...(eventTimeoutMs !== undefined ? { timeoutMs: eventTimeoutMs } : {}),
+  };
+  const eventName = eventInstance ?? (typeof instance === "string" ? instance : DEFAULT_INSTANCE);
+  const stub = (env: Record<string, unknown>, name: string) => {
+    const namespace = env[binding] as DurableObjectNamespaceLike | undefined;
+    if (!namespace || typeof namespace.idFromName !== "function") return undefined;
+    return namespace.get(namespace.idFromName(name) as never);
+  };
+  const noBinding = `forwardTo("${binding}"): env.${binding} is not a Durable Object binding; add it to durable_objects.bindings in wrangler.jsonc`;
+  const eventTarget = (env: Record<string, unknown>) => {
+    const target = stub(env, eventName);
+    if (!target) throw new ContainerflareError("INVALID_CONFIG", noBinding);
+    return target;
+  };
   return {
     async fetch(request, env) {
       const answered = remote ? await remote(request, env) : undefined;
       if (answered) return answered;
-      const namespace = env[binding] as DurableObjectNamespaceLike | undefined;
-      if (!namespace || typeof namespace.idFromName !== "function") {
-        const message = `forwardTo("${binding}"): env.${binding} is not a Durable Object binding; add it to durable_objects.bindings in wrangler.jsonc`;
-        return errorResponse(500, { code: "NO_BINDING", message, retryable: false });
-      }
-      const name = typeof instance === "function" ? instance(request) : instance;
-      const stub = namespace.get(namespace.idFromName(name) as never);
-      return forward(request, stub, env, forwardOptions);
+      const target = stub(env, typeof instance === "function" ? instance(request) : instance);
+      if (!target) return errorResponse(500, { code: "NO_BINDING", message: noBinding, retryable: false });
+      return forward(request, target, env, forwardOptions);
     },
+    scheduled: (controller, env) => forwardScheduled(controller, eventTarget(env), env, eventOptions),
+    queue: (batch, env) => forwardQueue(batch, eventTarget(env), env, eventOptions),
   };
+}
+
+/** What {@link forwardTo} returns: a Worker's default export with fetch, scheduled and queue. */
+export interface ForwardingWorker {
+  fetch(request: WorkerRequest, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<Response>;
+  /** Runs a Cron Trigger in the container's `scheduled` handler (see forwardScheduled). */
+  scheduled(controller: ScheduledController, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<void>;
+  /** Delivers a queue batch to the container's `queue` handler (see forwardQueue). */
+  queue(batch: MessageBatch, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<void>;
 }

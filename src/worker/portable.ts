@@ -24,6 +24,7 @@ export {
   type ContainerClass,
   type ContainerflareOptions,
   DEFAULT_INSTANCE,
+  type ForwardingWorker,
   type ForwardToOptions,
   forwardTo,
   withContainerflare,
@@ -36,6 +37,12 @@ export {
   DEFAULT_INACTIVITY_TIMEOUT_MS,
   DEFAULT_START_TIMEOUT_MS,
 } from "./container-api.ts";
+export {
+  DEFAULT_EVENT_TIMEOUT_MS,
+  type ForwardEventOptions,
+  forwardQueue,
+  forwardScheduled,
+} from "./events.ts";
 export { containerRequest, type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
 export { type ContainerflareHostProps, HOST_PROPS_CACHE_SIZE } from "./host-props.ts";
 export {

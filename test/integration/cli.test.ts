@@ -86,7 +86,7 @@ describe("containerflare errors: one line, exit 1", () => {
   it("a default export that is not a handler", async () => {
     expectOneLineError(
       await cli(["serve", "test/fixtures/cli/not-a-handler.mjs"]),
-      /default export of test\/fixtures\/cli\/not-a-handler\.mjs is an object without a fetch method/,
+      /default export of test\/fixtures\/cli\/not-a-handler\.mjs is an object without a fetch, scheduled or queue method/,
     );
   });
 

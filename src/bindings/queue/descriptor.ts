@@ -15,11 +15,32 @@ export type QueueCommands = {
   };
 };
 
+const queueName = v.pipe(v.string(), v.nonEmpty());
+const count = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)));
+
 const queues = v.looseObject({
-  producers: v.optional(v.array(v.looseObject({ binding: bindingName, queue: v.pipe(v.string(), v.nonEmpty()) }))),
+  producers: v.optional(v.array(v.looseObject({ binding: bindingName, queue: queueName }))),
+  // What the app's Worker consumes: dev delivers these to the app's `queue` handler.
+  consumers: v.optional(
+    v.array(
+      v.looseObject({
+        queue: queueName,
+        max_batch_size: count,
+        max_batch_timeout: count,
+        max_retries: count,
+        dead_letter_queue: v.optional(queueName),
+        retry_delay: count,
+      }),
+    ),
+  ),
 });
 
-/** Queue producers (`Queue`). */
+/** The queues wrangler.jsonc's `queues.consumers` lists: dev delivers their batches to the app. */
+export function consumedQueues(section: v.InferOutput<typeof queues> | undefined): string[] {
+  return [...new Set((section?.consumers ?? []).map((entry) => entry.queue))];
+}
+
+/** Queue producers (`Queue`), and in dev the consumers of wrangler.jsonc. */
 export const queue = defineBinding<QueueCommands>()({
   kind: "queue",
   title: "queue",
@@ -34,12 +55,21 @@ export const queue = defineBinding<QueueCommands>()({
     bindings: (section) => Object.fromEntries((section.producers ?? []).map((entry) => [entry.binding, entry.queue])),
     miniflare: (section) => {
       const producers = Object.fromEntries((section.producers ?? []).map((entry) => [entry.binding, entry.queue]));
-      // Dev consumes every queue the app produces to (the dev Worker logs each message).
-      const names = [...new Set(Object.values(producers))];
-      return {
-        queueProducers: producers,
-        queueConsumers: Object.fromEntries(names.map((name) => [name, { maxBatchTimeout: 0 }])),
-      };
+      // Dev consumes every queue the app produces to: the ones wrangler.jsonc consumes with their
+      // settings (delivered to the app's queue handler), the others at once (logged by the Worker).
+      const consumers: Record<string, Record<string, unknown>> = Object.fromEntries(
+        [...new Set(Object.values(producers))].map((name) => [name, { maxBatchTimeout: 0 }]),
+      );
+      for (const entry of section.consumers ?? []) {
+        consumers[entry.queue] = {
+          maxBatchTimeout: entry.max_batch_timeout ?? 0,
+          ...(entry.max_batch_size !== undefined ? { maxBatchSize: entry.max_batch_size } : {}),
+          ...(entry.max_retries !== undefined ? { maxRetries: entry.max_retries } : {}),
+          ...(entry.dead_letter_queue !== undefined ? { deadLetterQueue: entry.dead_letter_queue } : {}),
+          ...(entry.retry_delay !== undefined ? { retryDelay: entry.retry_delay } : {}),
+        };
+      }
+      return { queueProducers: producers, queueConsumers: consumers };
     },
   } satisfies DevSection<typeof queues>,
 });

@@ -142,6 +142,8 @@ function devWorkerOnlyOptions(
       CONTAINERFLARE_SECRET: options.secret,
       CONTAINERFLARE_DEV: options.settings as unknown as never,
     },
+    // `/cdn-cgi/handler/scheduled?cron=…` on the dev port runs `scheduled`, as with wrangler dev.
+    unsafeTriggerHandlers: true,
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: COMMANDS_ENTRYPOINT }],
   };
 }
@@ -179,6 +181,8 @@ function userWorkerOnlyOptions(options: DevWorkerOptions, user: UserWorkerMain):
       ...(kinds.serviceBindings as Record<string, never>),
       [SUPERVISOR_BINDING]: (request: Request) => user.supervise(request),
     },
+    // `/cdn-cgi/handler/scheduled?cron=…` on the dev port runs `scheduled`, as with wrangler dev.
+    unsafeTriggerHandlers: true,
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0, entrypoint: OUTBOUND_ENTRYPOINT }],
   } as MiniflareOptions;
 }

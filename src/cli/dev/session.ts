@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { dirname, relative, resolve } from "node:path";
 import { type ConsolaInstance, consola } from "consola";
+import { consumedQueues } from "../../bindings/queue/descriptor.ts";
 import { resolveEntry } from "../entry.ts";
 import { CliError, errorLine } from "../errors.ts";
 import { findRuntimeBinary, type RuntimeName } from "../runtime.ts";
@@ -63,6 +64,8 @@ export interface DevOptions {
    * when it names one with `containers`, else dev's built-in Worker; `builtin` is always dev's.
    */
   worker?: "main" | "builtin";
+  /** A cron expression to run the Worker's `scheduled` handler with once the app is ready (`--trigger-cron`). */
+  triggerCron?: string;
   logger?: ConsolaInstance;
 }
 
@@ -92,8 +95,31 @@ export interface DevSession {
    * app's own Worker, once the Worker runs: its containers start on their first request.
    */
   ready: Promise<boolean>;
+  /**
+   * Runs the Worker's `scheduled` handler as a Cron Trigger with `cron` would (what
+   * `--trigger-cron` and `/cdn-cgi/handler/scheduled?cron=…` on the dev port do); resolves with
+   * whether it succeeded, after logging the outcome.
+   */
+  scheduled(cron: string): Promise<boolean>;
   /** Stops the watcher, the app and workerd. */
   close(): Promise<void>;
+}
+
+/** Runs the entry Worker's `scheduled` handler in Miniflare and logs its outcome in one line. */
+async function runScheduled(worker: DevWorker, cron: string, logger: ConsolaInstance): Promise<boolean> {
+  try {
+    const fetcher = await worker.miniflare.getWorker();
+    const result = await fetcher.scheduled({ cron, scheduledTime: new Date() });
+    if (result.outcome === "ok") logger.success(`scheduled "${cron}": ok`);
+    else
+      logger.error(
+        `scheduled "${cron}": ${result.outcome}${result.noRetry ? " (no retry)" : ""}; see the output above`,
+      );
+    return result.outcome === "ok";
+  } catch (error) {
+    logger.error(`scheduled "${cron}" could not run: ${errorLine(error)}`);
+    return false;
+  }
 }
 
 /** Throws a one-line error on a Node.js too old for Miniflare. */
@@ -208,6 +234,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
       allow: declaredBindingKinds(bindings),
       vars: Object.keys(bindings.vars),
       waitMs: 10_000,
+      consumedQueues: consumedQueues(bindings.sections.queues as Parameters<typeof consumedQueues>[0]),
       ...(bindings.workerName ? { workerName: bindings.workerName } : {}),
     },
   });
@@ -271,6 +298,8 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     else logger.warn(`listening on ${worker.url.href}, but the app is not running yet`);
     return started;
   });
+  const triggerCron = options.triggerCron;
+  if (triggerCron !== undefined) void ready.then((started) => started && runScheduled(worker, triggerCron, logger));
 
   let closing: Promise<void> | undefined;
   return {
@@ -281,6 +310,7 @@ export async function startDev(options: DevOptions): Promise<DevSession> {
     bindings,
     app,
     ready,
+    scheduled: (cron) => runScheduled(worker, cron, logger),
     close() {
       return (closing ??= (async () => {
         stopWatching();
@@ -422,6 +452,7 @@ async function startWithUserWorker(context: SessionContext, main: UserWorker): P
     `containers ${classes}: ${context.entryName} on ${options.runtime}, one process per instance, started on its first request`,
   );
   logger.success(`ready on ${worker.url.href}`);
+  if (options.triggerCron !== undefined) void runScheduled(worker, options.triggerCron, logger);
 
   let closing: Promise<void> | undefined;
   return {
@@ -431,6 +462,7 @@ async function startWithUserWorker(context: SessionContext, main: UserWorker): P
     bindings,
     instances,
     ready: Promise.resolve(true),
+    scheduled: (cron) => runScheduled(worker, cron, logger),
     close() {
       return (closing ??= (async () => {
         stopWatching();

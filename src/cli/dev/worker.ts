@@ -14,20 +14,26 @@
  * - `commands.fetch`: the command host over HTTP (the app's `CF_CMD_ENDPOINT`), on its own
  *   loopback socket so that it is not reachable through the dev port, answering only requests
  *   signed with the dev secret and never a browser's; and the CLI's signed app-state route.
- * - `default.queue`: consumes what the app sends to its queues and logs it, since the Worker
- *   that consumes them in production is not running here.
+ * - `default.queue`: a batch of a queue wrangler.jsonc's `queues.consumers` lists goes to the
+ *   app's `queue` handler (src/worker/events.ts: its acks and retries applied, a failure retried
+ *   by Miniflare); a queue the app only produces to is logged and acked.
+ * - `default.scheduled`: a Cron Trigger (`--trigger-cron`, or `/cdn-cgi/handler/scheduled` on the
+ *   dev port) runs the app's `scheduled` handler.
  *
  * @module
  */
 import * as v from "valibot";
 import type { ObjectBindingKind } from "../../bindings/registry.ts";
 import { errorResponse } from "../../errors.ts";
+import type { MessageBatch, ScheduledController } from "../../events/types.ts";
 import { readBodyLimited } from "../../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../../request-signature.ts";
 import {
   type CommandOutboundHandler,
   commandHandler,
   forward,
+  forwardQueue,
+  forwardScheduled,
   type RemoteCommandRoute,
   remoteCommandRoute,
 } from "../../worker/index.ts";
@@ -48,17 +54,13 @@ export interface DevWorkerSettings {
   workerName?: string;
   /** How long a request waits for an app that is (re)starting, in ms. */
   waitMs: number;
+  /** Queues whose batches go to the app's `queue` handler (wrangler.jsonc's `queues.consumers`). */
+  consumedQueues?: string[];
 }
 
 interface DevEnv {
   CONTAINERFLARE_SECRET: string;
   CONTAINERFLARE_DEV: DevWorkerSettings;
-}
-
-interface QueueBatch {
-  queue: string;
-  messages: readonly { body: unknown }[];
-  ackAll(): void;
 }
 
 /**
@@ -80,10 +82,28 @@ function unavailable(message: string): Response {
 
 const SEE_OUTPUT = "see the dev command's output";
 
+/** Waits while the app is starting (up to `waitMs`); the state it is in then. */
+function settledApp(settings: DevWorkerSettings): Promise<AppState> {
+  return appState.waitFor((current) => current.status !== "starting", settings.waitMs);
+}
+
+/** Runs an event in the app once it is up; rejects (so that Miniflare retries a batch) when it is not. */
+async function forwardEvent(env: DevEnv, what: string, send: (appUrl: string) => Promise<void>): Promise<void> {
+  const settings = env.CONTAINERFLARE_DEV;
+  const state = await settledApp(settings);
+  if (state.status !== "up")
+    throw new Error(`containerflare dev: the app is not running, so ${what} failed; ${SEE_OUTPUT}`);
+  await send(settings.appUrl);
+}
+
+function forwardOptions(settings: DevWorkerSettings) {
+  return settings.workerName ? { workerName: settings.workerName } : {};
+}
+
 async function forwardToApp(request: Request, env: DevEnv): Promise<Response> {
   const settings = env.CONTAINERFLARE_DEV;
-  const options = settings.workerName ? { workerName: settings.workerName } : {};
-  const state = await appState.waitFor((current) => current.status !== "starting", settings.waitMs);
+  const options = forwardOptions(settings);
+  const state = await settledApp(settings);
   if (state.status === "down") return unavailable(state.reason ?? `the app is not running; ${SEE_OUTPUT}`);
   if (state.status === "starting")
     return unavailable(`the app is still starting after ${settings.waitMs / 1000}s; ${SEE_OUTPUT}`);
@@ -157,9 +177,21 @@ export default {
   async fetch(request: Request, env: DevEnv): Promise<Response> {
     return (await commandsSocket(env).remote(request, env)) ?? forwardToApp(request, env);
   },
-  queue(batch: QueueBatch): void {
-    for (const message of batch.messages) console.log(`queue ${batch.queue}: ${JSON.stringify(message.body)}`);
-    batch.ackAll();
+  async queue(batch: MessageBatch, env: DevEnv): Promise<void> {
+    const settings = env.CONTAINERFLARE_DEV;
+    if (!settings.consumedQueues?.includes(batch.queue)) {
+      for (const message of batch.messages) console.log(`queue ${batch.queue}: ${JSON.stringify(message.body)}`);
+      batch.ackAll();
+      return;
+    }
+    await forwardEvent(env, `queue ${batch.queue}'s batch`, (appUrl) =>
+      forwardQueue(batch, appUrl, env, forwardOptions(settings)),
+    );
+  },
+  scheduled(controller: ScheduledController, env: DevEnv): Promise<void> {
+    return forwardEvent(env, `the Cron Trigger "${controller.cron}"`, (appUrl) =>
+      forwardScheduled(controller, appUrl, env, forwardOptions(env.CONTAINERFLARE_DEV)),
+    );
   },
 };
 
