@@ -7,8 +7,14 @@
  * bindings through the command bus. Where no command host exists (Cloud Run) the binding routes
  * answer 503 `{ error: { code: "UNAVAILABLE", … } }`: serve() turns the UNAVAILABLE error each
  * binding call throws there into that response.
+ *
+ * Beside `fetch`, the default export has a Worker's other handlers: `queue` consumes the jobs
+ * `POST /jobs` sends (recording each in D1; `GET /jobs` lists them), and `scheduled` runs the
+ * Cron Trigger of wrangler.jsonc (removing visits older than 30 days). The Worker forwards both
+ * events to the container (`forwardTo`); `containerflare dev` delivers the queue and runs
+ * `scheduled` with `--trigger-cron "0 3 * * *"`.
  */
-import { type ContainerContext, upgradeWebSocket } from "containerflare";
+import { type ContainerContext, type MessageBatch, type ScheduledController, upgradeWebSocket } from "containerflare";
 import type { D1Database, KVNamespace, Queue } from "containerflare/command";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -50,6 +56,50 @@ async function enqueue(request: Request, ctx: ContainerContext<Env>): Promise<Re
   return Response.json({ queued: true }, { status: 202 });
 }
 
+/** `GET /jobs`: the last 20 jobs the queue handler processed. */
+async function processedJobs(ctx: ContainerContext<Env>): Promise<Response> {
+  await createJobsTable(ctx.env.DB);
+  const { results } = await ctx.env.DB.prepare("SELECT id, body, at FROM jobs ORDER BY at DESC LIMIT 20").all<{
+    id: string;
+    body: string;
+    at: string;
+  }>();
+  return Response.json({ jobs: results.map((row) => ({ ...row, body: JSON.parse(row.body) })) });
+}
+
+function createJobsTable(db: D1Database) {
+  return db.prepare("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, body TEXT, at TEXT)").run();
+}
+
+/**
+ * The queue consumer: records each job in D1 and acks it; a job that cannot be recorded is
+ * retried in 30 s (after max_retries it goes where wrangler.jsonc says).
+ */
+async function processJobs(batch: MessageBatch, env: Env, ctx: ContainerContext<Env>): Promise<void> {
+  await createJobsTable(env.DB);
+  for (const message of batch.messages) {
+    try {
+      await env.DB.prepare("INSERT OR REPLACE INTO jobs (id, body, at) VALUES (?, ?, ?)")
+        .bind(message.id, JSON.stringify(message.body), new Date().toISOString())
+        .run();
+      message.ack();
+    } catch (error) {
+      ctx.log.warn(`job ${message.id} (attempt ${message.attempts}) is retried: ${String(error)}`);
+      message.retry({ delaySeconds: 30 });
+    }
+  }
+}
+
+/** The Cron Trigger: removes visits older than 30 days. */
+async function nightly(controller: ScheduledController, env: Env, ctx: ContainerContext<Env>): Promise<void> {
+  await env.DB.prepare(
+    "CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT, at TEXT)",
+  ).run();
+  const cutoff = new Date(controller.scheduledTime - 30 * 86_400_000).toISOString();
+  const { meta } = await env.DB.prepare("DELETE FROM visits WHERE at < ?").bind(cutoff).run();
+  ctx.log.info(`cron "${controller.cron}": removed ${meta.changes ?? 0} visits from before ${cutoff}`);
+}
+
 /** `GET /ws`: a WebSocket that echoes each message; a plain GET gets upgradeWebSocket()'s 426. */
 function echoSocket(ctx: ContainerContext<Env>): Response {
   return upgradeWebSocket<Env>({
@@ -65,6 +115,7 @@ async function app(request: Request, ctx: ContainerContext<Env>): Promise<Respon
   if (pathname === "/" && method === "GET") return Response.json({ platform: ctx.platform, request: ctx.request });
   if (pathname === "/visits" && method === "GET") return visits(request, ctx);
   if (pathname === "/jobs" && method === "POST") return enqueue(request, ctx);
+  if (pathname === "/jobs" && method === "GET") return processedJobs(ctx);
   if (pathname === "/ws" && method === "GET") return echoSocket(ctx);
 
   const kv = KV_ROUTE.exec(pathname);
@@ -83,5 +134,6 @@ async function app(request: Request, ctx: ContainerContext<Env>): Promise<Respon
   return notFound(`no route for ${method} ${pathname}`);
 }
 
-// `websocket: true`: upgrade requests run through the app, and /ws accepts them.
-export default { fetch: app, websocket: true };
+// `websocket: true`: upgrade requests run through the app, and /ws accepts them. `queue` and
+// `scheduled` take the events the Worker forwards.
+export default { fetch: app, websocket: true, queue: processJobs, scheduled: nightly };

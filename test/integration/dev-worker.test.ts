@@ -67,13 +67,18 @@ const RUNS = [
 ];
 
 /** A copy of `example` under dev, its app on `run`'s runtime. */
-async function startExample(example: string, run: (typeof RUNS)[number]): Promise<{ directory: string; dev: DevCli }> {
+async function startExample(
+  example: string,
+  run: (typeof RUNS)[number],
+  args: string[] = [],
+): Promise<{ directory: string; dev: DevCli }> {
   const directory = copyExample(example, run.name.split(" ")[0]! + (run.cwd ? "20" : ""));
   const dev = await startDevCli({
     root: ROOT,
     directory,
     entry: "app.ts",
     runtime: run.runtime,
+    args,
     ...(run.cwd ? { cwd: run.cwd, env: { PATH: SYSTEM_PATH } } : {}),
   });
   return { directory, dev };
@@ -81,7 +86,7 @@ async function startExample(example: string, run: (typeof RUNS)[number]): Promis
 
 describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app on $name", (run) => {
   it("forwards through the Worker's Container class, answers the command bus through its interception, drains on stop", async () => {
-    const { directory, dev } = await startExample("basic", run);
+    const { directory, dev } = await startExample("basic", run, ["--trigger-cron", "0 3 * * *"]);
     await checkedDev(dev, directory, async () => {
       expect(dev.output.some((line) => line.includes("worker.ts (your Worker) in workerd"))).toBe(true);
       const home = await get(dev, "/");
@@ -103,11 +108,21 @@ describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app
       expect(second.body.count).toBe(first.body.count + 1);
       expect((await get(dev, "/kv/greeting", { method: "PUT", body: "hi" })).status).toBeLessThan(300);
       expect((await get(dev, "/kv/greeting")).body).toBe("hi");
-      // The queue has no consumer Worker here: dev logs what the app sent.
+      // The Worker (forwardTo) consumes the queue and forwards the batch to the app's queue
+      // handler through the Container class; the handler records the job in D1 and acks it.
       expect((await get(dev, "/jobs", { method: "POST", body: '{"job":1}' })).status).toBe(202);
-      await until("the queue log line", () =>
-        dev.output.some((line) => line.includes('queue containerflare-basic-jobs: {"job":1}')) ? true : undefined,
+      await until("the job processed by the app's queue handler", async () =>
+        (await get(dev, "/jobs")).body.jobs?.some(
+          (entry: { body: unknown }) => JSON.stringify(entry.body) === '{"job":1}',
+        )
+          ? true
+          : undefined,
       );
+      // --trigger-cron ran the app's scheduled handler through the Worker's scheduled (forwardTo).
+      await until("the Cron Trigger's outcome", () =>
+        dev.output.some((line) => line.includes('scheduled "0 3 * * *": ok')) ? true : undefined,
+      );
+      expect(dev.output.some((line) => line.includes('cron \\"0 3 * * *\\": removed 0 visits'))).toBe(true);
       // One container: one process.
       expect(appProcesses(dev, directory)).toEqual([pid]);
     });

@@ -162,12 +162,16 @@ async function checkRoutes(dev: Dev, tag: string): Promise<void> {
     status: 202,
     body: { queued: true },
   });
-  // The dev Worker consumes the queue and logs each message.
-  await until("the queued job to be consumed", () =>
-    dev.output.some((line) => line.includes(`queue containerflare-basic-jobs: ${JSON.stringify(job)}`))
+  // wrangler.jsonc consumes the queue: dev delivers the batch to the app's queue handler, which
+  // records the job in D1.
+  await until("the queued job to be processed by the app's queue handler", async () => {
+    const { body } = await request(dev, "/jobs");
+    return (body as { jobs?: { body: unknown }[] }).jobs?.some(
+      (entry) => JSON.stringify(entry.body) === JSON.stringify(job),
+    )
       ? true
-      : undefined,
-  );
+      : undefined;
+  });
 }
 
 describe.each(RUNTIMES)("containerflare dev --runtime %s", (runtime) => {

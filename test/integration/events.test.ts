@@ -14,6 +14,9 @@ import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
 const APP = `${ROOT}test/fixtures/events-app.mjs`;
 const SECRET = "events-test-secret";
 const ENV = { CONTAINERFLARE_SECRET: SECRET };
+// The fixture's and the refusals' JSON, checked field by field.
+// biome-ignore lint/suspicious/noExplicitAny: see above.
+const json = (response: Response): Promise<any> => response.json();
 
 type Call = [string, ...unknown[]];
 
@@ -56,8 +59,7 @@ async function signedPost(url: string, body: string, secret = SECRET): Promise<R
 
 describe.each(RUNTIMES)("events in serve() on $name", (runtime) => {
   let app: RunningApp;
-  // biome-ignore lint/suspicious/noExplicitAny: the fixture's JSON, checked field by field.
-  const seen = async (): Promise<any[]> => (await fetch(`${app.url}/seen`)).json();
+  const seen = async (): Promise<Record<string, unknown>[]> => json(await fetch(`${app.url}/seen`));
   beforeAll(async () => {
     app = await startApp(runtime, APP, { ...ENV, CONTAINERFLARE_LOG_FORMAT: "json" });
   });
@@ -165,7 +167,7 @@ describe.each(RUNTIMES)("events in serve() on $name", (runtime) => {
     const event = JSON.stringify({ v: 1, type: "scheduled", cron: "x", scheduledTime: 1 });
     const forged = await signedPost(app.url, event, "not-the-secret");
     expect(forged.status).toBe(401);
-    expect(await forged.json()).toMatchObject({
+    expect(await json(forged)).toMatchObject({
       error: { code: "FORBIDDEN", message: "event signature refused (bad-signature)" },
     });
     const garbled = await fetch(`${app.url}${EVENTS_PATH}`, {
@@ -179,7 +181,7 @@ describe.each(RUNTIMES)("events in serve() on $name", (runtime) => {
       JSON.stringify({ v: 1, type: "queue", queue: "q", messages: [{ id: "" }] }),
     );
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).error.message).toMatch(/^invalid event at messages\.0\.id: /);
+    expect((await json(malformed)).error.message).toMatch(/^invalid event at messages\.0\.id: /);
     const notJson = await signedPost(app.url, "{");
     expect(notJson.status).toBe(400);
     const bytes = new TextEncoder().encode(event);
@@ -193,7 +195,7 @@ describe.each(RUNTIMES)("events in serve() on $name", (runtime) => {
     expect((await send()).status).toBe(200);
     const replayed = await send();
     expect(replayed.status).toBe(401);
-    expect((await replayed.json()).error.message).toBe("event signature refused (replayed)");
+    expect((await json(replayed)).error.message).toBe("event signature refused (replayed)");
     // Only the one valid event ran.
     expect((await seen()).filter((entry) => entry.cron === "x")).toHaveLength(1);
   });
@@ -208,7 +210,7 @@ describe("events in serve() without CONTAINERFLARE_SECRET", () => {
         JSON.stringify({ v: 1, type: "scheduled", cron: "x", scheduledTime: 1 }),
       );
       expect(refused.status).toBe(403);
-      expect((await refused.json()).error.message).toBe("events need CONTAINERFLARE_SECRET on the container");
+      expect((await json(refused)).error.message).toBe("events need CONTAINERFLARE_SECRET on the container");
       expect(app.jsonLogs().some((line) => String(line.message).includes("no CONTAINERFLARE_SECRET"))).toBe(true);
       await expect(forwardScheduled(fakeController("x").controller, app.url, {})).rejects.toThrow(
         /forwarding events needs CONTAINERFLARE_SECRET/,
