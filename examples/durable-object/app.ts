@@ -11,8 +11,11 @@
  * `GET /rooms/:name/ws` is the room's chat: a WebSocket whose every message reaches the room's
  * other sockets. All of a room's sockets land on its one container (its Durable Object relays
  * them), so crossws's in-process topics are the whole broadcast.
+ *
+ * `scheduled` runs the Cron Trigger of wrangler.jsonc in the lobby's container (the Worker sends
+ * it there with forwardScheduled): it notes the run in KV, and every room shows the last one.
  */
-import { type ContainerContext, upgradeWebSocket } from "containerflare";
+import { type ContainerContext, type ScheduledController, upgradeWebSocket } from "containerflare";
 import { envGet, type KVNamespace } from "containerflare/command";
 
 /** The bindings this app uses, declared like a Worker's Env (they are in wrangler.jsonc). */
@@ -20,6 +23,7 @@ interface Env {
   CACHE: KVNamespace;
 }
 
+const LAST_CRON_KEY = "last-cron";
 const ROOM_ROUTE = /^\/rooms\/([^/]+)\/?$/;
 const CHAT_ROUTE = /^\/rooms\/([^/]+)\/ws$/;
 
@@ -59,6 +63,7 @@ async function app(request: Request, ctx: ContainerContext<Env>): Promise<Respon
       durableObjectId: ctx.platform.cloudflare?.durableObjectId ?? null,
       visits,
       greeting: await envGet(ctx.commands, "GREETING"),
+      lastCron: JSON.parse((await ctx.env.CACHE.get(LAST_CRON_KEY)) ?? "null"),
       request: ctx.request,
     });
   }
@@ -68,5 +73,16 @@ async function app(request: Request, ctx: ContainerContext<Env>): Promise<Respon
   );
 }
 
+/** The Cron Trigger: notes when it ran, and in which room's container. */
+async function hourly(controller: ScheduledController, env: Env, ctx: ContainerContext<Env>): Promise<void> {
+  const run = {
+    cron: controller.cron,
+    at: new Date(controller.scheduledTime).toISOString(),
+    durableObjectId: ctx.platform.cloudflare?.durableObjectId ?? null,
+  };
+  await env.CACHE.put(LAST_CRON_KEY, JSON.stringify(run));
+  ctx.log.info(`cron "${controller.cron}" ran`);
+}
+
 // `websocket: true`: upgrade requests run through the app, and /rooms/:name/ws accepts them.
-export default { fetch: app, websocket: true };
+export default { fetch: app, websocket: true, scheduled: hourly };

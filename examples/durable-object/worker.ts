@@ -9,10 +9,16 @@
  * - `ContainerflareHost` is exported so that `ctx.exports.ContainerflareHost` exists
  *   (compatibility_date 2025-11-17 or later);
  * - the default export sends `/rooms/:name/…` to the Durable Object named `:name`: one container
- *   instance per room (up to `max_instances` in wrangler.jsonc).
+ *   instance per room (up to `max_instances` in wrangler.jsonc), and each Cron Trigger to the
+ *   lobby's container, whose `scheduled` handler runs it (forwardScheduled).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type ContainerflareWorkerEnv, containerflareContainer } from "containerflare/worker";
+import {
+  type ContainerflareWorkerEnv,
+  containerflareContainer,
+  forwardScheduled,
+  type ScheduledController,
+} from "containerflare/worker";
 
 export { ContainerflareHost } from "containerflare/worker";
 
@@ -50,5 +56,9 @@ export default {
       );
     }
     return env.ROOMS.getByName(decodeURIComponent(room[1]!)).fetch(request);
+  },
+  // The lobby's container runs the Cron Triggers: a failing run fails the invocation.
+  scheduled(controller: ScheduledController, env: Env): Promise<void> {
+    return forwardScheduled(controller, env.ROOMS.getByName("lobby"), env);
   },
 };

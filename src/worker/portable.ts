@@ -6,6 +6,8 @@
  * @module
  */
 
+// The Workers shapes forwardScheduled and forwardQueue take (@cloudflare/workers-types' fit them).
+export type { Message, MessageBatch, QueueRetryOptions, ScheduledController } from "../events/types.ts";
 export {
   METADATA_HEADER,
   /** @deprecated The first name of {@link MetadataHeaderFields}. */

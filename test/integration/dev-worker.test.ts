@@ -133,13 +133,22 @@ describe.each(RUNS)("containerflare dev runs examples/basic's own worker.ts, app
 
 describe.each(RUNS)("containerflare dev runs examples/durable-object's own worker.ts, app on $name", (run) => {
   it("starts one container per room on the Durable Object Container API, each its own process, and drains them all on stop", async () => {
-    const { directory, dev } = await startExample("durable-object", run);
+    const { directory, dev } = await startExample("durable-object", run, ["--trigger-cron", "0 * * * *"]);
     await checkedDev(dev, directory, async () => {
+      // --trigger-cron: the Worker's scheduled sent it to the lobby's container (forwardScheduled).
+      await until("the Cron Trigger's outcome", () =>
+        dev.output.some((line) => line.includes('scheduled "0 * * * *": ok')) ? true : undefined,
+      );
       const lobby = await get(dev, "/rooms/lobby/");
       const kitchen = await get(dev, "/rooms/kitchen/");
       expect(lobby).toMatchObject({ status: 200, body: { room: "lobby", visits: 1, request: { source: "worker" } } });
       expect(kitchen).toMatchObject({ status: 200, body: { room: "kitchen", visits: 1 } });
       expect(lobby.body.durableObjectId).toMatch(/^[0-9a-f]{64}$/);
+      expect(kitchen.body.lastCron).toEqual({
+        cron: "0 * * * *",
+        at: expect.any(String),
+        durableObjectId: lobby.body.durableObjectId,
+      });
       expect(kitchen.body.durableObjectId).not.toBe(lobby.body.durableObjectId);
       expect((await get(dev, "/rooms/lobby/")).body).toMatchObject({
         visits: 2,
