@@ -39,7 +39,7 @@
 export type { ServerRequest } from "srvx";
 export type { BindingKind } from "./bindings/registry.ts";
 export type { Bindings, CommandClient } from "./command/index.ts";
-export type { CommandEndpoint, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
+export type { CommandEndpoint, ConsoleMode, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
 export { ConfigError, resolveConfig } from "./config.ts";
 export type {
   ContainerContext,
