@@ -20,6 +20,12 @@ export type LogLevelName = keyof typeof LOG_LEVELS;
 /** Log output format (`CONTAINERFLARE_LOG_FORMAT`). */
 export type LogFormat = "json" | "pretty" | "auto";
 
+/**
+ * What `console.*` inside a request becomes in the JSON log formats (`CONTAINERFLARE_CONSOLE`):
+ * `structured`, a log line with the request's id and trace; `plain`, the runtime's own output.
+ */
+export type ConsoleMode = "structured" | "plain";
+
 /** Everything containerflare reads from the environment, validated. */
 export interface RuntimeConfig {
   /** Bind port: `PORT` > `CF_CONTAINER_PORT` > 8787. */
@@ -42,6 +48,8 @@ export interface RuntimeConfig {
   logLevel: number;
   /** Log format. */
   logFormat: LogFormat;
+  /** `CONTAINERFLARE_CONSOLE`, default `structured` (see {@link ConsoleMode}). */
+  console: ConsoleMode;
   /** `CONTAINERFLARE_ACCESS_LOG`: log one line per request; undefined means the default. */
   accessLog?: boolean;
   /** `CONTAINERFLARE_BINDINGS`, when set: overrides `host.describe`. */
@@ -118,6 +126,7 @@ const positiveSecondsSchema = v.pipe(
 const hostnameSchema = v.pipe(trimmed, v.nonEmpty(), v.regex(/^[\w.:[\]-]+$/));
 const platformSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(["cloudflare", "cloud-run", "generic"] as const));
 const logFormatSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(["json", "pretty", "auto"] as const));
+const consoleSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(["structured", "plain"] as const));
 const logLevelSchema = v.pipe(trimmed, v.toLowerCase(), v.picklist(Object.keys(LOG_LEVELS) as LogLevelName[]));
 const flagSchema = v.pipe(
   trimmed,
@@ -273,6 +282,7 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
     shutdownTimeoutMs: read(env, "CONTAINERFLARE_SHUTDOWN_TIMEOUT", positiveSecondsSchema, "a number of seconds"),
     logLevel: LOG_LEVELS[levelName ?? "info"],
     logFormat: read(env, "CONTAINERFLARE_LOG_FORMAT", logFormatSchema, "json, pretty or auto") ?? "auto",
+    console: read(env, "CONTAINERFLARE_CONSOLE", consoleSchema, "structured or plain") ?? "structured",
     accessLog: read(env, "CONTAINERFLARE_ACCESS_LOG", flagSchema, "1 or 0"),
     bindings: env.CONTAINERFLARE_BINDINGS ? parseBindingList(env.CONTAINERFLARE_BINDINGS) : undefined,
     maxRequestBodyBytes:

@@ -137,6 +137,18 @@ export function requestPath(request: ServerRequest): string {
 }
 
 /**
+ * The socket peer's address. Deno's getter throws once the request has closed, which is when a
+ * `waitUntil` task (or a console line in one, see serve/console.ts) may first read `ctx.request`.
+ */
+function peerAddress(request: ServerRequest): string | undefined {
+  try {
+    return request.ip;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Builds the request info (`ctx.request`). Client IP rules: a trusted Worker header first; on Cloud Run the
  * `X-Forwarded-For` entry appended by the platform's first proxy (the rightmost by default: Google's
  * front end appends the real client there, so a client-sent prefix is ignored); on Cloudflare
@@ -166,7 +178,7 @@ export function buildRequestInfo(
       source = "platform";
     }
   }
-  clientIp ??= request.ip;
+  clientIp ??= peerAddress(request);
   const trace = traceFromHeaders(headers);
   const result: RequestInfo = {
     id,
@@ -218,10 +230,17 @@ export class RequestContext implements ContainerContext {
   }
 
   get log(): ConsolaInstance {
-    return (this.#log ??= createRequestLogger(this.#state.logger, {
-      requestId: this.request.id,
-      trace: this.request.trace,
-    }));
+    return (this.#log ??= this.#requestLogger());
+  }
+
+  #requestLogger(): ConsolaInstance {
+    const info = this.request;
+    return createRequestLogger(this.#state.logger, {
+      requestId: info.id,
+      trace: info.trace,
+      method: info.method,
+      url: info.url,
+    });
   }
 
   get commands(): CommandClient {

@@ -30,6 +30,8 @@
  *   listening, only where the header can be trusted (a secret, Cloudflare, or
  *   `CONTAINERFLARE_TRUST_METADATA=1`);
  * - ofetch: for the Google metadata server, only on Cloud Run without `GOOGLE_CLOUD_PROJECT`;
+ * - the structured console (src/serve/console.ts with `node:async_hooks`): before listening, only
+ *   in the JSON log formats with `CONTAINERFLARE_CONSOLE=structured` or a process serve() owns;
  * - `node:util`: on the first log line with an object or a `%` placeholder;
  * - consola's fancy reporter: on the first pretty log line.
  *
@@ -39,7 +41,7 @@
 export type { ServerRequest } from "srvx";
 export type { BindingKind } from "./bindings/registry.ts";
 export type { Bindings, CommandClient } from "./command/index.ts";
-export type { CommandEndpoint, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
+export type { CommandEndpoint, ConsoleMode, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
 export { ConfigError, resolveConfig } from "./config.ts";
 export type {
   ContainerContext,

@@ -19,6 +19,9 @@ import type { TraceContext } from "./trace.ts";
 export interface LogRequestFields {
   requestId: string;
   trace?: TraceContext;
+  /** The request's method and URL: Error Reporting's `context.httpRequest` on an error line. */
+  method?: string;
+  url?: string;
 }
 
 /** Where log lines go: anything with `write(string)` (process.stdout, process.stderr, a test sink). */
@@ -39,6 +42,19 @@ export interface LoggerOptions {
 }
 
 const REQUEST_KEY = "containerflare";
+
+/**
+ * A log object key that asks for Error Reporting's fields even without an Error among the
+ * arguments (an uncaught value that is no Error). A symbol: it never becomes a field of the line.
+ */
+export const REPORT_ERROR: unique symbol = Symbol.for("containerflare.reportError");
+
+/** Cloud Error Reporting's type for a log entry it should take as an error event without detecting a stack. */
+export const REPORTED_ERROR_EVENT =
+  "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent";
+
+/** The consola types whose lines are errors (Error Reporting's fields, see {@link errorReportFields}). */
+const ERROR_TYPES = new Set(["error", "fatal", "fail"]);
 const LOG_OBJECT_KEYS = new Set(["level", "type", "tag", "args", "date", "message", "additional", REQUEST_KEY]);
 
 const SEVERITY: Record<string, string> = {
@@ -105,13 +121,103 @@ function extraFields(logObj: LogObject): Record<string, unknown> {
   return fields;
 }
 
+/** The first Error among a line's arguments. */
+export function errorOf(args: readonly unknown[]): Error | undefined {
+  for (const arg of args) if (arg instanceof Error) return arg;
+  return undefined;
+}
+
+/** A stack frame: where an error was thrown. */
+export interface StackFrame {
+  file: string;
+  line: number;
+  /** Undefined for an anonymous function or top-level code. */
+  function?: string;
+}
+
+// `    at fn (file:1:2)` or `    at file:1:2` (V8, and Bun's JavaScriptCore, which writes the same).
+const FRAME_RE = /^\s*at (?:(.+?) \()?(.+?):(\d+):\d+\)?$/;
+const FRAME_LINES = 16;
+
+/**
+ * The top frame of `stack` that names a file and line; frames without one (`at new Promise
+ * (<anonymous>)`, `at async Promise.all (index 0)`) are skipped. Only the first lines are read.
+ */
+export function topStackFrame(stack: string | undefined): StackFrame | undefined {
+  if (!stack) return undefined;
+  let start = 0;
+  for (let count = 0; count < FRAME_LINES && start < stack.length; count++) {
+    const end = stack.indexOf("\n", start);
+    const text = stack.slice(start, end === -1 ? undefined : end);
+    start = end === -1 ? stack.length : end + 1;
+    const match = FRAME_RE.exec(text);
+    if (!match) continue;
+    const [, name, file = "", line = ""] = match;
+    const frame: StackFrame = { file, line: Number(line) };
+    if (name && name !== "<anonymous>") frame.function = name;
+    return frame;
+  }
+  return undefined;
+}
+
+/** Error Reporting's `serviceContext` on Cloud Run: the service (or job, or worker pool) and its revision. */
+function serviceContext(platform: PlatformInfo): Record<string, string> | undefined {
+  const cloudRun = platform.cloudRun;
+  const service = cloudRun?.service ?? cloudRun?.job ?? cloudRun?.workerPool;
+  if (!service) return undefined;
+  return cloudRun?.revision ? { service, version: cloudRun.revision } : { service };
+}
+
+/**
+ * What Cloud Error Reporting reads from an error line on Cloud Run: the stack in `stack_trace` (the
+ * message holds it too, see {@link formatLogArgs}), `serviceContext`, and `context` with the
+ * request (`httpRequest`) and the top frame (`reportLocation`, also Cloud Logging's
+ * `sourceLocation`). Without a stack frame to detect, the line is marked as a `ReportedErrorEvent`.
+ */
+export function errorReportFields(
+  error: Error | undefined,
+  platform: PlatformInfo,
+  request?: LogRequestFields,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const stack = typeof error?.stack === "string" ? error.stack : undefined;
+  const frame = topStackFrame(stack);
+  if (stack) fields.stack_trace = stack;
+  if (!frame) fields["@type"] = REPORTED_ERROR_EVENT;
+  const service = serviceContext(platform);
+  if (service) fields.serviceContext = service;
+  const context: Record<string, unknown> = {};
+  if (request?.method) context.httpRequest = { method: request.method, url: request.url };
+  if (frame) {
+    context.reportLocation = { filePath: frame.file, lineNumber: frame.line, functionName: frame.function ?? "" };
+    fields["logging.googleapis.com/sourceLocation"] = {
+      file: frame.file,
+      line: String(frame.line),
+      ...(frame.function ? { function: frame.function } : {}),
+    };
+  }
+  if (context.httpRequest || context.reportLocation) fields.context = context;
+  return fields;
+}
+
+/** The `error` object of a plain JSON line, as Workers Logs shows one: name, message, stack. */
+export function errorObject(error: Error): { name: string; message: string; stack?: string } {
+  const object: { name: string; message: string; stack?: string } = { name: error.name, message: error.message };
+  if (typeof error.stack === "string") object.stack = error.stack;
+  return object;
+}
+
 /** One JSON object per line as Google Cloud Logging reads it (severity, trace, spanId, …). */
 export function cloudLoggingLine(logObj: LogObject, platform: PlatformInfo): Record<string, unknown> {
   const request = logObj[REQUEST_KEY] as LogRequestFields | undefined;
+  const error = ERROR_TYPES.has(logObj.type) ? errorOf(logObj.args) : undefined;
   const line: Record<string, unknown> = {
     severity: SEVERITY[logObj.type] ?? "DEFAULT",
     message: formatMessage(logObj),
     time: logObj.date.toISOString(),
+    ...(error || (logObj as { [REPORT_ERROR]?: boolean })[REPORT_ERROR]
+      ? errorReportFields(error, platform, request)
+      : {}),
     ...extraFields(logObj),
   };
   if (logObj.tag) line["logging.googleapis.com/labels"] = { tag: logObj.tag };
@@ -128,15 +234,20 @@ export function cloudLoggingLine(logObj: LogObject, platform: PlatformInfo): Rec
   return line;
 }
 
-/** One JSON object per line for Cloudflare's log pipeline and generic hosts. */
+/**
+ * One JSON object per line for Cloudflare's log pipeline and generic hosts; a line with an Error
+ * among its arguments carries it as `error: { name, message, stack }`.
+ */
 export function plainJsonLine(logObj: LogObject): Record<string, unknown> {
   const request = logObj[REQUEST_KEY] as LogRequestFields | undefined;
+  const error = errorOf(logObj.args);
   return {
     level: logObj.type,
     message: formatMessage(logObj),
     time: logObj.date.toISOString(),
     ...(logObj.tag ? { tag: logObj.tag } : {}),
     ...(request ? { requestId: request.requestId, traceId: request.trace?.traceId } : {}),
+    ...(error ? { error: errorObject(error) } : {}),
     ...extraFields(logObj),
   };
 }

@@ -27,6 +27,7 @@ import { exitProcess } from "./exit.ts";
 import { accessLogPart } from "./serve/access-log.ts";
 import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
+import type { runInContext } from "./serve/console.ts";
 import { errorPart } from "./serve/errors.ts";
 import { eventHandlersOf, eventsPart } from "./serve/events.ts";
 import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
@@ -41,6 +42,8 @@ import type { WebSocketServer } from "./serve/websocket.ts";
 import { isWebSocketUpgrade, type WebSocketHooks } from "./websocket.ts";
 
 export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "./serve/options.ts";
+
+type ConsoleRun = typeof runInContext<[ServerRequest, RequestContext], Response | Promise<Response>>;
 
 /** `options` without its undefined values (so that they do not hide the environment's). */
 function definedOnly<T extends object>(options: T | undefined): Partial<T> {
@@ -93,8 +96,13 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   // The parts are composed once the runtime part is in (the answer check depends on it); no
   // request arrives before: the server listens after that.
   let respond: Step | undefined;
-  const enter: MetadataNext = (request, fields) =>
-    (respond as Step)(request, new RequestContext(request, state, fields));
+  // With the structured console (serve/console.ts), the request runs in its context.
+  let inContext: ConsoleRun | undefined;
+  const step: Step = (request, ctx) => (respond as Step)(request, ctx);
+  const enter: MetadataNext = (request, fields) => {
+    const ctx = new RequestContext(request, state, fields);
+    return inContext ? inContext(ctx, step, request, ctx) : (respond as Step)(request, ctx);
+  };
 
   const drain = createConnectionDrain();
   const fetch = drain.wrap((request: ServerRequest) => metadata.run(request, enter));
@@ -132,8 +140,25 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   let releaseRuntime = () => {};
   const runtimePart = loadRuntimePart({ fastResponse: options.fastResponse !== false });
   const websocketPart = websocketOption ? import("./serve/websocket.ts") : undefined;
+  // The structured console and the uncaught-error lines: JSON log formats only.
+  const structured = config.console === "structured";
+  const consolePart =
+    setup.jsonLogs !== false && (structured || manageProcess) ? import("./serve/console.ts") : undefined;
+  let releaseConsole = () => {};
   const started = runtimePart.then(async (runtime) => {
     releaseRuntime = runtime.release;
+    if (consolePart) {
+      const { installConsole, runInContext } = await consolePart;
+      const installation = installConsole({ logger, structured, uncaught: manageProcess });
+      releaseConsole = installation.release;
+      if (structured) inContext = runInContext;
+      // Bun settles the format after listening: a terminal after all gives the console back.
+      void Promise.resolve(setup.jsonLogs).then((json) => {
+        if (json) return;
+        inContext = undefined;
+        installation.release();
+      });
+    }
     const compose = (accessLog: boolean | Promise<boolean>) =>
       composeParts(
         [
@@ -173,7 +198,10 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     hooks: options.onShutdown === undefined ? [] : [options.onShutdown].flat(),
     bus,
     sockets: () => sockets,
-    release: () => releaseRuntime(),
+    release: () => {
+      releaseRuntime();
+      releaseConsole();
+    },
     logger,
   });
   const containerServer: ContainerServer = {

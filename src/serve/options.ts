@@ -6,7 +6,7 @@
 import type { ConsolaInstance } from "consola";
 import type { ServerOptions, ServerRequest } from "srvx";
 import type { Bindings } from "../command/index.ts";
-import type { EnvSource, RuntimeConfig } from "../config.ts";
+import type { ConsoleMode, EnvSource, RuntimeConfig } from "../config.ts";
 import type { ContainerContext } from "../context.ts";
 import type { EventHandlers } from "../events/types.ts";
 import type { PlatformInfo } from "../platform.ts";
@@ -48,6 +48,12 @@ export interface ServeOptions<Env = Bindings> {
   manageProcess?: boolean;
   /** Logger to use instead of the one built from the environment. */
   logger?: ConsolaInstance;
+  /**
+   * In the JSON log formats, `structured` (the default) turns `console.log/info/warn/error/debug/trace`
+   * inside a request (and its `waitUntil` work) into log lines with the request's id and trace;
+   * `plain` leaves console alone. Wins over `CONTAINERFLARE_CONSOLE`.
+   */
+  console?: ConsoleMode;
   /**
    * On Node, install containerflare's fast `Response` as the global `Response` while the server
    * runs, so that responses built by the app (or by Hono) skip the Web-stream round trip; it keeps

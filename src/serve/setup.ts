@@ -21,6 +21,8 @@ export interface ServeSetup {
   /** Why binding calls fail when the endpoint is disabled. */
   unavailableReason: string | undefined;
   logger: ConsolaInstance;
+  /** Whether log lines are JSON (not pretty); a promise where the terminal check is asynchronous (Bun). */
+  jsonLogs: boolean | Promise<boolean>;
   /** One log line per request; a promise where the terminal check is asynchronous (Bun). */
   accessLog: boolean | Promise<boolean>;
   metadataTrust: MetadataTrust;
@@ -37,6 +39,7 @@ function configure(options: ServeOptions, manageProcess: boolean): RuntimeConfig
       port: options.port,
       hostname: options.hostname,
       maxRequestBodyBytes: options.maxRequestBodySize,
+      console: options.console,
     });
   } catch (error) {
     if (manageProcess && error instanceof ConfigError) exitProcess(1, error.message);
@@ -60,12 +63,14 @@ export function setUpServer(options: ServeOptions, manageProcess: boolean): Serv
       : terminal.then((isTerminal) => resolveLogFormat(config.logFormat, isTerminal));
   const logger = options.logger ?? createLogger({ level: config.logLevel, format, platform, sink });
   const accessLogDefault = (resolved: string) => config.accessLog ?? resolved === "pretty";
+  const json = (resolved: string) => resolved === "json";
   return {
     config,
     platform,
     endpoint,
     unavailableReason,
     logger,
+    jsonLogs: typeof format === "string" ? json(format) : format.then(json),
     accessLog: typeof format === "string" ? accessLogDefault(format) : format.then(accessLogDefault),
     metadataTrust: metadataTrust({
       secret: config.secret,

@@ -14,12 +14,12 @@ const HOOK = `${ROOT}test/fixtures/serve/record-imports.mjs`;
 const APP = `${ROOT}test/fixtures/serve/hello.mjs`;
 
 /** The modules of this package and of its dependencies that `hello.mjs` imported, relative to the root. */
-function importsOf(...args: string[]): string[] {
+function importsOf(args: string[] = [], env: Record<string, string> = {}): string[] {
   const run = spawnSync(`${BIN}/node`, ["--import", HOOK, APP, ...args], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 30_000,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, CONTAINERFLARE_LOG_LEVEL: "warn" },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, CONTAINERFLARE_LOG_LEVEL: "warn", ...env },
   });
   expect(run.status, run.stderr).toBe(0);
   const line = run.stderr.split("\n").find((text) => text.startsWith('{"imports"'));
@@ -60,8 +60,20 @@ describe("start-up imports", () => {
     expect(imports.filter((path) => NEVER_AT_START_UP.some((pattern) => pattern.test(path)))).toEqual([]);
   });
 
+  // Deliberate: the structured console must be in place before the first request, so in the JSON
+  // formats its module (and node:async_hooks) loads before listening, as a chunk of its own; a
+  // server that wants neither it nor the uncaught-error lines (plain console, process not owned)
+  // never loads it.
+  it("the structured console loads before listening in JSON mode, and not with CONTAINERFLARE_CONSOLE=plain", () => {
+    expect(importsOf([], { CONTAINERFLARE_LOG_FORMAT: "json" })).toContain("src/serve/console.ts");
+    expect(importsOf([], { CONTAINERFLARE_LOG_FORMAT: "json", CONTAINERFLARE_CONSOLE: "plain" })).not.toContain(
+      "src/serve/console.ts",
+    );
+    expect(importsOf([], { CONTAINERFLARE_LOG_FORMAT: "pretty" })).not.toContain("src/serve/console.ts");
+  });
+
   it("the command bus loads once a request touches ctx.env (so the check above can fail)", () => {
-    const imports = importsOf("touch-env");
+    const imports = importsOf(["touch-env"]);
     expect(imports).toContain("src/command/client.ts");
     expect(imports).toContain("src/bindings/kv/client.ts");
   });

@@ -1,0 +1,150 @@
+// The structured console on real node (24 and the machine's 20), bun and deno processes: console
+// output inside a request and its waitUntil work becomes JSON lines with the request's id and
+// trace, Error Reporting's fields on error lines, output outside a request stays as it is, and
+// CONTAINERFLARE_CONSOLE=plain leaves console alone. Every stdout line must parse in JSON mode.
+import { afterEach, describe, expect, it } from "vitest";
+import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
+
+const APP = `${ROOT}test/fixtures/serve/console-app.mjs`;
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN_ID = "00f067aa0ba902b7";
+const CLOUD_RUN = {
+  CONTAINERFLARE_LOG_FORMAT: "json",
+  K_SERVICE: "api",
+  K_REVISION: "api-00007-abc",
+  GOOGLE_CLOUD_PROJECT: "demo-project",
+};
+const FIXTURE_FILE = /test\/fixtures\/serve\/console-app\.mjs$/;
+
+type Line = Record<string, unknown>;
+
+/** Every stdout line, parsed: fails on the first one that is no JSON. */
+function everyLine(app: RunningApp): Line[] {
+  return app.stdout
+    .filter((text) => text !== "")
+    .map((text) => {
+      try {
+        return JSON.parse(text) as Line;
+      } catch {
+        throw new Error(`stdout line is no JSON: ${text}`);
+      }
+    });
+}
+
+const byMessage = (lines: Line[], start: string) => lines.find((line) => String(line.message).startsWith(start));
+
+async function requestConsole(app: RunningApp): Promise<string> {
+  const response = await fetch(`${app.url}/console`, { headers: { traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` } });
+  expect(await response.text()).toBe(response.headers.get("x-request-id"));
+  return response.headers.get("x-request-id") as string;
+}
+
+describe.each(RUNTIMES)("console on $name", (runtime) => {
+  let app: RunningApp | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  it("on Cloud Run: console lines carry the request id and trace, error lines Error Reporting's fields", async () => {
+    app = await startApp(runtime, APP, CLOUD_RUN);
+    const id = await requestConsole(app);
+    await expect.poll(() => byMessage(everyLine(app!), "Error: waitUntil boom"), { timeout: 5000 }).toBeDefined();
+    const lines = everyLine(app);
+    // Outside any request: written as the app wrote it.
+    expect(lines).toContainEqual({ outside: "a request" });
+    const correlated = lines.filter((line) => line.requestId !== undefined);
+    expect(correlated.map((line) => String(line.message).split("\n")[0])).toEqual([
+      "hello from console { n: 1 }",
+      "info line",
+      "Error: console boom",
+      "[lib] oldThing is deprecated { since: '2.0' }",
+      "ctx.log with an error: Error: ctx boom",
+      "after the response",
+      "Error: waitUntil boom",
+    ]);
+    for (const line of correlated) {
+      expect(line).toMatchObject({
+        requestId: id,
+        "logging.googleapis.com/trace": `projects/demo-project/traces/${TRACE_ID}`,
+        "logging.googleapis.com/spanId": SPAN_ID,
+        "logging.googleapis.com/trace_sampled": true,
+      });
+    }
+    expect(byMessage(lines, "hello from")?.severity).toBe("INFO");
+    expect(byMessage(lines, "[lib]")?.severity).toBe("WARNING");
+    for (const start of ["Error: console boom", "ctx.log with an error:", "Error: waitUntil boom"]) {
+      const line = byMessage(lines, start) as Line;
+      const stack = line.stack_trace as string;
+      expect(stack).toMatch(/^Error: \w+ boom\n\s+at /);
+      expect(line.message).toContain(stack);
+      expect(line).toMatchObject({
+        severity: "ERROR",
+        serviceContext: { service: "api", version: "api-00007-abc" },
+        context: {
+          httpRequest: { method: "GET", url: `${app.url}/console` },
+          reportLocation: { filePath: expect.stringMatching(FIXTURE_FILE), lineNumber: expect.any(Number) },
+        },
+        "logging.googleapis.com/sourceLocation": { file: expect.stringMatching(FIXTURE_FILE) },
+      });
+      // A stack to detect: no ReportedErrorEvent type needed.
+      expect(line["@type"]).toBeUndefined();
+    }
+  });
+
+  it("on Cloudflare JSON: level, message and the error object, with the request id", async () => {
+    app = await startApp(runtime, APP, { CONTAINERFLARE_LOG_FORMAT: "json", CLOUDFLARE_APPLICATION_ID: "app-1" });
+    const id = await requestConsole(app);
+    await expect.poll(() => byMessage(everyLine(app!), "Error: waitUntil boom"), { timeout: 5000 }).toBeDefined();
+    const lines = everyLine(app);
+    expect(byMessage(lines, "hello from")).toMatchObject({ level: "log", requestId: id, traceId: TRACE_ID });
+    expect(byMessage(lines, "Error: console boom")).toMatchObject({
+      level: "error",
+      requestId: id,
+      traceId: TRACE_ID,
+      error: { name: "Error", message: "console boom", stack: expect.stringMatching(/^Error: console boom\n/) },
+    });
+    expect(byMessage(lines, "after the response")).toMatchObject({ level: "log", requestId: id });
+    expect(lines).toContainEqual({ outside: "a request" });
+  });
+
+  it.each([
+    ["/throw-later", "uncaughtException", "Error: uncaught boom"],
+    ["/reject-later", "unhandledRejection", "Error: rejected boom"],
+  ])("%s: one JSON line with Error Reporting's fields, then exit 1", async (path, origin, start) => {
+    app = await startApp(runtime, APP, CLOUD_RUN);
+    await (await fetch(`${app.url}${path}`)).text();
+    expect(await app.exited).toBe(1);
+    const line = byMessage(everyLine(app), start);
+    expect(line).toMatchObject({
+      severity: "CRITICAL",
+      origin,
+      stack_trace: expect.stringMatching(new RegExp(`^${start}\\n\\s+at `)),
+      serviceContext: { service: "api", version: "api-00007-abc" },
+    });
+    expect(line?.message).toBe(line?.stack_trace);
+  });
+
+  it("CONTAINERFLARE_CONSOLE=plain leaves console alone", async () => {
+    app = await startApp(runtime, APP, { ...CLOUD_RUN, CONTAINERFLARE_CONSOLE: "plain" });
+    await requestConsole(app);
+    await expect.poll(() => app!.stdout.includes("after the response"), { timeout: 5000 }).toBe(true);
+    // Each runtime's own formatting (Bun spreads objects over lines, Deno quotes with "), unparsed.
+    const stdout = app.stdout.join("\n");
+    const stderr = app.stderr.join("\n");
+    expect(stdout).toMatch(/^hello from console \{/m);
+    expect(stdout).toMatch(/^info line$/m);
+    expect(stderr).toMatch(/console boom\n[\s\S]*\bat /);
+    expect(stderr).toMatch(/^\[lib\] oldThing is deprecated \{/m);
+    expect(app.jsonLogs().filter((line) => !line.severity)).toEqual([{ outside: "a request" }]);
+    // containerflare's own lines stay JSON.
+    expect(byMessage(app.jsonLogs(), "ctx.log with an error:")).toMatchObject({ severity: "ERROR" });
+  });
+});
+
+it("a bad CONTAINERFLARE_CONSOLE stops start-up with one line", async () => {
+  const runtime = RUNTIMES[0]!;
+  await expect(startApp(runtime, APP, { CONTAINERFLARE_CONSOLE: "loud" }, 5000)).rejects.toThrow(
+    /containerflare: invalid CONTAINERFLARE_CONSOLE="loud": expected structured or plain/,
+  );
+});
