@@ -27,6 +27,7 @@ import { accessLogPart } from "./serve/access-log.ts";
 import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
 import { errorPart } from "./serve/errors.ts";
+import { createKeepAlive, keepAliveWanted } from "./serve/keep-alive.ts";
 import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
 import type { App, ContainerServer, ServeOptions } from "./serve/options.ts";
 import { composeParts, type Step } from "./serve/parts.ts";
@@ -77,7 +78,15 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     unavailableReason: setup.unavailableReason,
     logger,
   });
-  const state = createServerState(config, platform, logger, bus);
+  // One timer for the process; the client loads with the first keep-alive it sends.
+  const keepAlive = keepAliveWanted(config, platform, setup.endpoint)
+    ? createKeepAlive({
+        intervalMs: config.keepAliveIntervalMs,
+        send: () => bus.commands.invoke("host.keepalive", null),
+        logger,
+      })
+    : undefined;
+  const state = createServerState(config, platform, logger, bus, keepAlive);
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
 
