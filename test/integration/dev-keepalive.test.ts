@@ -5,10 +5,11 @@
  * renews the timeout (the object answers 204), and the same process outlives the task; without
  * work nothing is sent and the instance stops once idle; a client of the Worker cannot send the
  * keep-alive (401) and it never reaches the app. Through dev's built-in Worker, which never puts
- * the app to sleep, `host.keepalive` answers `{ renewed: false }`. The app runs under node and
+ * the app to sleep, `host.keepalive` answers `{ renewed: false }`; under examples/basic's
+ * `@cloudflare/containers` class it renews through `renewActivityTimeout()`. The app runs under node and
  * bun (Container API) and deno (built-in Worker).
  */
-import { rmSync } from "node:fs";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { copyApp, startDevCli } from "../../bench/lib/dev-cli.ts";
@@ -79,13 +80,27 @@ describe.each(RUNTIMES)(
         // A client of the Worker cannot send the keep-alive: refused by the object, never the app's.
         const forged = await fetch(`${dev.url}/__containerflare/v1/keepalive`, { method: "POST" });
         expect(forged.status).toBe(401);
-        expect((await forged.json()).error.code).toBe("FORBIDDEN");
+        expect(((await forged.json()) as { error: { code: string } }).error.code).toBe("FORBIDDEN");
         const status = await get<Status>("/status");
         expect(status.paths.some((path) => path.includes("keepalive"))).toBe(false);
       });
     }, 120_000);
   },
 );
+
+describe("keep-alive through containerflare dev and examples/basic's Container class (@cloudflare/containers)", () => {
+  it("renews the Container's sleepAfter: the outbound handler calls renewActivityTimeout() on the container's object", async () => {
+    const tag = `dev-keepalive-${process.pid}-containers`;
+    const directory = `${copyApp(ROOT, join(ROOT, "examples", "basic"), tag, ["worker.ts", "wrangler.jsonc"])}/`;
+    copyFileSync(join(FIXTURE, "app.ts"), `${directory}app.ts`);
+    created.push(directory);
+    const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", args: ["--worker", "main"] });
+    await checkedDev(dev, directory, async () => {
+      // Only true once the RPC to the Container's Durable Object resolved.
+      expect(await (await fetch(`${dev.url}/probe`)).json()).toEqual({ renewed: true });
+    });
+  }, 90_000);
+});
 
 describe("keep-alive through containerflare dev's built-in Worker", () => {
   it("answers host.keepalive with renewed: false (nothing sleeps) and logs no failure during work", async () => {
