@@ -73,7 +73,20 @@ export interface RuntimeConfig {
    * `webSocketOptions` win over them, and src/serve/websocket.ts holds the defaults.
    */
   webSocket: WebSocketEnvOptions;
+  /**
+   * `CONTAINERFLARE_KEEPALIVE_INTERVAL` in seconds (decimals allowed), as ms: how often a container
+   * on Cloudflare tells its Worker it still works while `waitUntil` tasks or events run
+   * (`host.keepalive`), default {@link DEFAULT_KEEPALIVE_INTERVAL_MS}; `0` turns it off.
+   */
+  keepAliveIntervalMs: number;
 }
+
+/**
+ * Default keep-alive interval: 10 s, well inside any inactivity timeout worth having (the
+ * default is 5 minutes, `sleepAfter`'s examples say minutes) and one small command per 10 s of
+ * background work.
+ */
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
 
 /** The WebSocket options the environment can set (see {@link RuntimeConfig.webSocket}). */
 export interface WebSocketEnvOptions {
@@ -174,6 +187,13 @@ const originListSchema = v.pipe(
 );
 const countSchema = v.pipe(trimmed, v.regex(/^\d{1,9}$/), v.transform(Number), v.minValue(1));
 const secondsSchema = v.pipe(trimmed, v.regex(/^\d{1,7}$/), v.transform(Number));
+/** 0 (off), or 0.1 s to 1 h: a keep-alive faster than that is a busy loop, slower outlives any timeout. */
+const keepAliveSchema = v.pipe(
+  trimmed,
+  v.regex(/^\d{1,4}(\.\d{1,3})?$/),
+  v.transform((value) => Math.round(Number(value) * 1000)),
+  v.check((ms) => ms === 0 || (ms >= 100 && ms <= 3_600_000)),
+);
 const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
@@ -294,6 +314,13 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
       ) ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
     forwardedHops: read(env, "CONTAINERFLARE_FORWARDED_HOPS", hopsSchema, "an integer from 1 to 16") ?? 1,
     webSocket: readWebSocketOptions(env),
+    keepAliveIntervalMs:
+      read(
+        env,
+        "CONTAINERFLARE_KEEPALIVE_INTERVAL",
+        keepAliveSchema,
+        "a number of seconds from 0.1 to 3600 (0: off)",
+      ) ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;

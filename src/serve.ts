@@ -30,6 +30,7 @@ import { createCommandBus } from "./serve/command-bus.ts";
 import type { runInContext } from "./serve/console.ts";
 import { errorPart } from "./serve/errors.ts";
 import { eventHandlersOf, eventsPart } from "./serve/events.ts";
+import { createKeepAlive, keepAliveWanted } from "./serve/keep-alive.ts";
 import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
 import type { App, ContainerServer, ServeOptions } from "./serve/options.ts";
 import { composeParts, type Step } from "./serve/parts.ts";
@@ -89,7 +90,15 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     unavailableReason: setup.unavailableReason,
     logger,
   });
-  const state = createServerState(config, platform, logger, bus);
+  // One timer for the process; the client loads with the first keep-alive it sends.
+  const keepAlive = keepAliveWanted(config, platform, setup.endpoint)
+    ? createKeepAlive({
+        intervalMs: config.keepAliveIntervalMs,
+        send: () => bus.commands.invoke("host.keepalive", null),
+        logger,
+      })
+    : undefined;
+  const state = createServerState(config, platform, logger, bus, keepAlive);
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
 
@@ -164,7 +173,13 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
         [
           accessLogPart(accessLog),
           errorPart(createResponseCheck(runtime.sending)),
-          eventsPart({ handlers: eventHandlers, secret: config.secret, logger }),
+          // An event's handler keeps the instance awake while it runs (the keep-alive).
+          eventsPart({
+            handlers: eventHandlers,
+            secret: config.secret,
+            logger,
+            runner: (_ctx, run) => state.track(run()),
+          }),
           bodyLimitPart(bodyLimit),
         ],
         handler,

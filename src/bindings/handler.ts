@@ -39,6 +39,12 @@ export interface HandlerContext {
   streams?: boolean;
   /** Aborts a command of the same client that is still running here (`host.cancel`); false when none. */
   cancel?(id: number): boolean;
+  /**
+   * Renews the activity of the container's instance (`host.keepalive`), so that the platform
+   * does not stop it while it works; resolves whether anything was renewed. Absent on a host
+   * whose containers never sleep.
+   */
+  keepAlive?(): Promise<boolean>;
 }
 
 /**

@@ -43,6 +43,8 @@ export { BINDING_NAME_RE } from "./schemas.ts";
 export type HostCommands = {
   "host.ping": { payload: null | undefined; result: { pong: true; time: number } };
   "host.describe": { payload: null | undefined; result: DescribeResult };
+  /** The container still works (a `waitUntil` task, an event): the host renews its instance's activity. */
+  "host.keepalive": { payload: null | undefined; result: { renewed: boolean } };
 };
 
 type UnionToIntersection<Union> = (Union extends unknown ? (arg: Union) => void : never) extends (
@@ -77,6 +79,8 @@ export type CommandResult<Name extends CommandName> = CommandMap[Name] extends C
 export const READ_COMMANDS: ReadonlySet<string> = new Set([
   "host.ping",
   "host.describe",
+  // Renewing twice is renewing: harmless to send again.
+  "host.keepalive",
   ...BINDINGS.flatMap((binding) =>
     Object.entries(binding.commands as Record<string, { read: boolean }>)
       .filter(([, traits]) => traits.read)

@@ -71,6 +71,12 @@ export interface CommandHostOptions {
   streams?: Partial<StreamLimits>;
   /** Extra commands by name (`app.reindex`); the built-in namespaces (`kv.`, `host.`, …) are reserved. */
   commands?: Record<string, CustomCommand>;
+  /**
+   * What `host.keepalive` does: renew the activity of the container's instance (its Durable
+   * Object's inactivity timeout, `sleepAfter`) and resolve whether it did. Without it the host
+   * answers `{ renewed: false }`: nothing here puts the container to sleep.
+   */
+  keepAlive?: () => Promise<boolean>;
   logger?: ConsolaInstance;
 }
 
@@ -179,6 +185,7 @@ class CommandContext implements HandlerContext {
   readonly logger: ConsolaInstance;
   readonly vars: Readonly<Record<string, unknown>>;
   readonly describe: () => unknown;
+  readonly keepAlive?: () => Promise<boolean>;
   readonly body: ReadableStream<Uint8Array> | undefined;
   readonly streams: boolean;
   readonly #exchange: Exchange;
@@ -193,6 +200,7 @@ class CommandContext implements HandlerContext {
     this.logger = shared.logger;
     this.vars = shared.vars;
     this.describe = shared.describe;
+    if (shared.keepAlive) this.keepAlive = shared.keepAlive;
     this.body = body;
     this.streams = exchange.streams === true;
     this.#exchange = exchange;
@@ -236,6 +244,10 @@ const HOST_COMMANDS: Record<string, CommandHandler<undefined>> = {
     cancelled: context.cancel?.(payload.id) ?? false,
   })),
   "host.describe": handler(EmptyPayloadSchema, (_payload, _binding: undefined, context) => context.describe()),
+  // A host without the hook has nothing that sleeps: the container may go on working.
+  "host.keepalive": handler(EmptyPayloadSchema, async (_payload, _binding: undefined, context) => ({
+    renewed: context.keepAlive ? await context.keepAlive() : false,
+  })),
 };
 
 /** Every built-in command by name: the host's own and each registered kind's. */
@@ -332,7 +344,12 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     return { v: PROTOCOL_VERSION, bindings, vars, limits: { maxFrameBytes } };
   };
 
-  const context: HandlerContext = { logger, vars, describe };
+  const context: HandlerContext = {
+    logger,
+    vars,
+    describe,
+    ...(options.keepAlive ? { keepAlive: options.keepAlive } : {}),
+  };
   const contextFor = (
     exchange: Exchange,
     running: RunningCommand | undefined,

@@ -16,7 +16,7 @@ import { EVENT_SIGNATURE_HEADER, EVENTS_PATH } from "../events/route.ts";
 import type { EventHandlers } from "../events/types.ts";
 import type { Part } from "./parts.ts";
 
-/** Runs an event handler (the console correlation and the keep-alive wrap it). */
+/** Runs an event handler: serve() tracks it for the keep-alive (the console context is the request's already). */
 export type EventRunner = (ctx: RequestContext, run: () => Promise<unknown>) => Promise<unknown>;
 
 /** Options of {@link eventsPart}. */

@@ -48,7 +48,20 @@ export interface CommandHandlerOptions {
    * like the public route `/__containerflare/v1/commands`. Signatures cover the path as sent.
    */
   path?: string;
+  /**
+   * What `host.keepalive` does for the container that sent it: renew its instance's activity and
+   * resolve whether it did. `ctx` is the outbound handler's third argument (which container,
+   * under `@cloudflare/containers`). Without it the host answers `{ renewed: false }`.
+   */
+  keepAlive?: (env: Record<string, unknown>, ctx: OutboundContext | undefined) => Promise<boolean>;
 }
+
+/**
+ * Containers per env whose hosts a {@link commandHandler} with `keepAlive` keeps (least recently
+ * used forgotten first: a forgotten one gets a new host, and only loses what `host.cancel` could
+ * still find).
+ */
+const MAX_HOSTS_PER_ENV = 64;
 
 /** An outbound handler of `@cloudflare/containers`: `(request, env, ctx)`. */
 export type CommandOutboundHandler<Env = unknown> = (
@@ -75,20 +88,29 @@ function pickVars(env: Record<string, unknown>, vars: CommandHandlerOptions["var
  * ```
  */
 export function commandHandler<Env = unknown>(options: CommandHandlerOptions): CommandOutboundHandler<Env> {
-  // One host per env object: the Worker's env is the same object for every request of an isolate.
-  const hosts = new WeakMap<object, CommandHost>();
-  const hostFor = (env: Record<string, unknown>): CommandHost => {
-    let host = hosts.get(env);
-    if (!host) {
+  // One host per env object (the Worker's env is the same object for every request of an
+  // isolate) and, with `keepAlive`, per container: what it renews is that container's instance.
+  const hosts = new WeakMap<object, Map<string, CommandHost>>();
+  const { keepAlive } = options;
+  const hostFor = (env: Record<string, unknown>, ctx?: OutboundContext): CommandHost => {
+    const key = keepAlive ? (ctx?.containerId ?? "") : "";
+    let perEnv = hosts.get(env);
+    if (!perEnv) hosts.set(env, (perEnv = new Map()));
+    let host = perEnv.get(key);
+    if (host) {
+      perEnv.delete(key);
+    } else {
       host = createCommandHost({
         bindings: env,
         allow: options.allow,
         vars: pickVars(env, options.vars),
         ...(options.maxFrameBytes ? { maxFrameBytes: options.maxFrameBytes } : {}),
         ...(options.commands ? { commands: options.commands } : {}),
+        ...(keepAlive ? { keepAlive: () => keepAlive(env, ctx) } : {}),
       });
-      hosts.set(env, host);
+      if (perEnv.size >= MAX_HOSTS_PER_ENV) perEnv.delete(perEnv.keys().next().value!);
     }
+    perEnv.set(key, host);
     return host;
   };
   const verifierFor = signatureVerifiers(options.requireSignature);
@@ -96,7 +118,7 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
   const path = options.path ?? COMMAND_PATH;
   if (!path.startsWith("/"))
     throw new TypeError(`commandHandler(): path must start with "/", got ${JSON.stringify(path)}`);
-  return async (request, env) => {
+  return async (request, env, ctx) => {
     const bindings = (env ?? {}) as Record<string, unknown>;
     if (verifierFor && isBrowserRequest(request.headers)) {
       return refusal(403, 0, {
@@ -118,11 +140,11 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
         { status: 404 },
       );
     }
-    if (!verifierFor) return hostFor(bindings).handle(request);
+    if (!verifierFor) return hostFor(bindings, ctx).handle(request);
     if ((request.headers.get("content-type") ?? "").startsWith(FRAME_CONTENT_TYPE)) {
       // A solo exchange is signed over its frame line (which states the body's length), not its streamed bytes.
       const split = await splitFrameLine(request.body ?? new Blob([]).stream(), maxFrameBytes);
-      if (!split.ok) return hostFor(bindings).handle(request, split);
+      if (!split.ok) return hostFor(bindings, ctx).handle(request, split);
       const id = leadingFrameId(split.line.slice(0, 256)) ?? 0;
       const verifier = verifierFor(bindings);
       const verdict = verifier
@@ -137,7 +159,7 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
         discardRest(split);
         return signatureRefusal(id, verdict.reason, verifier !== undefined);
       }
-      return hostFor(bindings).handle(request, split);
+      return hostFor(bindings, ctx).handle(request, split);
     }
     const read = await readBodyLimited(request, maxFrameBytes);
     if (read.tooLarge) {
@@ -165,7 +187,7 @@ export function commandHandler<Env = unknown>(options: CommandHandlerOptions): C
       headers: request.headers,
       ...(request.method === "GET" || request.method === "HEAD" ? {} : { body }),
     });
-    return hostFor(bindings).handle(verified);
+    return hostFor(bindings, ctx).handle(verified);
   };
 }
 

@@ -9,9 +9,12 @@
  */
 import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
 import { sleep } from "../internal/sleep.ts";
+import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../request-signature.ts";
+import type { CommandHandlerOptions } from "./commands.ts";
 import { COMMAND_HOSTNAME } from "./commands.ts";
 import { type ContainerExit, describeExit, oneLine } from "./container-exit.ts";
 import { containerRequest, type ForwardOptions } from "./forward.ts";
+import { KEEPALIVE_PATH } from "./keep-alive.ts";
 import { waitForPort } from "./port-readiness.ts";
 import type {
   ContainerflareWorkerEnv,
@@ -55,11 +58,20 @@ export interface ContainerflareContainerOptions {
   /**
    * The command host the container's requests to `containerflare.internal` go to: a Fetcher of
    * the Worker's `ContainerflareHost` export, `ctx.exports.ContainerflareHost({ props: {
-   * allow, vars } })` (or of a subclass). Required; `undefined` (what `ctx.exports` gives when
-   * the export is missing or the compatibility date is before 2025-11-17) makes every start
-   * fail with one line saying what to fix.
+   * allow, vars } })` (or of a subclass). Give it or `allow`; `undefined` without `allow` (what
+   * `ctx.exports` gives when the export is missing or the compatibility date is before
+   * 2025-11-17) makes every start fail with one line saying what to fix. Add
+   * `object: ctx.id.toString()` to its props for `host.keepalive` to renew this object's timeout.
    */
-  host: FetcherLike | undefined;
+  host?: FetcherLike | undefined;
+  /**
+   * Instead of `host`: the bindings the container may use; the host is then
+   * `ctx.exports.ContainerflareHost({ props: { allow, vars, object: ctx.id.toString() } })`,
+   * which also answers `host.keepalive` for this object.
+   */
+  allow?: CommandHandlerOptions["allow"];
+  /** With `allow`: the vars the container may read (`env.get`). */
+  vars?: CommandHandlerOptions["vars"];
   /** The port the app listens on; default {@link DEFAULT_CONTAINER_PORT} (8787). */
   port?: number;
   /** Environment of the container, beside `CONTAINERFLARE_SECRET`, which is added from the Worker's env. */
@@ -183,6 +195,8 @@ class DurableObjectContainer implements ContainerflareContainer {
   #renewedAt = 0;
   /** The renewal that covers messages since the last one, when one is due. */
   #renewal: ReturnType<typeof setTimeout> | undefined;
+  /** Checks the keep-alive requests' signatures (made on the first one). */
+  #keepAliveVerifier: RequestVerifier | undefined;
 
   constructor(ctx: DurableObjectStateLike, env: ContainerflareWorkerEnv, options: ContainerflareContainerOptions) {
     this.#ctx = ctx;
@@ -214,6 +228,7 @@ class DurableObjectContainer implements ContainerflareContainer {
   }
 
   async fetch(request: Request): Promise<Response> {
+    if (new URL(request.url).pathname === KEEPALIVE_PATH) return this.#keepAlive(request);
     try {
       await this.start();
     } catch (error) {
@@ -249,11 +264,11 @@ class DurableObjectContainer implements ContainerflareContainer {
         'this Durable Object has no container (ctx.container is undefined): list its class in "containers" of wrangler.jsonc',
       );
     }
-    const host = this.#options.host;
+    const host = this.#host();
     if (!host) {
       throw new ContainerflareError(
         "INVALID_CONFIG",
-        'containerflareContainer(): options.host is undefined: export { ContainerflareHost } from "containerflare/worker" in the Worker\'s main module, set compatibility_date to "2025-11-17" or later (for ctx.exports), and pass host: ctx.exports.ContainerflareHost({ props: { allow: [...] } })',
+        'containerflareContainer(): no command host (options.host is undefined, or options.allow found no ctx.exports.ContainerflareHost): export { ContainerflareHost } from "containerflare/worker" in the Worker\'s main module, set compatibility_date to "2025-11-17" or later (for ctx.exports), and pass allow: [...] (or host: ctx.exports.ContainerflareHost({ props: { allow: [...] } }))',
       );
     }
     // Before the start: the app's first command may go out as soon as it runs.
@@ -279,8 +294,45 @@ class DurableObjectContainer implements ContainerflareContainer {
     if (this.#run === run) this.#ready = true;
   }
 
+  /** `options.host`, else the `ContainerflareHost` of `options.allow` for this object. */
+  #host(): FetcherLike | undefined {
+    const { host, allow, vars } = this.#options;
+    if (host || allow === undefined) return host;
+    const make = this.#ctx.exports?.ContainerflareHost as ((options: unknown) => FetcherLike) | undefined;
+    const object = this.#ctx.id?.toString();
+    return make?.({ props: { allow, ...(vars !== undefined ? { vars } : {}), ...(object ? { object } : {}) } });
+  }
+
   /**
-   * A relayed socket carried a message: the inactivity timeout is set again, at most once per
+   * The host's keep-alive request (src/worker/keep-alive.ts): the container still works, so the
+   * inactivity timeout is renewed (204); never the app's. Signed with the secret when this
+   * object has one; a request without a valid signature (a client of the Worker) gets 401.
+   */
+  async #keepAlive(request: Request): Promise<Response> {
+    const secret = this.#forward.secret;
+    if (secret) {
+      this.#keepAliveVerifier ??= createRequestVerifier({ secret });
+      const url = new URL(request.url);
+      const verdict = await this.#keepAliveVerifier.verify({
+        method: request.method,
+        path: url.pathname + url.search,
+        body: new Uint8Array(await request.arrayBuffer()),
+        header: request.headers.get(REQUEST_SIGNATURE_HEADER),
+      });
+      if (!verdict.ok) {
+        return errorResponse(401, {
+          code: "FORBIDDEN",
+          message: `keep-alive signature refused (${verdict.reason})`,
+          retryable: false,
+        });
+      }
+    }
+    if (this.running) this.#renewInactivity();
+    return new Response(null, { status: 204 });
+  }
+
+  /**
+   * A relayed socket carried a message (or the container sent a keep-alive): the inactivity timeout is set again, at most once per
    * {@link renewEveryMs}; a message inside that window is covered by one renewal at its end, so
    * the container is never idle for less than the timeout after the last message.
    */

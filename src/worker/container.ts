@@ -3,6 +3,7 @@ import type { MessageBatch, ScheduledController } from "../events/types.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
 import { type ForwardEventOptions, forwardQueue, forwardScheduled } from "./events.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
+import { renewContainer } from "./keep-alive.ts";
 import { type RemoteCommandRouteOptions, remoteCommandRoute } from "./remote-route.ts";
 import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest } from "./types.ts";
 
@@ -17,7 +18,14 @@ export type ContainerClass = (new (
 };
 
 /** Options of {@link withContainerflare}: what the container may reach through the command bus. */
-export type ContainerflareOptions = CommandHandlerOptions;
+export interface ContainerflareOptions extends CommandHandlerOptions {
+  /**
+   * The Durable Object binding of this class (`"APP"`), where `host.keepalive` finds the
+   * container's object to call its `renewActivityTimeout()`. Default: the Durable Object binding
+   * of `env` whose `idFromString` accepts the container's id.
+   */
+  binding?: string;
+}
 
 /**
  * Wires a `Container` class from `@cloudflare/containers` to containerflare and returns the class
@@ -26,7 +34,9 @@ export type ContainerflareOptions = CommandHandlerOptions;
  * - the container's requests to `http://containerflare.internal` are answered by the command
  *   host ({@link commandHandler}) over the Worker's `env`, limited to `allow`;
  * - `CONTAINERFLARE_SECRET` from the Worker's env is added to the container's `envVars`, so the
- *   container can verify the metadata header {@link forward} signs.
+ *   container can verify the metadata header {@link forward} signs;
+ * - `host.keepalive` (the container still works after its response) calls the Container's
+ *   `renewActivityTimeout()`, so `sleepAfter` counts from the container's last work.
  *
  * The class keeps its name: `@cloudflare/containers` routes outbound requests by class name, so
  * bundling must keep names (wrangler does by default, `keep_names`).
@@ -77,7 +87,13 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       }
     },
   }[name]!;
-  Wired.outboundByHost = { ...Base.outboundByHost, [COMMAND_HOSTNAME]: commandHandler(options) };
+  const { binding, ...handlerOptions } = options;
+  // A container that still works (waitUntil, events) renews its Container's `sleepAfter`.
+  const keepAlive = options.keepAlive ?? ((env, ctx) => renewContainer(env, ctx, binding));
+  Wired.outboundByHost = {
+    ...Base.outboundByHost,
+    [COMMAND_HOSTNAME]: commandHandler({ ...handlerOptions, keepAlive }),
+  };
   return Wired;
 }
 

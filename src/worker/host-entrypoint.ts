@@ -40,6 +40,7 @@ import { type ContainerflareHostProps, commandHostForProps } from "./host-props.
 export class ContainerflareHost<Env = unknown> extends WorkerEntrypoint<Env, ContainerflareHostProps> {
   /** One command-bus request from the container: answered by the host for this Fetcher's props. */
   override fetch(request: Request): Promise<Response> {
-    return commandHostForProps(this.ctx.props)(request, this.env);
+    // ctx.exports: where host.keepalive finds the Durable Object of `props.object`.
+    return commandHostForProps(this.ctx.props, undefined, this.ctx.exports)(request, this.env);
   }
 }

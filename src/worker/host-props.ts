@@ -11,6 +11,7 @@ import { OBJECT_BINDING_KINDS } from "../bindings/registry.ts";
 import { bindingName } from "../bindings/schemas.ts";
 import { type CommandHandlerOptions, type CommandOutboundHandler, commandHandler } from "./commands.ts";
 import { refuseEveryFrame } from "./host-refusal.ts";
+import { renewObject } from "./keep-alive.ts";
 
 /**
  * What `ctx.exports.ContainerflareHost({ props })` takes: the allowlist and vars of
@@ -28,14 +29,22 @@ export interface ContainerflareHostProps {
   vars?: CommandHandlerOptions["vars"];
   /** Frame size limit in bytes (default 16 MiB). */
   maxFrameBytes?: number;
+  /**
+   * The Durable Object whose container this host serves (`ctx.id.toString()`), so that
+   * `host.keepalive` can renew its inactivity timeout: `containerflareContainer` sets it when it
+   * makes the host from `allow`. Without it `host.keepalive` answers `{ renewed: false }`.
+   */
+  object?: string;
 }
 
 /** How many distinct props {@link commandHostForProps} remembers (least recently used forgotten first). */
 export const HOST_PROPS_CACHE_SIZE = 64;
 
 const MAX_FRAME_BYTES_RULE = "props.maxFrameBytes must be a positive integer number of bytes";
-const PROPS_SHAPE = "{ allow, vars?, maxFrameBytes? }";
+const PROPS_SHAPE = "{ allow, vars?, maxFrameBytes?, object? }";
 const EXAMPLE = 'ctx.exports.ContainerflareHost({ props: { allow: ["CACHE"] } })';
+
+const OBJECT_RULE = "props.object must be the Durable Object's id as ctx.id.toString() gives it (64 hex digits)";
 
 const PropsSchema = v.strictObject(
   {
@@ -52,6 +61,7 @@ const PropsSchema = v.strictObject(
     maxFrameBytes: v.optional(
       v.pipe(v.number(MAX_FRAME_BYTES_RULE), v.safeInteger(MAX_FRAME_BYTES_RULE), v.minValue(1, MAX_FRAME_BYTES_RULE)),
     ),
+    object: v.optional(v.pipe(v.string(OBJECT_RULE), v.regex(/^[0-9a-f]{64}$/, OBJECT_RULE))),
   },
   (issue) => {
     const key = issue.path?.[0]?.key;
@@ -87,7 +97,11 @@ type Entry = CommandOutboundHandler;
  * expected; the same line goes to `console.error` once, when the props are first seen (again
  * only after they were forgotten). It never throws.
  */
-export function commandHostForProps(props: unknown, cache: HostPropsCache = defaultCache): CommandOutboundHandler {
+export function commandHostForProps(
+  props: unknown,
+  cache: HostPropsCache = defaultCache,
+  exports?: object,
+): CommandOutboundHandler {
   const key = propsKey(props);
   const known = cache.get(key);
   if (known) {
@@ -96,7 +110,7 @@ export function commandHostForProps(props: unknown, cache: HostPropsCache = defa
     cache.set(key, known);
     return known;
   }
-  const entry = createEntry(props, key !== UNSERIALISABLE);
+  const entry = createEntry(props, key !== UNSERIALISABLE, exports);
   cache.set(key, entry);
   if (cache.size > HOST_PROPS_CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return entry;
@@ -119,7 +133,7 @@ function propsKey(props: unknown): string {
   }
 }
 
-function createEntry(props: unknown, serialisable: boolean): Entry {
+function createEntry(props: unknown, serialisable: boolean, exports: object | undefined): Entry {
   const problem = serialisable
     ? hostPropsProblem(props)
     : "props must be JSON values (vars' values travel to the container as JSON; no BigInt, no cycles)";
@@ -133,5 +147,18 @@ function createEntry(props: unknown, serialisable: boolean): Entry {
     allow: valid.allow,
     ...(valid.vars !== undefined ? { vars: valid.vars } : {}),
     ...(valid.maxFrameBytes !== undefined ? { maxFrameBytes: valid.maxFrameBytes } : {}),
+    ...(valid.object !== undefined ? { keepAlive: keepAliveOf(valid.object, exports) } : {}),
   });
+}
+
+/**
+ * `host.keepalive` for the object `hex`: found among the isolate's `ctx.exports` (the same for
+ * every invocation, so the first one's serve all) and the Worker's `env`, and sent the keep-alive
+ * request signed with `env.CONTAINERFLARE_SECRET`.
+ */
+function keepAliveOf(hex: string, exports: object | undefined) {
+  return (env: Record<string, unknown>) => {
+    const secret = typeof env.CONTAINERFLARE_SECRET === "string" ? env.CONTAINERFLARE_SECRET : undefined;
+    return renewObject([exports, env], hex, secret || undefined);
+  };
 }

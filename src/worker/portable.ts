@@ -47,6 +47,7 @@ export {
 } from "./events.ts";
 export { containerRequest, type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
 export { type ContainerflareHostProps, HOST_PROPS_CACHE_SIZE } from "./host-props.ts";
+export { KEEPALIVE_PATH } from "./keep-alive.ts";
 export {
   type MetadataHeaderFieldsOptions,
   metadataHeaderFields,

@@ -76,4 +76,9 @@ export interface ContainerLike {
 /** A Durable Object's `ctx` (`DurableObjectState`), as far as `containerflareContainer` uses it. */
 export interface DurableObjectStateLike {
   readonly container?: ContainerLike | undefined;
+  /** The object's id: named in the host's props, so that `host.keepalive` finds this object. */
+  readonly id?: { toString(): string } | undefined;
+  /** The loopback bindings of the Worker's exports (compatibility date 2025-11-17 or later). */
+  // biome-ignore lint/suspicious/noExplicitAny: generated per project by `wrangler types`.
+  readonly exports?: Record<string, any> | undefined;
 }

@@ -153,7 +153,7 @@ describe("ContainerflareHost in workerd, reached through ctx.exports from a Dura
           code: "INVALID_CONFIG",
           message:
             name === "typo"
-              ? "ContainerflareHost: props.var is not a prop of ContainerflareHost (expected { allow, vars?, maxFrameBytes? })"
+              ? "ContainerflareHost: props.var is not a prop of ContainerflareHost (expected { allow, vars?, maxFrameBytes?, object? })"
               : allowMissing,
           retryable: false,
         },
@@ -169,7 +169,7 @@ describe("ContainerflareHost in workerd, reached through ctx.exports from a Dura
     expect(typoLines.map((entry) => [entry.level, entry.message])).toEqual([
       [
         "error",
-        "containerflare: ContainerflareHost: props.var is not a prop of ContainerflareHost (expected { allow, vars?, maxFrameBytes? })",
+        "containerflare: ContainerflareHost: props.var is not a prop of ContainerflareHost (expected { allow, vars?, maxFrameBytes?, object? })",
       ],
     ]);
     expect(logs.filter((entry) => entry.message.includes(allowMissing))).toHaveLength(1);

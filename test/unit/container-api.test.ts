@@ -11,12 +11,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { isContainerflareError } from "../../src/errors.ts";
 import { METADATA_HEADER, SIGNATURE_HEADER } from "../../src/metadata-header.ts";
 import { createMetadataVerifier } from "../../src/metadata-header-verifier.ts";
+import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../src/request-signature.ts";
 import {
   type ContainerflareContainerOptions,
   containerflareContainer,
   DEFAULT_INACTIVITY_TIMEOUT_MS,
 } from "../../src/worker/container-api.ts";
 import { describeExit } from "../../src/worker/container-exit.ts";
+import { KEEPALIVE_PATH } from "../../src/worker/keep-alive.ts";
 import type { ContainerLike, ContainerStartOptionsLike, FetcherLike } from "../../src/worker/types.ts";
 
 const SECRET = "a secret of the container-api tests";
@@ -470,5 +472,79 @@ describe("describeExit", () => {
     ).toEqual({ ok: false, reason: "got no container instance from the platform" });
     expect(describeExit(new Error(`boom\n${"x".repeat(10)}`)).reason).toBe("failed: boom");
     expect(describeExit(new Error("y".repeat(500))).reason).toHaveLength("failed: ".length + 200);
+  });
+});
+
+describe("containerflareContainer: the host's keep-alive request", () => {
+  const keepAliveRequest = async (secret?: string) => {
+    const headers = new Headers();
+    if (secret) {
+      headers.set(
+        REQUEST_SIGNATURE_HEADER,
+        await signCommandRequest(secret, { method: "POST", path: KEEPALIVE_PATH, body: new Uint8Array() }),
+      );
+    }
+    return new Request(`http://containerflare.internal${KEEPALIVE_PATH}`, { method: "POST", headers });
+  };
+
+  it("renews the inactivity timeout for a signed keep-alive (204) and never hands it to the app", async () => {
+    const { container, handle } = setup({ listenOnProbe: 1 }, { inactivityTimeoutMs: 4_000 });
+    await handle.start();
+    const renewals = () => container.calls.filter((call) => call === "setInactivityTimeout 4000").length;
+    expect(renewals()).toBe(1);
+    // Past the renewal spacing (a quarter of the timeout, at least 1 s) of the start's setting.
+    vi.useFakeTimers({ now: Date.now() + 1_500, toFake: ["Date"] });
+    try {
+      expect((await handle.fetch(await keepAliveRequest(SECRET))).status).toBe(204);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(renewals()).toBe(2);
+    expect(container.forwarded).toEqual([]);
+  });
+
+  it("refuses an unsigned, forged or replayed keep-alive with 401 when it has a secret, and renews nothing", async () => {
+    const { container, handle } = setup({ listenOnProbe: 1 }, { inactivityTimeoutMs: 4_000 });
+    await handle.start();
+    const before = container.calls.length;
+    const unsigned = await handle.fetch(await keepAliveRequest());
+    expect(unsigned.status).toBe(401);
+    expect(((await unsigned.json()) as { error: unknown }).error).toMatchObject({ code: "FORBIDDEN" });
+    expect((await handle.fetch(await keepAliveRequest("another secret"))).status).toBe(401);
+    const signed = await keepAliveRequest(SECRET);
+    expect((await handle.fetch(signed.clone())).status).toBe(204);
+    expect((await handle.fetch(signed)).status).toBe(401);
+    expect(container.forwarded).toEqual([]);
+    // The one accepted renewal falls inside the spacing of the start's: scheduled, not yet sent.
+    expect(container.calls.slice(before)).toEqual([]);
+  });
+
+  it("does not start a container for a keep-alive", async () => {
+    const { container, handle } = setup({ listenOnProbe: 1 });
+    expect((await handle.fetch(await keepAliveRequest(SECRET))).status).toBe(204);
+    expect(container.calls).toEqual([]);
+  });
+
+  it("makes its host from allow and vars with this object's id, for host.keepalive", async () => {
+    const made: unknown[] = [];
+    const container = new ScriptedContainer({ listenOnProbe: 1 });
+    const ctx = {
+      container,
+      id: { toString: () => "ab".repeat(32) },
+      exports: {
+        ContainerflareHost: (options: unknown) => {
+          made.push(options);
+          return HOST;
+        },
+      },
+    };
+    const handle = containerflareContainer(
+      ctx,
+      { CONTAINERFLARE_SECRET: SECRET },
+      { allow: ["CACHE"], vars: ["GREETING"] },
+    );
+    await handle.start();
+    expect(made).toEqual([{ props: { allow: ["CACHE"], vars: ["GREETING"], object: "ab".repeat(32) } }]);
+    expect(container.interceptedWith).toBe(HOST);
   });
 });

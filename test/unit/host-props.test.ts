@@ -7,12 +7,14 @@
 import type { KVNamespace } from "@cloudflare/workers-types";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CommandError, createBindings, createCommandClient, envGet } from "../../src/command/index.ts";
+import { createRequestVerifier, REQUEST_SIGNATURE_HEADER } from "../../src/request-signature.ts";
 import {
   commandHostForProps,
   HOST_PROPS_CACHE_SIZE,
   type HostPropsCache,
   hostPropsProblem,
 } from "../../src/worker/host-props.ts";
+import { KEEPALIVE_PATH } from "../../src/worker/keep-alive.ts";
 import { memoryBindings } from "../fixtures/bindings/index.ts";
 import { serveHttpHost } from "../fixtures/command/http-host.ts";
 
@@ -53,7 +55,7 @@ describe("hostPropsProblem", () => {
     const allowMissing =
       'props.allow must list the bindings the container may use, as in ctx.exports.ContainerflareHost({ props: { allow: ["CACHE"] } })';
     expect(hostPropsProblem(undefined)).toBe(
-      'props must be an object { allow, vars?, maxFrameBytes? }, as in ctx.exports.ContainerflareHost({ props: { allow: ["CACHE"] } })',
+      'props must be an object { allow, vars?, maxFrameBytes?, object? }, as in ctx.exports.ContainerflareHost({ props: { allow: ["CACHE"] } })',
     );
     expect(hostPropsProblem({})).toBe(allowMissing);
     expect(hostPropsProblem({ vars: ["GREETING"] })).toBe(allowMissing);
@@ -70,9 +72,78 @@ describe("hostPropsProblem", () => {
     expect(hostPropsProblem({ allow: [], maxFrameBytes: 0 })).toBe(
       "props.maxFrameBytes must be a positive integer number of bytes",
     );
-    expect(hostPropsProblem({ allow: [], alow: ["CACHE"] })).toBe(
-      "props.alow is not a prop of ContainerflareHost (expected { allow, vars?, maxFrameBytes? })",
+    expect(hostPropsProblem({ allow: [], object: "room-1" })).toBe(
+      "props.object must be the Durable Object's id as ctx.id.toString() gives it (64 hex digits)",
     );
+    expect(hostPropsProblem({ allow: [], alow: ["CACHE"] })).toBe(
+      "props.alow is not a prop of ContainerflareHost (expected { allow, vars?, maxFrameBytes?, object? })",
+    );
+  });
+});
+
+describe("commandHostForProps: host.keepalive", () => {
+  const hex = "ab".repeat(32);
+  /** A Durable Object namespace double: its idFromString accepts the ids in `own` only, as workerd's does. */
+  const namespace = (own: string[], received: Request[]) => ({
+    idFromName: () => ({}),
+    newUniqueId: () => ({}),
+    idFromString(id: string) {
+      if (!own.includes(id)) throw new TypeError("Durable Object ID is not valid for this namespace.");
+      return { toString: () => id };
+    },
+    get: () => ({
+      fetch: async (request: Request) => {
+        received.push(request);
+        return new Response(null, { status: 204 });
+      },
+    }),
+  });
+
+  async function keepAliveHost(props: unknown, exports: object) {
+    const env = { CONTAINERFLARE_SECRET: "keep-alive secret" };
+    const handler = commandHostForProps(props, new Map(), exports);
+    const { url, close } = await serveHttpHost((request) => handler(request, env));
+    cleanups.push(close);
+    const client = createCommandClient({ endpoint: { kind: "http", url }, timeoutMs: 10_000 });
+    cleanups.push(() => client.close());
+    return client;
+  }
+
+  it("sends the object of props.object, in the namespace that owns its id, a keep-alive signed with the secret", async () => {
+    const other: Request[] = [];
+    const rooms: Request[] = [];
+    const client = await keepAliveHost(
+      { allow: [], object: hex },
+      { OTHER: namespace(["cd".repeat(32)], other), ROOMS: namespace([hex], rooms), ContainerflareHost: () => ({}) },
+    );
+    expect(await client.invoke("host.keepalive", null)).toEqual({ renewed: true });
+    expect(other).toEqual([]);
+    expect(rooms).toHaveLength(1);
+    const [sent] = rooms;
+    expect(new URL(sent!.url).pathname).toBe(KEEPALIVE_PATH);
+    const verifier = createRequestVerifier({ secret: "keep-alive secret" });
+    expect(
+      await verifier.verify({
+        method: sent!.method,
+        path: KEEPALIVE_PATH,
+        body: new Uint8Array(),
+        header: sent!.headers.get(REQUEST_SIGNATURE_HEADER),
+      }),
+    ).toEqual({ ok: true });
+  });
+
+  it("answers renewed: false without props.object, and INTERNAL when no namespace owns the id", async () => {
+    const received: Request[] = [];
+    const without = await keepAliveHost({ allow: [] }, { ROOMS: namespace([hex], received) });
+    expect(await without.invoke("host.keepalive", null)).toEqual({ renewed: false });
+    const lost = await keepAliveHost({ allow: [], object: hex }, { ROOMS: namespace([], received) });
+    await expect(lost.invoke("host.keepalive", null)).rejects.toMatchObject({
+      code: "INTERNAL",
+      message: expect.stringContaining(
+        "no Durable Object namespace of ctx.exports or env holds the object abababababab",
+      ),
+    });
+    expect(received).toEqual([]);
   });
 });
 

@@ -43,6 +43,7 @@ describe("the binding registry", () => {
       [
         "host.ping",
         "host.describe",
+        "host.keepalive",
         "kv.get",
         "kv.getWithMetadata",
         "kv.list",
