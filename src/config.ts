@@ -65,6 +65,11 @@ export interface RuntimeConfig {
    * `webSocketOptions` win over them, and src/serve/websocket.ts holds the defaults.
    */
   webSocket: WebSocketEnvOptions;
+  /**
+   * `CONTAINERFLARE_HEALTH_PATH` (or serve()'s `healthPath`): the path of the built-in health
+   * route, e.g. `/healthz`; undefined (the default) leaves it off. See src/serve/health.ts.
+   */
+  healthPath?: string;
 }
 
 /** The WebSocket options the environment can set (see {@link RuntimeConfig.webSocket}). */
@@ -165,6 +170,12 @@ const originListSchema = v.pipe(
 );
 const countSchema = v.pipe(trimmed, v.regex(/^\d{1,9}$/), v.transform(Number), v.minValue(1));
 const secondsSchema = v.pipe(trimmed, v.regex(/^\d{1,7}$/), v.transform(Number));
+/**
+ * A health route's path: `/` and RFC 3986 path characters only (no query, fragment or spaces),
+ * since it is compared with the request target's path as sent, byte for byte.
+ */
+const healthPathSchema = v.pipe(v.string(), v.trim(), v.regex(/^\/[\w.~!$&'()*+,;=:@%/-]*$/), v.maxLength(256));
+const HEALTH_PATH_EXPECTED = "a path starting with /, without query or spaces, such as /healthz";
 const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
@@ -284,9 +295,16 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
       ) ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
     forwardedHops: read(env, "CONTAINERFLARE_FORWARDED_HOPS", hopsSchema, "an integer from 1 to 16") ?? 1,
     webSocket: readWebSocketOptions(env),
+    healthPath: read(env, "CONTAINERFLARE_HEALTH_PATH", healthPathSchema, HEALTH_PATH_EXPECTED),
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  // The option is checked like the variable: a path that can never match would leave it off silently.
+  if (overrides.healthPath !== undefined) {
+    const result = v.safeParse(healthPathSchema, overrides.healthPath);
+    if (!result.success) throw new ConfigError("healthPath", String(overrides.healthPath), HEALTH_PATH_EXPECTED);
+    config.healthPath = result.output;
   }
   requireSecretForRemoteHost(config, env);
   return config;

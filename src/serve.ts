@@ -27,6 +27,7 @@ import { accessLogPart } from "./serve/access-log.ts";
 import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
 import { errorPart } from "./serve/errors.ts";
+import { healthPart } from "./serve/health.ts";
 import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
 import type { App, ContainerServer, ServeOptions } from "./serve/options.ts";
 import { composeParts, type Step } from "./serve/parts.ts";
@@ -120,6 +121,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   drain.attach(server);
 
   let closing: Promise<void> | undefined;
+  const health = healthPart(config.healthPath, () => closing !== undefined);
   let releaseRuntime = () => {};
   const runtimePart = loadRuntimePart({ fastResponse: options.fastResponse !== false });
   const websocketPart = websocketOption ? import("./serve/websocket.ts") : undefined;
@@ -127,7 +129,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     releaseRuntime = runtime.release;
     const compose = (accessLog: boolean | Promise<boolean>) =>
       composeParts(
-        [accessLogPart(accessLog), errorPart(createResponseCheck(runtime.sending)), bodyLimitPart(bodyLimit)],
+        [accessLogPart(accessLog), errorPart(createResponseCheck(runtime.sending)), health, bodyLimitPart(bodyLimit)],
         handler,
       );
     respond = compose(setup.accessLog);

@@ -37,6 +37,7 @@ function configure(options: ServeOptions, manageProcess: boolean): RuntimeConfig
       port: options.port,
       hostname: options.hostname,
       maxRequestBodyBytes: options.maxRequestBodySize,
+      healthPath: options.healthPath,
     });
   } catch (error) {
     if (manageProcess && error instanceof ConfigError) exitProcess(1, error.message);
