@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "./bindings/registry.ts";
 import { ContainerflareError } from "./errors.ts";
+import { isHealthPath } from "./internal/http.ts";
 import { detectPlatform } from "./platform.ts";
 
 /** Where the command bus connects (`CF_CMD_ENDPOINT`). */
@@ -170,11 +171,7 @@ const originListSchema = v.pipe(
 );
 const countSchema = v.pipe(trimmed, v.regex(/^\d{1,9}$/), v.transform(Number), v.minValue(1));
 const secondsSchema = v.pipe(trimmed, v.regex(/^\d{1,7}$/), v.transform(Number));
-/**
- * A health route's path: `/` and RFC 3986 path characters only (no query, fragment or spaces),
- * since it is compared with the request target's path as sent, byte for byte.
- */
-const healthPathSchema = v.pipe(v.string(), v.trim(), v.regex(/^\/[\w.~!$&'()*+,;=:@%/-]*$/), v.maxLength(256));
+const healthPathSchema = v.pipe(trimmed, v.check(isHealthPath));
 const HEALTH_PATH_EXPECTED = "a path starting with /, without query or spaces, such as /healthz";
 const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 

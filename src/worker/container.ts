@@ -1,4 +1,5 @@
 import { errorResponse } from "../errors.ts";
+import { isHealthPath } from "../internal/http.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
 import { type RemoteCommandRouteOptions, remoteCommandRoute } from "./remote-route.ts";
@@ -8,14 +9,22 @@ import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest
 export type ContainerClass = (new (
   // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires `any[]` for a mixin's constructor (TS2545).
   ...args: any[]
-) => { envVars?: Record<string, string> | undefined }) & {
+) => { envVars?: Record<string, string> | undefined; pingEndpoint?: string }) & {
   // Loosely typed: the class's own handlers are typed with @cloudflare/workers-types.
   // biome-ignore lint/suspicious/noExplicitAny: any handler signature of the Container class fits.
   outboundByHost?: Record<string, (...args: any[]) => unknown> | undefined;
 };
 
-/** Options of {@link withContainerflare}: what the container may reach through the command bus. */
-export type ContainerflareOptions = CommandHandlerOptions;
+/** Options of {@link withContainerflare}: what the container may reach through the command bus, and its health route. */
+export interface ContainerflareOptions extends CommandHandlerOptions {
+  /**
+   * The app's health route, e.g. `/healthz`: the container gets it as `CONTAINERFLARE_HEALTH_PATH`
+   * (serve() answers there) and the class pings it at start-up (its `pingEndpoint`). Note that
+   * `@cloudflare/containers` takes any answer as ready, a 503 too; `containerflareContainer`
+   * waits for a 200.
+   */
+  healthPath?: string;
+}
 
 /**
  * Wires a `Container` class from `@cloudflare/containers` to containerflare and returns the class
@@ -24,7 +33,8 @@ export type ContainerflareOptions = CommandHandlerOptions;
  * - the container's requests to `http://containerflare.internal` are answered by the command
  *   host ({@link commandHandler}) over the Worker's `env`, limited to `allow`;
  * - `CONTAINERFLARE_SECRET` from the Worker's env is added to the container's `envVars`, so the
- *   container can verify the metadata header {@link forward} signs.
+ *   container can verify the metadata header {@link forward} signs;
+ * - with `healthPath`, the container's `CONTAINERFLARE_HEALTH_PATH` and the class's `pingEndpoint`.
  *
  * The class keeps its name: `@cloudflare/containers` routes outbound requests by class name, so
  * bundling must keep names (wrangler does by default, `keep_names`).
@@ -56,6 +66,12 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       'withContainerflare(): options.allow must list the bindings the container may use, e.g. { allow: ["CACHE"] }',
     );
   }
+  const { healthPath, ...commands } = options;
+  if (healthPath !== undefined && !isHealthPath(healthPath)) {
+    throw new TypeError(
+      `withContainerflare(): healthPath ${JSON.stringify(healthPath)} is not a path such as /healthz (a leading /, no query or spaces)`,
+    );
+  }
   // The computed key names the subclass like its base: @cloudflare/containers keys its handler
   // registry and the container's outbound routing by the class name.
   const Wired = {
@@ -63,6 +79,11 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires `any[]` for a mixin's constructor (TS2545).
       constructor(...args: any[]) {
         super(...args);
+        if (healthPath !== undefined) {
+          // The class fetches `http://${pingEndpoint}`: the host stays its own default's.
+          this.pingEndpoint = `ping${healthPath}`;
+          this.envVars = { ...this.envVars, CONTAINERFLARE_HEALTH_PATH: healthPath };
+        }
         const secret = (args[1] as ContainerflareWorkerEnv | undefined)?.CONTAINERFLARE_SECRET;
         if (secret) this.envVars = { ...this.envVars, CONTAINERFLARE_SECRET: secret };
         else {
@@ -75,7 +96,7 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       }
     },
   }[name]!;
-  Wired.outboundByHost = { ...Base.outboundByHost, [COMMAND_HOSTNAME]: commandHandler(options) };
+  Wired.outboundByHost = { ...Base.outboundByHost, [COMMAND_HOSTNAME]: commandHandler(commands) };
   return Wired;
 }
 
