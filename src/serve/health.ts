@@ -14,8 +14,9 @@
  * node:http request (`/healthz?x=1`), elsewhere the request's URL string, as context.ts's
  * pathOf reads it. Only a request for the path waits for the app's answer to look at it.
  *
- * Probes are requests like any other: the access part logs them (the access log is off by
- * default in JSON logs, and a probe line is what a request to the path was sent).
+ * Probes are logged like any other request by the access part (no option to leave them out: a
+ * line per probe is what the server answered, the access log is off by default with JSON logs,
+ * and a log query can drop the path).
  *
  * @module
  */

@@ -32,8 +32,9 @@ const PROBE_BACKOFF = { baseMs: 50, maxMs: 1_000 } as const;
 
 /**
  * Resolves once `target` (`ctx.container.getTcpPort(port)`) answers a request with any HTTP
- * response (with `healthPath`: a 200 from that path): the app listens. While nothing listens the platform throws ("the container is not
- * listening"), and the port is asked again after a backoff. Rejects with a
+ * response (with `healthPath`: a 200 from that path): the app listens. While nothing listens the
+ * platform throws ("the container is not listening"), and the port is asked again after a
+ * backoff, as it is after an answer other than 200 from the health path. Rejects with a
  * `ContainerflareError` (`UNAVAILABLE`, retryable) naming the port and the timeout when nothing
  * answered within `timeoutMs` (with the platform's last refusal: not exposed to clients), or at
  * once with the exit's reason when `exited` settles first (exposed).
