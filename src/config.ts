@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "./bindings/registry.ts";
 import { ContainerflareError } from "./errors.ts";
+import { isHealthPath } from "./internal/http.ts";
 import { detectPlatform } from "./platform.ts";
 
 /** Where the command bus connects (`CF_CMD_ENDPOINT`). */
@@ -79,6 +80,11 @@ export interface RuntimeConfig {
    * (`host.keepalive`), default {@link DEFAULT_KEEPALIVE_INTERVAL_MS}; `0` turns it off.
    */
   keepAliveIntervalMs: number;
+  /**
+   * `CONTAINERFLARE_HEALTH_PATH` (or serve()'s `healthPath`): the path of the built-in health
+   * route, e.g. `/healthz`; undefined (the default) leaves it off. See src/serve/health.ts.
+   */
+  healthPath?: string;
 }
 
 /**
@@ -194,6 +200,8 @@ const keepAliveSchema = v.pipe(
   v.transform((value) => Math.round(Number(value) * 1000)),
   v.check((ms) => ms === 0 || (ms >= 100 && ms <= 3_600_000)),
 );
+const healthPathSchema = v.pipe(trimmed, v.check(isHealthPath));
+const HEALTH_PATH_EXPECTED = "a path starting with /, without query or spaces, such as /healthz";
 const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
@@ -321,9 +329,16 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
         keepAliveSchema,
         "a number of seconds from 0.1 to 3600 (0: off)",
       ) ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+    healthPath: read(env, "CONTAINERFLARE_HEALTH_PATH", healthPathSchema, HEALTH_PATH_EXPECTED),
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  // The option is checked like the variable: a path that can never match would leave it off silently.
+  if (overrides.healthPath !== undefined) {
+    const result = v.safeParse(healthPathSchema, overrides.healthPath);
+    if (!result.success) throw new ConfigError("healthPath", String(overrides.healthPath), HEALTH_PATH_EXPECTED);
+    config.healthPath = result.output;
   }
   requireSecretForRemoteHost(config, env);
   return config;

@@ -30,6 +30,7 @@ import { createCommandBus } from "./serve/command-bus.ts";
 import type { runInContext } from "./serve/console.ts";
 import { errorPart } from "./serve/errors.ts";
 import { eventHandlersOf, eventsPart } from "./serve/events.ts";
+import { healthPart } from "./serve/health.ts";
 import { createKeepAlive, keepAliveWanted } from "./serve/keep-alive.ts";
 import { createMetadataStage, type MetadataNext } from "./serve/metadata.ts";
 import type { App, ContainerServer, ServeOptions } from "./serve/options.ts";
@@ -146,6 +147,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   drain.attach(server);
 
   let closing: Promise<void> | undefined;
+  const health = healthPart(config.healthPath, () => closing !== undefined);
   let releaseRuntime = () => {};
   const runtimePart = loadRuntimePart({ fastResponse: options.fastResponse !== false });
   const websocketPart = websocketOption ? import("./serve/websocket.ts") : undefined;
@@ -180,6 +182,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
             logger,
             runner: (_ctx, run) => state.track(run()),
           }),
+          health,
           bodyLimitPart(bodyLimit),
         ],
         handler,

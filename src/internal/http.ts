@@ -3,3 +3,13 @@
  * Response takes none, and `assets.fetch` sends none.
  */
 export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Whether `path` can be a health route's path (`CONTAINERFLARE_HEALTH_PATH`): `/` and RFC 3986
+ * path characters only, at most 256 (no query, fragment or spaces), since serve() compares it
+ * with the request target's path as sent, byte for byte. The Worker helpers check their
+ * `healthPath` option with it too, so that both sides refuse the same values.
+ */
+export function isHealthPath(path: string): boolean {
+  return path.length <= 256 && /^\/[\w.~!$&'()*+,;=:@%/-]*$/.test(path);
+}

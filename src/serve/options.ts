@@ -78,6 +78,13 @@ export interface ServeOptions<Env = Bindings> {
    * shutdown close reason, idle timeout. Each wins over its environment variable.
    */
   webSocketOptions?: WebSocketOptions;
+  /**
+   * Path of the built-in health route, e.g. `/healthz`; wins over `CONTAINERFLARE_HEALTH_PATH`
+   * (off when neither is set). `GET`/`HEAD` there answers 200 `{"status":"serving"}`, and 503
+   * `{"status":"draining"}` once shutdown has begun, wherever the app itself answers 404: a route
+   * of the app at that path always wins.
+   */
+  healthPath?: string;
   /** Extra srvx options (e.g. `node`, `bun`, `deno`). */
   srvx?: Omit<Partial<ServerOptions>, "fetch" | "port" | "hostname">;
 }

@@ -40,6 +40,7 @@ function configure(options: ServeOptions, manageProcess: boolean): RuntimeConfig
       hostname: options.hostname,
       maxRequestBodyBytes: options.maxRequestBodySize,
       console: options.console,
+      healthPath: options.healthPath,
     });
   } catch (error) {
     if (manageProcess && error instanceof ConfigError) exitProcess(1, error.message);

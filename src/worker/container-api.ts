@@ -8,6 +8,7 @@
  * @module
  */
 import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
+import { isHealthPath } from "../internal/http.ts";
 import { sleep } from "../internal/sleep.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../request-signature.ts";
 import type { CommandHandlerOptions } from "./commands.ts";
@@ -82,6 +83,13 @@ export interface ContainerflareContainerOptions {
   enableInternet?: boolean;
   /** How long a start waits for the app's port, in ms; default {@link DEFAULT_START_TIMEOUT_MS} (30 s). */
   startTimeoutMs?: number;
+  /**
+   * The app's health route, e.g. `/healthz` (default: `env.CONTAINERFLARE_HEALTH_PATH` of these
+   * options, else none). The container gets it as `CONTAINERFLARE_HEALTH_PATH`, so that serve()
+   * answers there, and a start is ready once that path answers 200 (a 503: the app drains)
+   * instead of once anything answers on the port.
+   */
+  healthPath?: string;
   /**
    * How long the container keeps running once its Durable Object is idle and evicted, in ms
    * (`ctx.container.setInactivityTimeout`; what `sleepAfter` was under `@cloudflare/containers`).
@@ -264,6 +272,13 @@ class DurableObjectContainer implements ContainerflareContainer {
         'this Durable Object has no container (ctx.container is undefined): list its class in "containers" of wrangler.jsonc',
       );
     }
+    const healthPath = this.#healthPath();
+    if (healthPath !== undefined && !isHealthPath(healthPath)) {
+      throw new ContainerflareError(
+        "INVALID_CONFIG",
+        `containerflareContainer(): healthPath ${JSON.stringify(healthPath)} is not a path such as /healthz (a leading /, no query or spaces)`,
+      );
+    }
     const host = this.#host();
     if (!host) {
       throw new ContainerflareError(
@@ -290,6 +305,7 @@ class DurableObjectContainer implements ContainerflareContainer {
       port: this.#port,
       timeoutMs: this.#options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
       exited: run.exited,
+      healthPath: this.#healthPath(),
     });
     if (this.#run === run) this.#ready = true;
   }
@@ -349,6 +365,12 @@ class DurableObjectContainer implements ContainerflareContainer {
     else this.#renewal = setTimeout(renew, waitMs);
   }
 
+  /** The health route of the options, the same for the readiness wait and the container's env. */
+  #healthPath(): string | undefined {
+    // An empty variable leaves the route off, as serve() reads it.
+    return this.#options.healthPath ?? (this.#options.env?.CONTAINERFLARE_HEALTH_PATH || undefined);
+  }
+
   #inactivityTimeoutMs(): number {
     return this.#options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
   }
@@ -375,8 +397,13 @@ class DurableObjectContainer implements ContainerflareContainer {
       );
     }
     const { entrypoint, enableInternet } = this.#options;
+    const healthPath = this.#healthPath();
     return {
-      env: { ...this.#options.env, ...(secret ? { CONTAINERFLARE_SECRET: secret } : {}) },
+      env: {
+        ...this.#options.env,
+        ...(secret ? { CONTAINERFLARE_SECRET: secret } : {}),
+        ...(healthPath !== undefined ? { CONTAINERFLARE_HEALTH_PATH: healthPath } : {}),
+      },
       ...(entrypoint ? { entrypoint: [...entrypoint] } : {}),
       ...(enableInternet !== undefined ? { enableInternet } : {}),
     };

@@ -1,5 +1,6 @@
 import { ContainerflareError, errorResponse } from "../errors.ts";
 import type { MessageBatch, ScheduledController } from "../events/types.ts";
+import { isHealthPath } from "../internal/http.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
 import { type ForwardEventOptions, forwardQueue, forwardScheduled } from "./events.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
@@ -11,14 +12,21 @@ import type { ContainerflareWorkerEnv, DurableObjectNamespaceLike, WorkerRequest
 export type ContainerClass = (new (
   // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires `any[]` for a mixin's constructor (TS2545).
   ...args: any[]
-) => { envVars?: Record<string, string> | undefined }) & {
+) => { envVars?: Record<string, string> | undefined; pingEndpoint?: string }) & {
   // Loosely typed: the class's own handlers are typed with @cloudflare/workers-types.
   // biome-ignore lint/suspicious/noExplicitAny: any handler signature of the Container class fits.
   outboundByHost?: Record<string, (...args: any[]) => unknown> | undefined;
 };
 
-/** Options of {@link withContainerflare}: what the container may reach through the command bus. */
+/** Options of {@link withContainerflare}: what the container may reach through the command bus, and its health route. */
 export interface ContainerflareOptions extends CommandHandlerOptions {
+  /**
+   * The app's health route, e.g. `/healthz`: the container gets it as `CONTAINERFLARE_HEALTH_PATH`
+   * (serve() answers there) and the class pings it at start-up (its `pingEndpoint`). Note that
+   * `@cloudflare/containers` takes any answer as ready, a 503 too; `containerflareContainer`
+   * waits for a 200.
+   */
+  healthPath?: string;
   /**
    * The Durable Object binding of this class (`"APP"`), where `host.keepalive` finds the
    * container's object to call its `renewActivityTimeout()`. Default: the Durable Object binding
@@ -37,6 +45,7 @@ export interface ContainerflareOptions extends CommandHandlerOptions {
  *   container can verify the metadata header {@link forward} signs;
  * - `host.keepalive` (the container still works after its response) calls the Container's
  *   `renewActivityTimeout()`, so `sleepAfter` counts from the container's last work.
+ * - with `healthPath`, the container's `CONTAINERFLARE_HEALTH_PATH` and the class's `pingEndpoint`.
  *
  * The class keeps its name: `@cloudflare/containers` routes outbound requests by class name, so
  * bundling must keep names (wrangler does by default, `keep_names`).
@@ -68,6 +77,12 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       'withContainerflare(): options.allow must list the bindings the container may use, e.g. { allow: ["CACHE"] }',
     );
   }
+  const { healthPath, binding, ...handlerOptions } = options;
+  if (healthPath !== undefined && !isHealthPath(healthPath)) {
+    throw new TypeError(
+      `withContainerflare(): healthPath ${JSON.stringify(healthPath)} is not a path such as /healthz (a leading /, no query or spaces)`,
+    );
+  }
   // The computed key names the subclass like its base: @cloudflare/containers keys its handler
   // registry and the container's outbound routing by the class name.
   const Wired = {
@@ -75,6 +90,11 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires `any[]` for a mixin's constructor (TS2545).
       constructor(...args: any[]) {
         super(...args);
+        if (healthPath !== undefined) {
+          // The class fetches `http://${pingEndpoint}`: the host stays its own default's.
+          this.pingEndpoint = `ping${healthPath}`;
+          this.envVars = { ...this.envVars, CONTAINERFLARE_HEALTH_PATH: healthPath };
+        }
         const secret = (args[1] as ContainerflareWorkerEnv | undefined)?.CONTAINERFLARE_SECRET;
         if (secret) this.envVars = { ...this.envVars, CONTAINERFLARE_SECRET: secret };
         else {
@@ -87,7 +107,6 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
       }
     },
   }[name]!;
-  const { binding, ...handlerOptions } = options;
   // A container that still works (waitUntil, events) renews its Container's `sleepAfter`.
   const keepAlive = options.keepAlive ?? ((env, ctx) => renewContainer(env, ctx, binding));
   Wired.outboundByHost = {

@@ -1,6 +1,7 @@
 /**
  * Waiting for a just-started container's app to listen: its port is asked over and over, with
- * backoff, until anything answers over HTTP, the container exits, or the time is up.
+ * backoff, until anything answers over HTTP (or, with a health path, that path answers 200), the
+ * container exits, or the time is up.
  *
  * @module
  */
@@ -18,6 +19,12 @@ export interface PortWaitOptions {
   timeoutMs: number;
   /** Settles when the container's run ends: waiting stops at once with its reason. */
   exited: Promise<ContainerExit>;
+  /**
+   * The app's health route (serve()'s `CONTAINERFLARE_HEALTH_PATH`, e.g. `/healthz`): probes ask
+   * it and only a 200 means ready (a 503 is an app that drains). Without it any answer on the
+   * port is enough.
+   */
+  healthPath?: string | undefined;
 }
 
 /** The probes' backoff: the first retry after 25-50 ms, then doubling up to 0.5-1 s. */
@@ -25,8 +32,9 @@ const PROBE_BACKOFF = { baseMs: 50, maxMs: 1_000 } as const;
 
 /**
  * Resolves once `target` (`ctx.container.getTcpPort(port)`) answers a request with any HTTP
- * response: the app listens. While nothing listens the platform throws ("the container is not
- * listening"), and the port is asked again after a backoff. Rejects with a
+ * response (with `healthPath`: a 200 from that path): the app listens. While nothing listens the
+ * platform throws ("the container is not listening"), and the port is asked again after a
+ * backoff, as it is after an answer other than 200 from the health path. Rejects with a
  * `ContainerflareError` (`UNAVAILABLE`, retryable) naming the port and the timeout when nothing
  * answered within `timeoutMs` (with the platform's last refusal: not exposed to clients), or at
  * once with the exit's reason when `exited` settles first (exposed).
@@ -48,7 +56,7 @@ export async function waitForPort(target: FetcherLike, options: PortWaitOptions)
         if (Date.now() >= deadline) break;
       }
       const outcome = await Promise.race([
-        probe(target),
+        probe(target, options.healthPath),
         exited,
         sleep(Math.max(0, deadline - Date.now()), done.signal).then(() => ({ refused: "the probe did not return" })),
       ]);
@@ -60,18 +68,24 @@ export async function waitForPort(target: FetcherLike, options: PortWaitOptions)
     done.abort();
   }
   const last = lastRefusal ? ` (last: ${oneLine(lastRefusal)})` : "";
+  const answer = options.healthPath === undefined ? "answer" : `answer 200 at ${options.healthPath}`;
   throw new ContainerflareError(
     "UNAVAILABLE",
-    `the container's port ${port} did not answer within ${formatMs(timeoutMs)}${last}`,
+    `the container's port ${port} did not ${answer} within ${formatMs(timeoutMs)}${last}`,
     { retryable: true },
   );
 }
 
-/** One request to the port: any HTTP answer means the app listens (its body is not read). */
-async function probe(target: FetcherLike): Promise<{ listening: true } | { refused: string }> {
+/**
+ * One request to the port (its body is not read): any HTTP answer means the app listens, or with
+ * `healthPath` a 200 from that path.
+ */
+async function probe(target: FetcherLike, healthPath?: string): Promise<{ listening: true } | { refused: string }> {
   try {
-    const response = await target.fetch("http://ping/");
+    const response = await target.fetch(`http://ping${healthPath ?? "/"}`);
     await response.body?.cancel().catch(() => undefined);
+    if (healthPath !== undefined && response.status !== 200)
+      return { refused: `${healthPath} answered ${response.status}` };
     return { listening: true };
   } catch (error) {
     return { refused: error instanceof Error ? error.message : String(error) };

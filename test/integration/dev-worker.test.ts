@@ -418,3 +418,24 @@ describe("containerflare dev's ctx.container, as the Durable Object Container AP
     });
   }, 60_000);
 });
+
+describe("containerflare dev with containerflareContainer's healthPath", () => {
+  it("gives the app process CONTAINERFLARE_HEALTH_PATH and starts a room once its health route answers 200", async () => {
+    const directory = copyExample("durable-object", "health");
+    const worker = readFileSync(`${directory}worker.ts`, "utf8");
+    const patched = worker.replace(
+      "inactivityTimeoutMs: 5 * 60_000,",
+      'inactivityTimeoutMs: 5 * 60_000, healthPath: "/healthz", startTimeoutMs: 10_000,',
+    );
+    expect(patched).not.toBe(worker);
+    writeFileSync(`${directory}worker.ts`, patched);
+    const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts" });
+    await checkedDev(dev, directory, async () => {
+      // Without the variable the app's /healthz is its 404, and the start would wait for a 200 in vain.
+      expect(await get(dev, "/rooms/lobby/")).toMatchObject({ status: 200, body: { room: "lobby", visits: 1 } });
+      const [pid] = appProcesses(dev, directory);
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      expect(environ).toContain("CONTAINERFLARE_HEALTH_PATH=/healthz");
+    });
+  }, 90_000);
+});

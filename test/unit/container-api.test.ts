@@ -548,3 +548,86 @@ describe("containerflareContainer: the host's keep-alive request", () => {
     expect(container.interceptedWith).toBe(HOST);
   });
 });
+
+describe("containerflareContainer: healthPath", () => {
+  /** An app whose health route answers 503 (still draining a previous life, say) `notReady` times, then 200. */
+  function healthApp(notReady: number) {
+    const asked: string[] = [];
+    const app = (request: Request) => {
+      const { pathname } = new URL(request.url);
+      asked.push(pathname);
+      if (pathname !== "/healthz") return new Response("app", { status: 404 });
+      const ready = asked.filter((path) => path === "/healthz").length > notReady;
+      return Response.json({ status: ready ? "serving" : "draining" }, { status: ready ? 200 : 503 });
+    };
+    return { app, asked };
+  }
+
+  it("gives the container CONTAINERFLARE_HEALTH_PATH and is ready only once that path answers 200", async () => {
+    const { app, asked } = healthApp(2);
+    const { container, handle } = setup({ listenOnProbe: 1, app }, { healthPath: "/healthz", env: { A: "1" } });
+    await handle.start();
+    expect(container.startOptions?.env).toEqual({
+      A: "1",
+      CONTAINERFLARE_SECRET: SECRET,
+      CONTAINERFLARE_HEALTH_PATH: "/healthz",
+    });
+    // Two 503s were not ready; the 200 was.
+    expect(asked).toEqual(["/healthz", "/healthz", "/healthz"]);
+  });
+
+  it("times out naming the path and its last answer when it never answers 200", async () => {
+    const lines = captureConsole();
+    const { app } = healthApp(Number.POSITIVE_INFINITY);
+    const { handle } = setup({ listenOnProbe: 1, app }, { healthPath: "/healthz", startTimeoutMs: 300 });
+    const error = await handle.start().then(
+      () => undefined,
+      (failure: unknown) => failure as Error,
+    );
+    expect(error?.message).toBe(
+      "the container's port 8787 did not answer 200 at /healthz within 300 ms (last: /healthz answered 503)",
+    );
+    expect(lines.error).toHaveLength(1);
+  });
+
+  it("takes the path from the options' env by default; the option wins over it, so both sides agree", async () => {
+    const fromEnv = healthApp(0);
+    const first = setup({ listenOnProbe: 1, app: fromEnv.app }, { env: { CONTAINERFLARE_HEALTH_PATH: "/healthz" } });
+    await first.handle.start();
+    expect(fromEnv.asked).toEqual(["/healthz"]);
+
+    const asked: string[] = [];
+    const second = setup(
+      {
+        listenOnProbe: 1,
+        app: (request) => {
+          asked.push(new URL(request.url).pathname);
+          return new Response("ok");
+        },
+      },
+      { healthPath: "/ready", env: { CONTAINERFLARE_HEALTH_PATH: "/healthz" } },
+    );
+    await second.handle.start();
+    expect(asked).toEqual(["/ready"]);
+    expect(second.container.startOptions?.env?.CONTAINERFLARE_HEALTH_PATH).toBe("/ready");
+  });
+
+  it("without one, any answer on the port is ready, and the container's env has no path", async () => {
+    const { container, handle } = setup({ listenOnProbe: 1, app: () => new Response("draining", { status: 503 }) });
+    await handle.start();
+    expect(container.startOptions?.env).not.toHaveProperty("CONTAINERFLARE_HEALTH_PATH");
+  });
+
+  it("refuses a path that is not one before starting anything", async () => {
+    captureConsole();
+    const { container, handle } = setup({ listenOnProbe: 1 }, { healthPath: "healthz" });
+    const response = await handle.fetch(new Request("https://room.example/"));
+    expect(response.status).toBe(503);
+    expect(container.calls).toEqual([]);
+    const error = await handle.start().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(isContainerflareError(error) && error.code).toBe("INVALID_CONFIG");
+  });
+});
