@@ -108,6 +108,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   let respond: Step | undefined;
   // With the structured console (serve/console.ts), the request runs in its context.
   let inContext: ConsoleRun | undefined;
+  // The same for WebSocket hooks (serve/websocket.ts).
+  let hookInContext: (<R>(ctx: RequestContext, fn: () => R) => R) | undefined;
   const step: Step = (request, ctx) => (respond as Step)(request, ctx);
   const enter: MetadataNext = (request, fields) => {
     const ctx = new RequestContext(request, state, fields);
@@ -162,11 +164,15 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       const { installConsole, runInContext } = await consolePart;
       const installation = installConsole({ logger, structured, uncaught: manageProcess });
       releaseConsole = installation.release;
-      if (structured) inContext = runInContext;
+      if (structured) {
+        inContext = runInContext;
+        hookInContext = (ctx, fn) => runInContext(ctx, fn);
+      }
       // Bun settles the format after listening: a terminal after all gives the console back.
       void Promise.resolve(setup.jsonLogs).then((json) => {
         if (json) return;
         inContext = undefined;
+        hookInContext = undefined;
         installation.release();
       });
     }
@@ -202,6 +208,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
         state,
         respond: () => respond as Step,
         logger,
+        inContext: () => hookInContext,
         ...(bunHandlers ? { bunHandlers } : {}),
       });
     }
