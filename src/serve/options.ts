@@ -8,7 +8,7 @@ import type { ServerOptions, ServerRequest } from "srvx";
 import type { Bindings } from "../command/index.ts";
 import type { ConsoleMode, EnvSource, RuntimeConfig } from "../config.ts";
 import type { ContainerContext } from "../context.ts";
-import type { EventHandlers } from "../events/types.ts";
+import type { EventHandlers, ScheduledHandler } from "../events/types.ts";
 import type { PlatformInfo } from "../platform.ts";
 import type { WebSocketHooks, WebSocketOptions } from "../websocket.ts";
 
@@ -23,7 +23,11 @@ export type Handler<Env = Bindings> = (
  * and, like a Worker's module, `scheduled` and `queue` handlers for the events the Worker (or
  * Cloud Run's Pub/Sub and Scheduler) forwards.
  */
-export type App<Env = Bindings> = Handler<Env> | ({ fetch: Handler<Env> } & EventHandlers<Env>);
+export type App<Env = Bindings> =
+  | Handler<Env>
+  | ({ fetch: Handler<Env> } & EventHandlers<Env>)
+  | ({ fetch?: undefined } & EventHandlers<Env> &
+      ({ scheduled: ScheduledHandler<Env> } | { queue: NonNullable<EventHandlers<Env>["queue"]> }));
 
 /** Work to run once on shutdown, after in-flight requests and `waitUntil` work have finished. */
 export type ShutdownHook = () => unknown | Promise<unknown>;

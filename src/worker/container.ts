@@ -157,13 +157,13 @@ export function forwardTo(binding: string, options: ForwardToOptions = {}): Forw
     ...(eventTimeoutMs !== undefined ? { timeoutMs: eventTimeoutMs } : {}),
   };
   const eventName = eventInstance ?? (typeof instance === "string" ? instance : DEFAULT_INSTANCE);
-  const stub = (env: Record<string, unknown>, name: string) => {
-    const namespace = env[binding] as DurableObjectNamespaceLike | undefined;
+  const stub = (env: object, name: string) => {
+    const namespace = (env as Record<string, unknown>)[binding] as DurableObjectNamespaceLike | undefined;
     if (!namespace || typeof namespace.idFromName !== "function") return undefined;
     return namespace.get(namespace.idFromName(name) as never);
   };
   const noBinding = `forwardTo("${binding}"): env.${binding} is not a Durable Object binding; add it to durable_objects.bindings in wrangler.jsonc`;
-  const eventTarget = (env: Record<string, unknown>) => {
+  const eventTarget = (env: object) => {
     const target = stub(env, eventName);
     if (!target) throw new ContainerflareError("INVALID_CONFIG", noBinding);
     return target;
@@ -183,9 +183,10 @@ export function forwardTo(binding: string, options: ForwardToOptions = {}): Forw
 
 /** What {@link forwardTo} returns: a Worker's default export with fetch, scheduled and queue. */
 export interface ForwardingWorker {
-  fetch(request: WorkerRequest, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<Response>;
+  // `env: object`: any Worker's Env fits (an interface without an index signature too).
+  fetch(request: WorkerRequest, env: object): Promise<Response>;
   /** Runs a Cron Trigger in the container's `scheduled` handler (see forwardScheduled). */
-  scheduled(controller: ScheduledController, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<void>;
+  scheduled(controller: ScheduledController, env: object): Promise<void>;
   /** Delivers a queue batch to the container's `queue` handler (see forwardQueue). */
-  queue(batch: MessageBatch, env: ContainerflareWorkerEnv & Record<string, unknown>): Promise<void>;
+  queue(batch: MessageBatch, env: object): Promise<void>;
 }

@@ -10,6 +10,9 @@ import {
   ContainerflareHost,
   containerflareContainer,
   DEFAULT_CONTAINER_PORT,
+  forwardQueue,
+  forwardScheduled,
+  forwardTo,
 } from "containerflare/worker";
 
 export { ContainerflareHost };
@@ -64,9 +67,16 @@ export class RoomHost extends ContainerflareHost<Env> {
   }
 }
 
+// The platform's own event objects (workers-types' ScheduledController and MessageBatch) fit
+// forwardScheduled and forwardQueue, and forwardTo's default export is a whole ExportedHandler.
 export default {
   fetch(request, env) {
     const name = new URL(request.url).pathname.split("/")[2] ?? "lobby";
     return env.ROOMS.getByName(name).fetch(request);
   },
-} satisfies ExportedHandler<Env>;
+  scheduled: (controller, env) =>
+    forwardScheduled(controller, env.ROOMS.getByName("lobby"), env, { timeoutMs: 60_000 }),
+  queue: (batch: MessageBatch<{ url: string }>, env) => forwardQueue(batch, env.ROOMS.getByName("jobs"), env),
+} satisfies ExportedHandler<Env, { url: string }>;
+
+export const viaContainerClass = forwardTo("ROOMS", { eventInstance: "jobs" }) satisfies ExportedHandler<Env>;
