@@ -36,6 +36,8 @@ export interface DevContainerSettings {
   tokenKey: string;
   /** The `containers` classes, with the Durable Object binding that reaches each. */
   classes: Record<string, { binding: string }>;
+  /** The queues wrangler.jsonc's `queues.consumers` lists: their batches go to the Worker's `queue`. */
+  consumedQueues?: string[];
 }
 
 // The messages @cloudflare/containers matches on (lower-cased substrings), as the platform words them.
@@ -482,18 +484,26 @@ interface QueueBatch {
   ackAll(): void;
 }
 
+type QueueHandler = (batch: QueueBatch, env: Record<string, unknown>, ctx: unknown) => unknown;
+
 /**
- * The Worker's default export, with a `queue` handler that logs what the app sent when the Worker
- * has none (dev consumes every queue the app produces to; the consumer that runs in production
- * may be another Worker). A class (a `WorkerEntrypoint` default) is left as it is.
+ * The Worker's default export, whose `queue` gets the batches of the queues wrangler.jsonc's
+ * `queues.consumers` lists (as in production), while dev logs and acks the batches of every other
+ * queue the app produces to (dev consumes them all; their consumer in production may be another
+ * Worker, or none). A class (a `WorkerEntrypoint` default) is left as it is.
  */
 export function withQueueLog<T>(handler: T): T {
-  if (typeof handler !== "object" || handler === null || "queue" in handler) return handler;
-  return {
-    ...handler,
-    queue(batch: QueueBatch): void {
+  if (typeof handler !== "object" || handler === null) return handler;
+  const own = (handler as { queue?: unknown }).queue;
+  // Object.create: the export's own methods (and its prototype's) stay reachable, with `this`.
+  return Object.assign(Object.create(handler) as object, {
+    queue(batch: QueueBatch, env: Record<string, unknown>, ctx: unknown): unknown {
+      const consumed = (env[SETTINGS_BINDING] as DevContainerSettings | undefined)?.consumedQueues ?? [];
+      if (typeof own === "function" && consumed.includes(batch.queue))
+        return (own as QueueHandler).call(handler, batch, env, ctx);
       for (const message of batch.messages) console.log(`queue ${batch.queue}: ${JSON.stringify(message.body)}`);
       batch.ackAll();
+      return undefined;
     },
-  } as T;
+  }) as T;
 }

@@ -387,6 +387,7 @@ async function startWithUserWorker(context: SessionContext, main: UserWorker): P
     settings: {
       tokenKey: tokenKey.toString("hex"),
       classes: Object.fromEntries(main.containers.map(({ className, binding }) => [className, { binding }])),
+      consumedQueues: consumedQueues(bindings.sections.queues as Parameters<typeof consumedQueues>[0]),
     },
     supervise: (request) => instances.handle(request),
   });
