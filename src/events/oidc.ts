@@ -23,6 +23,9 @@ export const CLOCK_TOLERANCE_SECONDS = 30;
 /** Longest Authorization header read: 16 KiB (a Google ID token is about 1 KiB). */
 export const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
+const SIGNATURE_REMOVED =
+  "Cloud Run removed the token's signature (SIGNATURE_REMOVED_BY_GOOGLE): the service is behind Cloud Run's IAM invoker check, which verified the token already; unset CONTAINERFLARE_OIDC_AUDIENCE there, or deploy with --no-invoker-iam-check to verify tokens in the container";
+
 /** What a verifier checks. */
 export interface OidcOptions {
   /** The `aud` every token must carry (the subscription's or job's `--*-token-audience`). */
@@ -54,6 +57,9 @@ export function createOidcVerifier(options: OidcOptions): OidcVerifier {
       return { ok: false, reason: "the Authorization header is too long" };
     const match = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+) *$/i.exec(authorization);
     if (!match) return { ok: false, reason: "the Authorization header is not Bearer <JWT>" };
+    // Cloud Run's IAM invoker check verifies the token itself and passes it on without its
+    // signature: nothing is left to verify here, and an unsigned token is never accepted.
+    if (match[1]!.endsWith(".SIGNATURE_REMOVED_BY_GOOGLE")) return { ok: false, reason: SIGNATURE_REMOVED };
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(match[1]!, keys, {

@@ -60,7 +60,7 @@ export function startUpWarnings(settings: CloudRunEventsConfig, handlers: EventH
   const open = routes.filter(([, path]) => path !== undefined).map(([variable, path]) => `${variable}=${path}`);
   if (settings.oidcAudience === undefined && open.length > 0)
     warnings.push(
-      `${open.join(" and ")} accept${open.length === 1 ? "s" : ""} unauthenticated requests: set CONTAINERFLARE_OIDC_AUDIENCE to require Google-signed OIDC tokens (Cloud Run IAM may still protect the service)`,
+      `${open.join(" and ")} accept${open.length === 1 ? "s" : ""} unauthenticated requests: set CONTAINERFLARE_OIDC_AUDIENCE to require Google-signed OIDC tokens (Cloud Run's IAM invoker check may still protect the service: it verifies the tokens itself)`,
     );
   for (const [variable, path, handler] of routes) {
     if (path !== undefined && !handlers[handler])

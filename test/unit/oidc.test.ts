@@ -73,6 +73,15 @@ describe("OIDC ID tokens of Pub/Sub and Cloud Scheduler", () => {
     expect(await verify(bearer(unsigned))).toMatchObject({ ok: false, reason: expect.stringMatching(/alg/i) });
   });
 
+  it("names Cloud Run's removed signature (a service behind its IAM invoker check)", async () => {
+    const [header, payload] = (await issuer.sign(claims)).split(".");
+    const verdict = await verify(bearer(`${header}.${payload}.SIGNATURE_REMOVED_BY_GOOGLE`));
+    expect(verdict).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^Cloud Run removed the token's signature/),
+    });
+  });
+
   it("fetches the key set once for many tokens (jose's cache)", async () => {
     const before = issuer.fetches();
     for (let index = 0; index < 5; index++) await verify(bearer(await issuer.sign(claims)));
