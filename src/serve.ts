@@ -104,7 +104,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
   // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
-  const cloudRunEvents = cloudRunEventsPart({ handlers: eventHandlers, settings: config.cloudRunEvents, logger });
+  const cloudRunEvents = cloudRunEventsPart({
+    handlers: eventHandlers,
+    settings: config.cloudRunEvents,
+    logger,
+    maxBodyBytes: bodyLimit,
+  });
 
   // The parts are composed once the runtime part is in (the answer check depends on it); no
   // request arrives before: the server listens after that.

@@ -36,6 +36,8 @@ export type CloudRunEventKind = "pubsub" | "scheduler";
 export interface CloudRunReceiverOptions {
   handlers: EventHandlers;
   settings: CloudRunEventsConfig;
+  /** serve()'s body limit (`0`: none): a route reads at most the lower of it and its own bound. */
+  maxBodyBytes: number;
   /** Wraps each handler's run; default: runs it. */
   runner?: EventRunner | undefined;
 }
@@ -68,7 +70,8 @@ export function createCloudRunReceiver(options: CloudRunReceiverOptions): CloudR
       }
       ctx.log.debug(`${routeName(kind)} request from ${verdict.email ?? "a token without email"}`);
     }
-    const limit = kind === "pubsub" ? MAX_PUBSUB_BODY_BYTES : MAX_SCHEDULER_BODY_BYTES;
+    const bound = kind === "pubsub" ? MAX_PUBSUB_BODY_BYTES : MAX_SCHEDULER_BODY_BYTES;
+    const limit = options.maxBodyBytes > 0 ? Math.min(bound, options.maxBodyBytes) : bound;
     let bytes: Uint8Array;
     try {
       const read = await readBodyLimited(request, limit);

@@ -24,6 +24,8 @@ export interface CloudRunEventsPartOptions {
   handlers: EventHandlers;
   settings: CloudRunEventsConfig;
   logger: ConsolaInstance;
+  /** serve()'s body limit (`0`: none): the routes read at most the lower of it and their own bound. */
+  maxBodyBytes: number;
   /** Wraps each handler's run; default: runs it. */
   runner?: EventRunner | undefined;
 }

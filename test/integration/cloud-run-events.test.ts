@@ -126,6 +126,9 @@ describe.each(RUNTIMES)("Cloud Run events on $name", (runtime) => {
     expect(error.message).toMatch(/^invalid Pub\/Sub push: /);
     expect((await post(`${url}${PUBSUB}`, "not json")).status).toBe(400);
     expect((await post(`${url}${SCHEDULER}`, "not json")).status).toBe(400);
+    const large = await post(`${url}${SCHEDULER}`, JSON.stringify({ cron: "x", pad: "p".repeat(70_000) }));
+    expect(large.status).toBe(413);
+    await large.body?.cancel();
     const get = await fetch(`${url}${PUBSUB}`);
     expect([get.status, get.headers.get("allow")]).toEqual([405, "POST"]);
     await get.body?.cancel();
