@@ -109,6 +109,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     settings: config.cloudRunEvents,
     logger,
     maxBodyBytes: bodyLimit,
+    // As the Worker's events: the handler keeps the instance awake while it runs.
+    runner: (_ctx, run) => state.track(run()),
   });
 
   // The parts are composed once the runtime part is in (the answer check depends on it); no
