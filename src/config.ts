@@ -85,6 +85,13 @@ export interface RuntimeConfig {
    * route, e.g. `/healthz`; undefined (the default) leaves it off. See src/serve/health.ts.
    */
   healthPath?: string;
+  /**
+   * Events on Cloud Run (Pub/Sub push, Cloud Scheduler): `CONTAINERFLARE_PUBSUB_PATH`,
+   * `CONTAINERFLARE_SCHEDULER_PATH` and the OIDC check (`CONTAINERFLARE_OIDC_AUDIENCE`,
+   * `CONTAINERFLARE_OIDC_EMAILS`, `CONTAINERFLARE_OIDC_JWKS_URL`); serve()'s `cloudRunEvents`
+   * option wins over them. Off unless a path is set.
+   */
+  cloudRunEvents: CloudRunEventsConfig;
 }
 
 /**
@@ -93,6 +100,28 @@ export interface RuntimeConfig {
  * background work.
  */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
+
+/** Where Pub/Sub pushes and Cloud Scheduler jobs land, and how their OIDC tokens are checked. */
+export interface CloudRunEventsConfig {
+  /** Path of the Pub/Sub push endpoint (`/_events/pubsub`): requests to it reach `queue`. */
+  pubsubPath?: string;
+  /** Path of the Cloud Scheduler jobs' HTTP target: requests to it reach `scheduled`. */
+  schedulerPath?: string;
+  /** When set, each request must carry a Google-signed OIDC ID token with this `aud`. */
+  oidcAudience?: string;
+  /** When set, the token's `email` (verified) must be one of these service accounts (lower case). */
+  oidcEmails?: string[];
+  /** The key set the tokens are checked against: {@link GOOGLE_JWKS_URL} unless set. */
+  oidcJwksUrl: string;
+}
+
+/** What serve()'s `cloudRunEvents` option may set; each value wins over its variable. */
+export type CloudRunEventsOptions = {
+  [Key in keyof CloudRunEventsConfig]?: Key extends "oidcEmails" ? string[] | string : string;
+};
+
+/** Google's OAuth 2.0 signing keys, which sign Pub/Sub's and Cloud Scheduler's OIDC ID tokens. */
+export const GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs";
 
 /** The WebSocket options the environment can set (see {@link RuntimeConfig.webSocket}). */
 export interface WebSocketEnvOptions {
@@ -202,6 +231,24 @@ const keepAliveSchema = v.pipe(
 );
 const healthPathSchema = v.pipe(trimmed, v.check(isHealthPath));
 const HEALTH_PATH_EXPECTED = "a path starting with /, without query or spaces, such as /healthz";
+/** A path of its own: starts with `/`, no query, fragment or white space, at most 1,024 characters. */
+const eventPathSchema = v.pipe(trimmed, v.maxLength(1024), v.regex(/^\/[^\s?#]*$/));
+const audienceSchema = v.pipe(trimmed, v.nonEmpty(), v.maxLength(2048));
+const emailListSchema = v.pipe(
+  trimmed,
+  v.transform((value) => value.split(",").map((email) => email.trim().toLowerCase())),
+  v.check((emails) => emails.length <= 100 && emails.every((email) => /^[^\s@,]+@[^\s@,]+$/.test(email))),
+);
+const httpUrlSchema = v.pipe(
+  trimmed,
+  v.check((value) => {
+    try {
+      return ["http:", "https:"].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }),
+);
 const hopsSchema = v.pipe(trimmed, v.regex(/^\d{1,2}$/), v.transform(Number), v.minValue(1), v.maxValue(16));
 
 function read<TSchema extends v.GenericSchema<string, unknown>>(
@@ -330,6 +377,7 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
         "a number of seconds from 0.1 to 3600 (0: off)",
       ) ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
     healthPath: read(env, "CONTAINERFLARE_HEALTH_PATH", healthPathSchema, HEALTH_PATH_EXPECTED),
+    cloudRunEvents: resolveCloudRunEvents(env),
   };
   for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
@@ -363,6 +411,48 @@ function readWebSocketOptions(env: EnvSource): WebSocketEnvOptions {
     if (options[key] === undefined) delete options[key];
   }
   return options;
+}
+
+const CLOUD_RUN_EVENT_FIELDS = {
+  pubsubPath: ["CONTAINERFLARE_PUBSUB_PATH", eventPathSchema, "a path starting with / (e.g. /_events/pubsub)"],
+  schedulerPath: ["CONTAINERFLARE_SCHEDULER_PATH", eventPathSchema, "a path starting with / (e.g. /_events/scheduler)"],
+  oidcAudience: [
+    "CONTAINERFLARE_OIDC_AUDIENCE",
+    audienceSchema,
+    "the audience of the OIDC tokens (e.g. the service URL)",
+  ],
+  oidcEmails: ["CONTAINERFLARE_OIDC_EMAILS", emailListSchema, "comma-separated service account emails (at most 100)"],
+  oidcJwksUrl: ["CONTAINERFLARE_OIDC_JWKS_URL", httpUrlSchema, "an http(s) URL of a JSON Web Key Set"],
+} as const;
+
+/**
+ * The Cloud Run events settings: the environment's, with `options` (serve()'s `cloudRunEvents`)
+ * winning, each value validated alike; a bad option is named `cloudRunEvents.<key>` in the line.
+ */
+export function resolveCloudRunEvents(env: EnvSource, options: CloudRunEventsOptions = {}): CloudRunEventsConfig {
+  const settings: Record<string, unknown> = {};
+  for (const [key, [variable, schema, expected]] of Object.entries(CLOUD_RUN_EVENT_FIELDS)) {
+    const option = options[key as keyof CloudRunEventsOptions];
+    const value =
+      option === undefined
+        ? read(env, variable, schema as v.GenericSchema<string, unknown>, expected)
+        : read(
+            { [`cloudRunEvents.${key}`]: Array.isArray(option) ? option.join(",") : option },
+            `cloudRunEvents.${key}`,
+            schema as v.GenericSchema<string, unknown>,
+            expected,
+          );
+    if (value !== undefined) settings[key] = value;
+  }
+  const config = { oidcJwksUrl: GOOGLE_JWKS_URL, ...settings } as CloudRunEventsConfig;
+  if (config.pubsubPath !== undefined && config.pubsubPath === config.schedulerPath)
+    throw new ConfigError(
+      "CONTAINERFLARE_SCHEDULER_PATH",
+      config.schedulerPath,
+      "",
+      `CONTAINERFLARE_PUBSUB_PATH and CONTAINERFLARE_SCHEDULER_PATH must differ (both ${config.pubsubPath})`,
+    );
+  return config;
 }
 
 /**

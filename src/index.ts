@@ -33,7 +33,10 @@
  * - the structured console (src/serve/console.ts with `node:async_hooks`): before listening, only
  *   in the JSON log formats with `CONTAINERFLARE_CONSOLE=structured` or a process serve() owns;
  * - `node:util`: on the first log line with an object or a `%` placeholder;
- * - consola's fancy reporter: on the first pretty log line.
+ * - consola's fancy reporter: on the first pretty log line;
+ * - the Cloud Run events receiver (src/events/cloud-run-receive.ts, cloud-run.ts): on the first
+ *   request to a configured `CONTAINERFLARE_PUBSUB_PATH` or `CONTAINERFLARE_SCHEDULER_PATH`, and
+ *   with it jose (src/events/oidc.ts) only when `CONTAINERFLARE_OIDC_AUDIENCE` is set.
  *
  * @module
  */
@@ -41,7 +44,15 @@
 export type { ServerRequest } from "srvx";
 export type { BindingKind } from "./bindings/registry.ts";
 export type { Bindings, CommandClient } from "./command/index.ts";
-export type { CommandEndpoint, ConsoleMode, LogFormat, PlatformKind, RuntimeConfig } from "./config.ts";
+export type {
+  CloudRunEventsConfig,
+  CloudRunEventsOptions,
+  CommandEndpoint,
+  ConsoleMode,
+  LogFormat,
+  PlatformKind,
+  RuntimeConfig,
+} from "./config.ts";
 export { ConfigError, resolveConfig } from "./config.ts";
 export type {
   ContainerContext,

@@ -26,6 +26,7 @@ import { errorResponse } from "./errors.ts";
 import { exitProcess } from "./exit.ts";
 import { accessLogPart } from "./serve/access-log.ts";
 import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
+import { cloudRunEventsPart } from "./serve/cloud-run-events.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
 import type { runInContext } from "./serve/console.ts";
 import { errorPart } from "./serve/errors.ts";
@@ -102,6 +103,15 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   const state = createServerState(config, platform, logger, bus, keepAlive);
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
+  // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
+  const cloudRunEvents = cloudRunEventsPart({
+    handlers: eventHandlers,
+    settings: config.cloudRunEvents,
+    logger,
+    maxBodyBytes: bodyLimit,
+    // As the Worker's events: the handler keeps the instance awake while it runs.
+    runner: (_ctx, run) => state.track(run()),
+  });
 
   // The parts are composed once the runtime part is in (the answer check depends on it); no
   // request arrives before: the server listens after that.
@@ -188,6 +198,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
             logger,
             runner: (_ctx, run) => state.track(run()),
           }),
+          cloudRunEvents,
           health,
           bodyLimitPart(bodyLimit),
         ],

@@ -6,7 +6,7 @@
 import type { ConsolaInstance } from "consola";
 import type { ServerOptions, ServerRequest } from "srvx";
 import type { Bindings } from "../command/index.ts";
-import type { ConsoleMode, EnvSource, RuntimeConfig } from "../config.ts";
+import type { CloudRunEventsOptions, ConsoleMode, EnvSource, RuntimeConfig } from "../config.ts";
 import type { ContainerContext } from "../context.ts";
 import type { EventHandlers, ScheduledHandler } from "../events/types.ts";
 import type { PlatformInfo } from "../platform.ts";
@@ -89,6 +89,12 @@ export interface ServeOptions<Env = Bindings> {
    * of the app at that path always wins.
    */
   healthPath?: string;
+  /**
+   * Pub/Sub push and Cloud Scheduler on Cloud Run (docs/deploy.md, "Events on Cloud Run"): the
+   * paths they reach `queue` and `scheduled` on, and the OIDC check. Each value wins over its
+   * variable (`CONTAINERFLARE_PUBSUB_PATH`, `CONTAINERFLARE_SCHEDULER_PATH`, `CONTAINERFLARE_OIDC_*`).
+   */
+  cloudRunEvents?: CloudRunEventsOptions;
   /** Extra srvx options (e.g. `node`, `bun`, `deno`). */
   srvx?: Omit<Partial<ServerOptions>, "fetch" | "port" | "hostname">;
 }

@@ -6,7 +6,14 @@
  * @module
  */
 import type { ConsolaInstance } from "consola";
-import { type CommandEndpoint, ConfigError, processEnv, type RuntimeConfig, resolveConfig } from "../config.ts";
+import {
+  type CommandEndpoint,
+  ConfigError,
+  processEnv,
+  type RuntimeConfig,
+  resolveCloudRunEvents,
+  resolveConfig,
+} from "../config.ts";
 import { exitProcess } from "../exit.ts";
 import { createLogger, processSink, resolveLogFormat } from "../log.ts";
 import { type MetadataTrust, metadataTrust } from "../metadata-header.ts";
@@ -34,13 +41,15 @@ export interface ServeSetup {
  */
 function configure(options: ServeOptions, manageProcess: boolean): RuntimeConfig {
   try {
-    return resolveConfig(options.env ?? processEnv(), {
+    const env = options.env ?? processEnv();
+    return resolveConfig(env, {
       ...options.config,
       port: options.port,
       hostname: options.hostname,
       maxRequestBodyBytes: options.maxRequestBodySize,
       console: options.console,
       healthPath: options.healthPath,
+      cloudRunEvents: options.cloudRunEvents && resolveCloudRunEvents(env, options.cloudRunEvents),
     });
   } catch (error) {
     if (manageProcess && error instanceof ConfigError) exitProcess(1, error.message);

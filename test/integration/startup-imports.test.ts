@@ -48,6 +48,9 @@ const NEVER_AT_START_UP = [
   /^src\/gcp-metadata-server\.ts$/,
   /^src\/internal\/(backoff|sleep)\.ts$/,
   /^node_modules\/ofetch\//,
+  // Cloud Run events: the receiver and jose load on the first Pub/Sub or Scheduler request.
+  /^src\/events\/(cloud-run|cloud-run-receive|oidc)\.ts$/,
+  /^node_modules\/jose\//,
   /^node_modules\/consola\/dist\/index\.mjs$/,
 ];
 
