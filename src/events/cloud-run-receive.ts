@@ -16,7 +16,7 @@ import type { CloudRunEventsConfig } from "../config.ts";
 import type { RequestContext } from "../context.ts";
 import { type ErrorResponseBody, errorResponse } from "../errors.ts";
 import { readBodyLimited } from "../protocol/bytes.ts";
-import type { EventRunner } from "../serve/events.ts";
+import { type EventRunner, runEventHandler } from "../serve/events.ts";
 import { recordBatch, recordController } from "./batch.ts";
 import {
   MAX_PUBSUB_BODY_BYTES,
@@ -48,7 +48,7 @@ export type CloudRunReceiver = (kind: CloudRunEventKind, request: Request, ctx: 
 /** Creates the receiver of one server (with its one key set cache when OIDC is on). */
 export function createCloudRunReceiver(options: CloudRunReceiverOptions): CloudRunReceiver {
   const { handlers, settings } = options;
-  const runner: EventRunner = options.runner ?? ((_ctx, run) => run());
+  const runner = options.runner;
   const audience = settings.oidcAudience;
   let verifier: Promise<OidcVerifier> | undefined;
   const verify = (authorization: string | null) =>
@@ -89,7 +89,7 @@ export function createCloudRunReceiver(options: CloudRunReceiverOptions): CloudR
     const handler = handlers.queue;
     if (!handler) return noHandler("queue", ctx);
     const recorded = recordBatch(event);
-    const failed = await runHandler(ctx, () => handler(recorded.batch, ctx.env, ctx));
+    const failed = await runEventHandler(runner, ctx, () => handler(recorded.batch, ctx.env, ctx));
     const verdict = pubsubVerdict(recorded.calls(), failed);
     if (verdict.delaySeconds !== undefined)
       ctx.log.debug(
@@ -110,7 +110,7 @@ export function createCloudRunReceiver(options: CloudRunReceiverOptions): CloudR
     const handler = handlers.scheduled;
     if (!handler) return noHandler("scheduled", ctx);
     const recorded = recordController(event);
-    const failed = await runHandler(ctx, () => handler(recorded.controller, ctx.env, ctx));
+    const failed = await runEventHandler(runner, ctx, () => handler(recorded.controller, ctx.env, ctx));
     const status = schedulerStatus(failed, recorded.noRetry());
     if (status === 200 && failed)
       ctx.log.warn("the scheduled handler failed after noRetry(): Cloud Scheduler is told it ran");
@@ -121,17 +121,6 @@ export function createCloudRunReceiver(options: CloudRunReceiverOptions): CloudR
       retryable: true,
       requestId: ctx.request.id,
     });
-  }
-
-  /** Runs a handler through the runner; whether it threw (what it threw is logged with the request id). */
-  async function runHandler(ctx: RequestContext, run: () => unknown): Promise<boolean> {
-    try {
-      await runner(ctx, async () => run());
-      return false;
-    } catch (error) {
-      ctx.log.error(error);
-      return true;
-    }
   }
 }
 

@@ -11,7 +11,7 @@ import type { RequestContext } from "../context.ts";
 import { errorResponse } from "../errors.ts";
 import { readBodyLimited } from "../protocol/bytes.ts";
 import { createRequestVerifier } from "../request-signature.ts";
-import type { EventRunner, EventsPartOptions } from "../serve/events.ts";
+import { type EventsPartOptions, runEventHandler } from "../serve/events.ts";
 import { recordBatch, recordController } from "./batch.ts";
 import { type ContainerEvent, type EventOutcome, EventSchema } from "./protocol.ts";
 import { EVENT_SIGNATURE_HEADER, MAX_EVENT_BODY_BYTES } from "./route.ts";
@@ -21,8 +21,7 @@ export type EventReceiver = (request: Request, ctx: RequestContext) => Promise<R
 
 /** Creates the receiver of one server. */
 export function createEventReceiver(options: EventsPartOptions): EventReceiver {
-  const { handlers, secret, logger } = options;
-  const runner: EventRunner = options.runner ?? ((_ctx, run) => run());
+  const { handlers, secret, logger, runner } = options;
   const verifier = secret ? createRequestVerifier({ secret }) : undefined;
 
   async function answer(request: Request, ctx: RequestContext): Promise<Response> {
@@ -97,15 +96,10 @@ export function createEventReceiver(options: EventsPartOptions): EventReceiver {
     return [outcome, { status: failure ? 500 : 200 }];
   }
 
-  /** Runs a handler; what it throws is logged with the request id, and only its kind goes back. */
+  /** Runs a handler; only the kind of a failure goes back to the Worker. */
   async function runHandler(ctx: RequestContext, run: () => unknown) {
-    try {
-      await runner(ctx, async () => run());
-      return undefined;
-    } catch (error) {
-      ctx.log.error(error);
-      return { code: "INTERNAL", message: "the handler failed (see the container's log)" };
-    }
+    const failed = await runEventHandler(runner, ctx, run);
+    return failed ? { code: "INTERNAL", message: "the handler failed (see the container's log)" } : undefined;
   }
 
   return answer;

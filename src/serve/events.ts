@@ -19,6 +19,24 @@ import type { Part } from "./parts.ts";
 /** Runs an event handler: serve() tracks it for the keep-alive (the console context is the request's already). */
 export type EventRunner = (ctx: RequestContext, run: () => Promise<unknown>) => Promise<unknown>;
 
+/**
+ * Runs an app's event handler through `runner`: resolves with whether it threw. What it threw is
+ * logged with the request id and stays in the container: the answer says only that it failed.
+ */
+export async function runEventHandler(
+  runner: EventRunner | undefined,
+  ctx: RequestContext,
+  run: () => unknown,
+): Promise<boolean> {
+  try {
+    await (runner ? runner(ctx, async () => run()) : run());
+    return false;
+  } catch (error) {
+    ctx.log.error(error);
+    return true;
+  }
+}
+
 /** Options of {@link eventsPart}. */
 export interface EventsPartOptions {
   handlers: EventHandlers;
