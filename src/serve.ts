@@ -28,7 +28,6 @@ import { accessLogPart } from "./serve/access-log.ts";
 import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
 import { cloudRunEventsPart } from "./serve/cloud-run-events.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
-import type { runInContext } from "./serve/console.ts";
 import { errorPart } from "./serve/errors.ts";
 import { eventHandlersOf, eventsPart } from "./serve/events.ts";
 import { healthPart } from "./serve/health.ts";
@@ -46,7 +45,8 @@ import { isWebSocketUpgrade, type WebSocketHooks } from "./websocket.ts";
 
 export type { App, ContainerServer, Handler, ServeOptions, ShutdownHook } from "./serve/options.ts";
 
-type ConsoleRun = typeof runInContext<[ServerRequest, RequestContext], Response | Promise<Response>>;
+/** Runs `fn` in a request's console context (serve/console.ts's runInContext, bound). */
+type ContextRunner = <R>(ctx: RequestContext, fn: () => R) => R;
 
 /** `options` without its undefined values (so that they do not hide the environment's). */
 function definedOnly<T extends object>(options: T | undefined): Partial<T> {
@@ -101,6 +101,10 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       })
     : undefined;
   const state = createServerState(config, platform, logger, bus, keepAlive);
+  // With the structured console (serve/console.ts), the app's code runs in its request's
+  // context: the handler, the event handlers and the WebSocket hooks.
+  let contextRunner: ContextRunner | undefined;
+  const inContext: ContextRunner = (ctx, fn) => (contextRunner ? contextRunner(ctx, fn) : fn());
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
   // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
@@ -110,21 +114,19 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     logger,
     maxBodyBytes: bodyLimit,
     // As the Worker's events: the handler keeps the instance awake while it runs.
-    runner: (_ctx, run) => state.track(run()),
+    runner: (ctx, run) => state.track(inContext(ctx, run)),
   });
 
   // The parts are composed once the runtime part is in (the answer check depends on it); no
   // request arrives before: the server listens after that.
   let respond: Step | undefined;
-  // With the structured console (serve/console.ts), the request runs in its context.
-  let inContext: ConsoleRun | undefined;
-  // The same for WebSocket hooks (serve/websocket.ts).
-  let hookInContext: (<R>(ctx: RequestContext, fn: () => R) => R) | undefined;
-  const step: Step = (request, ctx) => (respond as Step)(request, ctx);
-  const enter: MetadataNext = (request, fields) => {
-    const ctx = new RequestContext(request, state, fields);
-    return inContext ? inContext(ctx, step, request, ctx) : (respond as Step)(request, ctx);
-  };
+  const enter: MetadataNext = (request, fields) =>
+    (respond as Step)(request, new RequestContext(request, state, fields));
+  // Only the app's own code runs in the console context: serve()'s parts log through ctx.log, and
+  // on Deno the context costs per step run in it (measured: the whole chain inside ~8 µs a
+  // request, the handler alone ~7 µs; 0.3 µs on Node).
+  const runApp: Step = (request, ctx) =>
+    contextRunner ? contextRunner(ctx, () => handler(request, ctx)) : handler(request, ctx);
 
   const drain = createConnectionDrain();
   const fetch = drain.wrap((request: ServerRequest) => metadata.run(request, enter));
@@ -175,14 +177,12 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       const installation = installConsole({ logger, structured, uncaught: manageProcess });
       releaseConsole = installation.release;
       if (structured) {
-        inContext = runInContext;
-        hookInContext = (ctx, fn) => runInContext(ctx, fn);
+        contextRunner = (ctx, fn) => runInContext(ctx, fn);
       }
       // Bun settles the format after listening: a terminal after all gives the console back.
       void Promise.resolve(setup.jsonLogs).then((json) => {
         if (json) return;
-        inContext = undefined;
-        hookInContext = undefined;
+        contextRunner = undefined;
         installation.release();
       });
     }
@@ -196,13 +196,13 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
             handlers: eventHandlers,
             secret: config.secret,
             logger,
-            runner: (_ctx, run) => state.track(run()),
+            runner: (ctx, run) => state.track(inContext(ctx, run)),
           }),
           cloudRunEvents,
           health,
           bodyLimitPart(bodyLimit),
         ],
-        handler,
+        runApp,
       );
     respond = compose(setup.accessLog);
     // Bun's terminal check (which decides the access log's default) settles after the server
@@ -219,7 +219,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
         state,
         respond: () => respond as Step,
         logger,
-        inContext: () => hookInContext,
+        inContext: () => contextRunner,
         ...(bunHandlers ? { bunHandlers } : {}),
       });
     }

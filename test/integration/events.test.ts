@@ -76,6 +76,9 @@ describe.each(RUNTIMES)("events in serve() on $name", (runtime) => {
       hasEnv: true,
     });
     expect(state.noRetry).toBe(false);
+    // Its console line is a JSON line with the event's request id.
+    const line = app.jsonLogs().find((entry) => String(entry.message).startsWith("scheduled */5 * * * * ran in "));
+    expect(line?.requestId).toBe(String(line?.message).split(" ran in ")[1]);
   });
 
   it("fails the invocation when scheduled throws, and passes noRetry() on", async () => {
