@@ -62,11 +62,6 @@ export interface WebSocketServerOptions {
   logger: ConsolaInstance;
   /** The Bun `websocket` handler object serve() gave srvx; filled in here before Bun.serve runs. */
   bunHandlers?: Record<string, unknown>;
-  /**
-   * The structured console's runner (serve/console.ts), when it is on: each hook runs in its
-   * upgrade request's context, so that its console lines carry the request id and trace.
-   */
-  inContext?: () => (<R>(ctx: RequestContext, fn: () => R) => R) | undefined;
 }
 
 /** The WebSocket side of one server. */
@@ -238,8 +233,7 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
     /** Runs a hook; a rejection or throw is logged and closes the socket; async work is waited for on shutdown. */
     const run = (peer: Peer | undefined, call: () => unknown) => {
       try {
-        const within = options.inContext?.();
-        const result = (within ? within(ctx, call) : call()) as Promise<unknown> | undefined;
+        const result = call() as Promise<unknown> | undefined;
         if (result && typeof result.then === "function") ctx.waitUntil(result.then(undefined, (e) => fail(peer, e)));
       } catch (error) {
         fail(peer, error);

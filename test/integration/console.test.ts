@@ -4,7 +4,6 @@
 // CONTAINERFLARE_CONSOLE=plain leaves console alone. Every stdout line must parse in JSON mode.
 import { afterEach, describe, expect, it } from "vitest";
 import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
-import { connectSocket, within } from "./ws-client.ts";
 
 const APP = `${ROOT}test/fixtures/serve/console-app.mjs`;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -91,22 +90,6 @@ describe.each(RUNTIMES)("console on $name", (runtime) => {
       // A stack to detect: no ReportedErrorEvent type needed.
       expect(line["@type"]).toBeUndefined();
     }
-  });
-
-  it("a WebSocket hook's console lines carry the upgrade request's id and trace", async () => {
-    app = await startApp(runtime, APP, CLOUD_RUN);
-    const client = await connectSocket(`${app.url.replace("http", "ws")}/socket`, {
-      headers: { "x-request-id": "ws-request-1", traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` },
-    });
-    client.ws.send("hi");
-    expect(await client.next()).toBe("ws-request-1");
-    client.ws.close(1000);
-    await within(client.closed, "close");
-    expect(byMessage(everyLine(app), "ws message hi")).toMatchObject({
-      severity: "INFO",
-      requestId: "ws-request-1",
-      "logging.googleapis.com/trace": `projects/demo-project/traces/${TRACE_ID}`,
-    });
   });
 
   it("on Cloudflare JSON: level, message and the error object, with the request id", async () => {
