@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { BINDING_KINDS, BINDING_NAME_RE, type BindingKind } from "./bindings/registry.ts";
 import { ContainerflareError } from "./errors.ts";
-import { isHealthPath } from "./internal/http.ts";
+import { isRoutePath } from "./internal/http.ts";
 import { detectPlatform } from "./platform.ts";
 
 /** Where the command bus connects (`CF_CMD_ENDPOINT`). */
@@ -229,10 +229,9 @@ const keepAliveSchema = v.pipe(
   v.transform((value) => Math.round(Number(value) * 1000)),
   v.check((ms) => ms === 0 || (ms >= 100 && ms <= 3_600_000)),
 );
-const healthPathSchema = v.pipe(trimmed, v.check(isHealthPath));
 const HEALTH_PATH_EXPECTED = "a path starting with /, without query or spaces, such as /healthz";
-/** A path of its own: starts with `/`, no query, fragment or white space, at most 1,024 characters. */
-const eventPathSchema = v.pipe(trimmed, v.maxLength(1024), v.regex(/^\/[^\s?#]*$/));
+/** A route of serve()'s own (health, Pub/Sub, Scheduler): see {@link isRoutePath}. */
+const routePathSchema = v.pipe(trimmed, v.check(isRoutePath));
 const audienceSchema = v.pipe(trimmed, v.nonEmpty(), v.maxLength(2048));
 const emailListSchema = v.pipe(
   trimmed,
@@ -376,7 +375,7 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
         keepAliveSchema,
         "a number of seconds from 0.1 to 3600 (0: off)",
       ) ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
-    healthPath: read(env, "CONTAINERFLARE_HEALTH_PATH", healthPathSchema, HEALTH_PATH_EXPECTED),
+    healthPath: read(env, "CONTAINERFLARE_HEALTH_PATH", routePathSchema, HEALTH_PATH_EXPECTED),
     cloudRunEvents: resolveCloudRunEvents(env),
   };
   for (const [key, value] of Object.entries(overrides)) {
@@ -384,7 +383,7 @@ export function resolveConfig(env: EnvSource = processEnv(), overrides: Partial<
   }
   // The option is checked like the variable: a path that can never match would leave it off silently.
   if (overrides.healthPath !== undefined) {
-    const result = v.safeParse(healthPathSchema, overrides.healthPath);
+    const result = v.safeParse(routePathSchema, overrides.healthPath);
     if (!result.success) throw new ConfigError("healthPath", String(overrides.healthPath), HEALTH_PATH_EXPECTED);
     config.healthPath = result.output;
   }
@@ -414,8 +413,8 @@ function readWebSocketOptions(env: EnvSource): WebSocketEnvOptions {
 }
 
 const CLOUD_RUN_EVENT_FIELDS = {
-  pubsubPath: ["CONTAINERFLARE_PUBSUB_PATH", eventPathSchema, "a path starting with / (e.g. /_events/pubsub)"],
-  schedulerPath: ["CONTAINERFLARE_SCHEDULER_PATH", eventPathSchema, "a path starting with / (e.g. /_events/scheduler)"],
+  pubsubPath: ["CONTAINERFLARE_PUBSUB_PATH", routePathSchema, "a path starting with / (e.g. /_events/pubsub)"],
+  schedulerPath: ["CONTAINERFLARE_SCHEDULER_PATH", routePathSchema, "a path starting with / (e.g. /_events/scheduler)"],
   oidcAudience: [
     "CONTAINERFLARE_OIDC_AUDIENCE",
     audienceSchema,

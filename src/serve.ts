@@ -106,7 +106,10 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   // message made the Node echo's server CPU per message grow over a run (the bench: 0.82x bare
   // crossws, 0.90x without), so their lines carry the request id through the hook's ctx.log.
   let contextRunner: ContextRunner | undefined;
-  const inContext: ContextRunner = (ctx, fn) => (contextRunner ? contextRunner(ctx, fn) : fn());
+  // An event's handler (the Worker's or Cloud Run's) runs in its context and keeps the instance
+  // awake while it runs (the keep-alive).
+  const eventRunner = (ctx: RequestContext, run: () => Promise<unknown>) =>
+    state.track(contextRunner ? contextRunner(ctx, run) : run());
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
   // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
@@ -115,8 +118,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     settings: config.cloudRunEvents,
     logger,
     maxBodyBytes: bodyLimit,
-    // As the Worker's events: the handler keeps the instance awake while it runs.
-    runner: (ctx, run) => state.track(inContext(ctx, run)),
+    runner: eventRunner,
   });
 
   // The parts are composed once the runtime part is in (the answer check depends on it); no
@@ -179,7 +181,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
       const installation = installConsole({ logger, structured, uncaught: manageProcess });
       releaseConsole = installation.release;
       if (structured) {
-        contextRunner = (ctx, fn) => runInContext(ctx, fn);
+        contextRunner = runInContext;
       }
       // Bun settles the format after listening: a terminal after all gives the console back.
       void Promise.resolve(setup.jsonLogs).then((json) => {
@@ -193,13 +195,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
         [
           accessLogPart(accessLog),
           errorPart(createResponseCheck(runtime.sending)),
-          // An event's handler keeps the instance awake while it runs (the keep-alive).
-          eventsPart({
-            handlers: eventHandlers,
-            secret: config.secret,
-            logger,
-            runner: (ctx, run) => state.track(inContext(ctx, run)),
-          }),
+          eventsPart({ handlers: eventHandlers, secret: config.secret, logger, runner: eventRunner }),
           cloudRunEvents,
           health,
           bodyLimitPart(bodyLimit),

@@ -18,6 +18,7 @@
  * @module
  */
 import * as v from "valibot";
+import { issueLine } from "../internal/issues.ts";
 import { encodeBytes, fromBase64 } from "../protocol/bytes.ts";
 import type { BatchCall, EventMessage, QueueEvent, ScheduledEvent } from "./protocol.ts";
 
@@ -198,11 +199,4 @@ function parseJsonText(text: string): unknown {
   } catch {
     return INVALID;
   }
-}
-
-/** The first issue as `at path: message`. */
-function issueLine(issues: readonly v.BaseIssue<unknown>[]): string {
-  const issue = issues[0]!;
-  const where = issue.path?.map((item) => String(item.key)).join(".");
-  return where ? `${where}: ${issue.message}` : issue.message;
 }

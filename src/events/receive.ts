@@ -9,6 +9,7 @@
 import * as v from "valibot";
 import type { RequestContext } from "../context.ts";
 import { errorResponse } from "../errors.ts";
+import { firstIssue } from "../internal/issues.ts";
 import { readBodyLimited } from "../protocol/bytes.ts";
 import { createRequestVerifier } from "../request-signature.ts";
 import { type EventsPartOptions, runEventHandler } from "../serve/events.ts";
@@ -115,7 +116,6 @@ function parseEvent(bytes: Uint8Array): ContainerEvent | string {
   }
   const parsed = v.safeParse(EventSchema, json);
   if (parsed.success) return parsed.output;
-  const issue = parsed.issues[0];
-  const where = issue.path?.map((item) => String(item.key)).join(".");
-  return `invalid event${where ? ` at ${where}` : ""}: ${issue.message}`;
+  const { path, message } = firstIssue(parsed.issues);
+  return `invalid event${path ? ` at ${path}` : ""}: ${message}`;
 }

@@ -13,6 +13,7 @@ import {
 import { EmptyPayloadSchema } from "../bindings/schemas.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
+import { issueLine } from "../internal/issues.ts";
 import {
   BATCH_CONTENT_TYPE,
   BodyMarkerSchema,
@@ -276,12 +277,6 @@ function failure(code: ErrorBody["code"], message: string, retryable = false): E
   return { code, message, retryable };
 }
 
-function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
-  const issue = issues[0]!;
-  const path = issue.path?.map((item) => String(item.key)).join(".");
-  return path ? `${path}: ${issue.message}` : issue.message;
-}
-
 /**
  * Creates a command host over objects that implement the Workers binding interfaces. Runtime
  * agnostic (no node: imports): it runs in workerd as well as in Node, Bun and Deno.
@@ -376,7 +371,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
     const definition = Object.hasOwn(BUILT_IN, command) ? BUILT_IN[command] : undefined;
     if (!definition) throw new CommandError("UNKNOWN_COMMAND", `unknown command ${command}`);
     const parsed = v.safeParse(definition.handler.schema, payload ?? null);
-    if (!parsed.success) throw new CommandError("INVALID_PAYLOAD", `${command}: ${issueText(parsed.issues)}`);
+    if (!parsed.success) throw new CommandError("INVALID_PAYLOAD", `${command}: ${issueLine(parsed.issues)}`);
     let binding: unknown;
     if (definition.kind) {
       const name = (parsed.output as { binding: string }).binding;
@@ -437,7 +432,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       const message =
         version !== undefined && version !== PROTOCOL_VERSION
           ? `unsupported protocol version ${JSON.stringify(version)}; this host speaks v${PROTOCOL_VERSION}`
-          : `malformed frame: ${issueText(frame.issues)}`;
+          : `malformed frame: ${issueLine(frame.issues)}`;
       return fixed(encodeFailure(id, failure("INVALID_PAYLOAD", message)));
     }
     const { id, command, payload } = frame.output;

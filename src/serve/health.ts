@@ -10,9 +10,7 @@
  * answers 200 everywhere answers its probes itself.
  *
  * Cost: off, none (the part is left out of the composition). On, one comparison of the request
- * target with the path per request, without parsing a URL: on Node the raw target of the
- * node:http request (`/healthz?x=1`), elsewhere the request's URL string, as context.ts's
- * pathOf reads it. Only a request for the path waits for the app's answer to look at it.
+ * target's path with the path per request, without parsing a URL (context.ts's `requestPath`). Only a request for the path waits for the app's answer to look at it.
  *
  * Probes are logged like any other request by the access part (no option to leave them out: a
  * line per probe is what the server answered, the access log is off by default with JSON logs,
@@ -21,36 +19,19 @@
  * @module
  */
 import type { ServerRequest } from "srvx";
+import { requestPath } from "../context.ts";
 import type { Part } from "./parts.ts";
-
-const SLASH = 0x2f;
-const QUESTION_MARK = 0x3f;
-const HASH = 0x23;
 
 /** The JSON the health route answers: `serving` (200) or `draining` (503). */
 export type HealthStatus = "serving" | "draining";
 
-/** Whether `target` from `start` on is `path`, followed by nothing, a query or a fragment. */
-function pathAt(target: string, start: number, path: string): boolean {
-  if (!target.startsWith(path, start)) return false;
-  const end = start + path.length;
-  if (end === target.length) return true;
-  const next = target.charCodeAt(end);
-  return next === QUESTION_MARK || next === HASH;
-}
-
 /**
  * Whether `request` is for exactly `path` (its query ignored; compared as sent, without
- * percent-decoding). Reads Node's raw request target when there is one (srvx builds the full URL
- * string on Node only when asked), else the URL string.
+ * percent-decoding): context.ts's `requestPath`, which reads Node's raw request target when there
+ * is one and never parses a URL.
  */
 export function isRequestFor(request: ServerRequest, path: string): boolean {
-  const target = (request.runtime?.node?.req as { url?: string } | undefined)?.url;
-  // The origin form (`/path?query`); anything else (absolute form) goes through the URL.
-  if (target !== undefined && target.charCodeAt(0) === SLASH) return pathAt(target, 0, path);
-  const url = request.url;
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  return start !== -1 && pathAt(url, start, path);
+  return requestPath(request) === path;
 }
 
 /** The health answer for `status`: small JSON, never cached. */

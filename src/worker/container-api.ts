@@ -8,7 +8,7 @@
  * @module
  */
 import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
-import { isHealthPath } from "../internal/http.ts";
+import { isRoutePath } from "../internal/http.ts";
 import { sleep } from "../internal/sleep.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../request-signature.ts";
 import type { CommandHandlerOptions } from "./commands.ts";
@@ -273,7 +273,7 @@ class DurableObjectContainer implements ContainerflareContainer {
       );
     }
     const healthPath = this.#healthPath();
-    if (healthPath !== undefined && !isHealthPath(healthPath)) {
+    if (healthPath !== undefined && !isRoutePath(healthPath)) {
       throw new ContainerflareError(
         "INVALID_CONFIG",
         `containerflareContainer(): healthPath ${JSON.stringify(healthPath)} is not a path such as /healthz (a leading /, no query or spaces)`,

@@ -1,6 +1,6 @@
 import { ContainerflareError, errorResponse } from "../errors.ts";
 import type { MessageBatch, ScheduledController } from "../events/types.ts";
-import { isHealthPath } from "../internal/http.ts";
+import { isRoutePath } from "../internal/http.ts";
 import { COMMAND_HOSTNAME, type CommandHandlerOptions, commandHandler } from "./commands.ts";
 import { type ForwardEventOptions, forwardQueue, forwardScheduled } from "./events.ts";
 import { type ForwardOptions, forward } from "./forward.ts";
@@ -78,7 +78,7 @@ export function withContainerflare<T extends ContainerClass>(Base: T, options: C
     );
   }
   const { healthPath, binding, ...handlerOptions } = options;
-  if (healthPath !== undefined && !isHealthPath(healthPath)) {
+  if (healthPath !== undefined && !isRoutePath(healthPath)) {
     throw new TypeError(
       `withContainerflare(): healthPath ${JSON.stringify(healthPath)} is not a path such as /healthz (a leading /, no query or spaces)`,
     );

@@ -12,6 +12,7 @@
 import { createHmac } from "node:crypto";
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
+import { issueLine } from "../../internal/issues.ts";
 import type { AppExit, AppProcess } from "./app-process.ts";
 import { formatDelay } from "./app-state.ts";
 import { freePort } from "./ports.ts";
@@ -363,9 +364,5 @@ export function createContainerInstances(options: ContainerInstancesOptions): Co
 }
 
 function invalid(issues: readonly v.BaseIssue<unknown>[]): Response {
-  const issue = issues[0]!;
-  const path = (issue.path ?? []).map((item) => String(item.key)).join(".");
-  return answer(400, {
-    error: `containerflare dev: invalid container operation: ${path ? `${path}: ` : ""}${issue.message}`,
-  });
+  return answer(400, { error: `containerflare dev: invalid container operation: ${issueLine(issues)}` });
 }
