@@ -10,6 +10,7 @@
 import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
 import { isRoutePath } from "../internal/http.ts";
 import { sleep } from "../internal/sleep.ts";
+import { readBodyLimited } from "../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../request-signature.ts";
 import type { CommandHandlerOptions } from "./commands.ts";
 import { COMMAND_HOSTNAME } from "./commands.ts";
@@ -236,7 +237,9 @@ class DurableObjectContainer implements ContainerflareContainer {
   }
 
   async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname === KEEPALIVE_PATH) return this.#keepAlive(request);
+    // Cheap checks first: every request of the object passes here.
+    if (request.method === "POST" && request.url.endsWith(KEEPALIVE_PATH) && isKeepAlive(request))
+      return this.#keepAlive(request);
     try {
       await this.start();
     } catch (error) {
@@ -329,10 +332,14 @@ class DurableObjectContainer implements ContainerflareContainer {
     if (secret) {
       this.#keepAliveVerifier ??= createRequestVerifier({ secret });
       const url = new URL(request.url);
+      // The signed body is empty: what a client sends to this path is never read past the bound.
+      const read = await readBodyLimited(request, MAX_KEEPALIVE_BODY_BYTES);
+      if (read.tooLarge)
+        return errorResponse(413, { code: "TOO_LARGE", message: "a keep-alive has no body", retryable: false });
       const verdict = await this.#keepAliveVerifier.verify({
         method: request.method,
         path: url.pathname + url.search,
-        body: new Uint8Array(await request.arrayBuffer()),
+        body: read.bytes,
         header: request.headers.get(REQUEST_SIGNATURE_HEADER),
       });
       if (!verdict.ok) {
@@ -470,6 +477,14 @@ function renewEveryMs(timeoutMs: number): number {
 function defaultDrainMs(env: Readonly<Record<string, string>> | undefined): number {
   const seconds = Number(env?.CONTAINERFLARE_SHUTDOWN_TIMEOUT);
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_SHUTDOWN_SECONDS) * 1000 + DRAIN_MARGIN_MS;
+}
+
+/** Largest body a keep-alive request may carry: 1 KiB (the host's is empty). */
+const MAX_KEEPALIVE_BODY_BYTES = 1_024;
+
+/** Whether a request is the host's keep-alive: exactly its path (the host sends no query). */
+function isKeepAlive(request: Request): boolean {
+  return new URL(request.url).pathname === KEEPALIVE_PATH;
 }
 
 function errorLine(error: unknown): string {

@@ -519,6 +519,28 @@ describe("containerflareContainer: the host's keep-alive request", () => {
     expect(container.calls.slice(before)).toEqual([]);
   });
 
+  it("reads no more than 1 KiB of a keep-alive's body: a larger one is refused with 413 and renews nothing", async () => {
+    const { container, handle } = setup({ listenOnProbe: 1 }, { inactivityTimeoutMs: 4_000 });
+    await handle.start();
+    const before = container.calls.length;
+    const big = new Request(`http://containerflare.internal${KEEPALIVE_PATH}`, {
+      method: "POST",
+      body: new Uint8Array(64 * 1024),
+      headers: {
+        [REQUEST_SIGNATURE_HEADER]: await signCommandRequest(SECRET, {
+          method: "POST",
+          path: KEEPALIVE_PATH,
+          body: new Uint8Array(64 * 1024),
+        }),
+      },
+    });
+    const refused = await handle.fetch(big);
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: "TOO_LARGE" });
+    expect(container.calls.slice(before)).toEqual([]);
+    expect(container.forwarded).toEqual([]);
+  });
+
   it("does not start a container for a keep-alive", async () => {
     const { container, handle } = setup({ listenOnProbe: 1 });
     expect((await handle.fetch(await keepAliveRequest(SECRET))).status).toBe(204);
