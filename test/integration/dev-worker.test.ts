@@ -425,7 +425,7 @@ describe("containerflare dev with containerflareContainer's healthPath", () => {
     const worker = readFileSync(`${directory}worker.ts`, "utf8");
     const patched = worker.replace(
       "inactivityTimeoutMs: 5 * 60_000,",
-      'inactivityTimeoutMs: 5 * 60_000, healthPath: "/healthz", startTimeoutMs: 10_000,',
+      'inactivityTimeoutMs: 5 * 60_000, healthPath: "/healthz", startTimeoutMs: 10_000, env: { CONTAINERFLARE_ACCESS_LOG: "1" },',
     );
     expect(patched).not.toBe(worker);
     writeFileSync(`${directory}worker.ts`, patched);
@@ -436,6 +436,11 @@ describe("containerflare dev with containerflareContainer's healthPath", () => {
       const [pid] = appProcesses(dev, directory);
       const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
       expect(environ).toContain("CONTAINERFLARE_HEALTH_PATH=/healthz");
+      // The readiness wait asked the health route (the app's access log has its 200) before the room's request.
+      const lines = dev.output.filter((line) => line.includes('"message":"GET /'));
+      const probe = lines.findIndex((line) => line.includes('"message":"GET /healthz 200 '));
+      expect(probe).toBeGreaterThanOrEqual(0);
+      expect(probe).toBeLessThan(lines.findIndex((line) => line.includes('"message":"GET /rooms/lobby/ 200 ')));
     });
   }, 90_000);
 });

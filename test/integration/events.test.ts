@@ -77,8 +77,12 @@ describe.each(RUNTIMES)("events in serve() on $name", (runtime) => {
     });
     expect(state.noRetry).toBe(false);
     // Its console line is a JSON line with the event's request id.
-    const line = app.jsonLogs().find((entry) => String(entry.message).startsWith("scheduled */5 * * * * ran in "));
-    expect(line?.requestId).toBe(String(line?.message).split(" ran in ")[1]);
+    const find = () =>
+      app.jsonLogs().find((entry) => String(entry.message).startsWith("scheduled */5 * * * * ran in "));
+    await expect.poll(find).toBeDefined();
+    const line = find()!;
+    expect(line.requestId).toEqual(expect.any(String));
+    expect(line.requestId).toBe(String(line.message).split(" ran in ")[1]);
   });
 
   it("fails the invocation when scheduled throws, and passes noRetry() on", async () => {

@@ -507,16 +507,25 @@ describe("containerflareContainer: the host's keep-alive request", () => {
     const { container, handle } = setup({ listenOnProbe: 1 }, { inactivityTimeoutMs: 4_000 });
     await handle.start();
     const before = container.calls.length;
-    const unsigned = await handle.fetch(await keepAliveRequest());
-    expect(unsigned.status).toBe(401);
-    expect(((await unsigned.json()) as { error: unknown }).error).toMatchObject({ code: "FORBIDDEN" });
-    expect((await handle.fetch(await keepAliveRequest("another secret"))).status).toBe(401);
+    const unsigned = await keepAliveRequest();
+    const forged = await keepAliveRequest("another secret");
     const signed = await keepAliveRequest(SECRET);
-    expect((await handle.fetch(signed.clone())).status).toBe(204);
-    expect((await handle.fetch(signed)).status).toBe(401);
+    // Past the renewal spacing of the start's setting: a renewal would be sent at once.
+    vi.useFakeTimers({ now: Date.now() + 1_500, toFake: ["Date"] });
+    try {
+      const refused = await handle.fetch(unsigned);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: "FORBIDDEN" });
+      expect((await handle.fetch(forged)).status).toBe(401);
+      expect(container.calls.slice(before)).toEqual([]);
+      expect((await handle.fetch(signed.clone())).status).toBe(204);
+      expect(container.calls.slice(before)).toEqual(["setInactivityTimeout 4000"]);
+      expect((await handle.fetch(signed)).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(container.calls.slice(before)).toEqual(["setInactivityTimeout 4000"]);
     expect(container.forwarded).toEqual([]);
-    // The one accepted renewal falls inside the spacing of the start's: scheduled, not yet sent.
-    expect(container.calls.slice(before)).toEqual([]);
   });
 
   it("reads no more than 1 KiB of a keep-alive's body: a larger one is refused with 413 and renews nothing", async () => {
@@ -534,7 +543,13 @@ describe("containerflareContainer: the host's keep-alive request", () => {
         }),
       },
     });
-    const refused = await handle.fetch(big);
+    vi.useFakeTimers({ now: Date.now() + 1_500, toFake: ["Date"] });
+    let refused: Response;
+    try {
+      refused = await handle.fetch(big);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(refused.status).toBe(413);
     expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: "TOO_LARGE" });
     expect(container.calls.slice(before)).toEqual([]);

@@ -158,10 +158,12 @@ describe("the server state's waitUntil and track", () => {
     const state = createServerState(config, { kind: "cloudflare" }, logger, bus, keepAlive);
     let finish: () => void = () => {};
     state.waitUntil(new Promise<void>((resolve) => (finish = resolve)));
-    state.waitUntil(Promise.reject(new Error("boom")));
+    state.waitUntil(new Promise<void>((_, reject) => setTimeout(() => reject(new Error("boom")), 2_000)));
     await vi.advanceTimersByTimeAsync(0);
-    expect(keepAlive.active).toBe(1);
+    // The failing task counts until it fails.
+    expect(keepAlive.active).toBe(2);
     await vi.advanceTimersByTimeAsync(3_000);
+    expect(keepAlive.active).toBe(1);
     expect(calls).toHaveBeenCalledTimes(3);
     finish();
     await state.settle();
@@ -182,11 +184,13 @@ describe("the server state's waitUntil and track", () => {
     expect(keepAlive.active).toBe(0);
     // A failing event is the caller's to handle: track() neither logs nor swallows it.
     const failing = Promise.reject(new Error("handler threw"));
-    await expect(state.track(failing)).rejects.toThrow("handler threw");
+    const tracked = state.track(failing);
+    expect(keepAlive.active).toBe(1);
+    await expect(tracked).rejects.toThrow("handler threw");
     expect(keepAlive.active).toBe(0);
   });
 
-  it("without a keep-alive (not on Cloudflare) starts no timer", async () => {
+  it("without a keep-alive (not on Cloudflare) hands track()'s promise back and times nothing", async () => {
     const state = createServerState(config, { kind: "generic" }, logger, bus);
     state.waitUntil(new Promise(() => {}));
     const event = Promise.resolve(1);
