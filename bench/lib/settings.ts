@@ -19,8 +19,41 @@ export interface BenchSettings {
   write: boolean;
 }
 
-const count = (fallback: number, max: number) =>
-  v.optional(v.pipe(v.string(), v.trim(), v.toNumber(), v.integer(), v.minValue(1), v.maxValue(max)), String(fallback));
+const count = (fallback: number, max: number, min = 1) =>
+  v.optional(
+    v.pipe(v.string(), v.trim(), v.toNumber(), v.integer(), v.minValue(min), v.maxValue(max)),
+    String(fallback),
+  );
+
+/** A comma-separated list: its trimmed, non-empty items. */
+const list = (text: string) =>
+  text
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/** What a variable expects, for the one-line error (default: a whole number within its bounds). */
+const EXPECTED: Record<string, string> = {
+  BENCH_WRITE: '"0" or "1"',
+  BENCH_ONLY: "a comma-separated list of variant ids",
+  BENCH_WS_RUNTIMES: "a comma-separated list of node, bun, deno",
+  BENCH_WS_CLIENT: '"raw" or "websocket"',
+  BENCH_WS_SLICE_MS: "milliseconds from 100 to 60000",
+};
+
+/** `env` through `schema`; a bad variable throws one line naming it, its value and what it expects. */
+function parseEnv<Schema extends v.GenericSchema>(
+  schema: Schema,
+  env: Record<string, string | undefined>,
+  fallbackName: string,
+): v.InferOutput<Schema> {
+  const result = v.safeParse(schema, env);
+  if (result.success) return result.output;
+  const key = result.issues[0].path?.[0]?.key;
+  const name = typeof key === "string" ? key : fallbackName;
+  const expected = EXPECTED[name] ?? "a positive whole number within bounds";
+  throw new Error(`${name}=${JSON.stringify(env[name] ?? "")} is invalid: expected ${expected}`);
+}
 
 const SettingsSchema = v.object({
   BENCH_ROUNDS: count(7, 50),
@@ -35,14 +68,7 @@ const SettingsSchema = v.object({
 
 /** Parses BENCH_* variables; throws one line naming the variable, its value and what is expected. */
 export function readSettings(env: Record<string, string | undefined>): BenchSettings {
-  const result = v.safeParse(SettingsSchema, env);
-  if (!result.success) {
-    const issue = result.issues[0];
-    const key = issue.path?.[0]?.key;
-    const name = typeof key === "string" ? key : "BENCH_*";
-    throw new Error(`${name}=${JSON.stringify(env[name] ?? "")} is invalid: expected ${describe(name)}`);
-  }
-  const out = result.output;
+  const out = parseEnv(SettingsSchema, env, "BENCH_*");
   return {
     rounds: out.BENCH_ROUNDS,
     durationSeconds: out.BENCH_DURATION,
@@ -50,17 +76,9 @@ export function readSettings(env: Record<string, string | undefined>): BenchSett
     connections: out.BENCH_CONNECTIONS,
     threads: out.BENCH_THREADS,
     coldRuns: out.BENCH_COLD_RUNS,
-    only: out.BENCH_ONLY.split(",")
-      .map((id) => id.trim())
-      .filter(Boolean),
+    only: list(out.BENCH_ONLY),
     write: out.BENCH_WRITE === "1",
   };
-}
-
-function describe(name: string): string {
-  if (name === "BENCH_WRITE") return '"0" or "1"';
-  if (name === "BENCH_ONLY") return "a comma-separated list of variant ids";
-  return "a positive whole number within bounds";
 }
 
 /** Validated settings of bench/websocket.ts. */
@@ -91,24 +109,11 @@ const WebSocketSettingsSchema = v.object({
   BENCH_WS_ROUNDS: count(5, 50),
   BENCH_WS_SECONDS: count(8, 60),
   BENCH_WS_WARMUP: count(2, 60),
-  BENCH_WS_SLICE_MS: v.optional(
-    v.pipe(v.string(), v.trim(), v.toNumber(), v.integer(), v.minValue(100), v.maxValue(60_000)),
-    "1000",
-  ),
+  BENCH_WS_SLICE_MS: count(1000, 60_000, 100),
   BENCH_WS_SOCKETS: count(64, 1024),
   BENCH_WS_MESSAGE_BYTES: count(64, 1024 * 1024),
   BENCH_WS_RUNTIMES: v.optional(
-    v.pipe(
-      v.string(),
-      v.transform((text) =>
-        text
-          .split(",")
-          .map((name) => name.trim())
-          .filter(Boolean),
-      ),
-      v.minLength(1),
-      v.array(v.picklist(RUNTIME_NAMES)),
-    ),
+    v.pipe(v.string(), v.transform(list), v.minLength(1), v.array(v.picklist(RUNTIME_NAMES))),
     RUNTIME_NAMES.join(","),
   ),
   BENCH_WS_CLIENT: v.optional(v.picklist(["raw", "websocket"]), "raw"),
@@ -117,23 +122,7 @@ const WebSocketSettingsSchema = v.object({
 
 /** Parses the BENCH_WS_* variables (and BENCH_WRITE); throws one line naming a bad variable. */
 export function readWebSocketSettings(env: Record<string, string | undefined>): WebSocketBenchSettings {
-  const result = v.safeParse(WebSocketSettingsSchema, env);
-  if (!result.success) {
-    const key = result.issues[0].path?.[0]?.key;
-    const name = typeof key === "string" ? key : "BENCH_WS_*";
-    const expected =
-      name === "BENCH_WS_RUNTIMES"
-        ? "a comma-separated list of node, bun, deno"
-        : name === "BENCH_WS_CLIENT"
-          ? '"raw" or "websocket"'
-          : name === "BENCH_WRITE"
-            ? '"0" or "1"'
-            : name === "BENCH_WS_SLICE_MS"
-              ? "milliseconds from 100 to 60000"
-              : "a positive whole number within bounds";
-    throw new Error(`${name}=${JSON.stringify(env[name] ?? "")} is invalid: expected ${expected}`);
-  }
-  const out = result.output;
+  const out = parseEnv(WebSocketSettingsSchema, env, "BENCH_WS_*");
   return {
     rounds: out.BENCH_WS_ROUNDS,
     durationSeconds: out.BENCH_WS_SECONDS,

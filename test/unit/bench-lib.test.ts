@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LatencyHistogram } from "../../bench/lib/histogram.ts";
-import { readWebSocketSettings } from "../../bench/lib/settings.ts";
+import { readSettings, readWebSocketSettings } from "../../bench/lib/settings.ts";
 
 describe("LatencyHistogram (bench/lib/histogram.ts)", () => {
   it("is exact below 64 µs", () => {
@@ -32,7 +32,8 @@ describe("LatencyHistogram (bench/lib/histogram.ts)", () => {
       expect(estimate - exact).toBeLessThanOrEqual(exact / 64 + 1);
     }
     expect(histogram.percentile(1)).toBe(values.at(-1));
-    expect(histogram.counts.length).toBe(1728);
+    // As many counters after 100,000 values as before the first.
+    expect(histogram.counts.length).toBe(new LatencyHistogram().counts.length);
   });
 
   it("clamps what it cannot hold and is NaN when empty", () => {
@@ -44,6 +45,32 @@ describe("LatencyHistogram (bench/lib/histogram.ts)", () => {
     expect(histogram.count).toBe(2);
     expect(histogram.percentile(0.5)).toBe(0);
     expect(histogram.percentile(1)).toBe(0xffff_ffff);
+  });
+});
+
+describe("readSettings (bench/lib/settings.ts)", () => {
+  it("has the documented defaults and reads the list of variants", () => {
+    expect(readSettings({})).toEqual({
+      rounds: 7,
+      durationSeconds: 3,
+      warmupSeconds: 2,
+      connections: 50,
+      threads: 1,
+      coldRuns: 7,
+      only: [],
+      write: true,
+    });
+    expect(readSettings({ BENCH_ONLY: " node-cf, ,bun-cf", BENCH_WRITE: "0" })).toMatchObject({
+      only: ["node-cf", "bun-cf"],
+      write: false,
+    });
+  });
+
+  it("names a bad variable, its value and what it expects, in one line", () => {
+    expect(() => readSettings({ BENCH_ROUNDS: "0" })).toThrow(
+      'BENCH_ROUNDS="0" is invalid: expected a positive whole number within bounds',
+    );
+    expect(() => readSettings({ BENCH_WRITE: "yes" })).toThrow('BENCH_WRITE="yes" is invalid: expected "0" or "1"');
   });
 });
 
