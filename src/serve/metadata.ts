@@ -20,7 +20,9 @@ import {
   SIGNATURE_HEADER,
 } from "../metadata-header.ts";
 import type { MetadataVerifier } from "../metadata-header-verifier.ts";
+import { metadataPresence } from "./metadata-presence.ts";
 import { copyRequest } from "./request.ts";
+import { RUNTIME } from "./runtime.ts";
 
 /** What comes after the stage: the request without the metadata headers, and the trusted fields. */
 export type MetadataNext = (
@@ -42,22 +44,6 @@ export interface MetadataStage {
   run(request: ServerRequest, next: MetadataNext): Response | Promise<Response>;
   /** Loads the verifier in the background (a no-op where nothing is trusted). */
   preload(): void;
-}
-
-/**
- * Whether Node's raw header list (name, value, name, value, …) names a metadata header. Cheaper
- * than asking the request's Headers for both names on every request (srvx then builds Node's
- * header object and tests each name against a pattern); requests from the Worker, which carry the
- * headers, still read them the ordinary way.
- */
-export function namesMetadataHeader(rawHeaders: readonly string[]): boolean {
-  for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index] as string;
-    if (name.length !== METADATA_HEADER.length && name.length !== SIGNATURE_HEADER.length) continue;
-    const lower = name.toLowerCase();
-    if (lower === METADATA_HEADER || lower === SIGNATURE_HEADER) return true;
-  }
-  return false;
 }
 
 /** Removes the metadata headers; an incoming request whose headers are immutable is copied. */
@@ -87,6 +73,8 @@ function onceAMinute<T>(report: (value: T) => void): (value: T) => void {
 
 /** Creates the stage; nothing is loaded until {@link MetadataStage.preload} or the first header. */
 export function createMetadataStage({ trust, secret, logger }: MetadataStageOptions): MetadataStage {
+  // Asked first, per request (metadata-presence.ts): most requests name neither header.
+  const presence = metadataPresence(RUNTIME);
   let verifier: Promise<MetadataVerifier> | undefined;
   const loadVerifier = () =>
     (verifier ??= import("../metadata-header-verifier.ts").then(({ createMetadataVerifier }) =>
@@ -109,8 +97,7 @@ export function createMetadataStage({ trust, secret, logger }: MetadataStageOpti
 
   return {
     run(request, next) {
-      const rawHeaders = request.runtime?.node?.req?.rawHeaders;
-      if (rawHeaders && !namesMetadataHeader(rawHeaders)) return next(request, undefined);
+      if (presence?.(request) === false) return next(request, undefined);
       const value = request.headers.get(METADATA_HEADER);
       const signature = request.headers.get(SIGNATURE_HEADER);
       if (value === null && signature === null) return next(request, undefined);

@@ -38,6 +38,18 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     expect(body.request.id).toMatch(/^[\da-f-]{36}$/);
   });
 
+  it("removes either metadata header alone, whatever its case, after requests without one", async () => {
+    app = await startApp(runtime, APP, JSON_LOGS);
+    // Requests without the headers come first: on Node and Deno they are answered without building
+    // the request's Headers (serve/metadata-presence.ts), and the ones after must still be found.
+    for (let index = 0; index < 3; index++) expect((await json(await fetch(`${app.url}/`))).headers).toBeDefined();
+    for (const name of ["X-Containerflare-Signature", "X-CONTAINERFLARE-METADATA", "x-containerflare-metadata"]) {
+      const body = await json(await fetch(`${app.url}/`, { headers: { [name]: "forged", "x-kept": "1" } }));
+      expect(body.headers).toContain("x-kept");
+      expect(body.headers).not.toContain(name.toLowerCase());
+    }
+  });
+
   it("on Cloud Run: answers on PORT, reads trace and client ip, logs Cloud Logging JSON", async () => {
     app = await startApp(runtime, APP, {
       ...JSON_LOGS,
