@@ -294,7 +294,12 @@ function precondition(variant: Variant, runtimes: Record<string, Runtime>): stri
 
 function spawnSpec(variant: Variant, runtimes: Record<string, Runtime>) {
   const runtime = runtimes[variant.runtime]!;
-  return { command: runtime.binary, args: runtime.argsFor(join(APPS, variant.app)), cwd: ROOT };
+  return {
+    command: runtime.binary,
+    args: runtime.argsFor(join(APPS, variant.app)),
+    cwd: ROOT,
+    ...(variant.env ? { env: variant.env } : {}),
+  };
 }
 
 function collectVersions(runtimes: Record<string, Runtime>, wrk: string): Record<string, string> {

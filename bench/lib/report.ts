@@ -139,11 +139,11 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ...report.variants.map((r) => throughputRow(r, report.variants)),
     "",
-    "Other ratios (for context, not targets):",
+    "Other ratios (for context, not targets). The rows marked *plain console* run the same server with `CONTAINERFLARE_CONSOLE=plain`: the difference to the row above them is what the structured console (every `console.*` line of a request correlated, the default in the JSON log formats) costs, mostly one AsyncLocalStorage context per request (docs/fast-path.md).",
     "",
     ...EXTRA_RATIOS.map(
       (x) =>
-        `- Node.js: ${labelOf(x.subject)} vs ${labelOf(x.reference)}: ${formatRatio(ratioOf(report.variants, x.subject, x.reference))} by req/s, ` +
+        `- ${RUNTIME_TITLES[runtimeOf(x.subject)]}: ${labelOf(x.subject)} vs ${labelOf(x.reference)}: ${formatRatio(ratioOf(report.variants, x.subject, x.reference))} by req/s, ` +
         `${formatRatio(cpuRatioOf(report.variants, x.subject, x.reference))} by server CPU per request`,
     ),
     "",
@@ -183,6 +183,10 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
   );
   return lines.join("\n");
+}
+
+function runtimeOf(id: string): RuntimeName {
+  return VARIANTS.find((variant) => variant.id === id)?.runtime ?? "node";
 }
 
 function labelOf(id: string): string {

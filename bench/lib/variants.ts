@@ -13,7 +13,12 @@ export interface Variant {
   /** File under bench/apps/. */
   app: string;
   kind: VariantKind;
+  /** Environment the server gets on top of the harness's (e.g. a setting whose cost is shown). */
+  env?: Record<string, string>;
 }
+
+/** The setting that turns the structured console off: its rows show what correlated console lines cost. */
+const PLAIN_CONSOLE = { CONTAINERFLARE_CONSOLE: "plain" };
 
 /**
  * Every variant, grouped by runtime; the order of the chart, the table and each round. Each
@@ -31,12 +36,36 @@ export const VARIANTS: readonly Variant[] = [
     app: "containerflare-hono.js",
     kind: "containerflare",
   },
+  {
+    id: "node-cf-hono-plain",
+    label: "containerflare + Hono, plain console",
+    runtime: "node",
+    app: "containerflare-hono.js",
+    kind: "containerflare",
+    env: PLAIN_CONSOLE,
+  },
   { id: "node-srvx-fast", label: "srvx (FastResponse)", runtime: "node", app: "srvx-fast.js", kind: "baseline" },
   { id: "node-srvx", label: "srvx (global Response)", runtime: "node", app: "srvx.js", kind: "baseline" },
   { id: "bun-srvx", label: "srvx", runtime: "bun", app: "srvx.js", kind: "baseline" },
   { id: "bun-cf", label: "containerflare serve()", runtime: "bun", app: "containerflare.js", kind: "containerflare" },
+  {
+    id: "bun-cf-plain",
+    label: "containerflare serve(), plain console",
+    runtime: "bun",
+    app: "containerflare.js",
+    kind: "containerflare",
+    env: PLAIN_CONSOLE,
+  },
   { id: "deno-srvx", label: "srvx", runtime: "deno", app: "srvx.js", kind: "baseline" },
   { id: "deno-cf", label: "containerflare serve()", runtime: "deno", app: "containerflare.js", kind: "containerflare" },
+  {
+    id: "deno-cf-plain",
+    label: "containerflare serve(), plain console",
+    runtime: "deno",
+    app: "containerflare.js",
+    kind: "containerflare",
+    env: PLAIN_CONSOLE,
+  },
 ];
 
 /** A throughput target of the issue: `subject` must reach `minRatio` x `reference`. */
@@ -61,6 +90,10 @@ export const EXTRA_RATIOS: readonly { subject: string; reference: string }[] = [
   { subject: "node-cf", reference: "node-srvx" },
   { subject: "node-cf", reference: "node-hono" },
   { subject: "node-cf-hono", reference: "node-http" },
+  // What the structured console (correlated console lines, the default) costs: the same server without it.
+  { subject: "node-cf-hono-plain", reference: "node-hono" },
+  { subject: "bun-cf-plain", reference: "bun-srvx" },
+  { subject: "deno-cf-plain", reference: "deno-srvx" },
 ];
 
 /** Cold start and idle RSS are measured for these apps on each runtime. */
