@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { errorMessage } from "../internal/error-message.ts";
 import { CliError } from "./errors.ts";
 import type { RuntimeName } from "./runtime.ts";
 
@@ -74,7 +75,7 @@ export function firstBuildError(error: unknown): string {
     error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }
   )?.errors;
   const first = errors?.[0];
-  if (!first) return error instanceof Error ? error.message : String(error);
+  if (!first) return errorMessage(error);
   const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : "";
   return `${where}${first.text}`;
 }

@@ -1,5 +1,6 @@
 import { stripVTControlCharacters } from "node:util";
 import { exitProcess } from "../exit.ts";
+import { errorMessage } from "../internal/error-message.ts";
 
 /** An expected CLI failure: its message is the one line printed before exiting with status 1. */
 export class CliError extends Error {
@@ -8,7 +9,7 @@ export class CliError extends Error {
 
 /** The single line shown for any failure: the message only, without colours or a stack trace. */
 export function errorLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const first = stripVTControlCharacters(message).trim().split("\n")[0] ?? "";
   return first === "" ? "unknown error" : first;
 }

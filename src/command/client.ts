@@ -5,6 +5,7 @@ import { type CommandName, type CommandPayload, type CommandResult, isReadComman
 import type { CommandEndpoint } from "../config.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
+import { errorMessage } from "../internal/error-message.ts";
 import type { BodySource } from "../protocol/body.ts";
 import { exceedsBytes, formatBytes, utf8Length } from "../protocol/bytes.ts";
 import { isCommandErrorCode } from "../protocol/errors.ts";
@@ -240,7 +241,7 @@ export class CommandBusClient implements CommandClient {
     try {
       text = encodeRequest(id, command, payload);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       return Promise.reject(
         new CommandError("INVALID_PAYLOAD", `${command}: payload is not JSON-serialisable (${reason})`, { command }),
       );
@@ -304,7 +305,7 @@ export class CommandBusClient implements CommandClient {
         this.#connect().then(
           (transport) => (this.#pending.has(id) ? this.#hand(transport, frame) : undefined),
           (error: unknown) => {
-            const reason = error instanceof Error ? error.message : String(error);
+            const reason = errorMessage(error);
             this.#settle(id)?.reject(
               new CommandError("UNAVAILABLE", `${command}: cannot load the command transport (${reason})`, { command }),
             );

@@ -13,6 +13,7 @@
  * @module
  */
 import { createRemoteJWKSet, errors, jwtVerify } from "jose";
+import { errorMessage } from "../internal/error-message.ts";
 
 /** The issuers of Google's ID tokens. */
 export const GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"];
@@ -88,5 +89,5 @@ function refusal(error: unknown): string {
     return `the token's ${error.claim} claim is refused: ${error.message}`;
   if (error instanceof errors.JWTExpired) return `the token has expired: ${error.message}`;
   if (error instanceof errors.JOSEError) return `${error.code}: ${error.message}`;
-  return `the key set could not be read: ${error instanceof Error ? error.message : String(error)}`;
+  return `the key set could not be read: ${errorMessage(error)}`;
 }

@@ -13,6 +13,7 @@ import {
 import { EmptyPayloadSchema } from "../bindings/schemas.ts";
 import { createDefaultLogger } from "../default-logger.ts";
 import { CommandError } from "../errors.ts";
+import { errorMessage } from "../internal/error-message.ts";
 import { issueLine } from "../internal/issues.ts";
 import {
   BATCH_CONTENT_TYPE,
@@ -399,7 +400,7 @@ export function createCommandHost(options: CommandHostOptions): CommandHost {
       const typed = error as CommandError;
       return failure(typed.code, typed.message, typed.retryable ?? false);
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     logger.debug(`${command} failed:`, error);
     return failure("INTERNAL", `${command}: ${message}`);
   };

@@ -15,6 +15,7 @@
  */
 import type { ConsolaInstance } from "consola";
 import type { CommandEndpoint, RuntimeConfig } from "../config.ts";
+import { errorMessage } from "../internal/error-message.ts";
 import type { PlatformInfo } from "../platform.ts";
 
 /** How often a failing keep-alive is logged at most: once a minute. */
@@ -42,10 +43,6 @@ export interface KeepAliveOptions {
 /** Whether a failure means the host does not know `host.keepalive` (it predates it): nothing to retry. */
 function unknownCommand(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "UNKNOWN_COMMAND";
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The keep-alive timer: runs while {@link KeepAlive.active} is above 0. */
@@ -76,7 +73,7 @@ export function createKeepAlive(options: KeepAliveOptions): KeepAlive {
     loggedAt = at;
     const more = skipped > 0 ? ` (${skipped} more failed since the last report)` : "";
     skipped = 0;
-    logger.warn(`keep-alive failed: ${errorText(error)}${more}`);
+    logger.warn(`keep-alive failed: ${errorMessage(error)}${more}`);
   };
 
   const tick = () => {

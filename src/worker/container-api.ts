@@ -8,6 +8,7 @@
  * @module
  */
 import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
+import { errorMessage } from "../internal/error-message.ts";
 import { isRoutePath } from "../internal/http.ts";
 import { sleep } from "../internal/sleep.ts";
 import { readBodyLimited } from "../protocol/bytes.ts";
@@ -488,7 +489,7 @@ function isKeepAlive(request: Request): boolean {
 }
 
 function errorLine(error: unknown): string {
-  return oneLine(error instanceof Error ? error.message : String(error));
+  return oneLine(errorMessage(error));
 }
 
 /**

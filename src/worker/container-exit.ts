@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { errorMessage } from "../internal/error-message.ts";
 
 /** The end of one container run, as {@link describeExit} reads it from `monitor()`. */
 export interface ContainerExit {
@@ -29,7 +30,7 @@ const MAX_REASON_LENGTH = 200;
  */
 export function describeExit(error?: unknown): ContainerExit {
   if (error === undefined) return { ok: true, code: 0, reason: "exited with code 0" };
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const unexpected = UNEXPECTED_EXIT.exec(message);
   if (unexpected) return { ok: false, code: Number(unexpected[1]), reason: `exited with code ${unexpected[1]}` };
   const signalled = SIGNALLED.exec(message);

@@ -28,6 +28,7 @@ import {
   MAX_OUTCOME_BYTES,
 } from "../events/protocol.ts";
 import type { MessageBatch, ScheduledController } from "../events/types.ts";
+import { errorMessage } from "../internal/error-message.ts";
 import { readStreamLimited } from "../protocol/bytes.ts";
 import { signCommandRequest } from "../request-signature.ts";
 import { type ForwardOptions, type ForwardTarget, forward } from "./forward.ts";
@@ -99,7 +100,7 @@ export async function forwardQueue(
       );
     } catch (error) {
       console.error(
-        `containerflare: queue ${batch.queue}: message ${message.id} has a body JSON cannot carry (${error instanceof Error ? error.message : String(error)}); it is retried`,
+        `containerflare: queue ${batch.queue}: message ${message.id} has a body JSON cannot carry (${errorMessage(error)}); it is retried`,
       );
       message.retry();
     }

@@ -7,6 +7,7 @@
  */
 import { ContainerflareError } from "../errors.ts";
 import { backoffDelay } from "../internal/backoff.ts";
+import { errorMessage } from "../internal/error-message.ts";
 import { sleep } from "../internal/sleep.ts";
 import { type ContainerExit, oneLine } from "./container-exit.ts";
 import type { FetcherLike } from "./types.ts";
@@ -88,7 +89,7 @@ async function probe(target: FetcherLike, healthPath?: string): Promise<{ listen
       return { refused: `${healthPath} answered ${response.status}` };
     return { listening: true };
   } catch (error) {
-    return { refused: error instanceof Error ? error.message : String(error) };
+    return { refused: errorMessage(error) };
   }
 }
 

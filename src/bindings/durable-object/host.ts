@@ -1,4 +1,5 @@
 import { CommandError } from "../../errors.ts";
+import { errorMessage } from "../../internal/error-message.ts";
 import { defineBindingHost, handler } from "../handler.ts";
 import { answerOf, type FetchTarget, requestOf } from "../service/host.ts";
 import { durableObject } from "./descriptor.ts";
@@ -37,7 +38,7 @@ function idOf(namespace: Namespace, id: DurableObjectIdJson): NamespaceId {
   try {
     return namespace.idFromString(id.hex);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     throw new CommandError("INVALID_PAYLOAD", `durable_object.fetch: id: ${message}`);
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { ConsolaInstance } from "consola";
 import * as v from "valibot";
+import { errorMessage } from "../../internal/error-message.ts";
 import { sleep } from "../../internal/sleep.ts";
 import { REQUEST_SIGNATURE_HEADER, signCommandRequest } from "../../request-signature.ts";
 
@@ -113,9 +114,7 @@ export function createAppStatePusher(options: AppStatePusherOptions): AppStatePu
         throw new Error(`HTTP ${response.status}`);
       } catch (error) {
         if (attempt >= attempts || unsent !== undefined) {
-          options.logger.debug(
-            `cannot tell the dev Worker that the app is ${next.status}: ${error instanceof Error ? error.message : String(error)}`,
-          );
+          options.logger.debug(`cannot tell the dev Worker that the app is ${next.status}: ${errorMessage(error)}`);
           return;
         }
         await sleep(200);

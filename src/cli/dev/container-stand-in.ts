@@ -21,6 +21,7 @@
  * @module
  */
 import { errorResponse } from "../../errors.ts";
+import { errorMessage } from "../../internal/error-message.ts";
 import { isBrowserRequest } from "../../worker/browser-request.ts";
 
 /** Name of the binding through which a {@link DevContainer} asks the CLI to run processes. */
@@ -308,7 +309,7 @@ export class DevContainer {
   #fetchError(record: ContainerRecord, port: number, local: number, error: unknown): never {
     if (!record.running) throw new Error(`${NOT_RUNNING}: it exited`);
     throw new Error(
-      `${NOT_LISTENING} on port ${port} (containerflare dev: 127.0.0.1:${local}: ${error instanceof Error ? error.message : String(error)})`,
+      `${NOT_LISTENING} on port ${port} (containerflare dev: 127.0.0.1:${local}: ${errorMessage(error)})`,
     );
   }
 

@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { ofetch } from "ofetch";
+import { errorMessage } from "../../internal/error-message.ts";
 import { formatBytes } from "../../protocol/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFailure, leadingFrameId } from "../../protocol/frames.ts";
 import { createLineSplitter } from "../../protocol/lines.ts";
@@ -71,7 +72,7 @@ export function bridgeStdio(child: ChildProcess, options: StdioBridgeOptions): v
         answer(encodeFailure(id, { code: "INTERNAL", message, retryable: false }));
       }
     } catch (error) {
-      const message = `cannot reach the command host: ${error instanceof Error ? error.message : String(error)}`;
+      const message = `cannot reach the command host: ${errorMessage(error)}`;
       answer(encodeFailure(id, { code: "UNAVAILABLE", message, retryable: true }));
     }
   };

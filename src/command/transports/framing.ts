@@ -1,4 +1,5 @@
 import { CommandError } from "../../errors.ts";
+import { errorMessage } from "../../internal/error-message.ts";
 import { inlineBody } from "../../protocol/body.ts";
 import { exceedsBytes, formatBytes, utf8Length } from "../../protocol/bytes.ts";
 import { encodeRequest, leadingFrameId } from "../../protocol/frames.ts";
@@ -69,6 +70,6 @@ async function inline(frame: OutgoingFrame, maxFrameBytes: number): Promise<Outg
 function inlineError(command: string, error: unknown): CommandError {
   if (error instanceof CommandError || error instanceof RangeError)
     return new CommandError(error instanceof CommandError ? error.code : "TOO_LARGE", error.message, { command });
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return new CommandError("INVALID_PAYLOAD", `${command}: cannot read the body to send (${reason})`, { command });
 }
