@@ -50,9 +50,13 @@ export interface ErrorResponseBody {
  * {@link ContainerflareError.toResponse}, serve() and the Worker companion, so that a client reads
  * the same shape whichever part answered.
  */
-export function errorResponse(status: number, error: ErrorResponseBody["error"]): Response {
+export function errorResponse(
+  status: number,
+  error: ErrorResponseBody["error"],
+  headers?: Record<string, string>,
+): Response {
   const body: ErrorResponseBody = { error };
-  return Response.json(body, { status });
+  return Response.json(body, headers ? { status, headers } : { status });
 }
 
 /** Options of a {@link ContainerflareError}. */

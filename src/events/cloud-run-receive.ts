@@ -14,7 +14,7 @@
  */
 import type { CloudRunEventsConfig } from "../config.ts";
 import type { RequestContext } from "../context.ts";
-import { type ErrorResponseBody, errorResponse } from "../errors.ts";
+import { errorResponse } from "../errors.ts";
 import { readBodyLimited } from "../protocol/bytes.ts";
 import { type EventRunner, runEventHandler } from "../serve/events.ts";
 import { recordBatch, recordController } from "./batch.ts";
@@ -142,6 +142,5 @@ function refuse(
   headers?: Record<string, string>,
 ): Response {
   if (status !== 401 && status !== 404) ctx.log.warn(`refused an event request: ${message}`);
-  const body: ErrorResponseBody = { error: { code, message, retryable: false, requestId: ctx.request.id } };
-  return Response.json(body, { status, ...(headers ? { headers } : {}) });
+  return errorResponse(status, { code, message, retryable: false, requestId: ctx.request.id }, headers);
 }

@@ -20,16 +20,19 @@
 import * as v from "valibot";
 import { issueLine } from "../internal/issues.ts";
 import { encodeBytes, fromBase64 } from "../protocol/bytes.ts";
-import type { BatchCall, EventMessage, QueueEvent, ScheduledEvent } from "./protocol.ts";
+import {
+  type BatchCall,
+  type EventMessage,
+  MAX_NAME_LENGTH,
+  type QueueEvent,
+  type ScheduledEvent,
+} from "./protocol.ts";
 
 /** Largest Pub/Sub push body read: 16 MiB (a message is at most 10 MB, 13.4 MB as base64, plus its attributes). */
 export const MAX_PUBSUB_BODY_BYTES = 16 * 2 ** 20;
 
 /** Largest Cloud Scheduler body read: 64 KiB (only its `cron` is read). */
 export const MAX_SCHEDULER_BODY_BYTES = 64 * 2 ** 10;
-
-/** Longest cron, job name or message id accepted: 1,024 characters (as the Worker's events). */
-const MAX_NAME_LENGTH = 1_024;
 
 const rfc3339 = v.pipe(
   v.string(),

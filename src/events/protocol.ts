@@ -22,8 +22,8 @@ export const MAX_BATCH_MESSAGES = 1_000;
 /** Largest outcome the Worker reads back: 1 MiB (one call per message, ~100 bytes each). */
 export const MAX_OUTCOME_BYTES = 2 ** 20;
 
-/** Longest cron expression, queue name or message id accepted: 1,024 characters. */
-const MAX_NAME_LENGTH = 1_024;
+/** Longest cron expression, queue or job name, or message id accepted (here and from Cloud Run): 1,024 characters. */
+export const MAX_NAME_LENGTH = 1_024;
 
 const name = v.pipe(v.string(), v.nonEmpty(), v.maxLength(MAX_NAME_LENGTH));
 const time = v.pipe(v.number(), v.finite());
