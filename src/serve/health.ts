@@ -18,21 +18,11 @@
  *
  * @module
  */
-import type { ServerRequest } from "srvx";
 import { requestPath } from "../context.ts";
 import type { Part } from "./parts.ts";
 
 /** The JSON the health route answers: `serving` (200) or `draining` (503). */
 export type HealthStatus = "serving" | "draining";
-
-/**
- * Whether `request` is for exactly `path` (its query ignored; compared as sent, without
- * percent-decoding): context.ts's `requestPath`, which reads Node's raw request target when there
- * is one and never parses a URL.
- */
-export function isRequestFor(request: ServerRequest, path: string): boolean {
-  return requestPath(request) === path;
-}
 
 /** The health answer for `status`: small JSON, never cached. */
 export function healthResponse(status: HealthStatus): Response {
@@ -57,7 +47,8 @@ export function healthPart(path: string | undefined, draining: () => boolean): P
     return answer();
   };
   return (request, ctx, next) => {
-    if (!isRequestFor(request, path)) return next(request, ctx);
+    // The path as sent (query ignored, not percent-decoded), without parsing a URL.
+    if (requestPath(request) !== path) return next(request, ctx);
     const method = request.method;
     if (method !== "GET" && method !== "HEAD") return next(request, ctx);
     const result = next(request, ctx);

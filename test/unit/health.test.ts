@@ -2,8 +2,9 @@
 // on its own (the app first, only its 404 replaced). Across real runtimes: test/integration/health.test.ts.
 import { describe, expect, it } from "vitest";
 import { ConfigError, resolveConfig } from "../../src/config.ts";
+import { requestPath } from "../../src/context.ts";
 import { ContainerflareError } from "../../src/errors.ts";
-import { healthPart, isRequestFor } from "../../src/serve/health.ts";
+import { healthPart } from "../../src/serve/health.ts";
 import type { Step } from "../../src/serve/parts.ts";
 
 describe("CONTAINERFLARE_HEALTH_PATH", () => {
@@ -41,7 +42,10 @@ function nodeRequest(target: string, method = "GET"): Request {
   return request;
 }
 
-describe("isRequestFor", () => {
+/** The health part's path match: context.ts's requestPath against the configured path. */
+const isRequestFor = (request: Request, path: string) => requestPath(request) === path;
+
+describe("the path match (requestPath)", () => {
   it("matches exactly the path, its query ignored", () => {
     for (const url of ["http://h/healthz", "http://h:1/healthz?probe=1", "https://h/healthz#top"])
       expect(isRequestFor(new Request(url), "/healthz")).toBe(true);
