@@ -173,7 +173,11 @@ export function forwardTo(binding: string, options: ForwardToOptions = {}): Forw
       const answered = remote ? await remote(request, env) : undefined;
       if (answered) return answered;
       const target = stub(env, typeof instance === "function" ? instance(request) : instance);
-      if (!target) return errorResponse(500, { code: "NO_BINDING", message: noBinding, retryable: false });
+      if (!target) {
+        // The fix is the Worker's configuration: said in its log, not to its clients.
+        console.error(noBinding);
+        return errorResponse(500, { code: "NO_BINDING", message: "Internal Server Error", retryable: false });
+      }
       return forward(request, target, env, forwardOptions);
     },
     scheduled: (controller, env) => forwardScheduled(controller, eventTarget(env), env, eventOptions),
