@@ -7,7 +7,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "../../src/internal/sleep.ts";
-import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
+import { ROOT, RUNTIMES, type RunningApp, startApp, waitForLine } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/drain-app.mjs`;
 const ENV = { CONTAINERFLARE_LOG_FORMAT: "json", CONTAINERFLARE_SHUTDOWN_TIMEOUT: "25" };
@@ -57,15 +57,6 @@ function get(agent: Agent, url: string, sentAfterSignal: boolean): Promise<Answe
     request.on("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
     request.end();
   });
-}
-
-/** Waits (bounded) until the fixture printed `line` on stderr. */
-async function waitForLine(app: RunningApp, line: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!app.stderr.includes(line)) {
-    if (Date.now() > deadline) throw new Error(`no "${line}" from the app: ${app.stderr.join("\n")}`);
-    await sleep(5);
-  }
 }
 
 function drainReport(app: RunningApp): DrainReport | undefined {

@@ -7,20 +7,11 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "../../src/internal/sleep.ts";
-import { ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
+import { ROOT, RUNTIMES, type RunningApp, spawnApp, startApp, waitForLine } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/health-app.mjs`;
 const ENV = { CONTAINERFLARE_LOG_FORMAT: "json", CONTAINERFLARE_SHUTDOWN_TIMEOUT: "20" };
 const HEALTH = { ...ENV, CONTAINERFLARE_HEALTH_PATH: "/healthz" };
-
-/** Waits (bounded) until the fixture printed `line` on stderr. */
-async function waitForLine(app: RunningApp, line: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!app.stderr.includes(line)) {
-    if (Date.now() > deadline) throw new Error(`no "${line}" from the app: ${app.stderr.join("\n")}`);
-    await sleep(5);
-  }
-}
 
 /** A raw connection to the app, collecting what it receives until it closes. */
 function rawConnection(app: RunningApp): { socket: Socket; received: Promise<string> } {

@@ -65,6 +65,15 @@ export function spawnApp(runtime: Runtime, script: string, env: Record<string, s
   };
 }
 
+/** Waits (bounded) until the app printed `line` on stderr. */
+export async function waitForLine(app: RunningApp, line: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!app.stderr.includes(line)) {
+    if (Date.now() > deadline) throw new Error(`no "${line}" from the app: ${app.stderr.join("\n")}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Starts `script` and waits until it answers HTTP on its port. */
 export async function startApp(
   runtime: Runtime,

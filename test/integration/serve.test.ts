@@ -42,7 +42,7 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     app = await startApp(runtime, APP, JSON_LOGS);
     // Requests without the headers come first: on Node and Deno they are answered without building
     // the request's Headers (serve/metadata-presence.ts), and the ones after must still be found.
-    for (let index = 0; index < 3; index++) expect((await json(await fetch(`${app.url}/`))).headers).toBeDefined();
+    for (let index = 0; index < 3; index++) expect((await fetch(`${app.url}/`)).status).toBe(200);
     for (const name of ["X-Containerflare-Signature", "X-CONTAINERFLARE-METADATA", "x-containerflare-metadata"]) {
       const body = await json(await fetch(`${app.url}/`, { headers: { [name]: "forged", "x-kept": "1" } }));
       expect(body.headers).toContain("x-kept");
