@@ -127,8 +127,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   const enter: MetadataNext = (request, fields) =>
     (respond as Step)(request, new RequestContext(request, state, fields));
   // Only the app's own code runs in the console context: serve()'s parts log through ctx.log.
-  // One context per request is the console's whole cost (README, Logs): 0.5 µs a run on Node 24,
-  // 4-6 µs a request on Deno 2.9 under load (its AsyncLocalStorage keeps each context in a WeakMap).
+  // One context per request is the console's whole cost (README, Logs): 0.5 µs a run on Node 24;
+  // on Deno not its AsyncLocalStorage, whose WeakMap cost 4-6 µs a request (serve/async-context.ts).
   const runApp: Step = (request, ctx) =>
     contextRunner ? contextRunner(ctx, () => handler(request, ctx)) : handler(request, ctx);
 

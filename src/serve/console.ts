@@ -1,8 +1,8 @@
 /**
  * Every log line correlated: while a request (or an event handler, or `waitUntil` work either
  * started) runs, `console.log/info/warn/error/debug/trace` from the app or any library becomes a
- * line of that context's logger, with its request id and trace. The context travels in an
- * AsyncLocalStorage (`node:async_hooks`, on Node, Bun and Deno); console is patched once per
+ * line of that context's logger, with its request id and trace. The context travels in one async
+ * context variable (async-context.ts: AsyncLocalStorage, or Deno's own); console is patched once per
  * process while a server that asks for it runs, and restored when the last one closes. Also the
  * uncaught-error lines of a process serve() owns.
  *
@@ -17,10 +17,10 @@
  *
  * @module
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { ConsolaInstance, LogObject } from "consola";
 import { exitProcess } from "../exit.ts";
 import { formatLogArgs, REPORT_ERROR } from "../log.ts";
+import { createAsyncContextVariable } from "./async-context.ts";
 
 /** What a console line needs from its context: the logger whose lines carry the request's id and trace. */
 export interface ConsoleContext {
@@ -40,25 +40,20 @@ const METHODS = {
 type Method = keyof typeof METHODS;
 type ConsoleFunction = (...args: unknown[]) => void;
 
-// The store is the context itself (a RequestContext): nothing is allocated per request, and the
-// request id and trace are computed on the first console call (ctx.log is built on first read).
-const storage = new AsyncLocalStorage<ConsoleContext>();
+// The value is the context itself (a RequestContext): the request id and trace are computed on
+// the first console call (ctx.log is built on first read). AsyncLocalStorage, or on Deno its core's
+// async context directly (async-context.ts: a fifth of a Deno hello world saved).
+const storage = createAsyncContextVariable<ConsoleContext>();
 let installed = 0;
 let originals: Record<Method, ConsoleFunction> | undefined;
 let logging = false;
 
 /**
- * Runs `fn(...args)` with `ctx` as the context of every console line it (and the work it starts)
- * writes. Where the console is not structured it just calls `fn`. For event handlers too:
- * `runInContext(ctx, handler, event, ctx)`.
+ * Runs `fn()` with `ctx` as the context of every console line it (and the work it starts) writes.
+ * Where the console is not structured it just calls `fn`. For event handlers too.
  */
-export function runInContext<A extends unknown[], R>(ctx: ConsoleContext, fn: (...args: A) => R, ...args: A): R {
-  return installed > 0 ? storage.run(ctx, fn, ...args) : fn(...args);
-}
-
-/** The context of the running request or event, if any (where the console is structured). */
-export function currentContext(): ConsoleContext | undefined {
-  return storage.getStore();
+export function runInContext<R>(ctx: ConsoleContext, fn: () => R): R {
+  return installed > 0 ? storage.run(ctx, fn) : fn();
 }
 
 /**
@@ -81,7 +76,7 @@ export function consoleLogObject(method: Method, args: unknown[]): Partial<LogOb
 const patched = {} as Record<Method, ConsoleFunction>;
 for (const method of Object.keys(METHODS) as Method[]) {
   patched[method] = function (this: unknown, ...args: unknown[]) {
-    const ctx = storage.getStore();
+    const ctx = storage.get();
     if (ctx === undefined || logging) return (originals as Record<Method, ConsoleFunction>)[method].apply(this, args);
     logging = true;
     try {
@@ -130,7 +125,7 @@ function uncaughtHandlers(logger: ConsolaInstance): () => void {
     const line = { args: value instanceof Error ? [value] : [`${origin}:`, value], origin, [REPORT_ERROR]: true };
     try {
       try {
-        (storage.getStore()?.log ?? logger).fatal(line as unknown as LogObject);
+        (storage.get()?.log ?? logger).fatal(line as unknown as LogObject);
       } catch {
         logger.fatal(line as unknown as LogObject);
       }

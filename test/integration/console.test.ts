@@ -3,7 +3,7 @@
 // trace, Error Reporting's fields on error lines, output outside a request stays as it is, and
 // CONTAINERFLARE_CONSOLE=plain leaves console alone. Every stdout line must parse in JSON mode.
 import { afterEach, describe, expect, it } from "vitest";
-import { ROOT, RUNTIMES, type RunningApp, startApp } from "./runtimes.ts";
+import { ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/serve/console-app.mjs`;
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -123,6 +123,38 @@ describe.each(RUNTIMES)("console on $name", (runtime) => {
       serviceContext: { service: "api", version: "api-00007-abc" },
     });
     expect(line?.message).toBe(line?.stack_trace);
+  });
+
+  it("follows microtasks, nextTick, timers, awaits and the app's own AsyncLocalStorage, per request", async () => {
+    app = await startApp(runtime, APP, CLOUD_RUN);
+    // Two requests at once, the first one finishing last: no line may take the other's id.
+    const [first, second] = await Promise.all(
+      [
+        ["a", 40],
+        ["b", 5],
+      ].map(async ([label, ms]) => (await fetch(`${app!.url}/propagation?label=${label}&ms=${ms}`)).text()),
+    );
+    const kinds = ["microtask", "nextTick", "timeout", "app storage: %s store", "after await"];
+    const expected = (label: string, id: string | undefined) =>
+      kinds.map((kind) => ({ message: `${label} ${kind.replace("%s", label)}`, requestId: id }));
+    await expect.poll(() => everyLine(app!).filter((line) => /^[ab] /.test(String(line.message))).length).toBe(10);
+    const lines = everyLine(app)
+      .filter((line) => /^[ab] /.test(String(line.message)))
+      .map(({ message, requestId }) => ({ message, requestId }));
+    expect(lines).toEqual(expect.arrayContaining([...expected("a", first), ...expected("b", second)]));
+  });
+
+  it("carries the context in AsyncLocalStorage, or on Deno in its core's async context", async () => {
+    const probe = spawnApp(runtime, `${ROOT}test/fixtures/serve/async-context-kind.mjs`, {});
+    expect(await probe.exited).toBe(0);
+    expect(JSON.parse(probe.stdout.join(""))).toEqual({
+      kind: runtime.name === "deno" ? "deno-core" : "async-local-storage",
+      seen: ["sync", "microtask", "app storage", "inner", "after inner", "timeout", "after await"].map((where) => [
+        where,
+        where === "inner" ? "inner" : "outer",
+      ]),
+      outside: null,
+    });
   });
 
   it("CONTAINERFLARE_CONSOLE=plain leaves console alone", async () => {
