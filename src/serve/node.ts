@@ -1,37 +1,62 @@
 /**
- * The Node runtime part of serve(): the fast `Response` (src/node/response.ts) installed as the
- * global while a server runs, and the Node checks and one-write sending of answers
- * (src/node/send.ts). serve() imports this module on Node only, before it listens: Bun and Deno
- * never load it (it is a tenth of their cold start).
+ * The Node runtime part of serve(), loaded on Node only, before the server listens (Bun and Deno
+ * never load it: it is a tenth of their cold start):
+ *
+ * - the fast `Response` (src/node/response.ts), installed as the global while a server runs;
+ * - srvx's patched `Request` as the global while a server runs, so that `new Request(request)`
+ *   and `new Request(request, init)` take the requests serve() hands the app. Those are srvx's
+ *   lazy Node requests: `instanceof Request` is true, but undici's constructor reads a private
+ *   field of its own class from its input and throws "Cannot read private member #state" for
+ *   them. srvx offers the patch (`patchGlobalRequest`) rather than applying it; a Worker's
+ *   `new Request(request)` works, so here it is applied. Its constructor takes the native request
+ *   behind a lazy one; nothing else changes (`instanceof` answers as the native class does);
+ * - the Node checks and one-write sending of answers (src/node/send.ts).
  *
  * @module
  */
 import type { ServerResponse } from "node:http";
 import type { ServerRequest } from "srvx";
+import { patchGlobalRequest } from "srvx/node";
 import { FastResponse } from "../node/response.ts";
 import { reportStreamFailure, sendUnstreamed, unsendableReason } from "../node/send.ts";
 import type { NodeSending } from "./response.ts";
 
-// The global Response is process-wide by nature: servers of one process share the swap, and
-// the native class comes back when the last of them has closed.
-let fastResponseUsers = 0;
-let nativeResponse: typeof Response | undefined;
+type GlobalClass = "Response" | "Request";
 
-/** Installs the fast Response as the global `Response`; the returned function gives it back (once). */
-export function installFastResponse(): () => void {
-  if (fastResponseUsers++ === 0) {
-    nativeResponse = globalThis.Response;
-    globalThis.Response = FastResponse;
+// Globals are process-wide by nature: servers of one process share each swap, and the native
+// class comes back when the last of them has closed.
+const holders: Record<GlobalClass, { count: number; native?: unknown; installed?: unknown }> = {
+  Response: { count: 0 },
+  Request: { count: 0 },
+};
+
+/** @internal Holds `install()`'s class as the global `name`; the returned function gives it back (once). */
+function holdGlobal(name: GlobalClass, install: () => unknown): () => void {
+  const holder = holders[name];
+  if (holder.count++ === 0) {
+    holder.native = globalThis[name];
+    holder.installed = install();
+    (globalThis as Record<GlobalClass, unknown>)[name] = holder.installed;
   }
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    if (--fastResponseUsers === 0 && nativeResponse) {
-      if (globalThis.Response === FastResponse) globalThis.Response = nativeResponse;
-      nativeResponse = undefined;
-    }
+    if (--holder.count > 0) return;
+    // Left alone where something replaced the global after us.
+    if (globalThis[name] === holder.installed) (globalThis as Record<GlobalClass, unknown>)[name] = holder.native;
+    holder.native = holder.installed = undefined;
   };
+}
+
+/** Installs the fast Response as the global `Response`; the returned function gives it back (once). */
+export function installFastResponse(): () => void {
+  return holdGlobal("Response", () => FastResponse);
+}
+
+/** Installs srvx's patched Request as the global `Request` (see the module comment); the returned function gives it back. */
+export function installRequestConstructor(): () => void {
+  return holdGlobal("Request", patchGlobalRequest);
 }
 
 function nodeResponseOf(request: ServerRequest): ServerResponse | undefined {

@@ -1,7 +1,8 @@
 /**
  * What serve() adds on one runtime, loaded before the server listens and only on that runtime:
  *
- * - Node: the fast Response and one-write sending (node.ts, with src/node/*);
+ * - Node: the fast Response, a global Request that takes srvx's lazy requests, and one-write
+ *   sending (node.ts, with src/node/*);
  * - Bun and Deno: nothing.
  *
  * @module
@@ -12,7 +13,7 @@ import type { NodeSending } from "./response.ts";
 export interface RuntimePart {
   /** Node's answer checks and sending. */
   sending?: NodeSending;
-  /** Gives back what the part installed (the global Response on Node). */
+  /** Gives back what the part installed (the global Response and Request on Node). */
   release(): void;
 }
 
@@ -23,7 +24,15 @@ export const RUNTIME: "node" | "bun" | "deno" = "Bun" in globalThis ? "bun" : "D
 export async function loadRuntimePart(options: { fastResponse: boolean }): Promise<RuntimePart> {
   if (RUNTIME === "node") {
     const node = await import("./node.ts");
-    return { sending: node.nodeSending, release: options.fastResponse ? node.installFastResponse() : () => {} };
+    const releaseRequest = node.installRequestConstructor();
+    const releaseResponse = options.fastResponse ? node.installFastResponse() : () => {};
+    return {
+      sending: node.nodeSending,
+      release() {
+        releaseResponse();
+        releaseRequest();
+      },
+    };
   }
   return { release() {} };
 }
