@@ -13,7 +13,9 @@
  *   its `request` symbol) is not public API, so it is found by feature detection on the first
  *   request, checked once against `request.headers`, and given up for good when either fails:
  *   then every request reads its Headers, as on Bun.
- * - Bun: none (its Headers are cheap; measured within noise).
+ * - Bun: none (its Request has no single-header lookup; the first `request.headers` read costs
+ *   ~2 µs). Where nothing can be trusted, the removal waits for the app's first read instead
+ *   (deferred-metadata-removal.ts).
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * The metadata stage: the first step of every request, before its context exists (the context
  * is built from what this stage trusts). It verifies the `x-containerflare-metadata` header under
  * the process's one trust decision (metadataTrust in metadata-header.ts) and removes both
- * metadata headers before the app sees the request, trusted or not. An untrusted, malformed or
+ * metadata headers before the app sees them, trusted or not. An untrusted, malformed or
  * oversized header is ignored (logged at debug), never a 5xx.
  *
  * The verifier (schema, HMAC key, replay cache) is imported only where a header can be trusted,
@@ -20,6 +20,7 @@ import {
   SIGNATURE_HEADER,
 } from "../metadata-header.ts";
 import type { MetadataVerifier } from "../metadata-header-verifier.ts";
+import { createMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
 import { metadataPresence } from "./metadata-presence.ts";
 import { copyRequest } from "./request.ts";
 import { RUNTIME } from "./runtime.ts";
@@ -73,8 +74,11 @@ function onceAMinute<T>(report: (value: T) => void): (value: T) => void {
 
 /** Creates the stage; nothing is loaded until {@link MetadataStage.preload} or the first header. */
 export function createMetadataStage({ trust, secret, logger }: MetadataStageOptions): MetadataStage {
-  // Asked first, per request (metadata-presence.ts): most requests name neither header.
+  // Asked first, per request (metadata-presence.ts): most requests name neither header. On Bun,
+  // where nothing can be trusted, the removal waits until the headers are read
+  // (deferred-metadata-removal.ts).
   const presence = metadataPresence(RUNTIME);
+  const deferRemoval = RUNTIME === "bun" && trust === "none" ? createMetadataRemovalDeferral() : undefined;
   let verifier: Promise<MetadataVerifier> | undefined;
   const loadVerifier = () =>
     (verifier ??= import("../metadata-header-verifier.ts").then(({ createMetadataVerifier }) =>
@@ -97,7 +101,7 @@ export function createMetadataStage({ trust, secret, logger }: MetadataStageOpti
 
   return {
     run(request, next) {
-      if (presence?.(request) === false) return next(request, undefined);
+      if (presence?.(request) === false || deferRemoval?.(request)) return next(request, undefined);
       const value = request.headers.get(METADATA_HEADER);
       const signature = request.headers.get(SIGNATURE_HEADER);
       if (value === null && signature === null) return next(request, undefined);
