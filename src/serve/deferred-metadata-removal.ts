@@ -12,7 +12,7 @@
  * How: until then the request's prototype is a thin layer over `Request.prototype` whose `headers`
  * getter, `clone()` and custom inspection first remove both headers from the request's own
  * Headers, then give the request its own prototype back. Every way a Bun app can see a request's
- * headers goes through one of those (checked on Bun 1.4 and by test/integration/serve.test.ts):
+ * headers goes through one of those (checked on Bun 1.4 and by test/integration/metadata-removal.test.ts):
  * `request.headers`, `clone()`, `new Request(request)`, `new Request(url, request)`,
  * `fetch(request)`, `fetch(url, request)`, `console.log(request)` and `Bun.inspect(request)`.
  *
