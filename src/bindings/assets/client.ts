@@ -38,8 +38,12 @@ export async function fetchAsset(
     },
     { streamed: true, ...invokeOptions },
   );
-  const bytes = answerBytes(result.body, streamed);
-  const body = NULL_BODY_STATUSES.has(result.status) ? (void bytes?.cancel().catch(() => undefined), null) : bytes;
+  let body = answerBytes(result.body, streamed);
+  // A null-body status takes no body: whatever the host streamed is cancelled.
+  if (NULL_BODY_STATUSES.has(result.status)) {
+    void body?.cancel().catch(() => undefined);
+    body = null;
+  }
   return new Response(body as ConstructorParameters<typeof Response>[0], {
     status: result.status,
     ...(result.statusText ? { statusText: result.statusText } : {}),

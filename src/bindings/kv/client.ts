@@ -1,15 +1,7 @@
 import type { KVNamespace } from "@cloudflare/workers-types";
 import type { CommandClient, InvokeOptions } from "../../command/client.ts";
 import { bodyArgument, isBodyMarker } from "../../protocol/body.ts";
-import {
-  type BodyInput,
-  bytesStream,
-  decodeBytes,
-  encodeBytes,
-  isEncodedBytes,
-  readBody,
-  toArrayBuffer,
-} from "../../protocol/bytes.ts";
+import { type BodyInput, bytesStream, decodeBytes, isEncodedBytes, toArrayBuffer } from "../../protocol/bytes.ts";
 import { RemoteBinding } from "../remote-binding.ts";
 import type { KvGetResult, KvGetWithMetadataResult } from "./schemas.ts";
 
