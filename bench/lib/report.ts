@@ -139,7 +139,7 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ...report.variants.map((r) => throughputRow(r, report.variants)),
     "",
-    "Other ratios (for context, not targets). The rows marked *plain console* run the same server with `CONTAINERFLARE_CONSOLE=plain`: the difference to the row above them is what the structured console (every `console.*` line of a request correlated, the default in the JSON log formats) costs, mostly one AsyncLocalStorage context per request (docs/fast-path.md).",
+    "Other ratios (for context, not targets). The rows marked *plain console* run the same server with `CONTAINERFLARE_CONSOLE=plain`: the difference to the row above them is what the structured console (every `console.*` line of a request correlated, the default in the JSON log formats) costs: one async context per request (README, Logs). The Bun row *with a secret* runs it with `CONTAINERFLARE_SECRET` set: there the metadata header can be trusted, so every request's Headers are read to look for it, where without a secret Bun removes the headers only when the app reads them (README, Environment contract).",
     "",
     ...EXTRA_RATIOS.map(
       (x) =>

@@ -56,6 +56,16 @@ export const VARIANTS: readonly Variant[] = [
     kind: "containerflare",
     env: PLAIN_CONSOLE,
   },
+  {
+    // With a secret the metadata header can be trusted, so Bun reads every request's Headers to
+    // look for it (serve/deferred-metadata-removal.ts applies only where nothing can be trusted).
+    id: "bun-cf-secret",
+    label: "containerflare serve(), with a secret",
+    runtime: "bun",
+    app: "containerflare.js",
+    kind: "containerflare",
+    env: { CONTAINERFLARE_SECRET: "bench-secret-of-thirty-two-chars" },
+  },
   { id: "deno-srvx", label: "srvx", runtime: "deno", app: "srvx.js", kind: "baseline" },
   { id: "deno-cf", label: "containerflare serve()", runtime: "deno", app: "containerflare.js", kind: "containerflare" },
   {
@@ -93,6 +103,8 @@ export const EXTRA_RATIOS: readonly { subject: string; reference: string }[] = [
   // What the structured console (correlated console lines, the default) costs: the same server without it.
   { subject: "node-cf-hono-plain", reference: "node-hono" },
   { subject: "bun-cf-plain", reference: "bun-srvx" },
+  // What reading every request's Headers costs Bun where the metadata header can be trusted.
+  { subject: "bun-cf-secret", reference: "bun-srvx" },
   { subject: "deno-cf-plain", reference: "deno-srvx" },
 ];
 
