@@ -22,11 +22,8 @@
  *
  * @module
  */
-import type { ServerRequest } from "srvx";
 import { METADATA_HEADER, SIGNATURE_HEADER } from "../metadata-header.ts";
-
-/** Defers the removal for one request: false when it cannot, and the stage removes them itself. */
-export type MetadataRemovalDeferral = (request: ServerRequest) => boolean;
+import type { MetadataPresence } from "./metadata-presence.ts";
 
 /** @internal Removes both headers from the request's own Headers; gives it its prototype back. */
 function removeNow(request: Request, nativeHeaders: () => Headers): Headers {
@@ -37,13 +34,17 @@ function removeNow(request: Request, nativeHeaders: () => Headers): Headers {
   return headers;
 }
 
-/** Creates the deferral of one server (Bun only: see the module comment). */
-export function createMetadataRemovalDeferral(): MetadataRemovalDeferral {
+/**
+ * Creates the deferral of one server (Bun only: see the module comment), as the metadata stage's
+ * presence check: `false` (nothing for the stage to do) once the removal is deferred or done,
+ * `undefined` when the stage must read the headers itself.
+ */
+export function createMetadataRemovalDeferral(): MetadataPresence {
   const nativeHeaders = Object.getOwnPropertyDescriptor(Request.prototype, "headers")?.get as
     | (() => Headers)
     | undefined;
   const inspect = (globalThis as { Bun?: { inspect?: (value: unknown) => string } }).Bun?.inspect;
-  if (!nativeHeaders || !inspect) return () => false;
+  if (!nativeHeaders || !inspect) return () => undefined;
   const deferring: object = Object.create(Request.prototype, {
     headers: {
       configurable: true,
@@ -70,17 +71,18 @@ export function createMetadataRemovalDeferral(): MetadataRemovalDeferral {
   let usable: boolean | undefined;
   return (request) => {
     // Only Bun's own requests: a subclass or another Request class is read the ordinary way.
-    if (usable === false || Object.getPrototypeOf(request) !== Request.prototype) return false;
+    if (usable === false || Object.getPrototypeOf(request) !== Request.prototype) return undefined;
     if (usable === undefined) {
       try {
         removeNow(request, nativeHeaders);
         usable = true;
       } catch {
         usable = false;
+        return undefined;
       }
-      return usable;
+      return false;
     }
     Object.setPrototypeOf(request, deferring);
-    return true;
+    return false;
   };
 }

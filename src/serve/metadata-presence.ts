@@ -20,9 +20,13 @@
  * @module
  */
 import type { ServerRequest } from "srvx";
-import { METADATA_HEADER, SIGNATURE_HEADER } from "../metadata-header.ts";
+import { METADATA_HEADER, type MetadataTrust, SIGNATURE_HEADER } from "../metadata-header.ts";
+import { createMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
 
-/** True or false when the runtime could tell without the request's Headers; undefined when it could not. */
+/**
+ * True or false when the runtime could tell without the request's Headers; undefined when it
+ * could not. False also where the stage has nothing left to do (Bun's deferred removal).
+ */
 export type MetadataPresence = (request: ServerRequest) => boolean | undefined;
 
 /**
@@ -94,9 +98,13 @@ export function createDenoPresence(): MetadataPresence {
   };
 }
 
-/** The presence check of the runtime this process runs on (undefined on Bun: it reads Headers). */
-export function metadataPresence(runtime: "node" | "bun" | "deno"): MetadataPresence | undefined {
+/**
+ * The presence check of the runtime this process runs on, under the server's metadata trust. On
+ * Bun there is none (it reads Headers), except where nothing can be trusted: then the removal is
+ * deferred to the first read of the headers.
+ */
+export function metadataPresence(runtime: "node" | "bun" | "deno", trust: MetadataTrust): MetadataPresence | undefined {
   if (runtime === "node") return nodePresence;
   if (runtime === "deno") return createDenoPresence();
-  return undefined;
+  return trust === "none" ? createMetadataRemovalDeferral() : undefined;
 }

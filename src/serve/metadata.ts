@@ -20,7 +20,6 @@ import {
   SIGNATURE_HEADER,
 } from "../metadata-header.ts";
 import type { MetadataVerifier } from "../metadata-header-verifier.ts";
-import { createMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
 import { metadataPresence } from "./metadata-presence.ts";
 import { copyRequest } from "./request.ts";
 import { RUNTIME } from "./runtime.ts";
@@ -77,8 +76,7 @@ export function createMetadataStage({ trust, secret, logger }: MetadataStageOpti
   // Asked first, per request (metadata-presence.ts): most requests name neither header. On Bun,
   // where nothing can be trusted, the removal waits until the headers are read
   // (deferred-metadata-removal.ts).
-  const presence = metadataPresence(RUNTIME);
-  const deferRemoval = RUNTIME === "bun" && trust === "none" ? createMetadataRemovalDeferral() : undefined;
+  const presence = metadataPresence(RUNTIME, trust);
   let verifier: Promise<MetadataVerifier> | undefined;
   const loadVerifier = () =>
     (verifier ??= import("../metadata-header-verifier.ts").then(({ createMetadataVerifier }) =>
@@ -101,7 +99,7 @@ export function createMetadataStage({ trust, secret, logger }: MetadataStageOpti
 
   return {
     run(request, next) {
-      if (presence?.(request) === false || deferRemoval?.(request)) return next(request, undefined);
+      if (presence?.(request) === false) return next(request, undefined);
       const value = request.headers.get(METADATA_HEADER);
       const signature = request.headers.get(SIGNATURE_HEADER);
       if (value === null && signature === null) return next(request, undefined);
