@@ -1,6 +1,7 @@
 /** Spawns the test fixtures under real node, bun and deno processes and talks HTTP to them. */
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { sleep } from "../../src/internal/sleep.ts";
 import { BIN, baseEnv, freePort, ROOT, spawnProcess } from "../fixtures/cli/harness.ts";
 
 export { freePort, ROOT };
@@ -70,7 +71,7 @@ export async function waitForLine(app: RunningApp, line: string, timeoutMs = 10_
   const deadline = Date.now() + timeoutMs;
   while (!app.stderr.includes(line)) {
     if (Date.now() > deadline) throw new Error(`no "${line}" from the app: ${app.stderr.join("\n")}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }
 
