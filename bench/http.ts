@@ -12,6 +12,8 @@ import { availableParallelism, cpus, loadavg, platform, release, totalmem } from
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { type CorePlan, onCores, planCores } from "./lib/cores.ts";
+import { measurePairs } from "./lib/pairs.ts";
 import {
   cpuSeconds,
   killAllNow,
@@ -22,7 +24,7 @@ import {
   stopServer,
 } from "./lib/processes.ts";
 import { composeBenchDoc, evaluateTargets, renderHttpMarkdown, runtimeTitles } from "./lib/report.ts";
-import type { ColdStartResult, HttpBenchReport, VariantResult } from "./lib/results.ts";
+import type { ColdStartResult, HttpBenchReport, PairResult, VariantResult } from "./lib/results.ts";
 import { type Runtime, resolveRuntimes } from "./lib/runtimes.ts";
 import { type BenchSettings, readSettings } from "./lib/settings.ts";
 import { formatInt, formatRatio, median } from "./lib/stats.ts";
@@ -95,9 +97,14 @@ async function measure(settings: BenchSettings, coldOnly = false): Promise<HttpB
       `${variants.length} servers × ${settings.rounds} rounds × ${settings.durationSeconds} s (wrk -t${settings.threads} -c${settings.connections}), warm-up ${settings.warmupSeconds} s`,
     );
 
-  const results = coldOnly
-    ? variants.map((variant) => ({ ...emptyResult(variant), failure: "not measured (--cold)" }))
-    : await measureThroughput(variants, runtimes, wrk, settings);
+  const cores = planCores();
+  if (!coldOnly) log(`cores: ${cores.description}`);
+  const { results, pairs } = coldOnly
+    ? {
+        results: variants.map((variant) => ({ ...emptyResult(variant), failure: "not measured (--cold)" })),
+        pairs: [],
+      }
+    : await measureThroughput(variants, runtimes, wrk, settings, cores);
   const coldStarts = await measureColdStarts(variants, runtimes, settings);
 
   const report: HttpBenchReport = {
@@ -113,6 +120,8 @@ async function measure(settings: BenchSettings, coldOnly = false): Promise<HttpB
     versions,
     settings,
     variants: results,
+    pairs,
+    cores: cores.description,
     coldStarts,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
@@ -132,13 +141,17 @@ function loadReport(): HttpBenchReport {
   ) as HttpBenchReport;
 }
 
-/** Starts every server, warms each up, then runs the interleaved rounds; failures stay per variant. */
+/**
+ * Starts every server, warms each up, then runs the interleaved rounds, then the paired rounds of
+ * the comparisons (bench/lib/pairs.ts); failures stay per variant and per pair.
+ */
 async function measureThroughput(
   variants: readonly Variant[],
   runtimes: Record<string, Runtime>,
   wrk: string,
   settings: BenchSettings,
-): Promise<VariantResult[]> {
+  cores: CorePlan,
+): Promise<{ results: VariantResult[]; pairs: PairResult[] }> {
   const results = variants.map((variant): VariantResult => emptyResult(variant));
   const servers = new Map<string, ServerProcess>();
 
@@ -150,7 +163,7 @@ async function measureThroughput(
       continue;
     }
     try {
-      const server = await startServer(spawnSpec(result.variant, runtimes));
+      const server = await startServer(spawnSpec(result.variant, runtimes, cores.server));
       servers.set(result.variant.id, server);
       result.freshRssMiB = rssMiB(server.pid);
       result.notes = server.notes;
@@ -170,6 +183,7 @@ async function measureThroughput(
         durationSeconds: settings.warmupSeconds,
         connections: settings.connections,
         threads: settings.threads,
+        cores: cores.load,
       });
     } catch (error) {
       result.failure = `warm-up failed: ${(error as Error).message}`;
@@ -198,6 +212,7 @@ async function measureThroughput(
           durationSeconds: settings.durationSeconds,
           connections: settings.connections,
           threads: settings.threads,
+          cores: cores.load,
         });
         const serverCpuUsPerRequest = ((cpuSeconds(server.pid) - cpuBefore) / measured.requests) * 1e6;
         result.rounds.push({ ...measured, serverCpuUsPerRequest });
@@ -211,6 +226,8 @@ async function measureThroughput(
       }
     }
   }
+  const running = new Map([...servers].filter(([id]) => !results.find((r) => r.variant.id === id)?.failure));
+  const pairs = await measurePairs(running, wrk, settings, cores.load, log);
   await stopAll();
 
   for (const result of results) {
@@ -221,7 +238,7 @@ async function measureThroughput(
     result.p99Ms = median(result.rounds.map((r) => r.p99Ms));
     result.errors = result.rounds.reduce((sum, r) => sum + r.errors, 0);
   }
-  return results;
+  return { results, pairs };
 }
 
 /** Spawns each cold-start app `coldRuns` times (interleaved) and keeps the time to the first 200. */
@@ -292,11 +309,13 @@ function precondition(variant: Variant, runtimes: Record<string, Runtime>): stri
   return undefined;
 }
 
-function spawnSpec(variant: Variant, runtimes: Record<string, Runtime>) {
+/** How to start `variant`, on `cores` (a `taskset -c` list) when given: cold starts are not pinned. */
+function spawnSpec(variant: Variant, runtimes: Record<string, Runtime>, cores?: string) {
   const runtime = runtimes[variant.runtime]!;
+  const [command, args] = onCores(cores, runtime.binary, runtime.argsFor(join(APPS, variant.app)));
   return {
-    command: runtime.binary,
-    args: runtime.argsFor(join(APPS, variant.app)),
+    command,
+    args,
     cwd: ROOT,
     ...(variant.env ? { env: variant.env } : {}),
   };
@@ -324,7 +343,7 @@ function printSummary(report: HttpBenchReport): void {
     console.log(`  ${r.variant.runtime.padEnd(5)} ${r.variant.label.padEnd(28)} ${value}`);
   }
   console.log("targets");
-  for (const t of evaluateTargets(report.variants)) {
+  for (const t of evaluateTargets(report)) {
     console.log(
       `  ${t.verdict.padEnd(4)} ${t.description}: ${formatRatio(t.ratio, 3)} (by server CPU per request: ${formatRatio(t.cpuRatio, 3)})`,
     );

@@ -57,29 +57,59 @@ function pairedRatio(
   return median(a.rounds.map(value)) / median(b.rounds.map(value));
 }
 
-/** Throughput ratio subject / reference (higher means the subject is faster). */
+/** Throughput ratio subject / reference from the sequential rounds (higher means the subject is faster). */
 export function ratioOf(results: readonly VariantResult[], subject: string, reference: string): number {
   return pairedRatio(results, subject, reference, (round) => round.requestsPerSecond);
 }
 
-/** Efficiency ratio: the reference's server CPU per request over the subject's (higher is better). */
+/** Efficiency ratio from the sequential rounds: the reference's server CPU per request over the subject's. */
 export function cpuRatioOf(results: readonly VariantResult[], subject: string, reference: string): number {
   return 1 / pairedRatio(results, subject, reference, (round) => round.serverCpuUsPerRequest);
 }
 
-/** Evaluates the issue's targets against the measured medians. */
-export function evaluateTargets(results: readonly VariantResult[]): TargetOutcome[] {
+/** One comparison as the report shows it. */
+export interface Comparison {
+  /** Median of the per-round req/s ratios, subject / reference. */
+  ratio: number;
+  /** The same by server CPU per request (reference / subject): higher is better, too. */
+  cpuRatio: number;
+  /** The per-round req/s ratios. */
+  perRound: number[];
+  /** Paired rounds (both servers at once, bench/lib/pairs.ts), or the sequential rounds of an older run. */
+  method: "paired" | "sequential";
+}
+
+/**
+ * The comparison subject / reference: from its paired rounds when the run has them (every run
+ * since paired rounds exist), else from the sequential rounds.
+ */
+export function compare(
+  report: Pick<HttpBenchReport, "variants" | "pairs">,
+  subject: string,
+  reference: string,
+): Comparison {
+  const pair = report.pairs?.find((p) => p.subject === subject && p.reference === reference);
+  if (pair && !pair.failure && pair.rounds.length > 0) {
+    const perRound = pair.rounds.map((r) => r.subjectRequestsPerSecond / r.referenceRequestsPerSecond);
+    const cpuRatio = median(pair.rounds.map((r) => r.referenceCpuUsPerRequest / r.subjectCpuUsPerRequest));
+    return { ratio: median(perRound), cpuRatio, perRound, method: "paired" };
+  }
+  if (pair?.failure) return { ratio: Number.NaN, cpuRatio: Number.NaN, perRound: [], method: "paired" };
+  return {
+    ratio: ratioOf(report.variants, subject, reference),
+    cpuRatio: cpuRatioOf(report.variants, subject, reference),
+    perRound: roundRatios(report.variants, subject, reference, (round) => round.requestsPerSecond),
+    method: "sequential",
+  };
+}
+
+/** Evaluates the issue's targets (paired rounds where the run has them). */
+export function evaluateTargets(report: Pick<HttpBenchReport, "variants" | "pairs">): TargetOutcome[] {
   return TARGETS.map((target) => {
-    const subject = results.find((r) => r.variant.id === target.subject);
-    const reference = results.find((r) => r.variant.id === target.reference);
-    const ratio = ratioOf(results, target.subject, target.reference);
+    const { ratio, cpuRatio, perRound, method } = compare(report, target.subject, target.reference);
     const description = `${RUNTIME_TITLES[target.runtime]}: ${labelOf(target.subject)} >= ${target.minRatio.toFixed(2)}x ${labelOf(target.reference)}`;
     const verdict = Number.isFinite(ratio) ? (ratio >= target.minRatio ? "PASS" : "FAIL") : "n/a";
-    const detail = Number.isFinite(ratio)
-      ? `medians ${formatInt(subject!.requestsPerSecond)} / ${formatInt(reference!.requestsPerSecond)} req/s`
-      : "a side has no result";
-    const cpuRatio = cpuRatioOf(results, target.subject, target.reference);
-    const perRound = roundRatios(results, target.subject, target.reference, (round) => round.requestsPerSecond);
+    const detail = Number.isFinite(ratio) ? `${method}, ${perRound.length} rounds` : "a side has no result";
     const roundRange: [number, number] =
       perRound.length > 0 ? [Math.min(...perRound), Math.max(...perRound)] : [Number.NaN, Number.NaN];
     return { description, ratio, cpuRatio, minRatio: target.minRatio, roundRange, verdict, detail };
@@ -99,7 +129,7 @@ export function runtimeTitles(versions: Record<string, string>): Record<RuntimeN
 export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): string {
   const { machine, settings, versions } = report;
   const titles = runtimeTitles(versions);
-  const targets = evaluateTargets(report.variants);
+  const targets = evaluateTargets(report);
   const lines: string[] = [];
   const push = (...more: string[]) => lines.push(...more);
 
@@ -122,18 +152,20 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "### Targets (issues 2 and 10)",
     "",
-    "| target | measured (req/s) | result | per-round range | cross-check: by server CPU per request |",
+    "| target | measured: req/s ratio (method, rounds) | result | per-round range | cross-check: by server CPU per request |",
     "| --- | --- | --- | --- | ---: |",
     ...targets.map(
       (t) =>
         `| ${t.description} | ${formatRatio(t.ratio, 3)} (${t.detail}) | **${t.verdict}** | ${formatRatio(t.roundRange[0])} – ${formatRatio(t.roundRange[1])} | ${formatRatio(t.cpuRatio, 3)} |`,
     ),
     "",
-    "The verdict uses req/s, as the issue asks: the median of the per-round ratios; the range shows the lowest and highest round. The last column compares the server's own CPU time per request instead (reference ÷ subject, so higher is better): it does not count time the server spent waiting for a core, so it is less sensitive to other jobs on the machine, though not immune (a starved server batches less and spends more CPU per request). When the two columns disagree about a verdict, or the per-round spread below is large, the difference is within this machine's noise.",
+    "Every ratio of this report but the throughput table's \"vs baseline\" comes from **paired rounds**: both servers of the comparison are under load at the same time, each from its own wrk, and share one core, so that the scheduler gives each half of it. The ratio of their req/s is then the ratio of the requests each completes per CPU second, and whatever slows this shared machine down during a round slows both alike. The verdict is the median of the per-round req/s ratios; the range shows the lowest and highest round. The last column compares the servers' own CPU time per request in the same rounds (reference ÷ subject, so higher is better): it does not depend on how the core was shared.",
+    "",
+    `The control: ${controlLine(report)}`,
     "",
     "### Throughput",
     "",
-    `Median of ${settings.rounds} interleaved rounds of ${settings.durationSeconds} s each; spread = (max − min) / median over the rounds.`,
+    `Each server alone under load: median of ${settings.rounds} interleaved rounds of ${settings.durationSeconds} s each; spread = (max − min) / median over the rounds. These rounds give the absolute numbers (req/s, CPU, latency); their "vs baseline" ratio compares rounds seconds apart and moves with the machine's noise (see the control's row).`,
     "",
     "| runtime | server | req/s (median) | vs baseline | rounds (req/s) | spread | server CPU / request | p50 latency | p99 latency | errors |",
     "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -141,11 +173,10 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "Other ratios (for context, not targets). The rows marked *plain console* run the same server with `CONTAINERFLARE_CONSOLE=plain`: the difference to the row above them is what the structured console (every `console.*` line of a request correlated, the default in the JSON log formats) costs: one async context per request (README, Logs). The Bun row *with a secret* runs it with `CONTAINERFLARE_SECRET` set: there the metadata header can be trusted, so every request's Headers are read to look for it, where without a secret Bun removes the headers only when the app reads them (README, Environment contract).",
     "",
-    ...EXTRA_RATIOS.map(
-      (x) =>
-        `- ${RUNTIME_TITLES[runtimeOf(x.subject)]}: ${labelOf(x.subject)} vs ${labelOf(x.reference)}: ${formatRatio(ratioOf(report.variants, x.subject, x.reference))} by req/s, ` +
-        `${formatRatio(cpuRatioOf(report.variants, x.subject, x.reference))} by server CPU per request`,
-    ),
+    ...EXTRA_RATIOS.map((x) => {
+      const c = compare(report, x.subject, x.reference);
+      return `- ${RUNTIME_TITLES[runtimeOf(x.subject)]}: ${labelOf(x.subject)} vs ${labelOf(x.reference)}: ${formatRatio(c.ratio)} by req/s, ${formatRatio(c.cpuRatio)} by server CPU per request (${c.method}${c.perRound.length > 0 ? `, rounds ${formatRatio(Math.min(...c.perRound))} – ${formatRatio(Math.max(...c.perRound))}` : ""})`;
+    }),
     "",
     "### Cold start",
     "",
@@ -169,7 +200,11 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "- One hello-world app per server in `bench/apps/` (each answers `GET /` with `200` and the text `Hello, world!`); every server is its own child process started by the harness on a free port on `127.0.0.1`, with `CONTAINERFLARE_LOG_LEVEL=warn`.",
     `- Load: \`wrk -t${settings.threads} -c${settings.connections} -d${settings.durationSeconds}s --latency\` against each server. Every server first gets ${settings.warmupSeconds} s of discarded warm-up load; then ${settings.rounds} rounds run interleaved (A, B, C, … then again, each round starting one server later) so that background noise spreads over all servers; the table shows the median round.`,
-    "- Ratios (targets, \"vs baseline\", the CPU cross-check) are the median of the per-round ratios: both servers of a comparison run in the same round, seconds apart, so slow changes in background load cancel out. The req/s column is each server's median round. Node's containerflare + Hono row is `serve()` with a Hono app (see the note below for how it is wired).",
+    `- Then ${settings.rounds} paired rounds of ${settings.durationSeconds} s per comparison (targets and other ratios, rotated each round): both servers under load at once, each from its own wrk with the settings above, both servers on the same core. A paired round's ratio is subject ÷ reference of the two req/s (and reference ÷ subject of the two CPU times per request); a comparison's ratio is the median over its rounds. Paired req/s are about half of a server's req/s alone, since each gets half a core.`,
+    `- Cores: ${report.cores ?? "not recorded (an older run)"}. Cold starts are not pinned.`,
+    "- The control, raw node:http against a second copy of itself, is in every run: its ratio is what the method reports when there is nothing to find. On this machine sequential rounds of 3 s put two copies of one server ±20% apart, paired rounds ±3%.",
+    "- The runtime's own threads (GC helpers, I/O) get their share of the core like the main thread; both sides of every comparison run on the same runtime.",
+    "- Node's containerflare + Hono row is `serve()` with a Hono app (see the note below for how it is wired).",
     "- All three runtimes run the same plain-JavaScript app files (`node bench/apps/x.js`, `bun bench/apps/x.js`, `deno run -A bench/apps/x.js`), so no TypeScript stripping is part of a cold start. containerflare is imported from the built `dist/` (what the package publishes); `npm run bench` builds first.",
     "- Server CPU per request: the server process's user + system CPU time over all its threads (from `/proc/<pid>/stat`) during a round, divided by the requests wrk completed in it.",
     `- Re-render docs/ from the last run's raw results (bench/results/http.json) without measuring again: \`node bench/http.ts --render\`.`,
@@ -177,12 +212,23 @@ export function renderHttpMarkdown(report: HttpBenchReport, chartFile: string): 
     "",
     "### Caveats",
     "",
-    `- The machine has ${machine.cores} cores and is shared (other jobs may run during the benchmark): wrk takes one core with one thread and the server gets the other. Absolute numbers are noisy; compare servers within one run, and look at the spread column before trusting a small difference.`,
+    `- The machine has ${machine.cores} cores and is shared (other jobs may run during the benchmark): wrk takes one core with one thread and the servers get the other. Absolute numbers are noisy; compare servers by the paired ratios, and look at the control before trusting a difference of a few percent.`,
     "- wrk on loopback measures the HTTP stack and the framework overhead only; no real app does so little per request.",
     ...notes(report.variants),
     "",
   );
   return lines.join("\n");
+}
+
+/** What the control pair (two copies of raw node:http) measured, paired and sequential. */
+function controlLine(report: HttpBenchReport): string {
+  const paired = compare(report, "node-http-twin", "node-http");
+  const sequential = ratioOf(report.variants, "node-http-twin", "node-http");
+  const seqRounds = roundRatios(report.variants, "node-http-twin", "node-http", (round) => round.requestsPerSecond);
+  if (!Number.isFinite(paired.ratio) && !Number.isFinite(sequential)) return "not measured in this run.";
+  const range = (values: number[]) =>
+    values.length > 0 ? `${formatRatio(Math.min(...values))} – ${formatRatio(Math.max(...values))}` : "n/a";
+  return `raw node:http against a second copy of itself measured ${formatRatio(paired.ratio, 3)} in paired rounds (range ${range(paired.method === "paired" ? paired.perRound : [])}) and ${formatRatio(sequential, 3)} in sequential rounds (range ${range(seqRounds)}).`;
 }
 
 function runtimeOf(id: string): RuntimeName {

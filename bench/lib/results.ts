@@ -28,6 +28,23 @@ export interface VariantResult {
   notes: string[];
 }
 
+/** One paired round: both servers of a comparison under load at the same time, on one core. */
+export interface PairRound {
+  subjectRequestsPerSecond: number;
+  referenceRequestsPerSecond: number;
+  subjectCpuUsPerRequest: number;
+  referenceCpuUsPerRequest: number;
+}
+
+/** A comparison (a target or another ratio) measured in paired rounds (bench/lib/pairs.ts). */
+export interface PairResult {
+  subject: string;
+  reference: string;
+  rounds: PairRound[];
+  /** Why the pair has no numbers (a side failed or died); undefined when fine. */
+  failure?: string;
+}
+
 /** Cold start of one app on one runtime. */
 export interface ColdStartResult {
   runtime: RuntimeName;
@@ -58,6 +75,10 @@ export interface HttpBenchReport {
     coldRuns: number;
   };
   variants: VariantResult[];
+  /** The comparisons, measured in paired rounds; absent in the raw results of older runs. */
+  pairs?: PairResult[];
+  /** Where the servers and wrk ran (bench/lib/cores.ts). */
+  cores?: string;
   coldStarts: ColdStartResult[];
   elapsedSeconds: number;
 }

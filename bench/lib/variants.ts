@@ -27,6 +27,15 @@ const PLAIN_CONSOLE = { CONTAINERFLARE_CONSOLE: "plain" };
  */
 export const VARIANTS: readonly Variant[] = [
   { id: "node-http", label: "raw node:http", runtime: "node", app: "node-http.js", kind: "baseline" },
+  {
+    // The control: the same server twice. Its ratio to node-http is what the method shows when
+    // there is no difference to find (bias and noise), sequential and paired.
+    id: "node-http-twin",
+    label: "raw node:http, a second process",
+    runtime: "node",
+    app: "node-http.js",
+    kind: "baseline",
+  },
   { id: "node-cf", label: "containerflare serve()", runtime: "node", app: "containerflare.js", kind: "containerflare" },
   { id: "node-hono", label: "@hono/node-server + Hono", runtime: "node", app: "hono-node-server.js", kind: "baseline" },
   {
@@ -96,6 +105,8 @@ export const TARGETS: readonly Target[] = [
 
 /** Further ratios shown for context (not targets). */
 export const EXTRA_RATIOS: readonly { subject: string; reference: string }[] = [
+  // The control (A/A): two identical servers; anything but 1.00x is the method's own error.
+  { subject: "node-http-twin", reference: "node-http" },
   { subject: "node-cf", reference: "node-srvx-fast" },
   { subject: "node-cf", reference: "node-srvx" },
   { subject: "node-cf", reference: "node-hono" },

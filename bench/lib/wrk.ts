@@ -1,6 +1,7 @@
 /** Runs the `wrk` load generator and parses its report. */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { onCores } from "./cores.ts";
 
 /** One wrk measurement. */
 export interface WrkResult {
@@ -20,6 +21,8 @@ export interface WrkOptions {
   durationSeconds: number;
   connections: number;
   threads: number;
+  /** The cores wrk runs on (a `taskset -c` list, bench/lib/cores.ts); anywhere when undefined. */
+  cores?: string | undefined;
 }
 
 /** Finds the wrk binary (Debian's /usr/bin/wrk, else PATH); undefined when it is not installed. */
@@ -49,7 +52,8 @@ export function runWrk(wrk: string, options: WrkOptions): Promise<WrkResult> {
     options.url,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(wrk, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [command, commandArgs] = onCores(options.cores, wrk, args);
+    const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { onCores } from "../../bench/lib/cores.ts";
 import { LatencyHistogram } from "../../bench/lib/histogram.ts";
+import { comparisons } from "../../bench/lib/pairs.ts";
+import { compare, evaluateTargets } from "../../bench/lib/report.ts";
 import { readSettings, readWebSocketSettings } from "../../bench/lib/settings.ts";
+import { TARGETS, VARIANTS } from "../../bench/lib/variants.ts";
 
 describe("LatencyHistogram (bench/lib/histogram.ts)", () => {
   it("is exact below 64 µs", () => {
@@ -123,5 +127,99 @@ describe("readWebSocketSettings (bench/lib/settings.ts)", () => {
     expect(() => readWebSocketSettings({ BENCH_WS_RUNTIMES: " , " })).toThrow(/^BENCH_WS_RUNTIMES=/);
     expect(() => readWebSocketSettings({ BENCH_WS_SLICE_MS: "50" })).toThrow(/milliseconds from 100 to 60000/);
     expect(() => readWebSocketSettings({ BENCH_WS_CLIENT: "ws" })).toThrow(/"raw" or "websocket"/);
+  });
+});
+
+describe("onCores (bench/lib/cores.ts)", () => {
+  it("runs the command through taskset on the given cores, or as it is", () => {
+    expect(onCores(undefined, "wrk", ["-t1"])).toEqual(["wrk", ["-t1"]]);
+    expect(onCores("1", "wrk", ["-t1", "http://127.0.0.1/"])).toEqual([
+      "taskset",
+      ["-c", "1", "wrk", "-t1", "http://127.0.0.1/"],
+    ]);
+  });
+});
+
+describe("comparisons and compare (bench/lib/pairs.ts, bench/lib/report.ts)", () => {
+  const round = (requestsPerSecond: number, serverCpuUsPerRequest: number) => ({
+    requestsPerSecond,
+    requests: requestsPerSecond * 3,
+    p50Ms: 1,
+    p99Ms: 2,
+    errors: 0,
+    serverCpuUsPerRequest,
+  });
+  const variant = (id: string, rounds: ReturnType<typeof round>[]) => ({
+    variant: VARIANTS.find((v) => v.id === id)!,
+    rounds,
+    requestsPerSecond: Number.NaN,
+    serverCpuUsPerRequest: Number.NaN,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    errors: 0,
+    freshRssMiB: Number.NaN,
+    idleRssMiB: Number.NaN,
+    notes: [],
+  });
+  const variants = [
+    variant("node-http", [round(100, 10), round(200, 5), round(100, 10)]),
+    variant("node-cf", [round(90, 11), round(100, 10), round(95, 10.5)]),
+  ];
+
+  it("lists every target first, then the other ratios, each once, the control among them", () => {
+    const all = comparisons();
+    expect(all.slice(0, TARGETS.length)).toEqual(TARGETS.map(({ subject, reference }) => ({ subject, reference })));
+    expect(new Set(all.map((c) => `${c.subject}/${c.reference}`)).size).toBe(all.length);
+    expect(all).toContainEqual({ subject: "node-http-twin", reference: "node-http" });
+  });
+
+  it("takes a comparison from its paired rounds: the median of the per-round ratios", () => {
+    const pairs = [
+      {
+        subject: "node-cf",
+        reference: "node-http",
+        rounds: [
+          {
+            subjectRequestsPerSecond: 45,
+            referenceRequestsPerSecond: 50,
+            subjectCpuUsPerRequest: 22,
+            referenceCpuUsPerRequest: 20,
+          },
+          {
+            subjectRequestsPerSecond: 40,
+            referenceRequestsPerSecond: 50,
+            subjectCpuUsPerRequest: 25,
+            referenceCpuUsPerRequest: 20,
+          },
+          {
+            subjectRequestsPerSecond: 47,
+            referenceRequestsPerSecond: 50,
+            subjectCpuUsPerRequest: 21,
+            referenceCpuUsPerRequest: 20,
+          },
+        ],
+      },
+    ];
+    const paired = compare({ variants, pairs }, "node-cf", "node-http");
+    expect(paired.method).toBe("paired");
+    expect(paired.ratio).toBeCloseTo(0.9);
+    expect(paired.cpuRatio).toBeCloseTo(20 / 22);
+    expect(paired.perRound).toHaveLength(3);
+    const [node] = evaluateTargets({ variants, pairs }).filter((t) =>
+      t.description.startsWith("Node.js: containerflare serve()"),
+    );
+    expect(node).toMatchObject({ verdict: "PASS", detail: "paired, 3 rounds" });
+  });
+
+  it("falls back to the sequential rounds of an older run, and has no ratio for a failed pair", () => {
+    const sequential = compare({ variants }, "node-cf", "node-http");
+    expect(sequential.method).toBe("sequential");
+    expect(sequential.ratio).toBeCloseTo(0.9);
+    const failed = compare(
+      { variants, pairs: [{ subject: "node-cf", reference: "node-http", rounds: [], failure: "wrk failed" }] },
+      "node-cf",
+      "node-http",
+    );
+    expect(failed.ratio).toBeNaN();
   });
 });
