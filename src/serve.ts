@@ -112,6 +112,10 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     state.track(contextRunner ? contextRunner(ctx, run) : run());
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
+  // Bun enforces the limit itself when srvx passes it on: a declared body above it gets Bun's own
+  // 413 before fetch runs, and a read past it fails. There the body-limit part would only add a
+  // method read to every request, so it is left out.
+  const nativeBodyLimit = bodyLimit > 0 && !LIMITS_BODY_STREAMS && options.srvx?.maxRequestBodySize === undefined;
   // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
   const cloudRunEvents = cloudRunEventsPart({
     handlers: eventHandlers,
@@ -158,9 +162,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     gracefulShutdown: false,
     // It listens once the runtime part and the log format are settled (below).
     manual: true,
-    ...(bodyLimit > 0 && !LIMITS_BODY_STREAMS && options.srvx?.maxRequestBodySize === undefined
-      ? { maxRequestBodySize: bodyLimit }
-      : {}),
+    ...(nativeBodyLimit ? { maxRequestBodySize: bodyLimit } : {}),
   });
   drain.attach(server);
 
@@ -198,7 +200,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
           eventsPart({ handlers: eventHandlers, secret: config.secret, logger, runner: eventRunner }),
           cloudRunEvents,
           health,
-          bodyLimitPart(bodyLimit),
+          bodyLimitPart(nativeBodyLimit ? 0 : bodyLimit),
         ],
         runApp,
       );

@@ -1,8 +1,10 @@
 /**
  * The body-limit part: a declared `Content-Length` above the limit is answered 413 (`TOO_LARGE`)
- * before the handler runs. A body of unknown length is limited where it is read: natively by
- * Bun (srvx passes the limit on), and by this part on Node and Deno, whose reads fail with
- * TOO_LARGE past the limit.
+ * before the handler runs. A body of unknown length is limited where it is read, by this part on
+ * Node and Deno, whose reads fail with TOO_LARGE past the limit. On Bun the runtime does both
+ * natively (srvx passes the limit on: Bun answers its own empty 413 before fetch runs, and fails
+ * a read past the limit), so serve() leaves the part out there unless the app set srvx's
+ * `maxRequestBodySize` itself.
  *
  * Past the limit the rest of the body is read and dropped before the answer goes out (up to
  * {@link DRAIN_BYTES} and {@link DRAIN_MS}), instead of cancelling the stream: a cancel closes
