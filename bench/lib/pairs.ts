@@ -30,7 +30,7 @@ function alive(server: ServerProcess): boolean {
 }
 
 /**
- * Runs `settings.rounds` paired rounds of every comparison whose two servers are running, the
+ * Runs `settings.pairRounds` paired rounds of every comparison whose two servers are running, the
  * comparisons rotated each round; `log` gets one line per paired round.
  */
 export async function measurePairs(
@@ -51,7 +51,7 @@ export async function measurePairs(
       threads: settings.threads,
       cores: loadCores,
     });
-  for (let round = 0; round < settings.rounds; round++) {
+  for (let round = 0; round < settings.pairRounds; round++) {
     const order = results.map((_, i) => results[(i + round) % results.length]!);
     for (const pair of order) {
       if (pair.failure) continue;
@@ -63,7 +63,11 @@ export async function measurePairs(
       }
       try {
         const cpuBefore = [cpuSeconds(subject.pid), cpuSeconds(reference.pid)] as const;
-        const [s, r] = await Promise.all([load(subject), load(reference)]);
+        // Which wrk starts first alternates from round to round.
+        const [s, r] =
+          round % 2 === 0
+            ? await Promise.all([load(subject), load(reference)])
+            : await Promise.all([load(reference), load(subject)]).then(([b, a]) => [a, b] as const);
         const measured: PairRound = {
           subjectRequestsPerSecond: s.requestsPerSecond,
           referenceRequestsPerSecond: r.requestsPerSecond,
@@ -72,7 +76,7 @@ export async function measurePairs(
         };
         pair.rounds.push(measured);
         log(
-          `paired round ${round + 1}/${settings.rounds} ${pair.subject} vs ${pair.reference}: ` +
+          `paired round ${round + 1}/${settings.pairRounds} ${pair.subject} vs ${pair.reference}: ` +
             `${(measured.subjectRequestsPerSecond / measured.referenceRequestsPerSecond).toFixed(3)}x req/s` +
             `${s.errors + r.errors ? `, ${s.errors + r.errors} errors` : ""}`,
         );

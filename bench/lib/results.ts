@@ -68,6 +68,8 @@ export interface HttpBenchReport {
   versions: Record<string, string>;
   settings: {
     rounds: number;
+    /** Absent in the raw results of runs before paired rounds. */
+    pairRounds?: number;
     durationSeconds: number;
     warmupSeconds: number;
     connections: number;

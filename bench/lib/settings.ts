@@ -5,6 +5,8 @@ import * as v from "valibot";
 export interface BenchSettings {
   /** Measured rounds per variant (interleaved across variants). */
   rounds: number;
+  /** Paired rounds per comparison (bench/lib/pairs.ts). */
+  pairRounds: number;
   /** Seconds per measured round. */
   durationSeconds: number;
   /** Seconds of load before the first round (discarded). */
@@ -57,6 +59,7 @@ function parseEnv<Schema extends v.GenericSchema>(
 
 const SettingsSchema = v.object({
   BENCH_ROUNDS: count(7, 50),
+  BENCH_PAIR_ROUNDS: count(11, 50),
   BENCH_DURATION: count(3, 60),
   BENCH_WARMUP: count(2, 60),
   BENCH_CONNECTIONS: count(50, 1000),
@@ -71,6 +74,7 @@ export function readSettings(env: Record<string, string | undefined>): BenchSett
   const out = parseEnv(SettingsSchema, env, "BENCH_*");
   return {
     rounds: out.BENCH_ROUNDS,
+    pairRounds: out.BENCH_PAIR_ROUNDS,
     durationSeconds: out.BENCH_DURATION,
     warmupSeconds: out.BENCH_WARMUP,
     connections: out.BENCH_CONNECTIONS,

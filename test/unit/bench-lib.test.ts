@@ -56,6 +56,7 @@ describe("readSettings (bench/lib/settings.ts)", () => {
   it("has the documented defaults and reads the list of variants", () => {
     expect(readSettings({})).toEqual({
       rounds: 7,
+      pairRounds: 11,
       durationSeconds: 3,
       warmupSeconds: 2,
       connections: 50,
