@@ -37,6 +37,14 @@ export const VARIANTS: readonly Variant[] = [
     kind: "baseline",
   },
   { id: "node-cf", label: "containerflare serve()", runtime: "node", app: "containerflare.js", kind: "containerflare" },
+  {
+    id: "node-cf-plain",
+    label: "containerflare serve(), plain console",
+    runtime: "node",
+    app: "containerflare.js",
+    kind: "containerflare",
+    env: PLAIN_CONSOLE,
+  },
   { id: "node-hono", label: "@hono/node-server + Hono", runtime: "node", app: "hono-node-server.js", kind: "baseline" },
   {
     id: "node-cf-hono",
@@ -107,6 +115,8 @@ export const TARGETS: readonly Target[] = [
 export const EXTRA_RATIOS: readonly { subject: string; reference: string }[] = [
   // The control (A/A): two identical servers; anything but 1.00x is the method's own error.
   { subject: "node-http-twin", reference: "node-http" },
+  // What the structured console costs plain serve() on Node.
+  { subject: "node-cf-plain", reference: "node-http" },
   { subject: "node-cf", reference: "node-srvx-fast" },
   { subject: "node-cf", reference: "node-srvx" },
   { subject: "node-cf", reference: "node-hono" },
