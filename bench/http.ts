@@ -24,7 +24,13 @@ import {
   stopServer,
 } from "./lib/processes.ts";
 import { composeBenchDoc, evaluateTargets, renderHttpMarkdown, runtimeTitles } from "./lib/report.ts";
-import type { ColdStartResult, HttpBenchReport, PairResult, VariantResult } from "./lib/results.ts";
+import {
+  type ColdStartResult,
+  emptyResult,
+  type HttpBenchReport,
+  type PairResult,
+  type VariantResult,
+} from "./lib/results.ts";
 import { type Runtime, resolveRuntimes } from "./lib/runtimes.ts";
 import { type BenchSettings, readSettings } from "./lib/settings.ts";
 import { formatInt, formatRatio, median } from "./lib/stats.ts";
@@ -279,21 +285,6 @@ async function measureColdStarts(
   }
   for (const result of results) result.medianMs = median(result.samplesMs);
   return results;
-}
-
-function emptyResult(variant: Variant): VariantResult {
-  return {
-    variant,
-    rounds: [],
-    requestsPerSecond: Number.NaN,
-    serverCpuUsPerRequest: Number.NaN,
-    p50Ms: Number.NaN,
-    p99Ms: Number.NaN,
-    errors: 0,
-    freshRssMiB: Number.NaN,
-    idleRssMiB: Number.NaN,
-    notes: [],
-  };
 }
 
 /** Why a variant cannot run at all (missing runtime or unbuilt containerflare), else undefined. */

@@ -84,3 +84,19 @@ export interface HttpBenchReport {
   coldStarts: ColdStartResult[];
   elapsedSeconds: number;
 }
+
+/** A variant's result before (or without) any measurement: no rounds, every number NaN. */
+export function emptyResult(variant: Variant): VariantResult {
+  return {
+    variant,
+    rounds: [],
+    requestsPerSecond: Number.NaN,
+    serverCpuUsPerRequest: Number.NaN,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    errors: 0,
+    freshRssMiB: Number.NaN,
+    idleRssMiB: Number.NaN,
+    notes: [],
+  };
+}

@@ -3,6 +3,7 @@ import { onCores } from "../../bench/lib/cores.ts";
 import { LatencyHistogram } from "../../bench/lib/histogram.ts";
 import { comparisons } from "../../bench/lib/pairs.ts";
 import { compare, evaluateTargets } from "../../bench/lib/report.ts";
+import { emptyResult } from "../../bench/lib/results.ts";
 import { readSettings, readWebSocketSettings } from "../../bench/lib/settings.ts";
 import { TARGETS, VARIANTS } from "../../bench/lib/variants.ts";
 
@@ -151,16 +152,8 @@ describe("comparisons and compare (bench/lib/pairs.ts, bench/lib/report.ts)", ()
     serverCpuUsPerRequest,
   });
   const variant = (id: string, rounds: ReturnType<typeof round>[]) => ({
-    variant: VARIANTS.find((v) => v.id === id)!,
+    ...emptyResult(VARIANTS.find((v) => v.id === id)!),
     rounds,
-    requestsPerSecond: Number.NaN,
-    serverCpuUsPerRequest: Number.NaN,
-    p50Ms: Number.NaN,
-    p99Ms: Number.NaN,
-    errors: 0,
-    freshRssMiB: Number.NaN,
-    idleRssMiB: Number.NaN,
-    notes: [],
   });
   const variants = [
     variant("node-http", [round(100, 10), round(200, 5), round(100, 10)]),
