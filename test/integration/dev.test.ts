@@ -57,13 +57,33 @@ interface DevOptions {
   readyLine?: string;
 }
 
+/**
+ * Starts `containerflare dev` on a free port. The port is free when picked but may be taken by
+ * another test's process before workerd binds it: dev then exits with "port N on 127.0.0.1 is in
+ * use" (right, for a port the user named), and this tries again on another one, at most 3 times.
+ */
 async function startDev(
   directory: string,
   runtime: string,
   extra: string[] = [],
   options: DevOptions = {},
 ): Promise<Dev> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevOnce(await freePort(), directory, runtime, extra, options);
+    } catch (error) {
+      if (attempt >= 3 || !/is in use: pass --port/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startDevOnce(
+  port: number,
+  directory: string,
+  runtime: string,
+  extra: string[],
+  options: DevOptions,
+): Promise<Dev> {
   const readyLine = options.readyLine ?? "ready on";
   const child = spawn(
     NODE,
