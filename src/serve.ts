@@ -25,7 +25,7 @@ import { createConnectionDrain } from "./drain.ts";
 import { errorResponse } from "./errors.ts";
 import { exitProcess } from "./exit.ts";
 import { accessLogPart } from "./serve/access-log.ts";
-import { bodyLimitPart, LIMITS_BODY_STREAMS } from "./serve/body-limit.ts";
+import { bodyLimiting } from "./serve/body-limit.ts";
 import { cloudRunEventsPart } from "./serve/cloud-run-events.ts";
 import { createCommandBus } from "./serve/command-bus.ts";
 import { errorPart } from "./serve/errors.ts";
@@ -112,10 +112,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     state.track(contextRunner ? contextRunner(ctx, run) : run());
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
-  // Bun enforces the limit itself when srvx passes it on: a declared body above it gets Bun's own
-  // 413 before fetch runs, and a read past it fails. There the body-limit part would only add a
-  // method read to every request, so it is left out.
-  const nativeBodyLimit = bodyLimit > 0 && !LIMITS_BODY_STREAMS && options.srvx?.maxRequestBodySize === undefined;
+  // Bun enforces the limit itself (srvx passes it on); elsewhere a part does (serve/body-limit.ts).
+  const limiting = bodyLimiting(bodyLimit, options.srvx?.maxRequestBodySize);
   // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
   const cloudRunEvents = cloudRunEventsPart({
     handlers: eventHandlers,
@@ -162,7 +160,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     gracefulShutdown: false,
     // It listens once the runtime part and the log format are settled (below).
     manual: true,
-    ...(nativeBodyLimit ? { maxRequestBodySize: bodyLimit } : {}),
+    ...limiting.srvx,
   });
   drain.attach(server);
 
@@ -200,7 +198,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
           eventsPart({ handlers: eventHandlers, secret: config.secret, logger, runner: eventRunner }),
           cloudRunEvents,
           health,
-          bodyLimitPart(nativeBodyLimit ? 0 : bodyLimit),
+          limiting.part,
         ],
         runApp,
       );

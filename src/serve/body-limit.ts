@@ -20,6 +20,25 @@ import type { Part } from "./parts.ts";
 /** Whether this part limits bodies of unknown length itself (everywhere but on Bun, which does it natively). */
 export const LIMITS_BODY_STREAMS = !("Bun" in globalThis);
 
+/** How serve() applies a body limit: what srvx passes on to the runtime, and the part for the rest. */
+export interface BodyLimiting {
+  /** srvx's `maxRequestBodySize`, where the runtime enforces the limit itself (Bun). */
+  srvx: { maxRequestBodySize?: number };
+  /** The body-limit part, where serve() must enforce it (Node, Deno); undefined where not. */
+  part: Part | undefined;
+}
+
+/**
+ * The limiting of `limit` bytes (`0`: none). On Bun the runtime does it all (see the module
+ * comment): srvx passes the limit on and there is no part, which would only read every request's
+ * method. Where the app set srvx's `maxRequestBodySize` itself (`appRuntimeLimit`), Bun enforces
+ * that one and the part checks declared lengths against ours.
+ */
+export function bodyLimiting(limit: number, appRuntimeLimit: number | undefined): BodyLimiting {
+  const native = limit > 0 && !LIMITS_BODY_STREAMS && appRuntimeLimit === undefined;
+  return native ? { srvx: { maxRequestBodySize: limit }, part: undefined } : { srvx: {}, part: bodyLimitPart(limit) };
+}
+
 /** Most bytes read and dropped past the limit before the answer goes out anyway (and the connection closes). */
 export const DRAIN_BYTES = 64 * 2 ** 20;
 /** Longest time spent dropping them, in ms. */

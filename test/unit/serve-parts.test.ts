@@ -3,7 +3,7 @@
 import { createConsola } from "consola/core";
 import { describe, expect, it } from "vitest";
 import { formatLogArgs } from "../../src/log.ts";
-import { DRAIN_BYTES, limitBody } from "../../src/serve/body-limit.ts";
+import { bodyLimiting, DRAIN_BYTES, limitBody } from "../../src/serve/body-limit.ts";
 import { createCommandBus } from "../../src/serve/command-bus.ts";
 import { composeParts, type Part, type Step } from "../../src/serve/parts.ts";
 import { createPendingEnv } from "../../src/serve/pending-env.ts";
@@ -195,5 +195,15 @@ describe("limitBody (bodies of unknown length)", () => {
     await limited.overflow();
     expect(seen.cancelled).toBe(true);
     expect(seen.pulled).toBeLessThanOrEqual(DRAIN_BYTES / chunk + 3);
+  });
+});
+
+describe("bodyLimiting (where the limit is enforced)", () => {
+  it("on Node: a part does it and srvx gets nothing; no limit, no part", () => {
+    const limited = bodyLimiting(1024, undefined);
+    expect(limited.srvx).toEqual({});
+    expect(typeof limited.part).toBe("function");
+    expect(bodyLimiting(1024, 4096).part).toBeTypeOf("function");
+    expect(bodyLimiting(0, undefined)).toEqual({ srvx: {}, part: undefined });
   });
 });
