@@ -232,9 +232,20 @@ async function measureThroughput(
       }
     }
   }
-  const running = new Map([...servers].filter(([id]) => !results.find((r) => r.variant.id === id)?.failure));
-  const pairs = await measurePairs(running, wrk, settings, cores.load, log);
+  // The paired rounds start their own processes (bench/lib/pairs.ts): these ones have lived
+  // through the whole run.
   await stopAll();
+  const pairs = await measurePairs(
+    {
+      ids: new Set(results.filter((r) => !r.failure && servers.has(r.variant.id)).map((r) => r.variant.id)),
+      start: (id) => startServer(spawnSpec(variants.find((v) => v.id === id)!, runtimes, cores.server)),
+      stop: (server) => stopServer(server.child),
+    },
+    wrk,
+    settings,
+    cores.load,
+    log,
+  );
 
   for (const result of results) {
     if (result.failure) continue;

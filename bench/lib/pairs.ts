@@ -8,6 +8,14 @@
  * Why: on this kind of shared machine, the same server measured twice, 3 s apart, differs by
  * ±20% (A/A, raw node:http against a second copy of itself); run side by side at the same time it
  * differs by ±3%. Sequential rounds hid 5-7% gaps in that noise, or invented them.
+ *
+ * Each comparison gets two fresh processes, started and warmed up for it, and stopped after its
+ * rounds: the two servers of a round have the same age and the same history. A long-lived Node
+ * process can step down by a quarter and stay there: a full GC that clears objects embedded in
+ * optimized code deoptimizes most of it, and after a few such GCs the code optimized again is
+ * slower (raw node:http measured 0.75x of a copy of itself after three forced GCs). The servers
+ * of the interleaved rounds live through the whole run, idle most of it, so which of two had such
+ * GCs decided their comparison by 20%.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { cpuSeconds, type ServerProcess } from "./processes.ts";
@@ -29,64 +37,93 @@ function alive(server: ServerProcess): boolean {
   return server.child.exitCode === null && server.child.signalCode === null;
 }
 
+/** Where the paired rounds get their servers: a fresh process of a variant, and its end. */
+export interface PairServers {
+  /** The ids of the variants that can be started (those that did not fail before). */
+  ids: ReadonlySet<string>;
+  start(id: string): Promise<ServerProcess>;
+  stop(server: ServerProcess): Promise<void>;
+}
+
 /**
- * Runs `settings.pairRounds` paired rounds of every comparison whose two servers are running, the
- * comparisons rotated each round; `log` gets one line per paired round.
+ * Runs `settings.pairRounds` paired rounds of every comparison whose two variants can be started,
+ * one comparison after the other, each on two fresh processes (see the module comment), each warmed up alone first; `log`
+ * gets one line per paired round.
  */
 export async function measurePairs(
-  servers: ReadonlyMap<string, ServerProcess>,
+  servers: PairServers,
   wrk: string,
   settings: BenchSettings,
   loadCores: string | undefined,
   log: (line: string) => void,
 ): Promise<PairResult[]> {
   const results: PairResult[] = comparisons()
-    .filter(({ subject, reference }) => servers.has(subject) && servers.has(reference))
+    .filter(({ subject, reference }) => servers.ids.has(subject) && servers.ids.has(reference))
     .map(({ subject, reference }) => ({ subject, reference, rounds: [] }));
-  const load = (server: ServerProcess) =>
+  const load = (server: ServerProcess, durationSeconds = settings.durationSeconds) =>
     runWrk(wrk, {
       url: server.url,
-      durationSeconds: settings.durationSeconds,
+      durationSeconds,
       connections: settings.connections,
       threads: settings.threads,
       cores: loadCores,
     });
-  for (let round = 0; round < settings.pairRounds; round++) {
-    const order = results.map((_, i) => results[(i + round) % results.length]!);
-    for (const pair of order) {
-      if (pair.failure) continue;
-      const subject = servers.get(pair.subject)!;
-      const reference = servers.get(pair.reference)!;
-      if (!alive(subject) || !alive(reference)) {
-        pair.failure = `a server process died during the run (${alive(subject) ? pair.reference : pair.subject})`;
-        continue;
-      }
-      try {
-        const cpuBefore = [cpuSeconds(subject.pid), cpuSeconds(reference.pid)] as const;
-        // Which wrk starts first alternates from round to round.
-        const [s, r] =
-          round % 2 === 0
-            ? await Promise.all([load(subject), load(reference)])
-            : await Promise.all([load(reference), load(subject)]).then(([b, a]) => [a, b] as const);
-        const measured: PairRound = {
-          subjectRequestsPerSecond: s.requestsPerSecond,
-          referenceRequestsPerSecond: r.requestsPerSecond,
-          subjectCpuUsPerRequest: ((cpuSeconds(subject.pid) - cpuBefore[0]) / s.requests) * 1e6,
-          referenceCpuUsPerRequest: ((cpuSeconds(reference.pid) - cpuBefore[1]) / r.requests) * 1e6,
-        };
-        pair.rounds.push(measured);
-        log(
-          `paired round ${round + 1}/${settings.pairRounds} ${pair.subject} vs ${pair.reference}: ` +
-            `${(measured.subjectRequestsPerSecond / measured.referenceRequestsPerSecond).toFixed(3)}x req/s` +
-            `${s.errors + r.errors ? `, ${s.errors + r.errors} errors` : ""}`,
-        );
-      } catch (error) {
-        pair.failure = `wrk failed: ${(error as Error).message}`;
-        log(`${pair.subject} vs ${pair.reference}: ${pair.failure}`);
-      }
-      // Both servers finish what wrk left in flight before the next pair starts.
+  for (const pair of results) {
+    const started: ServerProcess[] = [];
+    try {
+      const subject = await servers.start(pair.subject);
+      started.push(subject);
+      const reference = await servers.start(pair.reference);
+      started.push(reference);
+      // Warmed up one after the other, each with the core to itself (as in the interleaved
+      // rounds): shared, 2 s left the first rounds to the optimizing compiler (0.81x, 0.87x).
+      await load(subject, settings.warmupSeconds);
+      await load(reference, settings.warmupSeconds);
       await sleep(100);
+      await measureRounds(pair, subject, reference, load, settings.pairRounds, log);
+    } catch (error) {
+      pair.failure = `${started.length < 2 ? "failed to start" : "wrk failed"}: ${(error as Error).message}`;
+      log(`${pair.subject} vs ${pair.reference}: ${pair.failure}`);
+    } finally {
+      await Promise.all(started.map((server) => servers.stop(server)));
     }
   }
   return results;
+}
+
+/** The paired rounds of one comparison on its two running servers. */
+async function measureRounds(
+  pair: PairResult,
+  subject: ServerProcess,
+  reference: ServerProcess,
+  load: (server: ServerProcess) => ReturnType<typeof runWrk>,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    if (!alive(subject) || !alive(reference)) {
+      pair.failure = `a server process died during the run (${alive(subject) ? pair.reference : pair.subject})`;
+      return;
+    }
+    const cpuBefore = [cpuSeconds(subject.pid), cpuSeconds(reference.pid)] as const;
+    // Which wrk starts first alternates from round to round.
+    const [s, r] =
+      round % 2 === 0
+        ? await Promise.all([load(subject), load(reference)])
+        : await Promise.all([load(reference), load(subject)]).then(([b, a]) => [a, b] as const);
+    const measured: PairRound = {
+      subjectRequestsPerSecond: s.requestsPerSecond,
+      referenceRequestsPerSecond: r.requestsPerSecond,
+      subjectCpuUsPerRequest: ((cpuSeconds(subject.pid) - cpuBefore[0]) / s.requests) * 1e6,
+      referenceCpuUsPerRequest: ((cpuSeconds(reference.pid) - cpuBefore[1]) / r.requests) * 1e6,
+    };
+    pair.rounds.push(measured);
+    log(
+      `paired round ${round + 1}/${rounds} ${pair.subject} vs ${pair.reference}: ` +
+        `${(measured.subjectRequestsPerSecond / measured.referenceRequestsPerSecond).toFixed(3)}x req/s` +
+        `${s.errors + r.errors ? `, ${s.errors + r.errors} errors` : ""}`,
+    );
+    // Both servers finish what wrk left in flight before the next round starts.
+    await sleep(100);
+  }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { onCores } from "../../bench/lib/cores.ts";
 import { LatencyHistogram } from "../../bench/lib/histogram.ts";
-import { comparisons } from "../../bench/lib/pairs.ts";
+import { comparisons, measurePairs } from "../../bench/lib/pairs.ts";
+import type { ServerProcess } from "../../bench/lib/processes.ts";
 import { compare, evaluateTargets } from "../../bench/lib/report.ts";
 import { emptyResult } from "../../bench/lib/results.ts";
 import { readSettings, readWebSocketSettings } from "../../bench/lib/settings.ts";
@@ -159,6 +160,36 @@ describe("comparisons and compare (bench/lib/pairs.ts, bench/lib/report.ts)", ()
     variant("node-http", [round(100, 10), round(200, 5), round(100, 10)]),
     variant("node-cf", [round(90, 11), round(100, 10), round(95, 10.5)]),
   ];
+
+  it("measures each comparison on fresh processes, and stops what it started when a start fails", async () => {
+    const started: string[] = [];
+    const stopped: string[] = [];
+    const logged: string[] = [];
+    const pairs = await measurePairs(
+      {
+        ids: new Set(["node-cf", "node-http"]),
+        async start(id) {
+          if (id === "node-http") throw new Error("port taken");
+          started.push(id);
+          return { pid: 0, url: "http://127.0.0.1:9/" } as ServerProcess;
+        },
+        async stop(server) {
+          stopped.push(server.url);
+        },
+      },
+      "wrk-that-is-never-run",
+      readSettings({}),
+      undefined,
+      (line) => logged.push(line),
+    );
+    // Only the comparison whose two variants can be started; the Node target here.
+    expect(pairs).toEqual([
+      { subject: "node-cf", reference: "node-http", rounds: [], failure: "failed to start: port taken" },
+    ]);
+    expect(started).toEqual(["node-cf"]);
+    expect(stopped).toEqual(["http://127.0.0.1:9/"]);
+    expect(logged).toEqual(["node-cf vs node-http: failed to start: port taken"]);
+  });
 
   it("lists every target first, then the other ratios, each once, the control among them", () => {
     const all = comparisons();
