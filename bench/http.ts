@@ -237,7 +237,7 @@ async function measureThroughput(
   await stopAll();
   const pairs = await measurePairs(
     {
-      ids: new Set(results.filter((r) => !r.failure && servers.has(r.variant.id)).map((r) => r.variant.id)),
+      ids: new Set(results.filter((r) => !r.failure).map((r) => r.variant.id)),
       start: (id) => startServer(spawnSpec(variants.find((v) => v.id === id)!, runtimes, cores.server)),
       stop: (server) => stopServer(server.child),
     },

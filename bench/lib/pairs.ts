@@ -47,8 +47,8 @@ export interface PairServers {
 
 /**
  * Runs `settings.pairRounds` paired rounds of every comparison whose two variants can be started,
- * one comparison after the other, each on two fresh processes (see the module comment), each warmed up alone first; `log`
- * gets one line per paired round.
+ * one comparison after the other, each on two fresh processes warmed up alone first (see the
+ * module comment); `log` gets one line per paired round.
  */
 export async function measurePairs(
   servers: PairServers,
