@@ -112,7 +112,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     state.track(contextRunner ? contextRunner(ctx, run) : run());
   const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
   const bodyLimit = config.maxRequestBodyBytes;
-  // Bun enforces the limit itself (srvx passes it on); elsewhere a part does (serve/body-limit.ts).
+  // Bun enforces the limit itself (srvx passes it on); Node a part; Deno the runtime's body getter,
+  // which the part wraps on the first request (serve/body-limit.ts).
   const limiting = bodyLimiting(bodyLimit, options.srvx?.maxRequestBodySize);
   // Pub/Sub push and Cloud Scheduler paths (undefined unless configured); made once: it warns at start-up.
   const cloudRunEvents = cloudRunEventsPart({
@@ -234,6 +235,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     release: () => {
       releaseRuntime();
       releaseConsole();
+      metadata.release();
+      limiting.release();
     },
     logger,
   });

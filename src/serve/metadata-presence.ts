@@ -21,7 +21,12 @@
  */
 import type { ServerRequest } from "srvx";
 import { METADATA_HEADER, type MetadataTrust, SIGNATURE_HEADER } from "../metadata-header.ts";
-import { createMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
+import {
+  createBunMetadataRemovalDeferral,
+  createDenoMetadataRemovalDeferral,
+  type MetadataRemovalDeferral,
+} from "./deferred-metadata-removal.ts";
+import { innerRequestOf } from "./deno-inner-request.ts";
 
 /**
  * True or false when the runtime could tell without the request's Headers; undefined when it
@@ -54,9 +59,9 @@ interface DenoInnerRequest {
   header(name: string): string | null;
 }
 
-/** @internal The inner request of a `Deno.serve` request, if `key` leads to one that looks up single headers. */
-function innerRequest(request: object, key: symbol): DenoInnerRequest | undefined {
-  const inner = (request as Record<symbol, unknown>)[key] as Partial<DenoInnerRequest> | null | undefined;
+/** @internal The inner request of a `Deno.serve` request (deno-inner-request.ts), if it looks up single headers. */
+function innerRequest(request: object): DenoInnerRequest | undefined {
+  const inner = innerRequestOf(request) as Partial<DenoInnerRequest> | undefined;
   return typeof inner?.header === "function" ? (inner as DenoInnerRequest) : undefined;
 }
 
@@ -67,15 +72,13 @@ function innerRequest(request: object, key: symbol): DenoInnerRequest | undefine
  * wrapper) is read the ordinary way.
  */
 export function createDenoPresence(): MetadataPresence {
-  let key: symbol | undefined;
   let usable: boolean | undefined;
   const lookUp = (inner: DenoInnerRequest) =>
     inner.header(METADATA_HEADER) !== null || inner.header(SIGNATURE_HEADER) !== null;
   return (request) => {
     if (usable === false) return undefined;
     if (usable === undefined) {
-      key = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === "request");
-      const inner = key && innerRequest(request, key);
+      const inner = innerRequest(request);
       if (!inner) return undefined;
       try {
         const headers = request.headers;
@@ -87,7 +90,7 @@ export function createDenoPresence(): MetadataPresence {
         return undefined;
       }
     }
-    const inner = innerRequest(request, key as symbol);
+    const inner = innerRequest(request);
     if (!inner) return undefined;
     try {
       return lookUp(inner);
@@ -99,12 +102,16 @@ export function createDenoPresence(): MetadataPresence {
 }
 
 /**
- * The presence check of the runtime this process runs on, under the server's metadata trust. On
- * Bun there is none (it reads Headers), except where nothing can be trusted: then the removal is
- * deferred to the first read of the headers.
+ * The presence check of the runtime this process runs on, under the server's metadata trust, and
+ * what gives back what it holds. Where nothing can be trusted, Bun and Deno defer the removal to
+ * the first read of the headers (deferred-metadata-removal.ts); else Deno asks its single-header
+ * lookup, and Bun has no check (it reads Headers).
  */
-export function metadataPresence(runtime: "node" | "bun" | "deno", trust: MetadataTrust): MetadataPresence | undefined {
-  if (runtime === "node") return nodePresence;
-  if (runtime === "deno") return createDenoPresence();
-  return trust === "none" ? createMetadataRemovalDeferral() : undefined;
+export function metadataPresence(runtime: "node" | "bun" | "deno", trust: MetadataTrust): MetadataRemovalDeferral {
+  const nothingHeld = (presence: MetadataPresence) => ({ presence, release() {} });
+  if (runtime === "node") return nothingHeld(nodePresence);
+  if (trust === "none") {
+    return runtime === "deno" ? createDenoMetadataRemovalDeferral() : nothingHeld(createBunMetadataRemovalDeferral());
+  }
+  return nothingHeld(runtime === "deno" ? createDenoPresence() : () => undefined);
 }

@@ -44,6 +44,8 @@ export interface MetadataStage {
   run(request: ServerRequest, next: MetadataNext): Response | Promise<Response>;
   /** Loads the verifier in the background (a no-op where nothing is trusted). */
   preload(): void;
+  /** Gives back what the stage holds of the process (Deno's deferred removal); when the server has closed. */
+  release(): void;
 }
 
 /** Removes the metadata headers; an incoming request whose headers are immutable is copied. */
@@ -73,10 +75,10 @@ function onceAMinute<T>(report: (value: T) => void): (value: T) => void {
 
 /** Creates the stage; nothing is loaded until {@link MetadataStage.preload} or the first header. */
 export function createMetadataStage({ trust, secret, logger }: MetadataStageOptions): MetadataStage {
-  // Asked first, per request (metadata-presence.ts): most requests name neither header. On Bun,
-  // where nothing can be trusted, the removal waits until the headers are read
+  // Asked first, per request (metadata-presence.ts): most requests name neither header. On Bun
+  // and Deno, where nothing can be trusted, the removal waits until the headers are read
   // (deferred-metadata-removal.ts).
-  const presence = metadataPresence(RUNTIME, trust);
+  const { presence, release } = metadataPresence(RUNTIME, trust);
   let verifier: Promise<MetadataVerifier> | undefined;
   const loadVerifier = () =>
     (verifier ??= import("../metadata-header-verifier.ts").then(({ createMetadataVerifier }) =>
@@ -99,7 +101,7 @@ export function createMetadataStage({ trust, secret, logger }: MetadataStageOpti
 
   return {
     run(request, next) {
-      if (presence?.(request) === false) return next(request, undefined);
+      if (presence(request) === false) return next(request, undefined);
       const value = request.headers.get(METADATA_HEADER);
       const signature = request.headers.get(SIGNATURE_HEADER);
       if (value === null && signature === null) return next(request, undefined);
@@ -110,5 +112,6 @@ export function createMetadataStage({ trust, secret, logger }: MetadataStageOpti
     preload() {
       if (trust !== "none") void loadVerifier().catch((error: unknown) => logger.error(error));
     },
+    release,
   };
 }

@@ -308,6 +308,18 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     expect((await upload(`${app.url}/upload`, 2 ** 20, true)).status).toBe(200);
   });
 
+  it("limits every way of reading a body: its stream, a copy and a clone", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_MAX_BODY_SIZE: "1MiB" });
+    for (const view of ["stream", "copy", "clone"]) {
+      expectTooLarge(runtime.name, await upload(`${app.url}/upload-${view}`, 2 ** 20 + 1, false));
+      expectTooLarge(runtime.name, await upload(`${app.url}/upload-${view}`, 2 ** 20 + 1, true));
+      expect(await upload(`${app.url}/upload-${view}`, 2 ** 20, false), view).toMatchObject({
+        status: 200,
+        body: JSON.stringify({ bytes: 2 ** 20 }),
+      });
+    }
+  });
+
   it("with a command host: reads vars as plain values once the host has described itself", async () => {
     const host = createCommandHost({ bindings: {}, allow: [], vars: { GREETING: "hello from the host" } });
     const listener = await listenCommandHost(host, `tcp://127.0.0.1:${await freePort()}`);

@@ -204,6 +204,114 @@ describe("bodyLimiting (where the limit is enforced)", () => {
     expect(limited.srvx).toEqual({});
     expect(typeof limited.part).toBe("function");
     expect(bodyLimiting(1024, 4096).part).toBeTypeOf("function");
-    expect(bodyLimiting(0, undefined)).toEqual({ srvx: {}, part: undefined });
+    const none = bodyLimiting(0, undefined);
+    expect([none.srvx, none.part]).toEqual([{}, undefined]);
+  });
+
+  it("on Bun: srvx passes the limit on and there is no part, unless the app set srvx's own", () => {
+    const native = bodyLimiting(1024, undefined, "bun");
+    expect([native.srvx, native.part]).toEqual([{ maxRequestBodySize: 1024 }, undefined]);
+    expect(bodyLimiting(1024, 4096, "bun").part).toBeTypeOf("function");
+  });
+});
+
+/** The symbol a `Deno.serve` request keeps its inner request under, as Deno names it. */
+const INNER = Symbol("request");
+
+/** A stand-in for Deno's inner body: its stream or static bytes, built by its own class as Deno's is. */
+class InnerBody {
+  streamOrStatic: ReadableStream<Uint8Array> | { body: Uint8Array };
+  constructor(stream: ReadableStream<Uint8Array> | { body: Uint8Array }) {
+    this.streamOrStatic = stream;
+  }
+}
+
+/** A stand-in for Deno's inner request class: `body` is a getter that caches, `header()` looks one up. */
+function innerRequestClass() {
+  class InnerRequest {
+    reads = 0;
+    #body: InnerBody | null | undefined;
+    constructor(
+      readonly headers: Record<string, string>,
+      readonly source: () => InnerBody | null,
+    ) {}
+    header(name: string): string | null {
+      return this.headers[name] ?? null;
+    }
+    get body(): InnerBody | null {
+      this.reads++;
+      if (this.#body === undefined) this.#body = this.source();
+      return this.#body;
+    }
+  }
+  return InnerRequest;
+}
+
+function streamOf(sizes: number[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const size of sizes) controller.enqueue(new Uint8Array(size));
+      controller.close();
+    },
+  });
+}
+
+async function bytesOf(body: InnerBody): Promise<number> {
+  const source = body.streamOrStatic;
+  if (!(source instanceof ReadableStream)) return source.body.byteLength;
+  return (await new Response(source).arrayBuffer()).byteLength;
+}
+
+describe("bodyLimiting on Deno (the runtime's body getter)", () => {
+  const ctx = {} as never;
+  const answer = () => new Response("ok");
+
+  it("wraps the getter on the first request, limits every read through it, and gives it back on release", async () => {
+    const InnerRequest = innerRequestClass();
+    const runtimeGetter = Object.getOwnPropertyDescriptor(InnerRequest.prototype, "body")?.get;
+    const limiting = bodyLimiting(1000, undefined, "deno");
+    const request = (inner: object) => ({ [INNER]: inner }) as never;
+    // A GET first: passed on untouched, and its body is not read.
+    const get = new InnerRequest({}, () => null);
+    expect(await (await (limiting.part as Part)(request(get), ctx, answer)).text()).toBe("ok");
+    expect(get.reads).toBe(0);
+    expect(Object.getOwnPropertyDescriptor(InnerRequest.prototype, "body")?.get).not.toBe(runtimeGetter);
+
+    const within = new InnerRequest({}, () => new InnerBody(streamOf([600, 400])));
+    expect(await bytesOf(within.body as InnerBody)).toBe(1000);
+    const over = new InnerRequest({}, () => new InnerBody(streamOf([600, 600])));
+    const limited = over.body as InnerBody;
+    expect(over.body).toBe(limited);
+    await expect(bytesOf(limited)).rejects.toMatchObject({ code: "TOO_LARGE" });
+    const declared = new InnerRequest({ "content-length": "5000" }, () => new InnerBody(streamOf([10])));
+    await expect(bytesOf(declared.body as InnerBody)).rejects.toThrow(
+      "request body of 5000 bytes exceeds the 1000-byte limit",
+    );
+    const whole = { body: new Uint8Array(10) };
+    const small = new InnerRequest({}, () => new InnerBody(whole));
+    expect((small.body as InnerBody).streamOrStatic).toBe(whole);
+    const big = new InnerRequest({}, () => new InnerBody({ body: new Uint8Array(1001) }));
+    await expect(bytesOf(big.body as InnerBody)).rejects.toMatchObject({ code: "TOO_LARGE" });
+
+    limiting.release();
+    limiting.release();
+    expect(Object.getOwnPropertyDescriptor(InnerRequest.prototype, "body")?.get).toBe(runtimeGetter);
+  });
+
+  it("limits any other request the ordinary way", async () => {
+    const limiting = bodyLimiting(10, undefined, "deno");
+    const part = limiting.part as Part;
+    try {
+      const post = (body: string, headers: Record<string, string> = {}) =>
+        new Request("http://localhost/", { method: "POST", body, headers }) as never;
+      await expect(async () => part(post("x".repeat(20), { "content-length": "20" }), ctx, answer)).rejects.toThrow(
+        "request body of 20 bytes exceeds the 10-byte limit",
+      );
+      const read = (request: Request) => request.text().then(() => new Response("read"));
+      await expect(part(post("x".repeat(20)), ctx, read as never)).rejects.toMatchObject({ code: "TOO_LARGE" });
+      expect(await (await part(post("x"), ctx, read as never)).text()).toBe("read");
+    } finally {
+      limiting.release();
+    }
   });
 });
