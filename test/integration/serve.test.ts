@@ -308,6 +308,19 @@ describe.each(RUNTIMES)("serve() on $name", (runtime) => {
     expect((await upload(`${app.url}/upload`, 2 ** 20, true)).status).toBe(200);
   });
 
+  it("limits small bodies too, which a runtime may have whole before the handler runs", async () => {
+    app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_MAX_BODY_SIZE: "100" });
+    for (const view of ["", "-stream", "-clone"]) {
+      // Declared, and chunked (one chunk: only its size tells).
+      expectTooLarge(runtime.name, await upload(`${app.url}/upload${view}`, 101, true));
+      expectTooLarge(runtime.name, await upload(`${app.url}/upload${view}`, 101, false));
+      expect(await upload(`${app.url}/upload${view}`, 100, false), view).toMatchObject({
+        status: 200,
+        body: JSON.stringify({ bytes: 100 }),
+      });
+    }
+  });
+
   it("limits every way of reading a body: its stream, a copy and a clone", async () => {
     app = await startApp(runtime, APP, { ...JSON_LOGS, CONTAINERFLARE_MAX_BODY_SIZE: "1MiB" });
     for (const view of ["stream", "copy", "clone"]) {
