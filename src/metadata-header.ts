@@ -15,6 +15,13 @@ export type { MetadataHeaderFields } from "./metadata-header-verifier.ts";
 export const METADATA_HEADER = "x-containerflare-metadata";
 /** Name of the signature header: `t=<ts>,v1=<hex HMAC-SHA256(secret, t + "." + metadata)>`. */
 export const SIGNATURE_HEADER = "x-containerflare-signature";
+
+/** Whether `name` is one of the two metadata header names, whatever its case (no allocation for most names). */
+export function isMetadataHeaderName(name: string): boolean {
+  if (name.length !== METADATA_HEADER.length && name.length !== SIGNATURE_HEADER.length) return false;
+  const lower = name.toLowerCase();
+  return lower === METADATA_HEADER || lower === SIGNATURE_HEADER;
+}
 /** Largest metadata header accepted, in characters. */
 export const MAX_METADATA_BYTES = 8192;
 /** Longest value of one field accepted, in characters (the schema's limit; the Worker drops longer ones). */

@@ -30,7 +30,7 @@
  */
 import type { ServerRequest } from "srvx";
 import { ContainerflareError } from "../errors.ts";
-import { innerPrototypeOf, wrapInnerGetter } from "./deno-inner-request.ts";
+import { type DenoInnerRequest, innerPrototypeOf, wrapInnerGetter } from "./deno-inner-request.ts";
 import type { Part } from "./parts.ts";
 import { RUNTIME } from "./runtime.ts";
 
@@ -192,11 +192,6 @@ function tooLarge(limit: number, declared?: string): ContainerflareError {
   );
 }
 
-/** What Deno's inner request offers the wrapper: one header by its lowercase name. */
-interface DenoInnerRequest {
-  header?(name: string): string | null;
-}
-
 /** What the wrapper reads of Deno's inner body: its stream, or the whole body when the runtime already has it. */
 interface DenoInnerBody {
   streamOrStatic: ReadableStream<Uint8Array> | { body: Uint8Array };
@@ -219,7 +214,7 @@ function failedStream(error: Error): ReadableStream<Uint8Array> {
 }
 
 /** @internal The limited counterpart of Deno's `body` of `inner` (the runtime's own when it is within the limit). */
-export function limitDenoBody(inner: DenoInnerRequest, body: DenoInnerBody, limit: number): DenoInnerBody {
+function limitDenoBody(inner: DenoInnerRequest, body: DenoInnerBody, limit: number): DenoInnerBody {
   const declared = inner.header?.("content-length") ?? null;
   const InnerBody = body.constructor;
   // Its rest is left unread: Deno closes its stream with the request, as with any unread body.

@@ -36,7 +36,7 @@
  * @module
  */
 import type { ServerRequest } from "srvx";
-import { METADATA_HEADER, SIGNATURE_HEADER } from "../metadata-header.ts";
+import { isMetadataHeaderName, METADATA_HEADER, SIGNATURE_HEADER } from "../metadata-header.ts";
 import { innerPrototypeOf, wrapInnerGetter } from "./deno-inner-request.ts";
 import type { MetadataPresence } from "./metadata-presence.ts";
 
@@ -112,17 +112,10 @@ export function createBunMetadataRemovalDeferral(): MetadataPresence {
 /** A header list as Deno's inner request gives it: `[name, value]` pairs, names in lowercase. */
 type HeaderList = [string, string][];
 
-/** Whether `name` is one of the two metadata header names, whatever its case. */
-function isMetadataName(name: string): boolean {
-  if (name.length !== METADATA_HEADER.length && name.length !== SIGNATURE_HEADER.length) return false;
-  const lower = name.toLowerCase();
-  return lower === METADATA_HEADER || lower === SIGNATURE_HEADER;
-}
-
 /** `list` without the metadata headers: `list` itself (no copy) when it names neither. */
 export function withoutMetadataHeaders(list: HeaderList): HeaderList {
   for (const [name] of list) {
-    if (isMetadataName(name)) return list.filter(([other]) => !isMetadataName(other));
+    if (isMetadataHeaderName(name)) return list.filter(([other]) => !isMetadataHeaderName(other));
   }
   return list;
 }

@@ -11,14 +11,19 @@
  * @module
  */
 
+/** What serve() reads of Deno's inner request directly: one header by its lowercase name, or null. */
+export interface DenoInnerRequest {
+  header?(name: string): string | null;
+}
+
 /** The symbol Deno keeps the inner request under, once a request showed it. */
 let innerSymbol: symbol | undefined;
 
 /** @internal The inner request of a `Deno.serve` request; undefined for any other request. */
-export function innerRequestOf(request: object): object | undefined {
+export function innerRequestOf(request: object): DenoInnerRequest | undefined {
   innerSymbol ??= Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === "request");
   const inner = innerSymbol === undefined ? undefined : (request as Record<symbol, unknown>)[innerSymbol];
-  return typeof inner === "object" && inner !== null ? inner : undefined;
+  return typeof inner === "object" && inner !== null ? (inner as DenoInnerRequest) : undefined;
 }
 
 /** @internal The prototype of `request`'s inner request (the runtime's class), if it has one. */

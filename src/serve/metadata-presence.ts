@@ -20,13 +20,13 @@
  * @module
  */
 import type { ServerRequest } from "srvx";
-import { METADATA_HEADER, type MetadataTrust, SIGNATURE_HEADER } from "../metadata-header.ts";
+import { isMetadataHeaderName, METADATA_HEADER, type MetadataTrust, SIGNATURE_HEADER } from "../metadata-header.ts";
 import {
   createBunMetadataRemovalDeferral,
   createDenoMetadataRemovalDeferral,
   type MetadataRemovalDeferral,
 } from "./deferred-metadata-removal.ts";
-import { innerRequestOf } from "./deno-inner-request.ts";
+import { type DenoInnerRequest, innerRequestOf } from "./deno-inner-request.ts";
 
 /**
  * True or false when the runtime could tell without the request's Headers; undefined when it
@@ -40,10 +40,7 @@ export type MetadataPresence = (request: ServerRequest) => boolean | undefined;
  */
 export function rawHeadersNameMetadata(rawHeaders: readonly string[]): boolean {
   for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index] as string;
-    if (name.length !== METADATA_HEADER.length && name.length !== SIGNATURE_HEADER.length) continue;
-    const lower = name.toLowerCase();
-    if (lower === METADATA_HEADER || lower === SIGNATURE_HEADER) return true;
+    if (isMetadataHeaderName(rawHeaders[index] as string)) return true;
   }
   return false;
 }
@@ -54,15 +51,10 @@ const nodePresence: MetadataPresence = (request) => {
   return rawHeaders ? rawHeadersNameMetadata(rawHeaders) : undefined;
 };
 
-/** What Deno's inner request offers: one header by its lowercase name, or null. */
-interface DenoInnerRequest {
-  header(name: string): string | null;
-}
-
 /** @internal The inner request of a `Deno.serve` request (deno-inner-request.ts), if it looks up single headers. */
-function innerRequest(request: object): DenoInnerRequest | undefined {
-  const inner = innerRequestOf(request) as Partial<DenoInnerRequest> | undefined;
-  return typeof inner?.header === "function" ? (inner as DenoInnerRequest) : undefined;
+function innerRequest(request: object): Required<DenoInnerRequest> | undefined {
+  const inner = innerRequestOf(request);
+  return typeof inner?.header === "function" ? (inner as Required<DenoInnerRequest>) : undefined;
 }
 
 /**
@@ -73,7 +65,7 @@ function innerRequest(request: object): DenoInnerRequest | undefined {
  */
 export function createDenoPresence(): MetadataPresence {
   let usable: boolean | undefined;
-  const lookUp = (inner: DenoInnerRequest) =>
+  const lookUp = (inner: Required<DenoInnerRequest>) =>
     inner.header(METADATA_HEADER) !== null || inner.header(SIGNATURE_HEADER) !== null;
   return (request) => {
     if (usable === false) return undefined;

@@ -25,7 +25,7 @@ export interface ShutdownParts {
   bus: CommandBus;
   /** The open WebSockets, when the server takes them. */
   sockets(): WebSocketServer | undefined;
-  /** Gives back what start-up and the requests took of the process (the global fast Response on Node, Deno's header-list wrapper). */
+  /** Gives back what start-up and the first request took of the process (Node's global fast Response, Deno's getter wrappers). */
   release(): void;
   logger: ConsolaInstance;
 }

@@ -2,8 +2,8 @@
 // (24 and the machine's 20), bun and deno processes; each way works (on Node, `new Request(request)`
 // needs the global Request serve() installs: serve/node.ts). On Bun and Deno, where nothing can be
 // trusted, the removal waits for the app's first read of the headers
-// (serve/deferred-metadata-removal.ts): every view below must still see neither name. With a secret the headers are read (and removed)
-// before the app runs, on every runtime.
+// (serve/deferred-metadata-removal.ts): every view below must still see neither name. With a
+// secret the headers are read (and removed) before the app runs, on every runtime.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
