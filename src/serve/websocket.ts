@@ -118,6 +118,37 @@ function rawSocket(peer: Peer): { binaryType?: string; addEventListener?: WebSoc
   return (peer as unknown as { _internal?: { ws?: never } })._internal?.ws;
 }
 
+/** How a connection ended, as the close hook gets it. */
+type CloseDetails = { code?: number; reason?: string };
+
+/**
+ * Reports the end of a Deno socket to `ended` from the socket's own close event (Deno's adapter
+ * gives no code). Deno's code is 0 where no close frame came back. After an error event (the
+ * client reset the connection) that is an abnormal closure: 1006. Without one, the server had
+ * sent its close frame and the client's next frame was data, not the echo: Deno then ends the
+ * connection at once instead of waiting for the echo. The server's own close ended it, so its
+ * code and reason are reported: what Node reports once the echo arrives and Bun at once.
+ */
+function reportDenoEnd(
+  peer: Peer,
+  socket: Pick<WebSocket, "addEventListener">,
+  ended: (details: CloseDetails) => void,
+) {
+  let sent: CloseDetails | undefined;
+  let failed = false;
+  const close = peer.close.bind(peer);
+  peer.close = (code, reason) => {
+    // The first close frame is the one sent: Deno ignores a close() while closing.
+    sent ??= { code: code ?? 1005, reason: reason ?? "" };
+    close(code, reason);
+  };
+  socket.addEventListener("error", () => (failed = true));
+  socket.addEventListener("close", (event) => {
+    if (event.code !== 0) ended({ code: event.code, reason: event.reason });
+    else ended(!failed && sent ? sent : { code: 1006, reason: "" });
+  });
+}
+
 /** Where a connection's own hooks are kept on its peer's context (set by their upgrade hook). */
 const BOUND = Symbol("containerflare.websocket.hooks");
 
@@ -240,7 +271,7 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
       }
     };
     /** The connection ended: the close hook, the access line, and the shutdown's wait released. */
-    const ended = (peer: Peer, details: { code?: number; reason?: string }) => {
+    const ended = (peer: Peer, details: CloseDetails) => {
       // Once: Deno may report a connection's end twice (an abnormal end, then its close()).
       if (!open.has(peer)) return;
       try {
@@ -286,10 +317,7 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
           if (socket) socket.binaryType = "arraybuffer";
           if (socket?.addEventListener) {
             closedByEvent.add(peer);
-            // Deno reports an abnormal end (the client reset the connection) as code 0: 1006 is its name.
-            socket.addEventListener("close", (event) =>
-              ended(peer, { code: event.code === 0 ? 1006 : event.code, reason: event.reason }),
-            );
+            reportDenoEnd(peer, socket as Pick<WebSocket, "addEventListener">, (details) => ended(peer, details));
           }
         }
         if (RUNTIME !== "bun" && maxBufferedAmount > 0) {
@@ -391,7 +419,7 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
         (routed.get(request) ?? refuse(new Response("Bad Request", { status: 400 }))).upgrade?.(request),
       open: (peer: Peer) => boundTo(peer)?.open?.(peer),
       message: (peer: Peer, message: Message) => boundTo(peer)?.message?.(peer, message),
-      close: (peer: Peer, details: { code?: number; reason?: string }) => boundTo(peer)?.close?.(peer, details),
+      close: (peer: Peer, details: CloseDetails) => boundTo(peer)?.close?.(peer, details),
       error: (peer: Peer, error: WSError) => boundTo(peer)?.error?.(peer, error),
       drain: (peer: Peer) => boundTo(peer)?.drain?.(peer),
       ping: (peer: Peer, data: unknown) => boundTo(peer)?.ping?.(peer, data as never),

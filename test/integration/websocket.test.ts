@@ -13,19 +13,19 @@ import { connectSocket, handshake, KEY, until, WAIT_MS, within } from "./ws-clie
 const APP = `${ROOT}test/fixtures/ws/echo.mjs`;
 const SECRET = "ws-shared-secret";
 const ENV = { CONTAINERFLARE_LOG_FORMAT: "json", CONTAINERFLARE_SHUTDOWN_TIMEOUT: "20", CONTAINERFLARE_SECRET: SECRET };
-/** One masked client text frame (RFC 6455 5.2), for a payload under 126 bytes. */
-function clientTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
+/** One masked client frame (RFC 6455 5.2) of `opcode` (1 text, 8 close), for a payload under 126 bytes. */
+function clientFrame(opcode: number, payload: Buffer | string): Buffer {
+  const bytes = Buffer.from(payload);
   const mask = randomBytes(4);
-  const masked = payload.map((byte, index) => byte ^ (mask[index % 4] as number));
-  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+  const masked = bytes.map((byte, index) => byte ^ (mask[index % 4] as number));
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | bytes.length]), mask, masked]);
 }
 
 /**
- * A client that completes the handshake over raw TCP, sends one text frame, then never reads
- * again (a paused socket: the kernel buffers fill, then the server's). Resolves with the socket.
+ * Completes the handshake over raw TCP and resolves with the socket, paused, and the bytes the
+ * server sent after its 101 with them. Rejects when the answer is not a 101 within the wait.
  */
-function slowReader(url: string, text: string): Promise<Socket> {
+function rawUpgrade(url: string): Promise<{ socket: Socket; rest: Buffer }> {
   const { hostname, port, pathname } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -38,20 +38,68 @@ function slowReader(url: string, text: string): Promise<Socket> {
       `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
         `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
-    let head = "";
+    let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
-      head += chunk.toString("latin1");
-      if (!head.includes("\r\n\r\n")) return;
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
       clearTimeout(timer);
       socket.off("data", onData);
       socket.pause();
-      if (!head.startsWith("HTTP/1.1 101")) return reject(new Error(`no upgrade: ${head.split("\r\n")[0]}`));
+      socket.off("error", reject);
       socket.on("error", () => {}); // the server's reset, once it gives up on this client
-      socket.write(clientTextFrame(text));
-      resolve(socket);
+      const status = head.subarray(0, head.indexOf("\r\n")).toString("latin1");
+      if (!status.startsWith("HTTP/1.1 101")) return reject(new Error(`no upgrade: ${status}`));
+      resolve({ socket, rest: head.subarray(end + 4) });
     };
     socket.on("data", onData);
   });
+}
+
+/**
+ * A client that completes the handshake over raw TCP, sends one text frame, then never reads
+ * again (a paused socket: the kernel buffers fill, then the server's). Resolves with the socket.
+ */
+async function slowReader(url: string, text: string): Promise<Socket> {
+  const { socket } = await rawUpgrade(url);
+  socket.write(clientFrame(1, text));
+  return socket;
+}
+
+/**
+ * A raw client that reads the server's frames (unmasked, payloads under 64 KiB): `frame()`
+ * resolves with the next one, or rejects when none arrives within the wait.
+ */
+async function frameReader(url: string) {
+  const { socket, rest } = await rawUpgrade(url);
+  let buffered = rest;
+  let wake = () => {};
+  socket.on("data", (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    wake();
+  });
+  socket.resume();
+  const parse = () => {
+    if (buffered.length < 2) return undefined;
+    const short = (buffered[1] as number) & 0x7f;
+    const [length, start] = short === 126 ? [buffered.readUInt16BE(2), 4] : [short, 2];
+    if (buffered.length < start + length) return undefined;
+    const frame = { opcode: (buffered[0] as number) & 0x0f, payload: buffered.subarray(start, start + length) };
+    buffered = buffered.subarray(start + length);
+    return frame;
+  };
+  const frame = async (): Promise<{ opcode: number; payload: Buffer }> => {
+    const deadline = Date.now() + WAIT_MS;
+    for (let next = parse(); ; next = parse()) {
+      if (next) return next;
+      if (Date.now() > deadline) throw new Error("no frame within the wait");
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  return { socket, frame };
 }
 
 const wsUrl = (app: RunningApp, path: string) => `${app.url.replace(/^http/, "ws")}${path}`;
@@ -297,6 +345,21 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
     expect(Date.now() - signalledAt).toBeLessThan(8000);
     expect(app.jsonLogs().find((line) => "shutdownOpenSockets" in line)).toEqual({ shutdownOpenSockets: 0 });
     expect(serverCloses(app).map((close) => close.code)).toEqual([1001, 1001, 1001]);
+  });
+
+  it("on SIGTERM the close hook gets the shutdown's 1001 also when the client's next frame is data, not the echo", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const client = await frameReader(wsUrl(app, "/x"));
+    expect((await client.frame()).payload.toString()).toMatch(/^hello /);
+    app.child.kill("SIGTERM");
+    const close = await client.frame();
+    expect(close.opcode).toBe(8);
+    expect(close.payload.readUInt16BE(0)).toBe(1001);
+    // A message the client sent before it read the close frame, then its echo (RFC 6455 5.5.1).
+    client.socket.write(Buffer.concat([clientFrame(1, "late"), clientFrame(8, close.payload)]));
+    expect(await within(app.exited, "exit")).toBe(0);
+    client.socket.destroy();
+    expect(serverCloses(app)).toEqual([{ code: 1001, reason: "server shutting down" }]);
   });
 
   it("on SIGTERM a client that never answers the close frame does not hold the exit past the deadline", async () => {
