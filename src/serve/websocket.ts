@@ -124,10 +124,11 @@ type CloseDetails = { code?: number; reason?: string };
 /**
  * Reports the end of a Deno socket to `ended` from the socket's own close event (Deno's adapter
  * gives no code). Deno's code is 0 where no close frame came back. After an error event (the
- * client reset the connection) that is an abnormal closure: 1006. Without one, the server had
- * sent its close frame and the client's next frame was data, not the echo: Deno then ends the
- * connection at once instead of waiting for the echo. The server's own close ended it, so its
- * code and reason are reported: what Node reports once the echo arrives and Bun at once.
+ * client reset an open connection, or the close frame could not be written) that is an abnormal
+ * closure: 1006. Without one, the server had sent its close frame and Deno ended the connection
+ * at the client's next frame or read error instead of waiting for the echo (it does so without an
+ * error event). The server's own close ended it, so its code and reason are reported, as Node
+ * and Bun report them there.
  */
 function reportDenoEnd(
   peer: Peer,
@@ -138,9 +139,10 @@ function reportDenoEnd(
   let failed = false;
   const close = peer.close.bind(peer);
   peer.close = (code, reason) => {
-    // The first close frame is the one sent: Deno ignores a close() while closing.
-    sent ??= { code: code ?? 1005, reason: reason ?? "" };
     close(code, reason);
+    // The first close frame is the one sent: Deno ignores a close() while closing, and one that
+    // threw (a code or reason it refuses) sent none.
+    sent ??= { code: code ?? 1005, reason: reason ?? "" };
   };
   socket.addEventListener("error", () => (failed = true));
   socket.addEventListener("close", (event) => {
