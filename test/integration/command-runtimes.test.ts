@@ -83,7 +83,9 @@ describe.each(RUNTIMES)("command client on $name", (runtime) => {
       same: true,
       rssGrowthMib: expect.any(Number),
     });
-    // Streamed, not held: what the round trip retains stays far below the object's 128 MiB.
-    expect(report.r2!.rssGrowthMib).toBeLessThan(48);
+    // Streamed, not held: holding the object would add its 128 MiB; the round trip adds less than
+    // half of it. Measured: 15-53 MiB, most of it the runtime's own (on Node 24 the JS heap stays
+    // at 19 MiB and the live array buffers at 18 MiB or less while RSS grows 30-53 MiB).
+    expect(report.r2!.rssGrowthMib).toBeLessThan(64);
   });
 });
