@@ -347,6 +347,15 @@ describe.each(RUNTIMES)("WebSockets on $name", (runtime) => {
     expect(serverCloses(app).map((close) => close.code)).toEqual([1001, 1001, 1001]);
   });
 
+  it("a client that drops its connection without a close frame: the close hook gets 1006 (abnormal closure)", async () => {
+    app = await startApp(runtime, APP, ENV);
+    const client = await frameReader(wsUrl(app, "/x"));
+    expect((await client.frame()).payload.toString()).toMatch(/^hello /);
+    client.socket.destroy();
+    await until(() => serverCloses(app as RunningApp).length === 1, "server close hook");
+    expect(serverCloses(app)).toEqual([{ code: 1006, reason: "" }]);
+  });
+
   it("on SIGTERM the close hook gets the shutdown's 1001 also when the client's next frame is data, not the echo", async () => {
     app = await startApp(runtime, APP, ENV);
     const client = await frameReader(wsUrl(app, "/x"));
