@@ -38,14 +38,7 @@
 import type { ServerRequest } from "srvx";
 import { isMetadataHeaderName, METADATA_HEADER, SIGNATURE_HEADER } from "../metadata-header.ts";
 import { innerPrototypeOf, wrapInnerGetter } from "./deno-inner-request.ts";
-import type { MetadataPresence } from "./metadata-presence.ts";
-
-/** A presence check that holds something of the process until {@link MetadataRemovalDeferral.release}. */
-export interface MetadataRemovalDeferral {
-  presence: MetadataPresence;
-  /** Gives back what the deferral holds (Deno's wrapper, once no server uses it); idempotent. */
-  release(): void;
-}
+import type { MetadataPresence, MetadataPresenceCheck } from "./metadata-presence.ts";
 
 /** @internal Removes both headers from the request's own Headers; gives it its prototype back. */
 function removeNow(request: Request, nativeHeaders: () => Headers): Headers {
@@ -135,7 +128,7 @@ const headerListWithoutMetadata = (read: (this: object) => unknown) =>
  * `Deno.serve` request once the wrapper is in and passed its check, `undefined` (the stage reads
  * the headers itself) for anything else, and for every request when the check failed.
  */
-export function createDenoMetadataRemovalDeferral(): MetadataRemovalDeferral {
+export function createDenoMetadataRemovalDeferral(): MetadataPresenceCheck {
   let prototype: object | undefined;
   let release = () => {};
   let usable: boolean | undefined;

@@ -21,11 +21,7 @@
  */
 import type { ServerRequest } from "srvx";
 import { isMetadataHeaderName, METADATA_HEADER, type MetadataTrust, SIGNATURE_HEADER } from "../metadata-header.ts";
-import {
-  createBunMetadataRemovalDeferral,
-  createDenoMetadataRemovalDeferral,
-  type MetadataRemovalDeferral,
-} from "./deferred-metadata-removal.ts";
+import { createBunMetadataRemovalDeferral, createDenoMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
 import { type DenoInnerRequest, innerRequestOf } from "./deno-inner-request.ts";
 
 /**
@@ -33,6 +29,13 @@ import { type DenoInnerRequest, innerRequestOf } from "./deno-inner-request.ts";
  * could not. False also where the stage has nothing left to do (Bun's deferred removal).
  */
 export type MetadataPresence = (request: ServerRequest) => boolean | undefined;
+
+/** A server's presence check, and what gives back what it holds of the process (Deno's header list wrapper). */
+export interface MetadataPresenceCheck {
+  presence: MetadataPresence;
+  /** Gives it back once the server has closed (the last server puts the runtime's getter back); idempotent. */
+  release(): void;
+}
 
 /**
  * Whether Node's raw header list (name, value, name, value, …) names a metadata header. Requests
@@ -99,7 +102,7 @@ export function createDenoPresence(): MetadataPresence {
  * the first read of the headers (deferred-metadata-removal.ts); else Deno asks its single-header
  * lookup, and Bun has no check (it reads Headers).
  */
-export function metadataPresence(runtime: "node" | "bun" | "deno", trust: MetadataTrust): MetadataRemovalDeferral {
+export function metadataPresence(runtime: "node" | "bun" | "deno", trust: MetadataTrust): MetadataPresenceCheck {
   const nothingHeld = (presence: MetadataPresence) => ({ presence, release() {} });
   if (runtime === "node") return nothingHeld(nodePresence);
   if (trust === "none") {
