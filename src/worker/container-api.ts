@@ -18,7 +18,7 @@ import { COMMAND_HOSTNAME } from "./commands.ts";
 import { type ContainerExit, describeExit, oneLine } from "./container-exit.ts";
 import { containerRequest, type ForwardOptions } from "./forward.ts";
 import { KEEPALIVE_PATH } from "./keep-alive.ts";
-import { waitForPort } from "./port-readiness.ts";
+import { probePort, waitForPort } from "./port-readiness.ts";
 import type {
   ContainerflareWorkerEnv,
   ContainerLike,
@@ -133,7 +133,11 @@ export interface ContainerflareContainer {
    * Forwards a request to the app (starting it first if needed) with the signed
    * `x-containerflare-metadata` header, and returns its response (a WebSocket upgrade's 101
    * relayed, unless `relayWebSockets` is false). A failed start answers 503 with a JSON error
-   * body and a one-line reason; a request that fails once sent answers 502 and is not retried.
+   * body and a one-line reason; a request that fails once sent answers 502 and is not retried,
+   * except when the container was stopping under it (its app no longer answers on its port: the
+   * platform's inactivity timeout, a stop, a crash) and the request is idempotent without a
+   * body (RFC 9110, 9.2.2): then it waits for that run to exit (up to `drainTimeoutMs`) and goes
+   * once to a new container.
    */
   fetch(request: Request): Promise<Response>;
   /**
@@ -246,17 +250,61 @@ class DurableObjectContainer implements ContainerflareContainer {
     } catch (error) {
       return unavailable(error);
     }
-    const container = this.#ctx.container!;
-    const outgoing = await containerRequest(request as WorkerRequest, this.#env, this.#forward);
+    const run = this.#run;
     try {
-      const response = await container.getTcpPort(this.#port).fetch(outgoing);
-      if (this.#options.relayWebSockets === false) return response;
-      return relayWebSocket(response, () => this.#renewInactivity());
+      return await this.#send(request);
     } catch (error) {
-      // Sent, so the app may have run it: never sent again.
-      console.error(`containerflare: a request to the container failed: ${errorLine(error)}`);
-      return errorResponse(502, { code: "UNAVAILABLE", message: "the container did not answer", retryable: false });
+      if (!run || !isReplayable(request) || !(await this.#runEnded(run, error))) return sendFailed(error);
     }
+    // The run ended under the request (the platform's inactivity timeout, a stop, a crash): a new one answers it.
+    try {
+      await this.start();
+    } catch (error) {
+      return unavailable(error);
+    }
+    try {
+      return await this.#send(request);
+    } catch (error) {
+      return sendFailed(error);
+    }
+  }
+
+  /** Sends one request to the app with the signed metadata header; a WebSocket's 101 is relayed. */
+  async #send(request: Request): Promise<Response> {
+    const outgoing = await containerRequest(request as WorkerRequest, this.#env, this.#forward);
+    const response = await this.#ctx.container!.getTcpPort(this.#port).fetch(outgoing);
+    if (this.#options.relayWebSockets === false) return response;
+    return relayWebSocket(response, () => this.#renewInactivity());
+  }
+
+  /**
+   * After a failed send of a replayable request: whether the run it went to has ended, so that
+   * a new run may answer it. Only when the app no longer answers on its port (a drain closes
+   * the listener first): then its exit is awaited for up to the drain window, as a request
+   * during {@link stop} waits. An app that still answers failed this request alone: false.
+   */
+  async #runEnded(run: Run, error: unknown): Promise<boolean> {
+    const probeOver = new AbortController();
+    const probed = await Promise.race([
+      probePort(this.#ctx.container!.getTcpPort(this.#port), this.#healthPath()),
+      // A probe that hangs says nothing: the app may be busy, so the request is not sent again.
+      sleep(LISTEN_CHECK_TIMEOUT_MS, probeOver.signal).then(() => ({ listening: true as const })),
+    ]);
+    probeOver.abort();
+    if ("listening" in probed) return false;
+    const drainMs = this.#drainMs();
+    const waitOver = new AbortController();
+    const exited = await Promise.race([run.exited.then(() => true), sleep(drainMs, waitOver.signal).then(() => false)]);
+    waitOver.abort();
+    if (exited)
+      console.info(
+        `containerflare: the container stopped under a request, which goes to a new one: ${errorLine(error)}`,
+      );
+    else
+      console.error(
+        `containerflare: the container stopped answering on port ${this.#port} and did not exit within ${drainMs} ms`,
+      );
+    return exited;
   }
 
   stop(): Promise<void> {
@@ -379,6 +427,11 @@ class DurableObjectContainer implements ContainerflareContainer {
     return this.#options.healthPath ?? (this.#options.env?.CONTAINERFLARE_HEALTH_PATH || undefined);
   }
 
+  /** How long the app has to drain and exit after SIGTERM (see `drainTimeoutMs`). */
+  #drainMs(): number {
+    return this.#options.drainTimeoutMs ?? defaultDrainMs(this.#options.env);
+  }
+
   #inactivityTimeoutMs(): number {
     return this.#options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
   }
@@ -451,7 +504,7 @@ class DurableObjectContainer implements ContainerflareContainer {
     this.#ready = false;
     run.signalled = true;
     container.signal(SIGTERM);
-    const drainMs = this.#options.drainTimeoutMs ?? defaultDrainMs(this.#options.env);
+    const drainMs = this.#drainMs();
     const drainOver = new AbortController();
     const drained = await Promise.race([
       run.exited.then(() => true),
@@ -478,6 +531,26 @@ function renewEveryMs(timeoutMs: number): number {
 function defaultDrainMs(env: Readonly<Record<string, string>> | undefined): number {
   const seconds = Number(env?.CONTAINERFLARE_SHUTDOWN_TIMEOUT);
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_SHUTDOWN_SECONDS) * 1000 + DRAIN_MARGIN_MS;
+}
+
+/** How long the one probe after a failed send may take before the app counts as still there: 2 s. */
+const LISTEN_CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * Methods a request may be sent again with after a failure that may have reached the app:
+ * the idempotent ones (RFC 9110, 9.2.2).
+ */
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Whether a request can be sent again: idempotent, and without a body (a stream is read once). */
+function isReplayable(request: Request): boolean {
+  return request.body === null && IDEMPOTENT_METHODS.has(request.method);
+}
+
+/** The 502 of a request that failed once sent; the platform's words stay in the Worker's log. */
+function sendFailed(error: unknown): Response {
+  console.error(`containerflare: a request to the container failed: ${errorLine(error)}`);
+  return errorResponse(502, { code: "UNAVAILABLE", message: "the container did not answer", retryable: false });
 }
 
 /** Largest body a keep-alive request may carry: 1 KiB (the host's is empty). */

@@ -57,7 +57,7 @@ export async function waitForPort(target: FetcherLike, options: PortWaitOptions)
         if (Date.now() >= deadline) break;
       }
       const outcome = await Promise.race([
-        probe(target, options.healthPath),
+        probePort(target, options.healthPath),
         exited,
         sleep(Math.max(0, deadline - Date.now()), done.signal).then(() => ({ refused: "the probe did not return" })),
       ]);
@@ -79,9 +79,12 @@ export async function waitForPort(target: FetcherLike, options: PortWaitOptions)
 
 /**
  * One request to the port (its body is not read): any HTTP answer means the app listens, or with
- * `healthPath` a 200 from that path.
+ * `healthPath` a 200 from that path (a 503 there is an app that drains).
  */
-async function probe(target: FetcherLike, healthPath?: string): Promise<{ listening: true } | { refused: string }> {
+export async function probePort(
+  target: FetcherLike,
+  healthPath?: string,
+): Promise<{ listening: true } | { refused: string }> {
   try {
     const response = await target.fetch(`http://ping${healthPath ?? "/"}`);
     await response.body?.cancel().catch(() => undefined);

@@ -6,8 +6,10 @@
  * work nothing is sent and the instance stops once idle; a client of the Worker cannot send the
  * keep-alive (401) and it never reaches the app. Through dev's built-in Worker, which never puts
  * the app to sleep, `host.keepalive` answers `{ renewed: false }`; under examples/basic's
- * `@cloudflare/containers` class it renews through `renewActivityTimeout()`. The app runs under node and
- * bun (Container API) and deno (built-in Worker).
+ * `@cloudflare/containers` class it renews through `renewActivityTimeout()`. A GET that reaches a
+ * container the platform is stopping (SIGTERM, the app draining its last work) waits for it to
+ * exit and is answered by a new process. The app runs under node and bun (Container API) and deno
+ * (built-in Worker).
  */
 import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -87,6 +89,32 @@ describe.each(RUNTIMES)(
         expect(dev.output.some((line) => line.includes('"busy": starting the app'))).toBe(true);
       });
     }, 120_000);
+
+    it("a GET that reaches the container while the platform stops it waits for the exit and is answered by a new one", async () => {
+      const directory = `${copyApp(ROOT, FIXTURE, `dev-keepalive-${process.pid}-${runtime}-stopping`)}/`;
+      created.push(directory);
+      const dev = await startDevCli({ root: ROOT, directory, entry: "app.ts", runtime, args: ["--worker", "main"] });
+      await checkedDev(dev, directory, async () => {
+        const room = `${dev.url}/rooms/stopping`;
+        const first = (await (await fetch(`${room}/status`)).json()) as Status;
+        // 1.5 s of work keeps the signalled app draining (not listening, not yet exited) that long.
+        expect((await fetch(`${room}/work?ms=1500`)).status).toBe(202);
+        expect((await fetch(`${room}/sigterm`)).status).toBe(202);
+        await until("the app to drain", () =>
+          dev.output.some((line) => /received SIGTERM/.test(line)) ? true : undefined,
+        );
+        const began = Date.now();
+        const during = await fetch(`${room}/status`);
+        expect(during.status).toBe(200);
+        const answered = (await during.json()) as Status;
+        // A new process: the old one finished its work, then exited, before this answer.
+        expect(answered.startedAt).toBeGreaterThan(first.startedAt);
+        // Its readiness probe, then this request, once.
+        expect(answered.paths).toEqual(["/", "/rooms/stopping/status"]);
+        expect(Date.now() - began).toBeLessThan(10_000);
+        expect(dev.output.join("\n")).toMatch(/the container stopped under a request, which goes to a new one: /);
+      });
+    }, 90_000);
   },
 );
 

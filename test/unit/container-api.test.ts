@@ -60,6 +60,7 @@ class ScriptedContainer implements ContainerLike {
   probes = 0;
   running = false;
   #listening = false;
+  #draining = false;
   #settle: ((error?: Error) => void) | undefined;
   #exited: Promise<void> | undefined;
 
@@ -70,6 +71,7 @@ class ScriptedContainer implements ContainerLike {
   #begin(): void {
     this.running = true;
     this.#listening = false;
+    this.#draining = false;
     this.probes = 0;
     this.#exited = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error ? reject(error) : resolve());
@@ -92,6 +94,12 @@ class ScriptedContainer implements ContainerLike {
               : `container exited with unexpected exit code: ${code}`,
           ),
     );
+  }
+
+  /** The app drains: it stops listening at once and exits with 0 after `exitAfterMs` (never when undefined). */
+  drain(exitAfterMs?: number): void {
+    this.#draining = true;
+    if (exitAfterMs !== undefined) setTimeout(() => this.exit(0), exitAfterMs);
   }
 
   start(options?: ContainerStartOptionsLike): void {
@@ -122,6 +130,7 @@ class ScriptedContainer implements ContainerLike {
       fetch: async (input, init) => {
         const request = new Request(input, init);
         if (!this.running) throw new Error("the container is not running");
+        if (this.#draining) throw new Error(`${NOT_LISTENING} on port ${port}`);
         if (!this.#listening) {
           this.probes++;
           if (this.script.listenOnProbe === undefined || this.probes < this.script.listenOnProbe) {
@@ -360,6 +369,85 @@ describe("containerflareContainer: fetch", () => {
     });
     expect(attempts).toBe(1);
     expect(lines.error).toEqual(["containerflare: a request to the container failed: Network connection lost."]);
+  });
+
+  it("a GET that fails as the container stops (its app no longer listens) waits for the exit and goes once to a new container", async () => {
+    const lines = captureConsole();
+    const script: Script = { listenOnProbe: 1 };
+    const { container, handle } = setup(script);
+    let sent = 0;
+    script.app = () => {
+      if (sent++ > 0) return new Response("the new run");
+      // The platform's inactivity timeout stopped it as the request arrived.
+      container.drain(100);
+      throw new Error("Network connection lost.");
+    };
+    const response = await handle.fetch(new Request("https://room.example/status"));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("the new run");
+    expect(sent).toBe(2);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(2);
+    expect(lines.info).toContain(
+      "containerflare: the container stopped under a request, which goes to a new one: Network connection lost.",
+    );
+    expect(lines.error).toEqual([]);
+  });
+
+  it("a request with a body, or with a method that is not idempotent, is never sent again when the container stops", async () => {
+    const lines = captureConsole();
+    const script: Script = { listenOnProbe: 1 };
+    const { container, handle } = setup(script);
+    let sent = 0;
+    script.app = () => {
+      sent++;
+      container.drain(50);
+      throw new Error("Network connection lost.");
+    };
+    const put = await handle.fetch(new Request("https://room.example/doc", { method: "PUT", body: "v2" }));
+    expect(put.status).toBe(502);
+    expect(sent).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const post = await handle.fetch(new Request("https://room.example/pay", { method: "POST" }));
+    expect(post.status).toBe(502);
+    expect(sent).toBe(2);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(2);
+    expect(lines.error).toEqual([
+      "containerflare: a request to the container failed: Network connection lost.",
+      "containerflare: a request to the container failed: Network connection lost.",
+    ]);
+  });
+
+  it("a GET that fails while the app still answers on its port failed alone: 502 at once, no new container", async () => {
+    captureConsole();
+    let sent = 0;
+    const { container, handle } = setup({
+      listenOnProbe: 1,
+      app: () => {
+        sent++;
+        throw new Error("Network connection lost.");
+      },
+    });
+    const response = await handle.fetch(new Request("https://room.example/status"));
+    expect(response.status).toBe(502);
+    expect(sent).toBe(1);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(1);
+  });
+
+  it("an app that stops answering but does not exit within drainTimeoutMs gets its request a 502, with one line why", async () => {
+    const lines = captureConsole();
+    const script: Script = { listenOnProbe: 1 };
+    const { container, handle } = setup(script, { drainTimeoutMs: 200 });
+    script.app = () => {
+      container.drain();
+      throw new Error("Network connection lost.");
+    };
+    const response = await handle.fetch(new Request("https://room.example/status"));
+    expect(response.status).toBe(502);
+    expect(lines.error).toEqual([
+      "containerflare: the container stopped answering on port 8787 and did not exit within 200 ms",
+      "containerflare: a request to the container failed: Network connection lost.",
+    ]);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(1);
   });
 
   it("without a host, start throws one line saying what to export and which date; fetch answers 503 without it", async () => {
