@@ -97,8 +97,8 @@ describe.each(RUNTIMES)(
       await checkedDev(dev, directory, async () => {
         const room = `${dev.url}/rooms/stopping`;
         const first = (await (await fetch(`${room}/status`)).json()) as Status;
-        // 1.5 s of work keeps the signalled app draining (not listening, not yet exited) that long.
-        expect((await fetch(`${room}/work?ms=1500`)).status).toBe(202);
+        // 3 s of work keeps the signalled app draining (not listening, not yet exited) that long.
+        expect((await fetch(`${room}/work?ms=3000`)).status).toBe(202);
         expect((await fetch(`${room}/sigterm`)).status).toBe(202);
         await until("the app to drain", () =>
           dev.output.some((line) => /received SIGTERM/.test(line)) ? true : undefined,
