@@ -124,7 +124,8 @@ export interface ContainerflareContainer {
   readonly running: boolean;
   /**
    * Starts the container if it is not running and resolves once its app answers on its port.
-   * Concurrent calls share one start. Rejects with a `ContainerflareError`: `INVALID_CONFIG`
+   * Concurrent calls share one start. A running container is adopted; if it exits before it
+   * answers (it was stopping), a new one is started in its place, once. Rejects with a `ContainerflareError`: `INVALID_CONFIG`
    * when the Worker is not set up for it (no `ctx.container`, no host), `UNAVAILABLE` (retryable)
    * when the container exited before listening or did not listen within `startTimeoutMs`.
    */
@@ -341,7 +342,20 @@ class DurableObjectContainer implements ContainerflareContainer {
     // Before the start: the app's first command may go out as soon as it runs.
     await container.interceptOutboundHttp(COMMAND_HOSTNAME, host);
     // A container still running (it outlived an earlier instance of this object) is adopted.
-    if (!container.running) {
+    const adopted = container.running;
+    try {
+      await this.#runUntilListening(container, adopted);
+    } catch (error) {
+      // An adopted container that exits before it answers was stopping (its inactivity timeout
+      // ran out after this object was evicted, a rollout): a new one answers instead.
+      if (!adopted || container.running) throw error;
+      await this.#runUntilListening(container, false);
+    }
+  }
+
+  /** Starts the container (unless `adopt`), watches the run, sets the inactivity timeout, and waits for the port. */
+  async #runUntilListening(container: ContainerLike, adopt: boolean): Promise<void> {
+    if (!adopt) {
       // Whatever ran before is over, even if its monitor() has not settled yet.
       this.#run = undefined;
       this.#ready = false;

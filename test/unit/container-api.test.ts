@@ -294,6 +294,28 @@ describe("containerflareContainer: start", () => {
     ]);
   });
 
+  it("an adopted container that exits before it answers was stopping: a new one is started and answers", async () => {
+    const lines = captureConsole();
+    const { container, handle } = setup({ running: true, listenOnProbe: 1 });
+    // Its inactivity timeout ran out after the earlier object was evicted: it drains, then exits.
+    container.drain(100);
+    const response = await handle.fetch(new Request("https://room.example/status"));
+    expect(response.status).toBe(200);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(1);
+    expect(container.forwarded).toHaveLength(1);
+    expect(lines.info).toContain("containerflare: the container exited with code 0");
+    expect(lines.error).toEqual([]);
+  });
+
+  it("a container this object started that exits before it answers is not started again: 503", async () => {
+    captureConsole();
+    const { container, handle } = setup({});
+    setTimeout(() => container.exit(0), 100);
+    const response = await handle.fetch(new Request("https://room.example/status"));
+    expect(response.status).toBe(503);
+    expect(container.calls.filter((call) => call === "start")).toHaveLength(1);
+  });
+
   it("starts a new run after the container exited, and logs the exit in one line", async () => {
     const lines = captureConsole();
     const { container, handle } = setup({ listenOnProbe: 1 });
