@@ -125,9 +125,10 @@ export interface ContainerflareContainer {
   /**
    * Starts the container if it is not running and resolves once its app answers on its port.
    * Concurrent calls share one start. A running container is adopted; if it exits before it
-   * answers (it was stopping), a new one is started in its place, once. Rejects with a `ContainerflareError`: `INVALID_CONFIG`
-   * when the Worker is not set up for it (no `ctx.container`, no host), `UNAVAILABLE` (retryable)
-   * when the container exited before listening or did not listen within `startTimeoutMs`.
+   * answers (it was stopping), a new one is started in its place, once. Rejects with a
+   * `ContainerflareError`: `INVALID_CONFIG` when the Worker is not set up for it (no
+   * `ctx.container`, no host), `UNAVAILABLE` (retryable) when the container exited before
+   * listening or did not listen within `startTimeoutMs`.
    */
   start(): Promise<void>;
   /**
