@@ -15,3 +15,16 @@ export function sleep(ms: number, signal?: AbortSignal, { unref = false }: { unr
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * `promise`'s value, or `onTimeout` when it has not settled within `ms`; the timer is cleared
+ * either way, so a settled wait leaves nothing pending. A rejection passes through.
+ */
+export async function within<T, F>(promise: Promise<T>, ms: number, onTimeout: F): Promise<T | F> {
+  const over = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(ms, over.signal).then(() => onTimeout)]);
+  } finally {
+    over.abort();
+  }
+}

@@ -10,7 +10,7 @@
 import { ContainerflareError, errorResponse, isContainerflareError } from "../errors.ts";
 import { errorMessage } from "../internal/error-message.ts";
 import { isRoutePath } from "../internal/http.ts";
-import { sleep } from "../internal/sleep.ts";
+import { within } from "../internal/sleep.ts";
 import { readBodyLimited } from "../protocol/bytes.ts";
 import { createRequestVerifier, REQUEST_SIGNATURE_HEADER, type RequestVerifier } from "../request-signature.ts";
 import type { CommandHandlerOptions } from "./commands.ts";
@@ -286,18 +286,19 @@ class DurableObjectContainer implements ContainerflareContainer {
    * during {@link stop} waits. An app that still answers failed this request alone: false.
    */
   async #runEnded(run: Run, error: unknown): Promise<boolean> {
-    const probeOver = new AbortController();
-    const probed = await Promise.race([
+    const probed = await within(
       probePort(this.#ctx.container!.getTcpPort(this.#port), this.#healthPath()),
+      LISTEN_CHECK_TIMEOUT_MS,
       // A probe that hangs says nothing: the app may be busy, so the request is not sent again.
-      sleep(LISTEN_CHECK_TIMEOUT_MS, probeOver.signal).then(() => ({ listening: true as const })),
-    ]);
-    probeOver.abort();
+      { listening: true as const },
+    );
     if ("listening" in probed) return false;
     const drainMs = this.#drainMs();
-    const waitOver = new AbortController();
-    const exited = await Promise.race([run.exited.then(() => true), sleep(drainMs, waitOver.signal).then(() => false)]);
-    waitOver.abort();
+    const exited = await within(
+      run.exited.then(() => true),
+      drainMs,
+      false,
+    );
     if (exited)
       console.info(
         `containerflare: the container stopped under a request, which goes to a new one: ${errorLine(error)}`,
@@ -520,12 +521,11 @@ class DurableObjectContainer implements ContainerflareContainer {
     run.signalled = true;
     container.signal(SIGTERM);
     const drainMs = this.#drainMs();
-    const drainOver = new AbortController();
-    const drained = await Promise.race([
+    const drained = await within(
       run.exited.then(() => true),
-      sleep(drainMs, drainOver.signal).then(() => false),
-    ]);
-    drainOver.abort();
+      drainMs,
+      false,
+    );
     if (!drained && container.running) {
       console.warn(`containerflare: the container did not exit within ${drainMs} ms of SIGTERM; destroying it`);
       await container.destroy();
