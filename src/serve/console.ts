@@ -56,6 +56,20 @@ export function runInContext<R>(ctx: ConsoleContext, fn: () => R): R {
   return installed > 0 ? storage.run(ctx, fn) : fn();
 }
 
+const enter = storage.enter;
+
+/**
+ * Makes `ctx` the context of every console line for the rest of the running callback and the
+ * work it starts (async-context.ts's `enter()`: one context frame where runInContext builds two).
+ * Only for a callback of the runtime's that it ends by putting the previous context back: a
+ * request listener of `node:http`. Undefined where the variable cannot enter (see there).
+ */
+export const enterContext: ((ctx: ConsoleContext) => void) | undefined = enter
+  ? (ctx) => {
+      if (installed > 0) enter(ctx);
+    }
+  : undefined;
+
 /**
  * The log object of one console call. Console output was never filtered by a log level, so the
  * line is logged at level 0 (it passes any level but `silent`) and then given its own type and

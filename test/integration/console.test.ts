@@ -2,6 +2,8 @@
 // output inside a request and its waitUntil work becomes JSON lines with the request's id and
 // trace, Error Reporting's fields on error lines, output outside a request stays as it is, and
 // CONTAINERFLARE_CONSOLE=plain leaves console alone. Every stdout line must parse in JSON mode.
+import { once } from "node:events";
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
 
@@ -32,6 +34,51 @@ function everyLine(app: RunningApp): Line[] {
 }
 
 const byMessage = (lines: Line[], start: string) => lines.find((line) => String(line.message).startsWith(start));
+
+/**
+ * Sends `GET /whoami?n=…` for each `n` on one TCP connection, each batch in one write (pipelined)
+ * after the answers to the one before; returns the `x-request-id` of every answer, in order.
+ */
+async function onOneConnection(url: string, batches: string[][]): Promise<string[]> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let buffered = "";
+  const ids: string[] = [];
+  let waiting: (() => void) | undefined;
+  socket.setEncoding("latin1");
+  socket.on("data", (chunk: string) => {
+    buffered += chunk;
+    for (;;) {
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end === -1) break;
+      const head = buffered.slice(0, end);
+      const length = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+      if (buffered.length < end + 4 + length) break;
+      ids.push(/^x-request-id:\s*(\S+)/im.exec(head)?.[1] ?? "");
+      buffered = buffered.slice(end + 4 + length);
+    }
+    waiting?.();
+  });
+  try {
+    await once(socket, "connect");
+    for (const batch of batches) {
+      const expected = ids.length + batch.length;
+      const answered = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${expected - ids.length} answers missing`)), 5000);
+        waiting = () => {
+          if (ids.length < expected) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      socket.write(batch.map((n) => `GET /whoami?n=${n} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`).join(""));
+      await answered;
+    }
+    return ids;
+  } finally {
+    socket.destroy();
+  }
+}
 
 async function requestConsole(app: RunningApp): Promise<string> {
   const response = await fetch(`${app.url}/console`, { headers: { traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` } });
@@ -144,6 +191,29 @@ describe.each(RUNTIMES)("console on $name", (runtime) => {
     expect(lines).toEqual(expect.arrayContaining([...expected("a", first), ...expected("b", second)]));
   });
 
+  it("keep-alive and pipelined requests on one connection: each line has its own request's id, none leaks", async () => {
+    app = await startApp(runtime, APP, CLOUD_RUN);
+    // Two requests one after the other, then three in one write, on the same connection.
+    const ids = await onOneConnection(app.url, [["1"], ["2"], ["3", "4", "5"]]);
+    expect(new Set(ids).size).toBe(5);
+    await expect.poll(() => everyLine(app!).filter((line) => / later$/.test(String(line.message))).length).toBe(5);
+    const all = everyLine(app);
+    const lines = all
+      .filter((line) => /^whoami /.test(String(line.message)))
+      .map(({ message, requestId }) => ({ message, requestId }));
+    const expected = ids.flatMap((id, index) => [
+      { message: `whoami ${index + 1}`, requestId: id },
+      { message: `whoami ${index + 1} later`, requestId: id },
+    ]);
+    expect(lines).toHaveLength(expected.length);
+    expect(lines).toEqual(expect.arrayContaining(expected));
+    // The middleware's lines, written as they are: no context, so no log entry of a request.
+    expect(all.filter((line) => "middleware" in line)).toEqual(
+      ["1", "2", "3", "4", "5"].map((n) => ({ middleware: n })),
+    );
+    expect(all.filter((line) => String(line.message).includes("middleware"))).toEqual([]);
+  });
+
   it("carries the context in AsyncLocalStorage, or on Deno in its core's async context", async () => {
     const probe = spawnApp(runtime, `${ROOT}test/fixtures/serve/async-context-kind.mjs`, {});
     expect(await probe.exited).toBe(0);
@@ -154,6 +224,17 @@ describe.each(RUNTIMES)("console on $name", (runtime) => {
         where === "inner" ? "inner" : "outer",
       ]),
       outside: null,
+      // enter() where AsyncLocalStorage keeps context frames (Node 24, Bun); serve() enters on Node only.
+      enters: runtime.name === "node" || runtime.name === "bun",
+      entered:
+        runtime.name === "node" || runtime.name === "bun"
+          ? [
+              ["sync", "entered"],
+              ["after the callback", null],
+              ["timeout", "entered"],
+              ["next callback", null],
+            ]
+          : [],
     });
   });
 
