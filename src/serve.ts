@@ -135,7 +135,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   // request from node:http enters its context instead of running in it (one context frame, not
   // two: 8% of a Hono server's throughput down to 3%): it arrives in a request listener, which
   // Node ends by putting the previous frame back, and what runs there after the app is this
-  // request's sending. Anything else (a request given to server.fetch) runs in the context.
+  // request's sending. Anything else (a WebSocket upgrade, which has no response object; Bun and
+  // Deno, and Node without context frames: async-context.ts) runs in the context.
   let contextEntry: ((ctx: RequestContext) => void) | undefined;
   const runApp: Step = (request, ctx) => {
     if (contextEntry !== undefined && request.runtime?.node?.res !== undefined) {
