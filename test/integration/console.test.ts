@@ -3,8 +3,8 @@
 // trace, Error Reporting's fields on error lines, output outside a request stays as it is, and
 // CONTAINERFLARE_CONSOLE=plain leaves console alone. Every stdout line must parse in JSON mode.
 import { once } from "node:events";
-import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { rawConnection, rawRequest } from "./raw-http.ts";
 import { ROOT, RUNTIMES, type RunningApp, spawnApp, startApp } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/serve/console-app.mjs`;
@@ -36,47 +36,22 @@ function everyLine(app: RunningApp): Line[] {
 const byMessage = (lines: Line[], start: string) => lines.find((line) => String(line.message).startsWith(start));
 
 /**
- * Sends `GET /whoami?n=…` for each `n` on one TCP connection, each batch in one write (pipelined)
- * after the answers to the one before; returns the `x-request-id` of every answer, in order.
+ * Sends `GET /whoami?n=…` for each `n` on one keep-alive connection, each batch in one write
+ * (pipelined) once the one before is answered; returns the `x-request-id` of every answer, in order.
  */
-async function onOneConnection(url: string, batches: string[][]): Promise<string[]> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  let buffered = "";
-  const ids: string[] = [];
-  let waiting: (() => void) | undefined;
-  socket.setEncoding("latin1");
-  socket.on("data", (chunk: string) => {
-    buffered += chunk;
-    for (;;) {
-      const end = buffered.indexOf("\r\n\r\n");
-      if (end === -1) break;
-      const head = buffered.slice(0, end);
-      const length = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
-      if (buffered.length < end + 4 + length) break;
-      ids.push(/^x-request-id:\s*(\S+)/im.exec(head)?.[1] ?? "");
-      buffered = buffered.slice(end + 4 + length);
-    }
-    waiting?.();
-  });
+async function onOneConnection(app: RunningApp, batches: string[][]): Promise<string[]> {
+  const connection = rawConnection(app);
   try {
-    await once(socket, "connect");
+    await once(connection.socket, "connect");
+    let sent = 0;
     for (const batch of batches) {
-      const expected = ids.length + batch.length;
-      const answered = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${expected - ids.length} answers missing`)), 5000);
-        waiting = () => {
-          if (ids.length < expected) return;
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      socket.write(batch.map((n) => `GET /whoami?n=${n} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`).join(""));
-      await answered;
+      connection.socket.write(batch.map((n) => rawRequest(`/whoami?n=${n}`)).join(""));
+      sent += batch.length;
+      await connection.responsesBy(sent);
     }
-    return ids;
+    return connection.responses().map((response) => response.headers["x-request-id"] ?? "");
   } finally {
-    socket.destroy();
+    connection.socket.destroy();
   }
 }
 
@@ -194,7 +169,7 @@ describe.each(RUNTIMES)("console on $name", (runtime) => {
   it("keep-alive and pipelined requests on one connection: each line has its own request's id, none leaks", async () => {
     app = await startApp(runtime, APP, CLOUD_RUN);
     // Two requests one after the other, then three in one write, on the same connection.
-    const ids = await onOneConnection(app.url, [["1"], ["2"], ["3", "4", "5"]]);
+    const ids = await onOneConnection(app, [["1"], ["2"], ["3", "4", "5"]]);
     expect(new Set(ids).size).toBe(5);
     await expect.poll(() => everyLine(app!).filter((line) => / later$/.test(String(line.message))).length).toBe(5);
     const all = everyLine(app);

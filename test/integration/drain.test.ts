@@ -4,9 +4,9 @@
  * exits 0 far inside the shutdown deadline; the deadline path still force-closes and exits 1.
  */
 import { Agent, request as httpRequest } from "node:http";
-import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "../../src/internal/sleep.ts";
+import { parseResponses, rawConnection, rawRequest } from "./raw-http.ts";
 import { ROOT, RUNTIMES, type RunningApp, startApp, waitForLine } from "./runtimes.ts";
 
 const APP = `${ROOT}test/fixtures/drain-app.mjs`;
@@ -67,49 +67,6 @@ function drainReport(app: RunningApp): DrainReport | undefined {
 function workPath(n: number): string {
   const ms = n % 10 === 0 ? 60 : 2 + (n % 19);
   return `/work?ms=${ms}${n % 7 === 0 ? "&defer=1" : ""}${n % 13 === 0 ? "&redirect=1" : ""}`;
-}
-
-/** Parses complete HTTP/1.1 responses (Content-Length bodies) from raw bytes. */
-function parseResponses(raw: string): { status: number; headers: Record<string, string>; body: string }[] {
-  const responses = [];
-  let rest = raw;
-  for (let guard = 0; guard < 100; guard++) {
-    const end = rest.indexOf("\r\n\r\n");
-    if (end === -1) break;
-    const [statusLine = "", ...lines] = rest.slice(0, end).split("\r\n");
-    const headers = Object.fromEntries(
-      lines.map((line) => [
-        line.slice(0, line.indexOf(":")).trim().toLowerCase(),
-        line.slice(line.indexOf(":") + 1).trim(),
-      ]),
-    );
-    const length = Number(headers["content-length"] ?? 0);
-    if (rest.length < end + 4 + length) break;
-    responses.push({ status: Number(statusLine.split(" ")[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
-    rest = rest.slice(end + 4 + length);
-  }
-  return responses;
-}
-
-const rawRequest = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
-
-/** A raw keep-alive connection to the app, collecting what it receives. */
-function rawConnection(app: RunningApp) {
-  const socket = connect(Number(new URL(app.url).port), "127.0.0.1");
-  let raw = "";
-  socket.setEncoding("utf8");
-  socket.on("data", (chunk: string) => (raw += chunk));
-  socket.on("error", () => {}); // a reset after the last answer is expected
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  return {
-    socket,
-    raw: () => raw,
-    /** Waits (bounded) for the app to close the connection, then drops it. */
-    async close() {
-      await Promise.race([closed, sleep(2000)]);
-      socket.destroy();
-    },
-  };
 }
 
 describe.each(RUNTIMES)("graceful drain on $name", (runtime) => {
