@@ -120,6 +120,13 @@ function copyView(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
 }
 
+/**
+ * Characters no runtime sends in a header value: controls other than HTAB (a Headers object
+ * already refuses NUL, CR and LF, and characters above U+00FF). Node's HTTP server throws on them.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+export const UNSENDABLE_HEADER_VALUE = /[\x00-\x08\x0A-\x1F\x7F]/;
+
 /** A header name: an HTTP token. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
@@ -203,8 +210,15 @@ const native = {
 /** Reads a fast response's send state; set by the class's static block (private fields need it). */
 let readState: (value: unknown) => FastResponseState | undefined = () => undefined;
 
-/** Sends a fast response; set by the class's static block. */
-let toNodeParts: (response: NodeFastResponse) => NodeResponseParts;
+/**
+ * The parts srvx's Node adapter sends of a fast response, marking a string or bytes body sent;
+ * with `sendableOnly`, undefined instead when a header value has a control character. Set by the
+ * class's static block.
+ */
+let toNodeParts: (response: NodeFastResponse, sendableOnly: boolean) => NodeResponseParts | undefined;
+
+/** The parts of a fast response that keeps its body (or has none) and can be sent; set by the static block. */
+let takeParts: (value: unknown) => NodeResponseParts | undefined = () => undefined;
 
 class NodeFastResponse {
   #status = 200;
@@ -495,7 +509,13 @@ class NodeFastResponse {
         streamed: stream !== null,
       };
     };
-    toNodeParts = (response) => {
+    takeParts = (value) => {
+      // A held body is a stream (or the response a native one), and a body sent once is used up:
+      // those are the general path's (node/send.ts), which also says why one cannot be sent.
+      if (!NodeFastResponse.#is(value) || value.#holder || (value.#sent && value.#snapshot !== null)) return undefined;
+      return toNodeParts(value, true);
+    };
+    toNodeParts = (response, sendableOnly) => {
       // Sent once already (serve() sends string and bytes bodies itself, see node/send.ts): the
       // adapter's own pass then finds nothing left to write.
       if (response.#sent)
@@ -505,6 +525,8 @@ class NodeFastResponse {
       if (response.#headers) {
         headers = [];
         for (const [name, value] of response.#headers) {
+          // A header list from init was checked when it was filled; a Headers object allows controls.
+          if (sendableOnly && UNSENDABLE_HEADER_VALUE.test(value)) return undefined;
           headers.push(name, value);
           if (name === "content-length") hasLength = true;
         }
@@ -539,7 +561,7 @@ class NodeFastResponse {
 const sendPrototype = Object.create(nativePrototype, {
   _toNodeResponse: {
     value: function _toNodeResponse(this: NodeFastResponse): NodeResponseParts {
-      return toNodeParts(this);
+      return toNodeParts(this, false) as NodeResponseParts;
     },
     writable: true,
     configurable: true,
@@ -591,10 +613,9 @@ export function fastResponseState(value: unknown): FastResponseState | undefined
 /**
  * The status, flat header list and body of a fast response whose body is a string, bytes or
  * nothing, marking it sent (its body then reads as consumed, as after srvx's own send); undefined
- * for a streamed body or any other value.
+ * for a streamed body, a body already sent or read, a header value with a control character, or
+ * any other value (native responses among them).
  */
 export function takeUnstreamedParts(value: unknown): NodeResponseParts | undefined {
-  const state = readState(value);
-  if (!state || state.streamed || state.bodyUnusable) return undefined;
-  return toNodeParts(value as NodeFastResponse);
+  return takeParts(value);
 }

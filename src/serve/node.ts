@@ -64,17 +64,20 @@ function nodeResponseOf(request: ServerRequest): ServerResponse | undefined {
 }
 
 /**
- * Node's part of the answer check: header and body checks where srvx's Node adapter sends the
- * answer, a fast response with a string or bytes body sent right here (one write, see
- * sendUnstreamed), and a streamed body that fails after its head went out logged.
+ * Node's part of the answer check: a fast response with a string or bytes body checked and sent
+ * right here in one pass (one write, see sendUnstreamed); any other answer checked (status, and
+ * headers and body where srvx's Node adapter sends it) and, once its streamed body fails after
+ * its head went out, logged.
  */
 export const nodeSending: NodeSending = {
-  unsendableReason: (response, request) => unsendableReason(response, nodeResponseOf(request) !== undefined),
   send(response, request, ctx) {
     const nodeResponse = nodeResponseOf(request);
-    if (!nodeResponse || sendUnstreamed(response, nodeResponse)) return;
-    reportStreamFailure(response, nodeResponse, (error) =>
-      ctx.log.error("the response body failed after its head was sent:", error),
-    );
+    if (nodeResponse && sendUnstreamed(response, nodeResponse)) return undefined;
+    const problem = unsendableReason(response, nodeResponse !== undefined);
+    if (problem === undefined && nodeResponse)
+      reportStreamFailure(response, nodeResponse, (error) =>
+        ctx.log.error("the response body failed after its head was sent:", error),
+      );
+    return problem;
   },
 };

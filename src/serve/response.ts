@@ -16,13 +16,13 @@ export type ResponseCheck = (response: unknown, ctx: ContainerContext, request: 
 
 /** What the Node runtime part adds to the check (see src/serve/node.ts). */
 export interface NodeSending {
-  /** Why `response` cannot be sent on Node (status, headers, body), or undefined. */
-  unsendableReason(response: Response, request: ServerRequest): string | undefined;
   /**
-   * Sends `response` on the request's Node response when it can in one write, or watches its
-   * streamed body for a failure after the head went out; throws when sending failed.
+   * Sends `response` on the request's Node response when it can in one write, else checks it and
+   * watches its streamed body for a failure after the head went out (srvx then sends it). Returns
+   * why it cannot be sent on Node (status, headers, body; nothing was sent), or undefined; throws
+   * when sending failed.
    */
-  send(response: Response, request: ServerRequest, ctx: ContainerContext): void;
+  send(response: Response, request: ServerRequest, ctx: ContainerContext): string | undefined;
 }
 
 /**
@@ -50,18 +50,16 @@ export function createResponseCheck(node: NodeSending | undefined): ResponseChec
       );
       return internalError(ctx);
     }
-    const problem = node ? node.unsendableReason(response, request) : unsendableStatus(response.status);
+    let problem: string | undefined;
+    try {
+      problem = node ? node.send(response, request, ctx) : unsendableStatus(response.status);
+    } catch (error) {
+      ctx.log.error("the response could not be sent:", error);
+      return internalError(ctx);
+    }
     if (problem !== undefined) {
       ctx.log.error(new TypeError(`the handler returned a response that cannot be sent: ${problem}`));
       return internalError(ctx);
-    }
-    if (node) {
-      try {
-        node.send(response, request, ctx);
-      } catch (error) {
-        ctx.log.error("the response could not be sent:", error);
-        return internalError(ctx);
-      }
     }
     return response;
   };
