@@ -10,6 +10,8 @@
  *   them. srvx offers the patch (`patchGlobalRequest`) rather than applying it; a Worker's
  *   `new Request(request)` works, so here it is applied. Its constructor takes the native request
  *   behind a lazy one; nothing else changes (`instanceof` answers as the native class does);
+ * - srvx's request URL built without its costliest steps where the request is plain, exactly as
+ *   srvx builds it (src/node/request-url.ts);
  * - the Node checks and one-write sending of answers (src/node/send.ts).
  *
  * @module
@@ -17,46 +19,58 @@
 import type { ServerResponse } from "node:http";
 import type { ServerRequest } from "srvx";
 import { patchGlobalRequest } from "srvx/node";
+import { installFastRequestURL } from "../node/request-url.ts";
 import { FastResponse } from "../node/response.ts";
 import { reportStreamFailure, sendUnstreamed, unsendableReason } from "../node/send.ts";
 import type { NodeSending } from "./response.ts";
 
-type GlobalClass = "Response" | "Request";
+type ProcessPatch = "Response" | "Request" | "requestURL";
 
-// Globals are process-wide by nature: servers of one process share each swap, and the native
-// class comes back when the last of them has closed.
-const holders: Record<GlobalClass, { count: number; native?: unknown; installed?: unknown }> = {
+// Globals and srvx's request class are process-wide by nature: servers of one process share
+// each patch, and what was there before comes back when the last of them has closed.
+const holders: Record<ProcessPatch, { count: number; undo?: () => void }> = {
   Response: { count: 0 },
   Request: { count: 0 },
+  requestURL: { count: 0 },
 };
 
-/** @internal Holds `install()`'s class as the global `name`; the returned function gives it back (once). */
-function holdGlobal(name: GlobalClass, install: () => unknown): () => void {
+/** @internal Holds the patch `apply()` makes (it returns its undo); the returned function gives it back (once). */
+function holdPatch(name: ProcessPatch, apply: () => () => void): () => void {
   const holder = holders[name];
-  if (holder.count++ === 0) {
-    holder.native = globalThis[name];
-    holder.installed = install();
-    (globalThis as Record<GlobalClass, unknown>)[name] = holder.installed;
-  }
+  if (holder.count++ === 0) holder.undo = apply();
   let released = false;
   return () => {
     if (released) return;
     released = true;
     if (--holder.count > 0) return;
-    // Left alone where something replaced the global after us.
-    if (globalThis[name] === holder.installed) (globalThis as Record<GlobalClass, unknown>)[name] = holder.native;
-    holder.native = holder.installed = undefined;
+    holder.undo?.();
+    holder.undo = undefined;
+  };
+}
+
+/** Makes `install()`'s class the global `name`; the undo puts the previous one back unless something replaced ours since. */
+function swapGlobal(name: "Response" | "Request", install: () => unknown): () => void {
+  const previous = globalThis[name];
+  const installed = install();
+  (globalThis as Record<string, unknown>)[name] = installed;
+  return () => {
+    if (globalThis[name] === installed) (globalThis as Record<string, unknown>)[name] = previous;
   };
 }
 
 /** Installs the fast Response as the global `Response`; the returned function gives it back (once). */
 export function installFastResponse(): () => void {
-  return holdGlobal("Response", () => FastResponse);
+  return holdPatch("Response", () => swapGlobal("Response", () => FastResponse));
 }
 
 /** Installs srvx's patched Request as the global `Request` (see the module comment); the returned function gives it back. */
 export function installRequestConstructor(): () => void {
-  return holdGlobal("Request", patchGlobalRequest);
+  return holdPatch("Request", () => swapGlobal("Request", patchGlobalRequest));
+}
+
+/** Gives srvx's Node requests the fast URL (src/node/request-url.ts); the returned function gives srvx's back. */
+export function installRequestURL(): () => void {
+  return holdPatch("requestURL", installFastRequestURL);
 }
 
 function nodeResponseOf(request: ServerRequest): ServerResponse | undefined {

@@ -1,8 +1,8 @@
 /**
  * What serve() adds on one runtime, loaded before the server listens and only on that runtime:
  *
- * - Node: the fast Response, a global Request that takes srvx's lazy requests, and one-write
- *   sending (node.ts, with src/node/*);
+ * - Node: the fast Response, a global Request that takes srvx's lazy requests, srvx's request URL
+ *   without its costliest steps, and one-write sending (node.ts, with src/node/*);
  * - Bun and Deno: nothing.
  *
  * @module
@@ -25,11 +25,13 @@ export async function loadRuntimePart(options: { fastResponse: boolean }): Promi
   if (RUNTIME === "node") {
     const node = await import("./node.ts");
     const releaseRequest = node.installRequestConstructor();
+    const releaseURL = node.installRequestURL();
     const releaseResponse = options.fastResponse ? node.installFastResponse() : () => {};
     return {
       sending: node.nodeSending,
       release() {
         releaseResponse();
+        releaseURL();
         releaseRequest();
       },
     };
