@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { onCores } from "../../bench/lib/cores.ts";
 import { LatencyHistogram } from "../../bench/lib/histogram.ts";
@@ -189,6 +192,62 @@ describe("comparisons and compare (bench/lib/pairs.ts, bench/lib/report.ts)", ()
     expect(started).toEqual(["node-cf"]);
     expect(stopped).toEqual(["http://127.0.0.1:9/"]);
     expect(logged).toEqual(["node-cf vs node-http: failed to start: port taken"]);
+  });
+
+  it("runs every paired round on two fresh processes, warmed up alone, and stops both after it", async () => {
+    // A stand-in wrk: prints a report with the request rate of the port it is pointed at.
+    const dir = mkdtempSync(join(tmpdir(), "cf-bench-"));
+    const wrk = join(dir, "wrk");
+    writeFileSync(
+      wrk,
+      '#!/bin/sh\nfor a; do url="$a"; done\nport=$(echo "$url" | sed "s/.*://; s/\\///g")\n' +
+        'echo "  $((port * 3)) requests in 3.00s, 1 MB read"\necho "Requests/sec: $port"\n',
+    );
+    chmodSync(wrk, 0o755);
+    const events: string[] = [];
+    let nextPort = 100;
+    try {
+      const pairs = await measurePairs(
+        {
+          ids: new Set(["node-cf", "node-http"]),
+          async start(id) {
+            // node-cf answers 90 req/s, node-http 100: every round's ratio is 0.9.
+            const port = id === "node-cf" ? 90 : 100;
+            events.push(`start ${id} #${nextPort}`);
+            return {
+              pid: nextPort++,
+              url: `http://127.0.0.1:${port}/`,
+              child: { exitCode: null, signalCode: null },
+            } as never;
+          },
+          async stop(server) {
+            events.push(`stop #${server.pid}`);
+          },
+        },
+        wrk,
+        { ...readSettings({}), pairRounds: 2, warmupSeconds: 0, durationSeconds: 0 },
+        undefined,
+        () => {},
+      );
+      const nodeTarget = pairs.find((p) => p.subject === "node-cf" && p.reference === "node-http");
+      expect(nodeTarget?.failure).toBeUndefined();
+      expect(nodeTarget?.rounds.map((r) => r.subjectRequestsPerSecond / r.referenceRequestsPerSecond)).toEqual([
+        0.9, 0.9,
+      ]);
+      // Two rounds, each with its own two processes, both stopped before the next round starts.
+      expect(events.slice(0, 8)).toEqual([
+        "start node-cf #100",
+        "start node-http #101",
+        "stop #100",
+        "stop #101",
+        "start node-cf #102",
+        "start node-http #103",
+        "stop #102",
+        "stop #103",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("lists every target first, then the other ratios, each once, the control among them", () => {
