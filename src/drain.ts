@@ -38,8 +38,12 @@ export interface ConnectionDrain {
    * middleware chain for every request, which costs Bun and Deno more than the check itself.
    */
   wrap<Fetch extends (request: ServerRequest) => Response | Promise<Response>>(fetch: Fetch): Fetch;
-  /** Binds the drain to the server srvx created; call once, right after creating it. */
-  attach(server: Server): void;
+  /**
+   * Binds the drain to the server srvx created; call once, right after creating it. On Node,
+   * `listener` tells which request listener answers requests when the drain begins (default:
+   * srvx's; serve() may have put its own in its place, src/node/listener.ts).
+   */
+  attach(server: Server, listener?: () => NodeRequestListener): void;
   /** Starts draining; call before `server.close()`. Idempotent. */
   begin(): void;
   /** Stops the background work of the drain (the idle sweep); call once `server.close()` settled. */
@@ -73,7 +77,8 @@ export function withConnectionClose(response: Response): Response {
 }
 
 /** Node: connection-level drain over the node:http server srvx created. */
-function drainNodeServer(server: NodeHttpServer, handler: NodeRequestListener) {
+function drainNodeServer(server: NodeHttpServer, listener: () => NodeRequestListener) {
+  let handler: NodeRequestListener = listener();
   const sockets = new Set<HttpSocket>();
   // Connections whose final response is decided: nothing more starts on them.
   const closing = new WeakSet<Socket>();
@@ -106,6 +111,7 @@ function drainNodeServer(server: NodeHttpServer, handler: NodeRequestListener) {
   return {
     begin() {
       // Swapping the listener (instead of a check inside it) keeps the request path untouched.
+      handler = listener();
       if (server.listeners("request").includes(handler)) {
         server.removeListener("request", handler);
         server.prependListener("request", onRequestWhileDraining);
@@ -143,11 +149,12 @@ export function createConnectionDrain(): ConnectionDrain {
         return result.then(markIfDraining);
       }) as typeof fetch;
     },
-    attach(server) {
-      const nodeServer = server.node?.server;
+    attach(server, listener) {
+      const srvx = server.node;
+      const nodeServer = srvx?.server;
       // HTTP/2 sessions (srvx over TLS) have no keep-alive to turn off: srvx's close() and the deadline apply.
-      if (server.node && nodeServer && "closeIdleConnections" in nodeServer) {
-        node = drainNodeServer(nodeServer, server.node.handler as NodeRequestListener);
+      if (srvx && nodeServer && "closeIdleConnections" in nodeServer) {
+        node = drainNodeServer(nodeServer, listener ?? (() => srvx.handler as NodeRequestListener));
       }
     },
     begin() {

@@ -174,7 +174,9 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     manual: true,
     ...limiting.srvx,
   });
-  drain.attach(server);
+  // On Node the runtime part may put serve()'s own request listener in place of srvx's (below).
+  let requestListener: ReturnType<NonNullable<Awaited<ReturnType<typeof loadRuntimePart>>["listen"]>>;
+  drain.attach(server, () => requestListener ?? (server.node?.handler as NonNullable<typeof requestListener>));
 
   let closing: Promise<void> | undefined;
   const health = healthPart(config.healthPath, () => closing !== undefined);
@@ -188,6 +190,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   let releaseConsole = () => {};
   const started = runtimePart.then(async (runtime) => {
     releaseRuntime = runtime.release;
+    requestListener = runtime.listen?.(server);
     if (consolePart) {
       const { installConsole, runInContext, enterContext } = await consolePart;
       const installation = installConsole({ logger, structured, uncaught: manageProcess });

@@ -12,13 +12,17 @@
  *   behind a lazy one; nothing else changes (`instanceof` answers as the native class does);
  * - srvx's request URL built without its costliest steps where the request is plain, exactly as
  *   srvx builds it (src/node/request-url.ts);
- * - the Node checks and one-write sending of answers (src/node/send.ts).
+ * - the Node checks and one-write sending of answers (src/node/send.ts), and a request listener
+ *   that does not make srvx's second pass over an answer sent that way (src/node/listener.ts).
  *
  * @module
  */
 import type { ServerResponse } from "node:http";
 import type { ServerRequest } from "srvx";
 import { patchGlobalRequest } from "srvx/node";
+
+export { leanRequestListener, useRequestListener } from "../node/listener.ts";
+
 import { installFastRequestURL } from "../node/request-url.ts";
 import { FastResponse } from "../node/response.ts";
 import { reportStreamFailure, sendUnstreamed, unsendableReason } from "../node/send.ts";

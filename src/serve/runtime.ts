@@ -2,17 +2,25 @@
  * What serve() adds on one runtime, loaded before the server listens and only on that runtime:
  *
  * - Node: the fast Response, a global Request that takes srvx's lazy requests, srvx's request URL
- *   without its costliest steps, and one-write sending (node.ts, with src/node/*);
+ *   without its costliest steps, one-write sending, and a request listener without srvx's second
+ *   pass over a sent answer (node.ts, with src/node/*);
  * - Bun and Deno: nothing.
  *
  * @module
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server } from "srvx";
 import type { NodeSending } from "./response.ts";
 
 /** The runtime part of one server. */
 export interface RuntimePart {
   /** Node's answer checks and sending. */
   sending?: NodeSending;
+  /**
+   * Node: puts serve()'s request listener in place of srvx's on `server` (src/node/listener.ts);
+   * returns it, or undefined where srvx's stays (HTTP/2). Given back by {@link release}.
+   */
+  listen?(server: Server): ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   /** Gives back what the part installed (the global Response and Request on Node). */
   release(): void;
 }
@@ -27,9 +35,16 @@ export async function loadRuntimePart(options: { fastResponse: boolean }): Promi
     const releaseRequest = node.installRequestConstructor();
     const releaseURL = node.installRequestURL();
     const releaseResponse = options.fastResponse ? node.installFastResponse() : () => {};
+    let releaseListener = () => {};
     return {
       sending: node.nodeSending,
+      listen(server) {
+        const listener = node.leanRequestListener(server);
+        if (listener) releaseListener = node.useRequestListener(server, listener);
+        return listener;
+      },
       release() {
+        releaseListener();
         releaseResponse();
         releaseURL();
         releaseRequest();
