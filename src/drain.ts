@@ -27,7 +27,8 @@ import type { Server, ServerRequest } from "srvx";
 /** How often idle keep-alive connections are closed while draining on Node. */
 const IDLE_SWEEP_MS = 50;
 
-type NodeRequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+/** A node:http request listener (srvx's, or serve()'s own: src/node/listener.ts). */
+export type NodeRequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 /** Drains the open connections of one srvx server on shutdown. */
 export interface ConnectionDrain {

@@ -21,7 +21,7 @@
 import { type Server, type ServerRequest, serve as serveHttp } from "srvx";
 import type { Bindings } from "./command/index.ts";
 import { RequestContext } from "./context.ts";
-import { createConnectionDrain } from "./drain.ts";
+import { createConnectionDrain, type NodeRequestListener } from "./drain.ts";
 import { errorResponse } from "./errors.ts";
 import { exitProcess } from "./exit.ts";
 import { accessLogPart } from "./serve/access-log.ts";
@@ -175,8 +175,8 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     ...limiting.srvx,
   });
   // On Node the runtime part may put serve()'s own request listener in place of srvx's (below).
-  let requestListener: ReturnType<NonNullable<Awaited<ReturnType<typeof loadRuntimePart>>["listen"]>>;
-  drain.attach(server, () => requestListener ?? (server.node?.handler as NonNullable<typeof requestListener>));
+  let requestListener: NodeRequestListener | undefined;
+  drain.attach(server, () => requestListener ?? (server.node?.handler as NodeRequestListener));
 
   let closing: Promise<void> | undefined;
   const health = healthPart(config.healthPath, () => closing !== undefined);

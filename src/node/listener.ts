@@ -21,12 +21,10 @@
  *
  * @module
  */
-import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
+import type { Server as HttpServer, ServerResponse } from "node:http";
 import type { Server, ServerRequest } from "srvx";
 import { NodeRequest, sendNodeResponse } from "srvx/node";
-
-/** A node:http request listener. */
-export type NodeRequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+import type { NodeRequestListener } from "../drain.ts";
 
 /** srvx's answer to a failure: a bare 500, or the connection cut once the head is on the wire. */
 function fail(res: ServerResponse): void {

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "srvx";
+import type { NodeRequestListener } from "../drain.ts";
 import type { NodeSending } from "./response.ts";
 
 /** The runtime part of one server. */
@@ -20,7 +20,7 @@ export interface RuntimePart {
    * Node: puts serve()'s request listener in place of srvx's on `server` (src/node/listener.ts);
    * returns it, or undefined where srvx's stays (HTTP/2). Given back by {@link release}.
    */
-  listen?(server: Server): ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  listen?(server: Server): NodeRequestListener | undefined;
   /** Gives back what the part installed (the global Response and Request on Node). */
   release(): void;
 }
