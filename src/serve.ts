@@ -19,6 +19,7 @@
  * @module
  */
 import { type Server, type ServerRequest, serve as serveHttp } from "srvx";
+import { createBunRequests } from "./bun/requests.ts";
 import type { Bindings } from "./command/index.ts";
 import { RequestContext } from "./context.ts";
 import { createConnectionDrain, type NodeRequestListener } from "./drain.ts";
@@ -110,7 +111,15 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
   // awake while it runs (the keep-alive).
   const eventRunner = (ctx: RequestContext, run: () => Promise<unknown>) =>
     state.track(contextRunner ? contextRunner(ctx, run) : run());
-  const metadata = createMetadataStage({ trust: setup.metadataTrust, secret: config.secret, logger });
+  // Bun: srvx's request properties and the deferred metadata removal from one prototype per
+  // server (src/bun/requests.ts), given to requests once srvx's server exists (below).
+  const bunRequests = RUNTIME === "bun" ? createBunRequests(setup.metadataTrust === "none") : undefined;
+  const metadata = createMetadataStage({
+    trust: setup.metadataTrust,
+    secret: config.secret,
+    logger,
+    bunPresence: bunRequests?.presence,
+  });
   const bodyLimit = config.maxRequestBodyBytes;
   // Bun enforces the limit itself (srvx passes it on); Node a part; Deno the runtime's body getter,
   // which the part wraps on the first request (serve/body-limit.ts).
@@ -174,6 +183,7 @@ export function serve<Env = Bindings>(app: App<Env>, options: ServeOptions<Env> 
     manual: true,
     ...limiting.srvx,
   });
+  bunRequests?.decorate(server);
   // On Node the runtime part may put serve()'s own request listener in place of srvx's (below).
   let requestListener: NodeRequestListener | undefined;
   drain.attach(server, () => requestListener ?? (server.node?.handler as NodeRequestListener));

@@ -15,13 +15,13 @@
  *   then every request reads its Headers, as on Bun.
  * - Bun: none (its Request has no single-header lookup; the first `request.headers` read costs
  *   ~2 µs). Where nothing can be trusted, the removal waits for the app's first read instead
- *   (deferred-metadata-removal.ts).
+ *   (src/bun/requests.ts, whose check the server passes in).
  *
  * @module
  */
 import type { ServerRequest } from "srvx";
 import { isMetadataHeaderName, METADATA_HEADER, type MetadataTrust, SIGNATURE_HEADER } from "../metadata-header.ts";
-import { createBunMetadataRemovalDeferral, createDenoMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
+import { createDenoMetadataRemovalDeferral } from "./deferred-metadata-removal.ts";
 import { type DenoInnerRequest, innerRequestOf } from "./deno-inner-request.ts";
 
 /**
@@ -99,14 +99,19 @@ export function createDenoPresence(): MetadataPresence {
 /**
  * The presence check of the runtime this process runs on, under the server's metadata trust, and
  * what gives back what it holds. Where nothing can be trusted, Bun and Deno defer the removal to
- * the first read of the headers (deferred-metadata-removal.ts); else Deno asks its single-header
- * lookup, and Bun has no check (it reads Headers).
+ * the first read of the headers (Bun: `bunPresence`, the check of the server's request
+ * prototypes, src/bun/requests.ts; Deno: deferred-metadata-removal.ts); else Deno asks its
+ * single-header lookup, and Bun has no check (it reads Headers).
  */
-export function metadataPresence(runtime: "node" | "bun" | "deno", trust: MetadataTrust): MetadataPresenceCheck {
+export function metadataPresence(
+  runtime: "node" | "bun" | "deno",
+  trust: MetadataTrust,
+  bunPresence?: MetadataPresence,
+): MetadataPresenceCheck {
   const nothingHeld = (presence: MetadataPresence) => ({ presence, release() {} });
   if (runtime === "node") return nothingHeld(nodePresence);
   if (trust === "none") {
-    return runtime === "deno" ? createDenoMetadataRemovalDeferral() : nothingHeld(createBunMetadataRemovalDeferral());
+    return runtime === "deno" ? createDenoMetadataRemovalDeferral() : nothingHeld(bunPresence ?? (() => undefined));
   }
   return nothingHeld(runtime === "deno" ? createDenoPresence() : () => undefined);
 }

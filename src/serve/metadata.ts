@@ -20,7 +20,7 @@ import {
   SIGNATURE_HEADER,
 } from "../metadata-header.ts";
 import type { MetadataVerifier } from "../metadata-header-verifier.ts";
-import { metadataPresence } from "./metadata-presence.ts";
+import { type MetadataPresence, metadataPresence } from "./metadata-presence.ts";
 import { copyRequest } from "./request.ts";
 import { RUNTIME } from "./runtime.ts";
 
@@ -36,6 +36,8 @@ export interface MetadataStageOptions {
   /** The shared secret when `trust` is `signed`. */
   secret?: string | undefined;
   logger: ConsolaInstance;
+  /** Bun: the presence check of the server's request prototypes (src/bun/requests.ts). */
+  bunPresence?: MetadataPresence | undefined;
 }
 
 /** The metadata stage of one server. */
@@ -74,11 +76,11 @@ function onceAMinute<T>(report: (value: T) => void): (value: T) => void {
 }
 
 /** Creates the stage; nothing is loaded until {@link MetadataStage.preload} or the first header. */
-export function createMetadataStage({ trust, secret, logger }: MetadataStageOptions): MetadataStage {
+export function createMetadataStage({ trust, secret, logger, bunPresence }: MetadataStageOptions): MetadataStage {
   // Asked first, per request (metadata-presence.ts): most requests name neither header. On Bun
   // and Deno, where nothing can be trusted, the removal waits until the headers are read
-  // (deferred-metadata-removal.ts).
-  const { presence, release } = metadataPresence(RUNTIME, trust);
+  // (src/bun/requests.ts, deferred-metadata-removal.ts).
+  const { presence, release } = metadataPresence(RUNTIME, trust, bunPresence);
   let verifier: Promise<MetadataVerifier> | undefined;
   const loadVerifier = () =>
     (verifier ??= import("../metadata-header-verifier.ts").then(({ createMetadataVerifier }) =>

@@ -4,7 +4,8 @@
  * - Node: the fast Response, a global Request that takes srvx's lazy requests, srvx's request URL
  *   without its costliest steps, one-write sending, and a request listener without srvx's second
  *   pass over a sent answer (node.ts, with src/node/*);
- * - Bun and Deno: nothing.
+ * - Bun and Deno: nothing (serve() gives Bun's requests srvx's properties from one prototype per
+ *   server itself, before the server listens: src/bun/requests.ts).
  *
  * @module
  */
