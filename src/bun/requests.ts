@@ -111,6 +111,8 @@ export function createBunRequests(deferMetadataRemoval: boolean): BunRequests {
     deferMetadataRemoval && nativeHeaders && inspect ? deferringLayer(base, nativeHeaders, inspect) : undefined;
   // Whether requests may wait for the removal: decided by the first request (see the module comment).
   let deferring: boolean | undefined = layer ? undefined : false;
+  // What the wrapper gives the next request: the layer once the first request showed it works.
+  let requestPrototype: object = base;
 
   const presence: MetadataPresence = (request) => {
     const prototype = Object.getPrototypeOf(request);
@@ -121,6 +123,7 @@ export function createBunRequests(deferMetadataRemoval: boolean): BunRequests {
       try {
         layer.removeNow(request);
         deferring = true;
+        requestPrototype = layer.prototype;
       } catch {
         deferring = false;
         return undefined;
@@ -149,7 +152,7 @@ export function createBunRequests(deferMetadataRemoval: boolean): BunRequests {
           return fetch(request);
         }
       }
-      Object.setPrototypeOf(request, deferring === true ? (layer as DeferringLayer).prototype : base);
+      Object.setPrototypeOf(request, requestPrototype);
       return fetch(request);
     }) satisfies BunFetch;
     return true;
