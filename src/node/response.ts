@@ -309,7 +309,7 @@ class NodeFastResponse {
         return false;
       }
     }
-    if (status < 200 || status > 599 || INVALID_REASON_PHRASE.test(statusText)) return false;
+    if (status < 200 || status > 599 || (statusText !== "" && INVALID_REASON_PHRASE.test(statusText))) return false;
     if (headersInit !== undefined) {
       const list = plainHeaderList(headersInit);
       if (list) this.#headerList = list;

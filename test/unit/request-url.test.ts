@@ -10,6 +10,8 @@ import {
   agreesWithSrvx,
   installFastRequestURL,
   isPlainHost,
+  isSimpleTarget,
+  plainRequestHref,
   plainRequestURLParts,
 } from "../../src/node/request-url.ts";
 
@@ -47,6 +49,15 @@ const TARGETS = [
   "/a#frag",
   "/ü",
   "/a?q=<x>",
+  "/.well-known/x",
+  "/a/./b",
+  "/a/%2E/b",
+  "/a%2eb/c.d",
+  "/a'b?c'd",
+  "/a|b",
+  "/a?b=|^`{}[]\\",
+  "/a-z_0.9~!$&()*+,;=:@%41?q=!$%()*+,-./:;=?@",
+  "/a?\u00e9",
   "*",
   "http://other.example/x?y",
   "//x",
@@ -75,15 +86,16 @@ function nodeRequestOf({ host, target, encrypted, forwarded }: Case): IncomingMe
   return { url: target, method: "GET", headers, rawHeaders, socket } as unknown as IncomingMessage;
 }
 
-/** What a request shows of its URL. */
-function urlOf(c: Case): Record<string, string> {
+/** What a request shows of its URL: `url` read first (as routers do) or `_url` first. */
+function urlOf(c: Case, urlFirst = false): Record<string, string> {
   const request = new NodeRequest({ req: nodeRequestOf(c), trustProxy: c.trustProxy as never }) as unknown as {
     url: string;
     _url: URL;
   };
+  const first = urlFirst ? request.url : undefined;
   const url = request._url;
   return {
-    url: request.url,
+    url: first ?? request.url,
     href: url.href,
     protocol: url.protocol,
     host: url.host,
@@ -100,15 +112,91 @@ afterEach(() => {
 
 describe("the fast request URL (src/node/request-url.ts)", () => {
   it("shows, for every case of the table, the URL srvx builds itself", () => {
-    const expected = CASES.map(urlOf);
+    const expected = CASES.map((c) => urlOf(c));
     const prototype = (NodeRequest as unknown as { prototype: object }).prototype;
     const srvxGet = Object.getOwnPropertyDescriptor(prototype, "_url")?.get;
     release = installFastRequestURL();
     // Installed (the probes agreed), so the table compares the two builds.
     expect(Object.getOwnPropertyDescriptor(prototype, "_url")?.get).not.toBe(srvxGet);
-    const actual = CASES.map(urlOf);
-    for (const [index, c] of CASES.entries())
+    const actual = CASES.map((c) => urlOf(c));
+    const urlFirst = CASES.map((c) => urlOf(c, true));
+    for (const [index, c] of CASES.entries()) {
       expect({ case: c, url: actual[index] }).toEqual({ case: c, url: expected[index] });
+      expect({ case: c, url: urlFirst[index] }).toEqual({ case: c, url: expected[index] });
+    }
+  });
+
+  it("joins the href itself exactly for plain requests with a simple target", () => {
+    release = installFastRequestURL();
+    const joined = CASES.filter((c) => plainRequestHref({ req: nodeRequestOf(c), trustProxy: c.trustProxy }));
+    expect(new Set(joined.map((c) => c.target))).toEqual(
+      new Set([
+        "/",
+        "//x",
+        "/a/b",
+        "/a?b=c",
+        "/?",
+        "/a?b?c",
+        "/a?b=|^`{}[]\\",
+        "/a%2eb/c.d",
+        "/a-z_0.9~!$&()*+,;=:@%41?q=!$%()*+,-./:;=?@",
+      ]),
+    );
+    for (const c of joined)
+      expect(plainRequestURLParts({ req: nodeRequestOf(c), trustProxy: c.trustProxy })).toBeDefined();
+  });
+
+  it("takes as simple targets exactly paths of pchars without segments starting with . or %, and printable queries", () => {
+    for (const target of ["/", "/a/b.c/d", "/a%20b", "/a?", "/?x=1&y=/?", "/a:b@c!$&'()*+,;=~_-", "/a?[]{}|^`\\"])
+      expect(isSimpleTarget(target)).toBe(true);
+    for (const target of [
+      "",
+      "a",
+      "*",
+      "//.",
+      "/.",
+      "/..",
+      "/a/.b",
+      "/%2e",
+      "/a/%41",
+      "/a b",
+      "/a#b",
+      "/a|b",
+      "/a\\b",
+      "/a[b]",
+      "/ä",
+      "/a?b c",
+      "/a?#",
+      '/a?"',
+      "/a?'",
+      "/a?<",
+      "/a?>",
+      "/a?é",
+    ])
+      expect(isSimpleTarget(target)).toBe(false);
+  });
+
+  it("answers url from srvx's native request once srvx built one, as srvx does", () => {
+    release = installFastRequestURL();
+    const req = Object.assign(
+      nodeRequestOf({
+        host: "Example.COM:80",
+        target: "/a?b",
+        encrypted: false,
+        trustProxy: undefined,
+        forwarded: false,
+      }),
+      {
+        once() {},
+        complete: true,
+      },
+    );
+    const request = new NodeRequest({ req }) as unknown as { url: string; clone(): Request };
+    expect(request.url).toBe("http://Example.COM:80/a?b");
+    const clone = request.clone();
+    // The native request normalizes the host and drops the default port; srvx then answers its URL.
+    expect(clone.url).toBe("http://example.com/a?b");
+    expect(request.url).toBe(clone.url);
   });
 
   it("builds the URL itself for plain requests only", () => {
@@ -160,26 +248,45 @@ describe("the fast request URL (src/node/request-url.ts)", () => {
     expect(written.url).toBe("http://written.example/z");
   });
 
-  it("gives srvx's accessor back when released, and leaves one installed after it alone", () => {
+  it("gives srvx's accessors back when released, and leaves one installed after it alone", () => {
     const prototype = (NodeRequest as unknown as { prototype: object }).prototype;
-    const srvx = Object.getOwnPropertyDescriptor(prototype, "_url");
+    const keys = ["url", "_url", "_request"] as const;
+    const srvx = Object.fromEntries(keys.map((key) => [key, Object.getOwnPropertyDescriptor(prototype, key)]));
     const undo = installFastRequestURL();
-    expect(Object.getOwnPropertyDescriptor(prototype, "_url")?.get).not.toBe(srvx?.get);
+    for (const key of keys) expect(Object.getOwnPropertyDescriptor(prototype, key)?.get).not.toBe(srvx[key]?.get);
     undo();
-    expect(Object.getOwnPropertyDescriptor(prototype, "_url")).toEqual(srvx);
+    for (const key of keys) expect(Object.getOwnPropertyDescriptor(prototype, key)).toEqual(srvx[key]);
     const undoAgain = installFastRequestURL();
     const later = { configurable: true, get: () => new URL("http://later.example/") };
     Object.defineProperty(prototype, "_url", later);
     undoAgain();
     expect(Object.getOwnPropertyDescriptor(prototype, "_url")?.get).toBe(later.get);
-    Object.defineProperty(prototype, "_url", srvx as PropertyDescriptor);
+    expect(Object.getOwnPropertyDescriptor(prototype, "url")).toEqual(srvx.url);
+    Object.defineProperty(prototype, "_url", srvx._url as PropertyDescriptor);
   });
 
   it("is installed only where srvx builds the probes' URLs as it does", () => {
     const prototype = (NodeRequest as unknown as { prototype: object }).prototype;
     const srvxGet = Object.getOwnPropertyDescriptor(prototype, "_url")?.get as (this: object) => URL;
-    expect(agreesWithSrvx((request) => srvxGet.call(request))).toBe(true);
-    // A srvx that lowercased hosts, say, would not agree: srvx's own getter then stays.
-    expect(agreesWithSrvx((request) => new URL(srvxGet.call(request).href))).toBe(false);
+    const srvxHref = Object.getOwnPropertyDescriptor(prototype, "url")?.get as (this: object) => string;
+    expect(
+      agreesWithSrvx(
+        (request) => srvxGet.call(request),
+        (request) => srvxHref.call(request),
+      ),
+    ).toBe(true);
+    // A srvx that lowercased hosts, say, would not agree: srvx's own getters then stay.
+    expect(
+      agreesWithSrvx(
+        (request) => new URL(srvxGet.call(request).href),
+        (request) => srvxHref.call(request),
+      ),
+    ).toBe(false);
+    expect(
+      agreesWithSrvx(
+        (request) => srvxGet.call(request),
+        (request) => new URL(srvxHref.call(request)).href,
+      ),
+    ).toBe(false);
   });
 });
