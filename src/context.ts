@@ -119,11 +119,12 @@ export function lastForwardedFor(value: string | null, hops = 1): string | undef
 }
 
 /**
- * The path of a request without its query, cheaply: srvx's parsed URL when there is one, Node's
- * raw request target, else cut from `request.url` without parsing it.
+ * The path of a request without its query, as the client sent it, cheaply: Node's raw request
+ * target, else cut from `request.url` without parsing it. Not srvx's `_url`: on Node that getter
+ * builds a URL object on first read (what the joined `url` of src/node/request-url.ts saves), and
+ * its path is normalized (`/a/../b` reads `/b`), where the target is what was sent.
  */
 export function requestPath(request: ServerRequest): string {
-  if (request._url) return request._url.pathname;
   const target = request.runtime?.node?.req?.url;
   if (target?.startsWith("/")) {
     const query = target.indexOf("?");

@@ -1,5 +1,7 @@
 // The built-in health route: its configuration (variable and option), the path match and the part
 // on its own (the app first, only its 404 replaced). Across real runtimes: test/integration/health.test.ts.
+
+import { NodeRequest } from "srvx/node";
 import { describe, expect, it } from "vitest";
 import { ConfigError, resolveConfig } from "../../src/config.ts";
 import { requestPath } from "../../src/context.ts";
@@ -60,6 +62,18 @@ describe("the path match (requestPath)", () => {
     // Not in origin form: the URL decides.
     const absolute = nodeRequest("http://h/healthz");
     expect(isRequestFor(absolute, "/healthz")).toBe(false);
+  });
+
+  it("reads the target of srvx's own Node request as sent, not its normalized URL", () => {
+    const srvxRequest = (target: string) =>
+      new NodeRequest({
+        req: { url: target, method: "GET", headers: { host: "h" }, rawHeaders: ["Host", "h"], socket: {} } as never,
+      }) as unknown as Request;
+    expect(isRequestFor(srvxRequest("/healthz?x=1"), "/healthz")).toBe(true);
+    // srvx's URL resolves the dot segment to /healthz; the client sent another path.
+    expect((srvxRequest("/a/../healthz") as unknown as { _url: URL })._url.pathname).toBe("/healthz");
+    expect(requestPath(srvxRequest("/a/../healthz"))).toBe("/a/../healthz");
+    expect(requestPath(srvxRequest("/p%20q"))).toBe("/p%20q");
   });
 });
 
