@@ -130,16 +130,16 @@ const QUESTION = 63;
  */
 function isSimplePathCode(code: number): boolean {
   return (
-    isLabelCode(code) ||
+    isLabelCode(code) || // letters, digits, _ and -
     code === DOT ||
-    code === 126 ||
-    code === 33 ||
-    code === 36 ||
-    (code >= 38 && code <= 44) ||
-    code === 59 ||
-    code === 61 ||
+    code === 126 || // ~
+    code === 33 || // !
+    code === 36 || // $
+    (code >= 38 && code <= 44) || // & ' ( ) * + ,
+    code === 59 || // ;
+    code === 61 || // =
     code === COLON ||
-    code === 64 ||
+    code === 64 || // @
     code === SLASH ||
     code === PERCENT
   );
@@ -147,6 +147,7 @@ function isSimplePathCode(code: number): boolean {
 
 /** Whether `code` may be in the query of a simple target: printable ASCII but `#"'<>`. */
 function isSimpleQueryCode(code: number): boolean {
+  // 35 #, 34 ", 39 ', 60 <, 62 >
   return code > 32 && code < 127 && code !== 35 && code !== 34 && code !== 39 && code !== 60 && code !== 62;
 }
 
