@@ -178,11 +178,13 @@ export function isSimpleTarget(target: string): boolean {
  * undefined for anything else. A string, with no URL object: most apps only route on the href.
  */
 export function plainRequestHref(context: NodeRequestContext | undefined): string | undefined {
-  const host = plainHost(context);
   const req = context?.req as IncomingMessage;
   const target = req?.url;
-  if (host === undefined || target === undefined || !isSimpleTarget(target)) return undefined;
-  return `${socketProtocol(req)}//${host}${target}`;
+  // The target first: a plain request with another target goes on to the `_url` accessor, which
+  // checks the host itself.
+  if (target === undefined || !isSimpleTarget(target)) return undefined;
+  const host = plainHost(context);
+  return host === undefined ? undefined : `${socketProtocol(req)}//${host}${target}`;
 }
 
 /** Probe requests of {@link agreesWithSrvx}: plain ones of every shape this module builds. */
@@ -212,12 +214,12 @@ export function agreesWithSrvx(srvxGet: URLReader, srvxHref: HrefReader): boolea
       if (!parts || href === undefined) return false;
       const ours = new FastURL(parts);
       const theirs = srvxGet(new NodeRequest(context));
+      // Read first: reading a part of srvx's URL makes it a native URL, whose href may differ.
+      const theirHref = theirs.href;
       const sameParts = (["href", "protocol", "host", "pathname", "search"] as const).every(
         (key) => ours[key] === theirs[key],
       );
-      // Fresh requests: reading a part of srvx's URL makes it a native URL, whose href may differ.
-      const sameHref = href === srvxGet(new NodeRequest(context)).href && href === srvxHref(new NodeRequest(context));
-      return sameParts && sameHref;
+      return sameParts && href === theirHref && href === srvxHref(new NodeRequest(context));
     });
   } catch {
     return false;
