@@ -57,9 +57,30 @@ export function copyApp(root: string, source: string, name: string, files?: read
   return directory;
 }
 
-/** Starts `containerflare dev <directory>/<entry> --no-watch` and waits for its "ready on" line. */
+/** How many ports {@link startDevCli} tries before it gives up. */
+const PORT_ATTEMPTS = 3;
+
+/** The CLI's one line for a port something else took. */
+const PORT_IN_USE = /is in use: pass --port/;
+
+/**
+ * Starts `containerflare dev <directory>/<entry> --no-watch` and waits for its "ready on" line.
+ * The port is one the OS handed out a moment before, so another process (another test's, or an
+ * outgoing connection's local port) may take it first: the CLI then says so and exits, and it is
+ * started again on another port, up to {@link PORT_ATTEMPTS} times.
+ */
 export async function startDevCli(options: DevCliOptions): Promise<DevCli> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevCliOn(await freePort(), options);
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !PORT_IN_USE.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+/** {@link startDevCli} on `port`, once. */
+async function startDevCliOn(port: number, options: DevCliOptions): Promise<DevCli> {
   const node = join(options.root, "node_modules", ".bin", "node");
   const child = spawn(
     node,
